@@ -1,0 +1,67 @@
+#include "common/names.h"
+
+#include <string>
+
+namespace tidemq {
+namespace {
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.';
+}
+
+Status ValidateName(std::string_view what, std::string_view name, size_t max_len) {
+  if (name.empty()) return InvalidArgument(std::string(what) + " name is empty");
+  if (name.size() > max_len) {
+    return InvalidArgument(std::string(what) + " name is " + std::to_string(name.size()) +
+                           " characters; the limit is " + std::to_string(max_len));
+  }
+  for (char c : name) {
+    if (!IsNameChar(c)) {
+      return InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                             "' may only contain letters, digits, '_', '-' and '.'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsSystemTopic(std::string_view name) { return !name.empty() && name[0] == '%'; }
+
+Status ValidateTopicName(std::string_view name, bool allow_system) {
+  if (IsSystemTopic(name)) {
+    if (!allow_system) {
+      return InvalidArgument("topic '" + std::string(name) +
+                             "' is a system topic (names starting with '%' are reserved)");
+    }
+    // %KIND%<name> or %KIND%: validate the part after the second '%'.
+    size_t second = name.find('%', 1);
+    if (second == std::string_view::npos || second == 1) {
+      return InvalidArgument("malformed system topic name '" + std::string(name) + "'");
+    }
+    std::string_view rest = name.substr(second + 1);
+    if (rest.empty()) return Status::Ok();
+    return ValidateName("topic", rest, kMaxTopicNameLength);
+  }
+  return ValidateName("topic", name, kMaxTopicNameLength);
+}
+
+Status ValidateGroupName(std::string_view name) {
+  return ValidateName("group", name, kMaxGroupNameLength);
+}
+
+Status ValidateTag(std::string_view tag) {
+  if (tag.size() > kMaxTagLength) {
+    return InvalidArgument("tag is " + std::to_string(tag.size()) + " bytes; the limit is " +
+                           std::to_string(kMaxTagLength));
+  }
+  for (char c : tag) {
+    if (c == '|' || static_cast<unsigned char>(c) < 0x20) {
+      return InvalidArgument("tag may not contain '|' or control characters");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace tidemq

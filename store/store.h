@@ -1,0 +1,148 @@
+// The store: CommitLog (the single source of truth) plus what is derived from it — consume
+// queues, the key/message-id index — and a small metadata key-value space for the broker
+// (topics, groups, offsets). See store/README.md and docs/storage_format.md.
+//
+// Threads: Append() may be called from any thread; it never blocks on disk. One writer thread
+// ("tidemq-writer") encodes, writes, syncs (group commit) and dispatches, then runs callbacks
+// on that thread — callbacks must be short (post elsewhere). Reads (Read, ReadQueue, Lookup*,
+// GetMeta, ...) may be called from any thread concurrently with appends.
+//
+// Durability: under FlushPolicy::kSync the callback runs only after fdatasync; under kAsync
+// after the write reached the page cache (a flusher syncs every flush_interval_ms). Records
+// become visible to readers (consume queues, lookups) only after their callback-worthy point,
+// in log order. After any write or sync error the store turns read-only: every later Append
+// fails with Code::kReadOnly and a message naming the original error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/file_system.h"
+#include "common/status.h"
+#include "common/types.h"
+#include "store/record.h"
+
+namespace tidemq::store {
+
+enum class FlushPolicy { kAsync, kSync };
+
+struct StoreOptions {
+  std::string data_dir;                          // required
+  uint64_t segment_bytes = 1ull << 30;           // CommitLog segment size
+  FlushPolicy flush_policy = FlushPolicy::kAsync;
+  int64_t flush_interval_ms = 200;               // kAsync only
+  int64_t retention_ms = 72ll * 3600 * 1000;     // segments older than this may be deleted
+  double disk_high_watermark = 0.90;             // delete oldest segments above this usage
+  uint32_t queue_entries_per_file = 300'000;     // consume queue file size, in entries
+  size_t max_batch_bytes = 8u << 20;             // group commit: most bytes per write
+  FileSystem* fs = nullptr;                      // nullptr: FileSystem::Default()
+  Clock* clock = nullptr;                        // nullptr: SystemClock::Get()
+};
+
+struct AppendResult {
+  LogOffset log_offset;
+  int64_t queue_offset = -1;                     // -1 for records not put in a queue
+  int64_t store_ms = 0;
+  uint32_t size = 0;
+};
+
+using AppendCallback = std::function<void(const Status&, std::vector<AppendResult>)>;
+
+// One consume queue entry: where the n-th message of a (topic, queue) sits in the log.
+struct QueueEntry {
+  int64_t queue_offset = 0;
+  LogOffset log_offset;
+  uint32_t size = 0;
+  uint32_t tag_hash = 0;
+  int64_t store_ms = 0;
+};
+
+// Something derived from the log (timer index, transaction index, long-poll waiters).
+// OnRecord is called on the writer thread for every record, in log order, once the record is
+// durable under the policy; during Open() it is called for records past Checkpoint() that the
+// observer has not seen (replay). It must be idempotent: a record may be seen twice after a
+// crash.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // The log offset up to which this observer's derived state is persisted (replay starts
+  // here). Observers with no persisted state return kNoLogOffset (sees live records only).
+  virtual LogOffset Checkpoint() const = 0;
+  virtual void OnRecord(const Record& record, LogOffset offset, bool replay) = 0;
+};
+
+struct StoreStats {
+  int64_t min_log_offset = 0;
+  int64_t max_log_offset = 0;          // next byte to be written
+  int64_t confirmed_log_offset = 0;    // durable under the policy, visible to readers
+  int64_t segments = 0;
+  int64_t appended_records = 0;
+  int64_t appended_bytes = 0;
+  int64_t syncs = 0;                   // fdatasync calls
+  int64_t batches = 0;                 // group-commit writes
+  bool read_only = false;
+  std::string read_only_reason;
+};
+
+class Store {
+ public:
+  // Opens (creating when missing) the store in options.data_dir; recovers the CommitLog
+  // (truncating a torn tail), re-derives consume queues and indexes from their checkpoints,
+  // replays to `observers` (not owned; must outlive the store), then starts the writer.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             std::vector<Observer*> observers = {});
+  // Stops accepting appends, completes queued ones, syncs and persists checkpoints.
+  virtual ~Store() = default;
+
+  // Appends `records` contiguously and in order; assigns queue offsets; calls `callback` once
+  // with one AppendResult per record when durable (see the contract above), or with an error
+  // and no results. Record.store_ms is set by the store.
+  virtual void Append(std::vector<Record> records, AppendCallback callback) = 0;
+  // Blocking convenience over Append (tests, tools). Never call it on the writer thread.
+  Result<std::vector<AppendResult>> AppendAndWait(std::vector<Record> records);
+
+  virtual Result<Record> Read(LogOffset offset) const = 0;
+
+  // Up to max entries of (topic, queue_id) starting at queue offset `from`. Entries whose log
+  // region was deleted by retention are skipped. Empty when from >= MaxQueueOffset.
+  virtual Result<std::vector<QueueEntry>> ReadQueue(const std::string& topic, uint32_t queue_id,
+                                                    int64_t from, size_t max) const = 0;
+  virtual int64_t MinQueueOffset(const std::string& topic, uint32_t queue_id) const = 0;
+  // The next queue offset to be written (== number of messages ever put in the queue).
+  virtual int64_t MaxQueueOffset(const std::string& topic, uint32_t queue_id) const = 0;
+  // Removes every consume queue of `topic` (the log records stay until retention).
+  virtual Status DeleteTopicQueues(const std::string& topic) = 0;
+
+  // Log offsets of messages of `topic` carrying `key`, newest first, at most max.
+  virtual Result<std::vector<LogOffset>> LookupKey(const std::string& topic,
+                                                   const std::string& key, size_t max) const = 0;
+  // Log offsets of records with this message id (several after re-puts), newest first.
+  virtual Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
+                                                         size_t max) const = 0;
+
+  // Broker metadata (topics, groups, consumer offsets) in the store's LevelDB, under keys the
+  // broker chooses. sync=true survives a crash once it returns.
+  virtual Status PutMeta(const std::string& key, const std::string& value, bool sync) = 0;
+  virtual Status DeleteMeta(const std::string& key, bool sync) = 0;
+  virtual Result<std::optional<std::string>> GetMeta(const std::string& key) const = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(
+      const std::string& prefix) const = 0;
+
+  // Retention: a guard returns the smallest log offset its module still needs (kNoLogOffset:
+  // nothing). Segments at or past any guard's offset are never deleted.
+  virtual void AddRetentionGuard(std::function<LogOffset()> guard) = 0;
+  // Deletes segments past retention_ms or above the disk watermark, respecting checkpoints
+  // and guards. Returns how many segments were deleted. Called periodically by the broker.
+  virtual Result<int> RunRetention() = 0;
+
+  virtual StoreStats Stats() const = 0;
+  virtual bool read_only() const = 0;
+};
+
+}  // namespace tidemq::store
