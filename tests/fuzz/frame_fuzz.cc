@@ -1,4 +1,6 @@
 // Fuzz target: the wire frame decoder (proto/frame.h), including body splitting.
+#include <google/protobuf/stubs/logging.h>
+
 #include "proto/frame.h"
 #include "tests/fuzz/fuzz_driver.h"
 
@@ -23,6 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 }
 
 std::vector<std::string> TidemqFuzzSeeds() {
+  google::protobuf::SetLogHandler(nullptr);
   std::vector<std::string> seeds;
   tidemq::wire::Header h;
   h.set_request_id(7);
