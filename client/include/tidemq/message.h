@@ -1,0 +1,125 @@
+// Messages as the application sees them.
+//
+//   Message          what a producer sends; built and validated by Message::Builder, so a bad
+//                    topic, tag, key, property or an oversized body is refused before it
+//                    reaches the wire.
+//   ReceivedMessage  what a consumer (or a query) gets back: a read-only view that also carries
+//                    where the message is stored and, for consumers, the receipt handle of the
+//                    delivery lease that Ack / Nack / ChangeLease act on.
+//   SendReceipt      where the broker stored one sent message.
+//
+// All three are plain values: copyable, movable, no connection to any client object.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tidemq {
+
+inline constexpr size_t kMaxMessageBodyBytes = 4u << 20;
+
+class Message {
+ public:
+  class Builder;
+  static Builder NewBuilder();
+
+  const std::string& topic() const { return topic_; }
+  const std::string& tag() const { return tag_; }
+  const std::vector<std::string>& keys() const { return keys_; }
+  const std::map<std::string, std::string>& properties() const { return properties_; }
+  const std::string& body() const { return body_; }
+  // FIFO: messages with the same group go to one queue and are consumed in order.
+  const std::string& message_group() const { return message_group_; }
+  // Scheduled delivery: absolute (ms since the Unix epoch) or relative; 0 = none.
+  int64_t deliver_at_ms() const { return deliver_at_ms_; }
+  int64_t delay_ms() const { return delay_ms_; }
+
+ private:
+  friend class Builder;
+  Message() = default;
+
+  std::string topic_;
+  std::string tag_;
+  std::vector<std::string> keys_;
+  std::map<std::string, std::string> properties_;
+  std::string body_;
+  std::string message_group_;
+  int64_t deliver_at_ms_ = 0;
+  int64_t delay_ms_ = 0;
+};
+
+// Fluent builder: Message::NewBuilder().Topic("t").Body("b").Tag("x").Build().
+// Setters only record; Build() validates everything and reports the first problem.
+class Message::Builder {
+ public:
+  Builder& Topic(std::string topic);
+  Builder& Body(std::string body);
+  Builder& Tag(std::string tag);
+  // Replaces the keys; Key() appends one.
+  Builder& Keys(std::vector<std::string> keys);
+  Builder& Key(std::string key);
+  Builder& Property(std::string key, std::string value);
+  Builder& MessageGroup(std::string group);
+  Builder& DeliverAt(int64_t epoch_ms);
+  Builder& Delay(int64_t delay_ms);
+
+  Result<Message> Build() const;
+
+ private:
+  Message m_;
+};
+
+class ReceivedMessage {
+ public:
+  ReceivedMessage() = default;
+
+  const std::string& message_id() const { return message_id_; }
+  const std::string& topic() const { return topic_; }
+  const std::string& tag() const { return tag_; }
+  const std::vector<std::string>& keys() const { return keys_; }
+  const std::map<std::string, std::string>& properties() const { return properties_; }
+  const std::string& body() const { return body_; }
+  const std::string& message_group() const { return message_group_; }
+  int32_t queue_id() const { return queue_id_; }
+  int64_t queue_offset() const { return queue_offset_; }
+  int64_t log_offset() const { return log_offset_; }
+  int64_t store_ms() const { return store_ms_; }
+  int64_t born_ms() const { return born_ms_; }
+  int64_t deliver_at_ms() const { return deliver_at_ms_; }
+  // 1-based; > 1 means this is a redelivery.
+  uint32_t delivery_attempt() const { return delivery_attempt_; }
+  // Identifies this delivery's lease; empty for messages returned by a query.
+  const std::string& receipt_handle() const { return receipt_handle_; }
+
+ private:
+  friend struct ReceivedMessageAccess;  // the client library fills these in
+
+  std::string message_id_;
+  std::string topic_;
+  std::string tag_;
+  std::vector<std::string> keys_;
+  std::map<std::string, std::string> properties_;
+  std::string body_;
+  std::string message_group_;
+  int32_t queue_id_ = -1;
+  int64_t queue_offset_ = -1;
+  int64_t log_offset_ = -1;
+  int64_t store_ms_ = 0;
+  int64_t born_ms_ = 0;
+  int64_t deliver_at_ms_ = 0;
+  uint32_t delivery_attempt_ = 0;
+  std::string receipt_handle_;
+};
+
+struct SendReceipt {
+  std::string message_id;
+  int32_t queue_id = -1;
+  int64_t queue_offset = -1;
+  int64_t log_offset = -1;
+};
+
+}  // namespace tidemq

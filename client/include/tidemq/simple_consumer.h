@@ -1,0 +1,83 @@
+// SimpleConsumer: the application pulls batches and settles each message itself.
+//
+//   auto consumer = tidemq::SimpleConsumer::NewBuilder()
+//                       .Group("orders-app").Topic("orders").TagFilter("created||paid")
+//                       .Build();
+//   auto batch = consumer->Receive(16);
+//   for (auto& m : *batch) { Process(m); consumer->Ack(m); }
+//
+// A received message is invisible to the rest of the group for LeaseDuration; if it is
+// neither acked nor nacked by then, the broker redelivers it (delivery_attempt grows).
+// Receive long-polls: it waits up to AwaitDuration for a message, then returns an empty batch.
+//
+// Thread safety: every method may be called from any thread concurrently. Calls never throw.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tidemq/message.h"
+
+namespace tidemq {
+
+class SimpleConsumer {
+ public:
+  class Builder {
+   public:
+    Builder& Endpoint(std::string endpoint);  // default 127.0.0.1:9810
+    Builder& Group(std::string group);         // consumer group, required
+    Builder& Topic(std::string topic);         // required
+    // "*" (default) or "a||b||c".
+    Builder& TagFilter(std::string expression);
+    // Long-poll wait per Receive; default 20000 ms.
+    Builder& AwaitDuration(int64_t ms);
+    // Invisible duration of each received message; default 30000 ms.
+    Builder& LeaseDuration(int64_t ms);
+    Builder& RequestTimeout(int64_t ms);       // default 5000 ms
+    Builder& ClientId(std::string client_id);  // generated when empty
+    Result<SimpleConsumer> Build() const;
+
+   private:
+    friend class SimpleConsumer;
+    std::string endpoint_ = "127.0.0.1:9810";
+    std::string group_;
+    std::string topic_;
+    std::string tag_filter_ = "*";
+    std::string client_id_;
+    int64_t await_ms_ = 20000;
+    int64_t lease_ms_ = 30000;
+    int64_t request_timeout_ms_ = 5000;
+  };
+
+  static Builder NewBuilder() { return Builder(); }
+
+  SimpleConsumer(SimpleConsumer&&) noexcept;
+  SimpleConsumer& operator=(SimpleConsumer&&) noexcept;
+  ~SimpleConsumer();
+
+  // Up to max_messages (1..1024); an empty vector when nothing arrived within AwaitDuration.
+  Result<std::vector<ReceivedMessage>> Receive(uint32_t max_messages = 32);
+  // Same, with this call's own long-poll wait instead of AwaitDuration.
+  Result<std::vector<ReceivedMessage>> Receive(uint32_t max_messages, int64_t await_ms);
+
+  Status Ack(const ReceivedMessage& message);
+  // Gives the message back; redelivered no sooner than delay_ms from now (0: broker policy).
+  Status Nack(const ReceivedMessage& message, int64_t delay_ms = 0);
+  // Makes the message invisible for lease_ms from now; stores the new receipt handle in
+  // *message, so later Ack / Nack calls use it.
+  Status ChangeLease(ReceivedMessage& message, int64_t lease_ms);
+
+  const std::string& client_id() const;
+  void Shutdown();
+
+  class Impl;
+
+ private:
+  explicit SimpleConsumer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tidemq

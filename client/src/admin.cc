@@ -1,0 +1,221 @@
+#include "tidemq/admin.h"
+
+#include "client/src/client_core.h"
+#include "common/names.h"
+
+namespace tidemq {
+namespace {
+
+Status Moved() { return Status(Code::kFailedPrecondition, "admin client was moved from"); }
+
+TopicInfo ToTopicInfo(const wire::TopicInfo& t) {
+  TopicInfo out;
+  out.name = t.config().name();
+  out.queue_count = t.config().queue_count();
+  for (const auto& q : t.queues()) out.queues.push_back({q.queue_id(), q.min_offset(), q.max_offset()});
+  return out;
+}
+
+GroupInfo ToGroupInfo(const wire::GroupInfo& g) {
+  GroupInfo out;
+  out.name = g.config().name();
+  out.broadcast = g.config().mode() == wire::BROADCASTING;
+  out.fifo = g.config().fifo();
+  out.max_attempts = g.config().max_attempts();
+  for (const auto& q : g.queues()) {
+    out.queues.push_back({q.topic(), q.queue_id(), q.committed_offset(), q.max_offset(), q.lag(),
+                          q.inflight(), q.client_id()});
+  }
+  out.clients.assign(g.clients().begin(), g.clients().end());
+  out.total_lag = g.total_lag();
+  return out;
+}
+
+}  // namespace
+
+class Admin::Impl {
+ public:
+  explicit Impl(std::unique_ptr<client::ClientCore> core) : core_(std::move(core)) {}
+  ~Impl() { core_->Shutdown(); }
+
+  Result<std::vector<ReceivedMessage>> Query(wire::QueryMessageRequest q) {
+    wire::Header h;
+    h.set_kind(wire::QUERY_MESSAGE);
+    *h.mutable_query_message_request() = std::move(q);
+    ASSIGN_OR_RETURN(wire::Frame f, core_->Call(std::move(h)));
+    return client::FromWireMessages(f.header.query_message_response().messages(), f.body);
+  }
+
+  std::unique_ptr<client::ClientCore> core_;
+};
+
+Admin::Builder& Admin::Builder::Endpoint(std::string endpoint) {
+  endpoint_ = std::move(endpoint);
+  return *this;
+}
+Admin::Builder& Admin::Builder::RequestTimeout(int64_t ms) {
+  request_timeout_ms_ = ms;
+  return *this;
+}
+
+Result<Admin> Admin::Builder::Build() const {
+  client::CoreOptions options;
+  options.endpoint = endpoint_;
+  options.request_timeout_ms = request_timeout_ms_;
+  options.heartbeat = false;
+  ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
+  return Admin(std::make_unique<Impl>(std::move(core)));
+}
+
+Admin::Admin(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Admin::Admin(Admin&&) noexcept = default;
+Admin& Admin::operator=(Admin&&) noexcept = default;
+Admin::~Admin() = default;
+
+Result<TopicInfo> Admin::CreateTopic(const std::string& name, uint32_t queue_count) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateTopicName(name));
+  if (queue_count == 0 || queue_count > 1024) {
+    return InvalidArgument("queue count must be 1..1024, not " + std::to_string(queue_count));
+  }
+  wire::Header h;
+  h.set_kind(wire::CREATE_TOPIC);
+  auto* c = h.mutable_create_topic_request()->mutable_config();
+  c->set_name(name);
+  c->set_queue_count(queue_count);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return ToTopicInfo(f.header.create_topic_response().topic());
+}
+
+Result<std::vector<TopicInfo>> Admin::ListTopics(bool include_system) {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::LIST_TOPICS);
+  h.mutable_list_topics_request()->set_include_system(include_system);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  std::vector<TopicInfo> out;
+  for (const auto& t : f.header.list_topics_response().topics()) out.push_back(ToTopicInfo(t));
+  return out;
+}
+
+Result<TopicInfo> Admin::DescribeTopic(const std::string& name) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateTopicName(name, /*allow_system=*/true));
+  wire::Header h;
+  h.set_kind(wire::DESCRIBE_TOPIC);
+  h.mutable_describe_topic_request()->set_topic(name);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return ToTopicInfo(f.header.describe_topic_response().topic());
+}
+
+Status Admin::DeleteTopic(const std::string& name) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateTopicName(name, /*allow_system=*/true));
+  wire::Header h;
+  h.set_kind(wire::DELETE_TOPIC);
+  h.mutable_delete_topic_request()->set_topic(name);
+  return impl_->core_->Call(std::move(h)).status();
+}
+
+Result<GroupInfo> Admin::CreateGroup(const std::string& name, bool broadcast, bool fifo,
+                                     uint32_t max_attempts) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateGroupName(name));
+  wire::Header h;
+  h.set_kind(wire::CREATE_GROUP);
+  auto* c = h.mutable_create_group_request()->mutable_config();
+  c->set_name(name);
+  c->set_mode(broadcast ? wire::BROADCASTING : wire::CLUSTERING);
+  c->set_fifo(fifo);
+  c->set_max_attempts(max_attempts);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return ToGroupInfo(f.header.create_group_response().group());
+}
+
+Result<std::vector<GroupInfo>> Admin::ListGroups() {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::LIST_GROUPS);
+  h.mutable_list_groups_request();
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  std::vector<GroupInfo> out;
+  for (const auto& g : f.header.list_groups_response().groups()) out.push_back(ToGroupInfo(g));
+  return out;
+}
+
+Result<GroupInfo> Admin::DescribeGroup(const std::string& name) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateGroupName(name));
+  wire::Header h;
+  h.set_kind(wire::DESCRIBE_GROUP);
+  h.mutable_describe_group_request()->set_group(name);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return ToGroupInfo(f.header.describe_group_response().group());
+}
+
+Status Admin::DeleteGroup(const std::string& name) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateGroupName(name));
+  wire::Header h;
+  h.set_kind(wire::DELETE_GROUP);
+  h.mutable_delete_group_request()->set_group(name);
+  return impl_->core_->Call(std::move(h)).status();
+}
+
+// log_offset is proto3 int64 where 0 is a valid offset, so "not by offset" is sent as -1.
+Result<std::vector<ReceivedMessage>> Admin::QueryById(const std::string& message_id,
+                                                      const std::string& topic) {
+  if (!impl_) return Moved();
+  if (message_id.empty() || message_id.size() > kMaxMessageIdLength) {
+    return InvalidArgument("message id must be 1.." + std::to_string(kMaxMessageIdLength) +
+                           " characters");
+  }
+  if (!topic.empty()) RETURN_IF_ERROR(ValidateTopicName(topic, /*allow_system=*/true));
+  wire::QueryMessageRequest q;
+  q.set_message_id(message_id);
+  q.set_topic(topic);
+  q.set_log_offset(-1);
+  return impl_->Query(std::move(q));
+}
+
+Result<std::vector<ReceivedMessage>> Admin::QueryByKey(const std::string& topic,
+                                                       const std::string& key,
+                                                       uint32_t max_messages) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateTopicName(topic, /*allow_system=*/true));
+  if (key.empty() || key.size() > kMaxKeyLength) {
+    return InvalidArgument("key must be 1.." + std::to_string(kMaxKeyLength) + " bytes");
+  }
+  wire::QueryMessageRequest q;
+  q.set_topic(topic);
+  q.set_key(key);
+  q.set_log_offset(-1);
+  q.set_max_messages(max_messages);
+  return impl_->Query(std::move(q));
+}
+
+Result<std::vector<ReceivedMessage>> Admin::QueryByOffset(int64_t log_offset) {
+  if (!impl_) return Moved();
+  if (log_offset < 0) return InvalidArgument("log offset is negative");
+  wire::QueryMessageRequest q;
+  q.set_log_offset(log_offset);
+  return impl_->Query(std::move(q));
+}
+
+Result<StatsInfo> Admin::Stats() {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::STATS);
+  h.mutable_stats_request();
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  StatsInfo out;
+  for (const auto& [k, v] : f.header.stats_response().counters()) out.counters.emplace(k, v);
+  for (const auto& [k, v] : f.header.stats_response().info()) out.info.emplace(k, v);
+  return out;
+}
+
+void Admin::Shutdown() {
+  if (impl_) impl_->core_->Shutdown();
+}
+
+}  // namespace tidemq

@@ -1,0 +1,243 @@
+#include "client/src/client_core.h"
+
+#include <future>
+
+#include "client/src/error_mapping.h"
+#include "client/src/message_id.h"
+#include "common/names.h"
+
+namespace tidemq {
+
+ReceivedMessage ReceivedMessageAccess::FromWire(const wire::Message& m, std::string_view body) {
+  ReceivedMessage r;
+  r.message_id_ = m.message_id();
+  r.topic_ = m.topic();
+  r.tag_ = m.tag();
+  r.keys_.assign(m.keys().begin(), m.keys().end());
+  for (const auto& [k, v] : m.properties()) r.properties_.emplace(k, v);
+  r.body_ = std::string(body);
+  r.message_group_ = m.message_group();
+  // Deliveries name the queue in delivered_queue_id; queries leave it 0 and use queue_id.
+  r.queue_id_ = m.delivered_queue_id() != 0 ? m.delivered_queue_id() : m.queue_id();
+  r.queue_offset_ = m.queue_offset();
+  r.log_offset_ = m.log_offset();
+  r.store_ms_ = m.store_ms();
+  r.born_ms_ = m.born_ms();
+  r.deliver_at_ms_ = m.deliver_at_ms();
+  r.delivery_attempt_ = m.delivery_attempt();
+  r.receipt_handle_ = m.receipt_handle();
+  return r;
+}
+
+void ReceivedMessageAccess::SetReceiptHandle(ReceivedMessage* m, std::string handle) {
+  m->receipt_handle_ = std::move(handle);
+}
+
+namespace client {
+
+Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
+  ASSIGN_OR_RETURN(Endpoint ep, ParseEndpoint(options.endpoint));
+  RETURN_IF_ERROR(CheckTimeout("request timeout", options.request_timeout_ms));
+  if (options.client_id.empty()) options.client_id = NewClientId();
+  std::unique_ptr<ClientCore> core(new ClientCore());
+  core->options_ = std::move(options);
+  ConnectionOptions copts;
+  copts.endpoint = std::move(ep);
+  copts.connect_timeout_ms = core->options_.request_timeout_ms;
+  if (core->options_.heartbeat) {
+    copts.heartbeat_interval_ms = core->options_.heartbeat_interval_ms;
+    const CoreOptions* o = &core->options_;  // lives as long as the connection
+    copts.fill_heartbeat = [o](wire::HeartbeatRequest* hb) {
+      hb->set_client_id(o->client_id);
+      for (const auto& g : o->producer_groups) hb->add_producer_groups(g);
+      for (const auto& g : o->consumer_groups) hb->add_consumer_groups(g);
+    };
+  }
+  core->connection_ = std::make_unique<Connection>(std::move(copts));
+  RETURN_IF_ERROR(core->connection_->Start());
+  return core;
+}
+
+Result<wire::Frame> ClientCore::Call(wire::Header request,
+                                     const std::vector<std::string_view>& bodies,
+                                     int64_t timeout_ms) {
+  return connection_->CallSync(std::move(request), bodies,
+                               timeout_ms > 0 ? timeout_ms : options_.request_timeout_ms);
+}
+
+bool IsRetryable(Code code) {
+  return code == Code::kUnavailable || code == Code::kTimeout ||
+         code == Code::kResourceExhausted;
+}
+
+Status ValidateTagFilter(std::string_view expression) {
+  if (expression.empty() || expression == "*") return Status::Ok();
+  size_t start = 0;
+  while (true) {
+    size_t sep = expression.find("||", start);
+    std::string_view part = expression.substr(start, sep == std::string_view::npos
+                                                         ? std::string_view::npos
+                                                         : sep - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (part.empty()) {
+      return InvalidArgument("tag filter '" + std::string(expression) +
+                             "' has an empty tag (use '*' or 'a||b')");
+    }
+    Status st = ValidateTag(part);
+    if (!st.ok()) {
+      return InvalidArgument("tag filter '" + std::string(expression) + "': " + st.message());
+    }
+    if (sep == std::string_view::npos) break;
+    start = sep + 2;
+  }
+  return Status::Ok();
+}
+
+Status CheckTimeout(std::string_view what, int64_t ms) {
+  if (ms <= 0 || ms > 24 * 3600 * 1000LL) {
+    return InvalidArgument(std::string(what) + " must be between 1 ms and 24 h, not " +
+                           std::to_string(ms) + " ms");
+  }
+  return Status::Ok();
+}
+
+void ToWireMessage(const Message& m, const std::string& message_id, int64_t born_ms,
+                   wire::Message* out) {
+  out->set_topic(m.topic());
+  out->set_queue_id(-1);
+  out->set_tag(m.tag());
+  for (const auto& k : m.keys()) out->add_keys(k);
+  for (const auto& [k, v] : m.properties()) (*out->mutable_properties())[k] = v;
+  out->set_message_id(message_id);
+  out->set_message_group(m.message_group());
+  out->set_born_ms(born_ms);
+  out->set_body_size(static_cast<uint32_t>(m.body().size()));
+  out->set_deliver_at_ms(m.deliver_at_ms());
+  out->set_delay_ms(m.delay_ms());
+}
+
+Result<std::vector<ReceivedMessage>> FromWireMessages(
+    const google::protobuf::RepeatedPtrField<wire::Message>& messages, std::string_view body) {
+  std::vector<std::string_view> bodies;
+  Status st = wire::SplitBodies(messages, body, &bodies);
+  if (!st.ok()) return Status(st.code(), "bad response from broker: " + st.message());
+  std::vector<ReceivedMessage> out;
+  out.reserve(messages.size());
+  for (int i = 0; i < messages.size(); ++i) {
+    out.push_back(ReceivedMessageAccess::FromWire(messages[i], bodies[i]));
+  }
+  return out;
+}
+
+Status ValidateConsumerSpec(const ConsumerSpec& spec) {
+  RETURN_IF_ERROR(ValidateGroupName(spec.group));
+  // Consumers may read system topics (%RETRY%g, %DLQ%g) on purpose.
+  RETURN_IF_ERROR(ValidateTopicName(spec.topic, /*allow_system=*/true));
+  RETURN_IF_ERROR(ValidateTagFilter(spec.tag_filter));
+  RETURN_IF_ERROR(CheckTimeout("lease duration", spec.lease_ms));
+  return Status::Ok();
+}
+
+namespace {
+
+Status HandleStatus(const google::protobuf::RepeatedPtrField<wire::HandleResult>& results) {
+  // One handle per request: its result, when the broker gives one, is the answer.
+  if (results.empty()) return Status::Ok();
+  wire::Header h;
+  h.set_code(results[0].code());
+  h.set_error_message(results[0].error_message());
+  return StatusFromHeader(h);
+}
+
+}  // namespace
+
+uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,
+                      int64_t await_ms, ReceiveCallback done) {
+  wire::Header h;
+  h.set_kind(wire::RECEIVE);
+  auto* r = h.mutable_receive_request();
+  r->set_group(spec.group);
+  r->set_topic(spec.topic);
+  r->set_tag_filter(spec.tag_filter);
+  r->set_max_messages(max_messages);
+  r->set_lease_ms(spec.lease_ms);
+  r->set_wait_ms(await_ms);
+  r->set_client_id(spec.client_id);
+  // The broker holds a long poll for await_ms before it even starts to answer.
+  int64_t timeout = await_ms + core.request_timeout_ms();
+  return core.connection().Call(std::move(h), {}, timeout,
+                                [done = std::move(done)](Result<wire::Frame> r) {
+                                  if (!r.ok()) {
+                                    done(r.status());
+                                    return;
+                                  }
+                                  done(FromWireMessages(r->header.receive_response().messages(),
+                                                        r->body));
+                                });
+}
+
+Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
+                                             uint32_t max_messages, int64_t await_ms) {
+  if (max_messages == 0 || max_messages > 1024) {
+    return InvalidArgument("max_messages must be 1..1024, not " + std::to_string(max_messages));
+  }
+  if (await_ms < 0) return InvalidArgument("await duration is negative");
+  if (core.connection().OnIoThread()) {
+    return Status(Code::kFailedPrecondition, "blocking Receive called from a client callback");
+  }
+  std::promise<Result<std::vector<ReceivedMessage>>> promise;
+  auto future = promise.get_future();
+  ReceiveAsync(core, spec, max_messages, await_ms,
+               [&promise](Result<std::vector<ReceivedMessage>> r) {
+                 promise.set_value(std::move(r));
+               });
+  return future.get();
+}
+
+Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle) {
+  if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
+  wire::Header h;
+  h.set_kind(wire::ACK);
+  auto* r = h.mutable_ack_request();
+  r->set_group(spec.group);
+  r->set_topic(spec.topic);
+  r->add_receipt_handles(receipt_handle);
+  ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
+  return HandleStatus(f.header.ack_response().results());
+}
+
+Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
+            int64_t delay_ms) {
+  if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
+  if (delay_ms < 0) return InvalidArgument("nack delay is negative");
+  wire::Header h;
+  h.set_kind(wire::NACK);
+  auto* r = h.mutable_nack_request();
+  r->set_group(spec.group);
+  r->set_topic(spec.topic);
+  r->add_receipt_handles(receipt_handle);
+  r->set_delay_ms(delay_ms);
+  ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
+  return HandleStatus(f.header.nack_response().results());
+}
+
+Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,
+                                const std::string& receipt_handle, int64_t lease_ms) {
+  if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
+  RETURN_IF_ERROR(CheckTimeout("lease duration", lease_ms));
+  wire::Header h;
+  h.set_kind(wire::CHANGE_LEASE);
+  auto* r = h.mutable_change_lease_request();
+  r->set_group(spec.group);
+  r->set_topic(spec.topic);
+  r->set_receipt_handle(receipt_handle);
+  r->set_lease_ms(lease_ms);
+  ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
+  const std::string& handle = f.header.change_lease_response().receipt_handle();
+  if (handle.empty()) return Internal("broker returned no new receipt handle");
+  return handle;
+}
+
+}  // namespace client
+}  // namespace tidemq

@@ -1,0 +1,553 @@
+#include "client/src/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <future>
+
+#include "client/src/error_mapping.h"
+#include "common/assert.h"
+#include "common/logging.h"
+
+namespace tidemq::client {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// Frames written per async_write: gathers many small requests into one syscall.
+constexpr size_t kMaxFramesPerWrite = 64;
+
+std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(std::max<int64_t>(ms, 0)); }
+
+}  // namespace
+
+std::string Endpoint::ToString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<Endpoint> ParseEndpoint(std::string_view text) {
+  Endpoint ep;
+  std::string_view port_text;
+  if (text.empty()) return InvalidArgument("empty broker address (expected HOST:PORT)");
+  if (text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return InvalidArgument("broker address '" + std::string(text) + "' has no closing ']'");
+    }
+    ep.host = std::string(text.substr(1, close - 1));
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        return InvalidArgument("broker address '" + std::string(text) + "' is malformed");
+      }
+      port_text = rest.substr(1);
+    }
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon != std::string_view::npos && text.find(':') != colon) {
+      return InvalidArgument("IPv6 broker address '" + std::string(text) +
+                             "' must be written [ADDR]:PORT");
+    }
+    ep.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = text.substr(colon + 1);
+  }
+  if (ep.host.empty()) {
+    return InvalidArgument("broker address '" + std::string(text) + "' has no host");
+  }
+  ep.port = kDefaultPort;
+  if (!port_text.empty() || (text.back() == ':')) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+    if (ec != std::errc() || ptr != port_text.data() + port_text.size() || value == 0 ||
+        value > 65535) {
+      return InvalidArgument("bad port '" + std::string(port_text) + "' in broker address '" +
+                             std::string(text) + "'");
+    }
+    ep.port = static_cast<uint16_t>(value);
+  }
+  return ep;
+}
+
+Connection::Connection(ConnectionOptions options)
+    : options_(std::move(options)),
+      work_(asio::make_work_guard(io_)),
+      resolver_(io_),
+      socket_(io_),
+      connect_timer_(io_),
+      reconnect_timer_(io_),
+      sweep_timer_(io_),
+      heartbeat_timer_(io_) {}
+
+Connection::~Connection() { Close(); }
+
+Status Connection::Start() {
+  TIDEMQ_CHECK(!thread_.joinable());
+  if (closed_.load()) return Status(Code::kCancelled, "connection is closed");
+  thread_ = std::thread([this] {
+    SetThreadName("tidemq-client");
+    io_.run();
+  });
+  io_thread_id_ = thread_.get_id();
+  asio::post(io_, [this] { StartConnect(); });
+  std::unique_lock lock(start_mu_);
+  // The connect timer bounds the attempt; the extra second only guards against a stuck resolver.
+  bool done = start_cv_.wait_for(lock, Ms(options_.connect_timeout_ms + 1000),
+                                 [this] { return first_attempt_done_; });
+  if (!done) {
+    return Status(Code::kUnavailable,
+                  "cannot connect to " + options_.endpoint.ToString() + ": timed out");
+  }
+  return first_attempt_status_;
+}
+
+bool Connection::OnIoThread() const { return std::this_thread::get_id() == io_thread_id_; }
+
+std::string Connection::NotConnectedMessage() const {
+  std::string m = "not connected to broker " + options_.endpoint.ToString();
+  if (!last_error_.empty()) m += " (" + last_error_ + ")";
+  return m;
+}
+
+// ---- connecting ----------------------------------------------------------------------
+
+void Connection::StartConnect() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kConnecting;
+  uint64_t epoch = ++epoch_;
+  error_code ignored;
+  socket_.close(ignored);
+  socket_ = tcp::socket(io_);
+  connect_timer_.expires_after(Ms(options_.connect_timeout_ms));
+  connect_timer_.async_wait([this, epoch](const error_code& ec) {
+    if (ec || epoch != epoch_ || state_ != State::kConnecting) return;
+    resolver_.cancel();
+    error_code ignored2;
+    socket_.close(ignored2);
+    OnConnectFailed(epoch, "connect timed out after " +
+                               std::to_string(options_.connect_timeout_ms) + " ms");
+  });
+  resolver_.async_resolve(
+      options_.endpoint.host, std::to_string(options_.endpoint.port),
+      [this, epoch](const error_code& ec, tcp::resolver::results_type results) {
+        if (epoch != epoch_ || state_ != State::kConnecting) return;
+        if (ec) {
+          OnConnectFailed(epoch, "cannot resolve '" + options_.endpoint.host + "': " + ec.message());
+          return;
+        }
+        asio::async_connect(socket_, results,
+                            [this, epoch](const error_code& ec2, const tcp::endpoint&) {
+                              if (epoch != epoch_ || state_ != State::kConnecting) return;
+                              if (ec2) {
+                                OnConnectFailed(epoch, ec2.message());
+                                return;
+                              }
+                              OnConnected(epoch);
+                            });
+      });
+}
+
+void Connection::OnConnected(uint64_t epoch) {
+  connect_timer_.cancel();
+  state_ = State::kConnected;
+  backoff_ms_ = 0;
+  last_error_.clear();
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  connected_ = true;
+  connect_count_++;
+  spdlog::debug("connected to {}", options_.endpoint.ToString());
+  {
+    std::lock_guard lock(start_mu_);
+    if (!first_attempt_done_) {
+      first_attempt_done_ = true;
+      first_attempt_status_ = Status::Ok();
+    }
+  }
+  start_cv_.notify_all();
+  ReadPrefix();
+  DoWrite();
+  ArmHeartbeat();
+}
+
+void Connection::OnConnectFailed(uint64_t epoch, const std::string& why) {
+  if (epoch != epoch_ || state_ != State::kConnecting) return;
+  connect_timer_.cancel();
+  last_error_ = why;
+  {
+    std::lock_guard lock(start_mu_);
+    if (!first_attempt_done_) {
+      first_attempt_done_ = true;
+      first_attempt_status_ = Status(
+          Code::kUnavailable, "cannot connect to broker " + options_.endpoint.ToString() + ": " + why);
+    }
+  }
+  start_cv_.notify_all();
+  ScheduleReconnect();
+}
+
+void Connection::OnConnectionLost(uint64_t epoch, const std::string& why) {
+  if (epoch != epoch_ || state_ != State::kConnected) return;
+  spdlog::warn("connection to {} lost: {}", options_.endpoint.ToString(), why);
+  connected_ = false;
+  last_error_ = why;
+  error_code ignored;
+  socket_.close(ignored);
+  heartbeat_timer_.cancel();
+  // What was already written may or may not have reached the broker: the callers decide
+  // whether to retry. Frames not yet written belong to those same calls, so they go too.
+  write_queue_.clear();
+  queued_bytes_ = 0;
+  writing_ = false;  // the aborted write's handler sees a stale epoch and does nothing
+  FailAll(Status(Code::kUnavailable,
+                 "connection to broker " + options_.endpoint.ToString() + " lost: " + why));
+  ScheduleReconnect();
+}
+
+void Connection::ScheduleReconnect() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kBackoff;
+  backoff_ms_ = backoff_ms_ == 0 ? options_.min_reconnect_backoff_ms
+                                 : std::min(backoff_ms_ * 2, options_.max_reconnect_backoff_ms);
+  reconnect_timer_.expires_after(Ms(backoff_ms_));
+  reconnect_timer_.async_wait([this](const error_code& ec) {
+    if (ec || state_ != State::kBackoff) return;
+    StartConnect();
+  });
+}
+
+// ---- calls -----------------------------------------------------------------------------
+
+uint64_t Connection::Call(wire::Header request, const std::vector<std::string_view>& bodies,
+                          int64_t timeout_ms, Callback done) {
+  uint64_t id = next_request_id_.fetch_add(1);
+  if (closed_.load()) {
+    done(Status(Code::kCancelled, "client is shut down"));
+    return id;
+  }
+  request.set_request_id(id);
+  request.set_is_response(false);
+  std::string frame;
+  wire::EncodeFrame(request, bodies, &frame);
+  if (frame.size() - wire::kLengthFieldSize > options_.max_frame_bytes) {
+    done(Status(Code::kTooLarge, "request of " + std::to_string(frame.size()) +
+                                     " bytes exceeds the frame limit of " +
+                                     std::to_string(options_.max_frame_bytes)));
+    return id;
+  }
+  SteadyTime deadline = std::chrono::steady_clock::now() + Ms(timeout_ms);
+  asio::post(io_, [this, id, frame = std::move(frame), deadline, done = std::move(done)]() mutable {
+    Enqueue(id, std::move(frame), deadline, std::move(done));
+  });
+  return id;
+}
+
+void Connection::Enqueue(uint64_t id, std::string frame, SteadyTime deadline, Callback done) {
+  if (state_ == State::kClosed) {
+    done(Status(Code::kCancelled, "client is shut down"));
+    return;
+  }
+  if (queued_bytes_ > 0 && queued_bytes_ + frame.size() > options_.max_queued_bytes) {
+    done(Status(Code::kResourceExhausted,
+                "client write queue is full (" + std::to_string(queued_bytes_) + " bytes)"));
+    return;
+  }
+  pending_.emplace(id, PendingCall{std::move(done), deadline});
+  deadlines_.emplace(deadline, id);
+  queued_bytes_ += frame.size();
+  write_queue_.push_back(std::move(frame));
+  if (deadline < sweep_at_) ArmSweep();
+  DoWrite();
+}
+
+Result<wire::Frame> Connection::CallSync(wire::Header request,
+                                         const std::vector<std::string_view>& bodies,
+                                         int64_t timeout_ms) {
+  if (OnIoThread()) {
+    return Status(Code::kFailedPrecondition,
+                  "blocking client call made from a client callback (use the async form)");
+  }
+  auto promise = std::make_shared<std::promise<Result<wire::Frame>>>();
+  auto future = promise->get_future();
+  Call(std::move(request), bodies, timeout_ms,
+       [promise](Result<wire::Frame> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+void Connection::Cancel(uint64_t request_id, Status status) {
+  asio::post(io_, [this, request_id, status = std::move(status)]() mutable {
+    Complete(request_id, std::move(status));
+  });
+}
+
+void Connection::Complete(uint64_t id, Result<wire::Frame> result) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // already timed out or cancelled
+  PendingCall call = std::move(it->second);
+  pending_.erase(it);
+  deadlines_.erase({call.deadline, id});
+  try {
+    call.done(std::move(result));
+  } catch (const std::exception& e) {
+    spdlog::error("client callback threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("client callback threw a non-exception");
+  }
+}
+
+void Connection::FailAll(const Status& status) {
+  std::vector<uint64_t> ids;
+  ids.reserve(pending_.size());
+  for (const auto& [id, call] : pending_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());  // oldest first, as the caller would expect
+  for (uint64_t id : ids) Complete(id, status);
+}
+
+void Connection::ArmSweep() {
+  if (deadlines_.empty()) {
+    sweep_at_ = SteadyTime::max();
+    sweep_timer_.cancel();
+    return;
+  }
+  sweep_at_ = deadlines_.begin()->first;
+  sweep_timer_.expires_at(sweep_at_);
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;  // re-armed or closing
+    Sweep();
+  });
+}
+
+void Connection::Sweep() {
+  sweep_at_ = SteadyTime::max();
+  auto now = std::chrono::steady_clock::now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    uint64_t id = deadlines_.begin()->second;
+    if (state_ == State::kConnected) {
+      Complete(id, Status(Code::kTimeout, "request timed out: no response from broker " +
+                                              options_.endpoint.ToString()));
+    } else {
+      Complete(id, Status(Code::kUnavailable, NotConnectedMessage()));
+    }
+  }
+  ArmSweep();
+}
+
+// ---- writing and reading ---------------------------------------------------------------
+
+void Connection::DoWrite() {
+  if (writing_ || state_ != State::kConnected || write_queue_.empty()) return;
+  writing_ = true;
+  in_write_.clear();
+  std::vector<asio::const_buffer> buffers;
+  while (!write_queue_.empty() && in_write_.size() < kMaxFramesPerWrite) {
+    queued_bytes_ -= write_queue_.front().size();
+    in_write_.push_back(std::move(write_queue_.front()));
+    write_queue_.pop_front();
+  }
+  buffers.reserve(in_write_.size());
+  for (const auto& f : in_write_) buffers.emplace_back(asio::buffer(f));
+  uint64_t epoch = epoch_;
+  asio::async_write(socket_, buffers, [this, epoch](const error_code& ec, size_t) {
+    if (epoch != epoch_) return;
+    writing_ = false;
+    in_write_.clear();
+    if (ec) {
+      OnConnectionLost(epoch, "write failed: " + ec.message());
+      return;
+    }
+    DoWrite();
+  });
+}
+
+void Connection::ReadPrefix() {
+  uint64_t epoch = epoch_;
+  asio::async_read(socket_, asio::buffer(prefix_buf_), [this, epoch](const error_code& ec, size_t) {
+    if (epoch != epoch_ || state_ != State::kConnected) return;
+    if (ec) {
+      OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker" : ec.message());
+      return;
+    }
+    wire::FramePrefix prefix;
+    Status st = wire::ParsePrefix(std::string_view(prefix_buf_.data(), prefix_buf_.size()),
+                                  options_.max_frame_bytes, &prefix);
+    if (!st.ok()) {
+      OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
+      return;
+    }
+    ReadRest(prefix);
+  });
+}
+
+void Connection::ReadRest(wire::FramePrefix prefix) {
+  uint64_t epoch = epoch_;
+  rest_buf_.resize(prefix.remaining());
+  asio::async_read(socket_, asio::buffer(rest_buf_),
+                   [this, epoch, prefix](const error_code& ec, size_t) {
+                     if (epoch != epoch_ || state_ != State::kConnected) return;
+                     if (ec) {
+                       OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker"
+                                                                      : ec.message());
+                       return;
+                     }
+                     wire::Frame frame;
+                     Status st = wire::ParseRest(prefix, rest_buf_, &frame);
+                     if (!st.ok()) {
+                       OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
+                       return;
+                     }
+                     Dispatch(std::move(frame));
+                     if (epoch == epoch_ && state_ == State::kConnected) ReadPrefix();
+                   });
+}
+
+void Connection::Dispatch(wire::Frame frame) {
+  if (!frame.header.is_response()) {
+    HandleBrokerRequest(std::move(frame));
+    return;
+  }
+  uint64_t id = frame.header.request_id();
+  if (pending_.find(id) == pending_.end()) {
+    spdlog::debug("response to unknown request {} ignored (timed out or cancelled)", id);
+    return;
+  }
+  Status st = StatusFromHeader(frame.header);
+  if (!st.ok()) {
+    Complete(id, std::move(st));
+  } else {
+    Complete(id, std::move(frame));
+  }
+}
+
+void Connection::HandleBrokerRequest(wire::Frame frame) {
+  uint64_t request_id = frame.header.request_id();
+  wire::RequestKind kind = frame.header.kind();
+  uint64_t epoch = epoch_;
+  Responder respond = [this, epoch, request_id, kind](wire::Header response, std::string body) {
+    response.set_request_id(request_id);
+    response.set_kind(kind);
+    response.set_is_response(true);
+    std::string out;
+    wire::EncodeFrame(response, body, &out);
+    asio::post(io_, [this, epoch, out = std::move(out)]() mutable {
+      // A reply to a request from an earlier connection has no one to go to.
+      if (epoch != epoch_ || state_ != State::kConnected) return;
+      queued_bytes_ += out.size();
+      write_queue_.push_back(std::move(out));
+      DoWrite();
+    });
+  };
+  RequestHandler handler;
+  {
+    std::lock_guard lock(handlers_mu_);
+    auto it = handlers_.find(static_cast<int>(kind));
+    if (it != handlers_.end()) handler = it->second;
+  }
+  if (!handler) {
+    wire::Header response;
+    response.set_code(wire::UNSUPPORTED);
+    response.set_error_message("client does not handle broker request kind " +
+                               wire::RequestKind_Name(kind) + " (" +
+                               std::to_string(static_cast<int>(kind)) + ")");
+    respond(std::move(response), "");
+    return;
+  }
+  try {
+    handler(std::move(frame), std::move(respond));
+  } catch (const std::exception& e) {
+    spdlog::error("handler for broker request {} threw: {}", static_cast<int>(kind), e.what());
+  }
+}
+
+void Connection::RegisterHandler(wire::RequestKind kind, RequestHandler handler) {
+  std::lock_guard lock(handlers_mu_);
+  handlers_[static_cast<int>(kind)] = std::move(handler);
+}
+
+// ---- timers ----------------------------------------------------------------------------
+
+void Connection::ArmHeartbeat() {
+  if (options_.heartbeat_interval_ms <= 0) return;
+  heartbeat_timer_.expires_after(Ms(options_.heartbeat_interval_ms));
+  heartbeat_timer_.async_wait([this](const error_code& ec) {
+    if (ec || state_ != State::kConnected) return;
+    wire::Header h;
+    h.set_kind(wire::HEARTBEAT);
+    auto* hb = h.mutable_heartbeat_request();
+    if (options_.fill_heartbeat) options_.fill_heartbeat(hb);
+    Call(std::move(h), {}, options_.heartbeat_interval_ms, [](Result<wire::Frame> r) {
+      if (!r.ok() && r.status().code() != Code::kCancelled) {
+        spdlog::debug("heartbeat failed: {}", r.status().ToString());
+      }
+    });
+    ArmHeartbeat();
+  });
+}
+
+void Connection::RunAfter(int64_t delay_ms, std::function<void(bool closed)> fn) {
+  if (closed_.load()) {
+    fn(true);
+    return;
+  }
+  asio::post(io_, [this, delay_ms, fn = std::move(fn)]() mutable {
+    if (state_ == State::kClosed) {
+      fn(true);
+      return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(io_, Ms(delay_ms));
+    run_after_timers_.insert(timer);
+    timer->async_wait([this, timer, fn = std::move(fn)](const error_code& ec) {
+      run_after_timers_.erase(timer);
+      fn(ec == asio::error::operation_aborted || state_ == State::kClosed);
+    });
+  });
+}
+
+// ---- closing ---------------------------------------------------------------------------
+
+void Connection::DoClose() {
+  state_ = State::kClosed;
+  ++epoch_;
+  connected_ = false;
+  error_code ignored;
+  resolver_.cancel();
+  socket_.close(ignored);
+  connect_timer_.cancel();
+  reconnect_timer_.cancel();
+  sweep_timer_.cancel();
+  heartbeat_timer_.cancel();
+  for (const auto& t : run_after_timers_) t->cancel();
+  write_queue_.clear();
+  queued_bytes_ = 0;
+  FailAll(Status(Code::kCancelled, "client is shut down"));
+  {
+    std::lock_guard lock(start_mu_);
+    if (!first_attempt_done_) {
+      first_attempt_done_ = true;
+      first_attempt_status_ = Status(Code::kCancelled, "client is shut down");
+    }
+  }
+  start_cv_.notify_all();
+}
+
+void Connection::Close() {
+  if (closed_.exchange(true)) {
+    if (thread_.joinable() && !OnIoThread()) thread_.join();
+    return;
+  }
+  if (!thread_.joinable()) return;  // never started
+  // Destroying a client from its own callback would join the io thread from itself.
+  TIDEMQ_CHECK(!OnIoThread());
+  asio::post(io_, [this] { DoClose(); });
+  work_.reset();
+  thread_.join();
+}
+
+}  // namespace tidemq::client

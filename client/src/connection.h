@@ -1,0 +1,186 @@
+// Connection: one TCP connection to a broker, speaking the framed protocol (proto/frame.h).
+//
+// Owns an io_context and its thread ("tidemq-client"). All socket, timer and pending-call
+// state lives on that thread; public methods may be called from any thread and only post
+// work to it. Responsibilities:
+//   - async resolve + connect, and reconnect with exponential back-off (100 ms .. 5 s) when
+//     the connection drops; in-flight calls then fail with Unavailable,
+//   - request/response matching by request id, with a per-call deadline (one steady_timer
+//     armed for the earliest deadline); a call that could not even be written because the
+//     broker is unreachable fails with Unavailable, one that got no answer with Timeout,
+//   - a bounded write queue (calls beyond it fail at once with ResourceExhausted),
+//   - requests the broker sends us (check-backs, later), dispatched to a handler registered
+//     per RequestKind; kinds without a handler are answered UNSUPPORTED,
+//   - an optional heartbeat timer.
+//
+// Callbacks run on the io thread: they must not block. The owner must not destroy a
+// Connection from inside one of its callbacks (Close() joins the io thread).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <unordered_map>
+
+#include "common/status.h"
+#include "proto/frame.h"
+
+namespace tidemq::client {
+
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+
+// "host:port", "[v6addr]:port" or "host" (default port 9810).
+Result<Endpoint> ParseEndpoint(std::string_view text);
+
+inline constexpr uint16_t kDefaultPort = 9810;
+
+struct ConnectionOptions {
+  Endpoint endpoint;
+  int64_t connect_timeout_ms = 3000;
+  int64_t min_reconnect_backoff_ms = 100;
+  int64_t max_reconnect_backoff_ms = 5000;
+  // 0: no heartbeats. fill_heartbeat completes each HeartbeatRequest (client id, groups).
+  int64_t heartbeat_interval_ms = 0;
+  std::function<void(wire::HeartbeatRequest*)> fill_heartbeat;
+  size_t max_queued_bytes = 2 * size_t{wire::kDefaultMaxFrameBytes};
+  uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
+};
+
+class Connection {
+ public:
+  // A response whose code is not OK arrives as an error Status carrying the broker's message.
+  using Callback = std::function<void(Result<wire::Frame>)>;
+  // Sends the reply to a broker-initiated request. request_id, kind and is_response are
+  // filled in; the handler sets the payload and, on failure, code + error_message.
+  // May be called from any thread, once.
+  using Responder = std::function<void(wire::Header response, std::string body)>;
+  using RequestHandler = std::function<void(wire::Frame request, Responder respond)>;
+
+  explicit Connection(ConnectionOptions options);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts the io thread and waits for the first connection attempt. On failure the
+  // connection keeps retrying in the background and the error is returned (Unavailable).
+  Status Start();
+
+  // Sends `request` (its request_id is assigned here) followed by `bodies`; `done` runs
+  // exactly once, on the io thread (or inline when the connection is already closed).
+  // Returns the request id.
+  uint64_t Call(wire::Header request, const std::vector<std::string_view>& bodies,
+                int64_t timeout_ms, Callback done);
+  // Blocking form. Must not be called on the io thread (returns FailedPrecondition there).
+  Result<wire::Frame> CallSync(wire::Header request, const std::vector<std::string_view>& bodies,
+                               int64_t timeout_ms);
+  // Fails a pending call now with `status` (a late response is then ignored).
+  void Cancel(uint64_t request_id, Status status);
+
+  void RegisterHandler(wire::RequestKind kind, RequestHandler handler);
+
+  // Runs fn(false) on the io thread after delay_ms, or fn(true) at Close() if that comes first.
+  void RunAfter(int64_t delay_ms, std::function<void(bool closed)> fn);
+
+  bool OnIoThread() const;
+  bool connected() const { return connected_.load(); }
+  // How many times a connection has been established (1 after the first connect).
+  uint64_t connect_count() const { return connect_count_.load(); }
+  const Endpoint& endpoint() const { return options_.endpoint; }
+
+  // Fails every pending call with Cancelled, closes the socket and joins the io thread.
+  // Idempotent.
+  void Close();
+
+ private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  struct PendingCall {
+    Callback done;
+    SteadyTime deadline;
+  };
+  enum class State { kIdle, kConnecting, kConnected, kBackoff, kClosed };
+
+  // Everything below runs on the io thread.
+  void StartConnect();
+  void OnConnected(uint64_t epoch);
+  void OnConnectFailed(uint64_t epoch, const std::string& why);
+  void OnConnectionLost(uint64_t epoch, const std::string& why);
+  void ScheduleReconnect();
+  void Enqueue(uint64_t id, std::string frame, SteadyTime deadline, Callback done);
+  void DoWrite();
+  void ReadPrefix();
+  void ReadRest(wire::FramePrefix prefix);
+  void Dispatch(wire::Frame frame);
+  void HandleBrokerRequest(wire::Frame frame);
+  void Complete(uint64_t id, Result<wire::Frame> result);
+  void FailAll(const Status& status);
+  void ArmSweep();
+  void Sweep();
+  void ArmHeartbeat();
+  void DoClose();
+  std::string NotConnectedMessage() const;
+
+  ConnectionOptions options_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer connect_timer_;
+  boost::asio::steady_timer reconnect_timer_;
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer heartbeat_timer_;
+  std::thread thread_;
+  std::thread::id io_thread_id_;
+
+  std::atomic<uint64_t> next_request_id_{1};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> connect_count_{0};
+
+  std::mutex handlers_mu_;
+  std::map<int, RequestHandler> handlers_;  // GUARDED_BY(handlers_mu_)
+
+  // First-attempt hand-off to Start().
+  std::mutex start_mu_;
+  std::condition_variable start_cv_;
+  bool first_attempt_done_ = false;  // GUARDED_BY(start_mu_)
+  Status first_attempt_status_;      // GUARDED_BY(start_mu_)
+
+  // io thread only.
+  State state_ = State::kIdle;
+  uint64_t epoch_ = 0;  // bumps per connection attempt; stale handlers compare and bail out
+  int64_t backoff_ms_ = 0;
+  std::string last_error_;
+  std::unordered_map<uint64_t, PendingCall> pending_;
+  std::set<std::pair<SteadyTime, uint64_t>> deadlines_;
+  SteadyTime sweep_at_ = SteadyTime::max();
+  std::deque<std::string> write_queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  std::vector<std::string> in_write_;
+  std::array<char, wire::kPrefixSize> prefix_buf_{};
+  std::string rest_buf_;
+  std::set<std::shared_ptr<boost::asio::steady_timer>> run_after_timers_;
+};
+
+}  // namespace tidemq::client

@@ -1,0 +1,111 @@
+#include "tidemq/simple_consumer.h"
+
+#include "client/src/client_core.h"
+
+namespace tidemq {
+namespace {
+Status Moved() { return Status(Code::kFailedPrecondition, "consumer was moved from"); }
+}  // namespace
+
+class SimpleConsumer::Impl {
+ public:
+  Impl(std::unique_ptr<client::ClientCore> core, client::ConsumerSpec spec, int64_t await_ms)
+      : core_(std::move(core)), spec_(std::move(spec)), await_ms_(await_ms) {}
+  ~Impl() { core_->Shutdown(); }
+
+  std::unique_ptr<client::ClientCore> core_;
+  client::ConsumerSpec spec_;
+  int64_t await_ms_;
+};
+
+SimpleConsumer::Builder& SimpleConsumer::Builder::Endpoint(std::string endpoint) {
+  endpoint_ = std::move(endpoint);
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::Group(std::string group) {
+  group_ = std::move(group);
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::Topic(std::string topic) {
+  topic_ = std::move(topic);
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::TagFilter(std::string expression) {
+  tag_filter_ = std::move(expression);
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::AwaitDuration(int64_t ms) {
+  await_ms_ = ms;
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::LeaseDuration(int64_t ms) {
+  lease_ms_ = ms;
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::RequestTimeout(int64_t ms) {
+  request_timeout_ms_ = ms;
+  return *this;
+}
+SimpleConsumer::Builder& SimpleConsumer::Builder::ClientId(std::string client_id) {
+  client_id_ = std::move(client_id);
+  return *this;
+}
+
+Result<SimpleConsumer> SimpleConsumer::Builder::Build() const {
+  client::ConsumerSpec spec{group_, topic_, tag_filter_, client_id_, lease_ms_};
+  RETURN_IF_ERROR(client::ValidateConsumerSpec(spec));
+  if (await_ms_ < 0) return InvalidArgument("await duration is negative");
+  client::CoreOptions options;
+  options.endpoint = endpoint_;
+  options.request_timeout_ms = request_timeout_ms_;
+  options.client_id = client_id_;
+  options.consumer_groups.push_back(group_);
+  ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
+  spec.client_id = core->client_id();
+  return SimpleConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), await_ms_));
+}
+
+SimpleConsumer::SimpleConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SimpleConsumer::SimpleConsumer(SimpleConsumer&&) noexcept = default;
+SimpleConsumer& SimpleConsumer::operator=(SimpleConsumer&&) noexcept = default;
+SimpleConsumer::~SimpleConsumer() = default;
+
+Result<std::vector<ReceivedMessage>> SimpleConsumer::Receive(uint32_t max_messages) {
+  if (!impl_) return Moved();
+  return client::Receive(*impl_->core_, impl_->spec_, max_messages, impl_->await_ms_);
+}
+
+Result<std::vector<ReceivedMessage>> SimpleConsumer::Receive(uint32_t max_messages,
+                                                             int64_t await_ms) {
+  if (!impl_) return Moved();
+  return client::Receive(*impl_->core_, impl_->spec_, max_messages, await_ms);
+}
+
+Status SimpleConsumer::Ack(const ReceivedMessage& message) {
+  if (!impl_) return Moved();
+  return client::Ack(*impl_->core_, impl_->spec_, message.receipt_handle());
+}
+
+Status SimpleConsumer::Nack(const ReceivedMessage& message, int64_t delay_ms) {
+  if (!impl_) return Moved();
+  return client::Nack(*impl_->core_, impl_->spec_, message.receipt_handle(), delay_ms);
+}
+
+Status SimpleConsumer::ChangeLease(ReceivedMessage& message, int64_t lease_ms) {
+  if (!impl_) return Moved();
+  ASSIGN_OR_RETURN(std::string handle, client::ChangeLease(*impl_->core_, impl_->spec_,
+                                                           message.receipt_handle(), lease_ms));
+  ReceivedMessageAccess::SetReceiptHandle(&message, std::move(handle));
+  return Status::Ok();
+}
+
+const std::string& SimpleConsumer::client_id() const {
+  static const std::string kNone;
+  return impl_ ? impl_->spec_.client_id : kNone;
+}
+
+void SimpleConsumer::Shutdown() {
+  if (impl_) impl_->core_->Shutdown();
+}
+
+}  // namespace tidemq

@@ -1,0 +1,581 @@
+// tidemq: the TideMQ admin and messaging command line.
+//
+// Exit codes: 0 ok, 1 the broker (or the client) refused the request, 2 usage error,
+// 3 the broker cannot be reached.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tidemq/tidemq.h"
+
+namespace {
+
+using tidemq::Code;
+using tidemq::Status;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+  std::signal(SIGTERM, SIG_DFL);
+}
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "error: %s\n", st.message().c_str());
+  return st.code() == Code::kUnavailable ? kExitUnreachable : kExitError;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "error: %s (see --help)\n", message.c_str());
+  return kExitUsage;
+}
+
+struct Globals {
+  std::string addr;
+  int64_t timeout_ms = 5000;
+};
+
+std::string DefaultAddr() {
+  const char* env = std::getenv("TIDEMQ_ADDR");
+  return env && *env ? env : "127.0.0.1:9810";
+}
+
+std::string FormatTime(int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof(out), "%s.%03d", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+// Bodies are bytes: show text as text, escape the rest, and keep huge bodies short.
+std::string Printable(const std::string& body, size_t limit = 2048) {
+  std::string out;
+  size_t n = std::min(body.size(), limit);
+  for (size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(body[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  if (body.size() > limit) out += "... (" + std::to_string(body.size()) + " bytes)";
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+void PrintMessage(const tidemq::ReceivedMessage& m, bool json) {
+  if (json) {
+    nlohmann::json j;
+    j["id"] = m.message_id();
+    j["topic"] = m.topic();
+    j["queue"] = m.queue_id();
+    j["offset"] = m.queue_offset();
+    j["log_offset"] = m.log_offset();
+    j["tag"] = m.tag();
+    j["keys"] = m.keys();
+    j["properties"] = m.properties();
+    if (!m.message_group().empty()) j["message_group"] = m.message_group();
+    j["attempt"] = m.delivery_attempt();
+    j["born_ms"] = m.born_ms();
+    j["store_ms"] = m.store_ms();
+    j["body"] = m.body();
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return;
+  }
+  std::cout << "id=" << m.message_id() << " topic=" << m.topic() << " queue=" << m.queue_id()
+            << " offset=" << m.queue_offset() << " log_offset=" << m.log_offset();
+  if (!m.tag().empty()) std::cout << " tag=" << m.tag();
+  if (!m.keys().empty()) std::cout << " keys=" << Join(m.keys(), ",");
+  if (!m.message_group().empty()) std::cout << " group=" << m.message_group();
+  if (m.delivery_attempt() > 0) std::cout << " attempt=" << m.delivery_attempt();
+  std::cout << " stored=" << FormatTime(m.store_ms()) << "\n";
+  for (const auto& [k, v] : m.properties()) {
+    std::cout << "  property " << k << "=" << Printable(v, 256) << "\n";
+  }
+  std::cout << "  body (" << m.body().size() << " bytes): " << Printable(m.body()) << "\n";
+}
+
+tidemq::Result<tidemq::Admin> ConnectAdmin(const Globals& g) {
+  return tidemq::Admin::NewBuilder().Endpoint(g.addr).RequestTimeout(g.timeout_ms).Build();
+}
+
+// ---- topic -----------------------------------------------------------------------------
+
+void PrintTopic(const tidemq::TopicInfo& t) {
+  std::cout << "topic " << t.name << "  queues=" << t.queue_count << "\n";
+  if (t.queues.empty()) return;
+  std::printf("  %-6s %14s %14s %14s\n", "QUEUE", "MIN_OFFSET", "MAX_OFFSET", "MESSAGES");
+  for (const auto& q : t.queues) {
+    std::printf("  %-6d %14lld %14lld %14lld\n", q.queue_id, static_cast<long long>(q.min_offset),
+                static_cast<long long>(q.max_offset),
+                static_cast<long long>(q.max_offset - q.min_offset));
+  }
+}
+
+int TopicCreate(const Globals& g, const std::string& name, uint32_t queues) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->CreateTopic(name, queues);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << "created ";
+  PrintTopic(*r);
+  return kExitOk;
+}
+
+int TopicList(const Globals& g, bool all) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ListTopics(all);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%-40s %7s %14s\n", "TOPIC", "QUEUES", "MESSAGES");
+  for (const auto& t : *r) {
+    long long messages = 0;
+    for (const auto& q : t.queues) messages += q.max_offset - q.min_offset;
+    std::printf("%-40s %7u %14lld\n", t.name.c_str(), t.queue_count, messages);
+  }
+  return kExitOk;
+}
+
+int TopicDescribe(const Globals& g, const std::string& name) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->DescribeTopic(name);
+  if (!r.ok()) return Fail(r.status());
+  PrintTopic(*r);
+  return kExitOk;
+}
+
+int TopicDelete(const Globals& g, const std::string& name) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  Status st = admin->DeleteTopic(name);
+  if (!st.ok()) return Fail(st);
+  std::cout << "deleted topic " << name << "\n";
+  return kExitOk;
+}
+
+// ---- group -----------------------------------------------------------------------------
+
+void PrintGroupLine(const tidemq::GroupInfo& gi) {
+  std::printf("%-40s %-12s %-5s %12lld %8zu\n", gi.name.c_str(),
+              gi.broadcast ? "broadcasting" : "clustering", gi.fifo ? "yes" : "no",
+              static_cast<long long>(gi.total_lag), gi.clients.size());
+}
+
+int GroupCreate(const Globals& g, const std::string& name, bool broadcast, bool fifo,
+                uint32_t max_attempts) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->CreateGroup(name, broadcast, fifo, max_attempts);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << "created group " << r->name << " (" << (r->broadcast ? "broadcasting" : "clustering")
+            << (r->fifo ? ", fifo" : "");
+  if (r->max_attempts) std::cout << ", max attempts " << r->max_attempts;
+  std::cout << ")\n";
+  return kExitOk;
+}
+
+int GroupList(const Globals& g) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ListGroups();
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%-40s %-12s %-5s %12s %8s\n", "GROUP", "MODE", "FIFO", "LAG", "CLIENTS");
+  for (const auto& gi : *r) PrintGroupLine(gi);
+  return kExitOk;
+}
+
+int GroupStatus(const Globals& g, const std::string& name) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->DescribeGroup(name);
+  if (!r.ok()) return Fail(r.status());
+  const auto& gi = *r;
+  std::cout << "group " << gi.name << "  mode=" << (gi.broadcast ? "broadcasting" : "clustering")
+            << " fifo=" << (gi.fifo ? "yes" : "no");
+  if (gi.max_attempts) std::cout << " max_attempts=" << gi.max_attempts;
+  std::cout << " total_lag=" << gi.total_lag << "\n";
+  std::cout << "clients: " << (gi.clients.empty() ? "(none)" : Join(gi.clients, ", ")) << "\n";
+  if (gi.queues.empty()) {
+    std::cout << "no queues consumed yet\n";
+    return kExitOk;
+  }
+  std::printf("%-32s %6s %12s %12s %10s %9s  %s\n", "TOPIC", "QUEUE", "COMMITTED", "MAX", "LAG",
+              "INFLIGHT", gi.broadcast ? "CLIENT" : "");
+  for (const auto& q : gi.queues) {
+    std::printf("%-32s %6d %12lld %12lld %10lld %9lld  %s\n", q.topic.c_str(), q.queue_id,
+                static_cast<long long>(q.committed_offset), static_cast<long long>(q.max_offset),
+                static_cast<long long>(q.lag), static_cast<long long>(q.inflight),
+                q.client_id.c_str());
+  }
+  return kExitOk;
+}
+
+int GroupDelete(const Globals& g, const std::string& name) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  Status st = admin->DeleteGroup(name);
+  if (!st.ok()) return Fail(st);
+  std::cout << "deleted group " << name << "\n";
+  return kExitOk;
+}
+
+// ---- send ------------------------------------------------------------------------------
+
+struct SendOptions {
+  std::string topic;
+  std::string body;
+  bool has_body = false;
+  std::string tag;
+  std::vector<std::string> keys;
+  std::vector<std::string> properties;
+  std::string message_group;
+  int count = 1;
+  std::string file;
+  bool from_stdin = false;
+  int64_t delay_ms = 0;
+  int64_t deliver_at_ms = 0;
+};
+
+int Send(const Globals& g, const SendOptions& o) {
+  int sources = (o.has_body ? 1 : 0) + (o.file.empty() ? 0 : 1) + (o.from_stdin ? 1 : 0);
+  if (sources > 1) return Usage("give only one of BODY, --file and --stdin");
+  if (o.count < 1) return Usage("--count must be at least 1");
+  std::vector<std::pair<std::string, std::string>> props;
+  for (const auto& p : o.properties) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) return Usage("--property expects KEY=VALUE, got '" + p + "'");
+    props.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
+  std::string body = o.body;
+  if (!o.file.empty()) {
+    std::ifstream in(o.file, std::ios::binary);
+    if (!in) return Fail(Status(Code::kIOError, "cannot read " + o.file));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    body = ss.str();
+  }
+  auto make = [&](std::string b) {
+    auto builder = tidemq::Message::NewBuilder();
+    builder.Topic(o.topic).Body(std::move(b)).Tag(o.tag).Keys(o.keys).MessageGroup(o.message_group);
+    for (const auto& [k, v] : props) builder.Property(k, v);
+    if (o.delay_ms) builder.Delay(o.delay_ms);
+    if (o.deliver_at_ms) builder.DeliverAt(o.deliver_at_ms);
+    return builder.Build();
+  };
+  // Validate before connecting, so a bad message is a clear error even with no broker.
+  if (!o.from_stdin) {
+    auto probe = make(body);
+    if (!probe.ok()) return Fail(probe.status());
+  }
+
+  auto producer =
+      tidemq::Producer::NewBuilder().Endpoint(g.addr).RequestTimeout(g.timeout_ms).Build();
+  if (!producer.ok()) return Fail(producer.status());
+
+  // Pipelined: up to kWindow sends in flight, receipts printed in send order.
+  constexpr size_t kWindow = 64;
+  std::deque<std::future<tidemq::Result<tidemq::SendReceipt>>> inflight;
+  int failures = 0;
+  Status last_error;
+  auto drain_one = [&] {
+    auto r = inflight.front().get();
+    inflight.pop_front();
+    if (!r.ok()) {
+      ++failures;
+      last_error = r.status();
+      std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
+      return;
+    }
+    std::cout << "sent id=" << r->message_id << " queue=" << r->queue_id
+              << " offset=" << r->queue_offset << " log_offset=" << r->log_offset << "\n";
+  };
+  auto submit = [&](std::string b) -> bool {
+    auto m = make(std::move(b));
+    if (!m.ok()) {
+      ++failures;
+      last_error = m.status();
+      std::fprintf(stderr, "error: %s\n", m.status().message().c_str());
+      return true;
+    }
+    if (inflight.size() >= kWindow) drain_one();
+    inflight.push_back(producer->SendFuture(std::move(*m)));
+    return !g_interrupted;
+  };
+
+  if (o.from_stdin) {
+    std::string line;
+    while (!g_interrupted && std::getline(std::cin, line)) {
+      for (int i = 0; i < o.count; ++i) {
+        if (!submit(line)) break;
+      }
+    }
+  } else {
+    for (int i = 0; i < o.count; ++i) {
+      if (!submit(body)) break;
+    }
+  }
+  while (!inflight.empty()) drain_one();
+  if (failures > 0) {
+    return last_error.code() == Code::kUnavailable ? kExitUnreachable : kExitError;
+  }
+  return kExitOk;
+}
+
+// ---- consume ---------------------------------------------------------------------------
+
+struct ConsumeOptions {
+  std::string topic;
+  std::string group;
+  std::string tag = "*";
+  int count = 0;
+  int64_t wait_ms = 3000;
+  int64_t lease_ms = 30000;
+  bool follow = false;
+  bool no_ack = false;
+  bool json = false;
+};
+
+int Consume(const Globals& g, const ConsumeOptions& o) {
+  if (o.count < 0) return Usage("--count must not be negative");
+  auto consumer = tidemq::SimpleConsumer::NewBuilder()
+                      .Endpoint(g.addr)
+                      .RequestTimeout(g.timeout_ms)
+                      .Group(o.group)
+                      .Topic(o.topic)
+                      .TagFilter(o.tag)
+                      .AwaitDuration(o.wait_ms)
+                      .LeaseDuration(o.lease_ms)
+                      .Build();
+  if (!consumer.ok()) return Fail(consumer.status());
+  int received = 0;
+  while (!g_interrupted && (o.count == 0 || received < o.count)) {
+    uint32_t want = o.count == 0 ? 32u : static_cast<uint32_t>(std::min(32, o.count - received));
+    auto batch = consumer->Receive(want);
+    if (!batch.ok()) return Fail(batch.status());
+    if (batch->empty()) {
+      if (!o.follow) break;
+      continue;
+    }
+    for (const auto& m : *batch) {
+      PrintMessage(m, o.json);
+      ++received;
+      if (!o.no_ack) {
+        Status st = consumer->Ack(m);
+        if (!st.ok()) std::fprintf(stderr, "error: ack of %s failed: %s\n",
+                                   m.message_id().c_str(), st.message().c_str());
+      }
+    }
+    std::cout.flush();
+  }
+  if (!o.json) std::fprintf(stderr, "%d message(s) received\n", received);
+  return kExitOk;
+}
+
+// ---- query and stats -------------------------------------------------------------------
+
+int Query(const Globals& g, const std::string& id, const std::string& topic,
+          const std::string& key, int64_t offset, bool json) {
+  int modes = (id.empty() ? 0 : 1) + (key.empty() ? 0 : 1) + (offset >= 0 ? 1 : 0);
+  if (modes != 1) return Usage("query needs exactly one of --id, --topic T --key K, --offset N");
+  if (!key.empty() && topic.empty()) return Usage("--key needs --topic");
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  tidemq::Result<std::vector<tidemq::ReceivedMessage>> r =
+      !id.empty()    ? admin->QueryById(id, topic)
+      : !key.empty() ? admin->QueryByKey(topic, key)
+                     : admin->QueryByOffset(offset);
+  if (!r.ok()) return Fail(r.status());
+  if (r->empty()) {
+    std::fprintf(stderr, "no message found\n");
+    return kExitError;
+  }
+  for (const auto& m : *r) PrintMessage(m, json);
+  return kExitOk;
+}
+
+int Stats(const Globals& g, bool json) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->Stats();
+  if (!r.ok()) return Fail(r.status());
+  if (json) {
+    nlohmann::json j;
+    j["counters"] = r->counters;
+    j["info"] = r->info;
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  for (const auto& [k, v] : r->info) std::printf("%-32s %s\n", k.c_str(), v.c_str());
+  if (!r->info.empty() && !r->counters.empty()) std::printf("\n");
+  for (const auto& [k, v] : r->counters) {
+    std::printf("%-32s %lld\n", k.c_str(), static_cast<long long>(v));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tidemq: administer a TideMQ broker and send / consume messages.\n"
+               "Exit codes: 0 ok, 1 request failed, 2 usage error, 3 broker unreachable."};
+  app.require_subcommand(1);
+  Globals g;
+  g.addr = DefaultAddr();
+  app.add_option("--addr", g.addr, "broker address HOST:PORT (env TIDEMQ_ADDR)")
+      ->capture_default_str();
+  app.add_option("--timeout", g.timeout_ms, "request timeout in milliseconds")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+
+  std::function<int()> action;
+
+  // topic
+  auto* topic = app.add_subcommand("topic", "create, list, describe and delete topics");
+  topic->require_subcommand(1);
+  std::string name;
+  uint32_t queues = 4;
+  bool all = false;
+  auto* tc = topic->add_subcommand("create", "create a topic");
+  tc->add_option("NAME", name, "topic name")->required();
+  tc->add_option("--queues", queues, "number of queues")->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  tc->callback([&] { action = [&] { return TopicCreate(g, name, queues); }; });
+  auto* tl = topic->add_subcommand("list", "list topics");
+  tl->add_flag("--all", all, "include system topics (%RETRY%, %DLQ%, ...)");
+  tl->callback([&] { action = [&] { return TopicList(g, all); }; });
+  auto* td = topic->add_subcommand("describe", "show a topic's queues and offsets");
+  td->add_option("NAME", name, "topic name")->required();
+  td->callback([&] { action = [&] { return TopicDescribe(g, name); }; });
+  auto* tx = topic->add_subcommand("delete", "delete a topic");
+  tx->add_option("NAME", name, "topic name")->required();
+  tx->callback([&] { action = [&] { return TopicDelete(g, name); }; });
+
+  // send
+  SendOptions so;
+  auto* send = app.add_subcommand("send", "send messages (prints id, queue and offset of each)");
+  send->add_option("TOPIC", so.topic, "topic")->required();
+  auto* body_opt = send->add_option("BODY", so.body, "message body");
+  send->add_option("--tag", so.tag, "tag");
+  send->add_option("--key", so.keys, "key (repeatable)")->allow_extra_args(false);
+  send->add_option("--property", so.properties, "user property KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  send->add_option("--group", so.message_group, "message group (FIFO ordering key)");
+  send->add_option("--count", so.count, "send each body this many times")->capture_default_str();
+  send->add_option("--file", so.file, "read the body from this file");
+  send->add_flag("--stdin", so.from_stdin, "send one message per line of standard input");
+  send->add_option("--delay", so.delay_ms, "deliver after this many milliseconds");
+  send->add_option("--deliver-at", so.deliver_at_ms, "deliver at this time (ms since the epoch)");
+  send->callback([&] {
+    so.has_body = body_opt->count() > 0;
+    action = [&] { return Send(g, so); };
+  });
+
+  // consume
+  ConsumeOptions co;
+  auto* consume = app.add_subcommand("consume", "receive messages as a consumer group member");
+  consume->add_option("TOPIC", co.topic, "topic")->required();
+  consume->add_option("--group", co.group, "consumer group")->required();
+  consume->add_option("--tag", co.tag, "tag filter: '*' or 'a||b'")->capture_default_str();
+  consume->add_option("--count", co.count, "stop after N messages (0: no limit)")
+      ->capture_default_str();
+  consume->add_option("--wait", co.wait_ms, "long-poll wait per receive, ms")
+      ->capture_default_str();
+  consume->add_option("--lease", co.lease_ms, "invisible duration of received messages, ms")
+      ->capture_default_str();
+  consume->add_flag("--follow,-f", co.follow,
+                    "keep waiting for new messages (default: stop at the first empty poll)");
+  consume->add_flag("--no-ack", co.no_ack, "do not ack (messages come back after the lease)");
+  consume->add_flag("--json", co.json, "one JSON object per message");
+  consume->callback([&] { action = [&] { return Consume(g, co); }; });
+
+  // query
+  std::string q_id, q_topic, q_key;
+  int64_t q_offset = -1;
+  bool q_json = false;
+  auto* query = app.add_subcommand("query", "look a message up by id, by key or by log offset");
+  query->add_option("--id", q_id, "message id");
+  query->add_option("--topic", q_topic, "topic (required with --key)");
+  query->add_option("--key", q_key, "message key");
+  query->add_option("--offset", q_offset, "log offset");
+  query->add_flag("--json", q_json, "JSON output");
+  query->callback([&] { action = [&] { return Query(g, q_id, q_topic, q_key, q_offset, q_json); }; });
+
+  // group
+  auto* group = app.add_subcommand("group", "create, list, inspect and delete consumer groups");
+  group->require_subcommand(1);
+  bool broadcast = false, fifo = false;
+  uint32_t max_attempts = 0;
+  auto* gc = group->add_subcommand("create", "create or update a consumer group");
+  gc->add_option("NAME", name, "group name")->required();
+  gc->add_flag("--broadcast", broadcast, "every consumer gets every message");
+  gc->add_flag("--fifo", fifo, "deliver a queue's next message only after the previous is acked");
+  gc->add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (0: default)");
+  gc->callback([&] { action = [&] { return GroupCreate(g, name, broadcast, fifo, max_attempts); }; });
+  auto* gl = group->add_subcommand("list", "list consumer groups");
+  gl->callback([&] { action = [&] { return GroupList(g); }; });
+  auto* gs = group->add_subcommand("status", "per-queue committed offset, lag and inflight");
+  gs->add_option("NAME", name, "group name")->required();
+  gs->callback([&] { action = [&] { return GroupStatus(g, name); }; });
+  auto* gd = group->add_subcommand("delete", "delete a consumer group");
+  gd->add_option("NAME", name, "group name")->required();
+  gd->callback([&] { action = [&] { return GroupDelete(g, name); }; });
+
+  // stats
+  bool s_json = false;
+  auto* stats = app.add_subcommand("stats", "broker counters and information");
+  stats->add_flag("--json", s_json, "JSON output");
+  stats->callback([&] { action = [&] { return Stats(g, s_json); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!action) return Usage("no command given");
+  return action();
+}
