@@ -1,0 +1,287 @@
+// Producer, SimpleConsumer and Admin against the scripted broker: what goes on the wire and
+// how answers come back through the public API.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "tests/client/fake_broker.h"
+#include "tidemq/admin.h"
+#include "tidemq/producer.h"
+#include "tidemq/simple_consumer.h"
+
+namespace tidemq {
+namespace {
+
+using client::testing::FakeBroker;
+
+Message Msg(const std::string& body) {
+  return *Message::NewBuilder().Topic("orders").Tag("created").Key("k1").Body(body).Build();
+}
+
+wire::Header SendOk(const wire::Frame& req, int64_t first_offset) {
+  wire::Header resp;
+  for (int i = 0; i < req.header.send_request().messages_size(); ++i) {
+    auto* r = resp.mutable_send_response()->add_results();
+    r->set_message_id(req.header.send_request().messages(i).message_id());
+    r->set_queue_id(1);
+    r->set_queue_offset(first_offset + i);
+    r->set_log_offset(1000 + i);
+  }
+  return resp;
+}
+
+TEST(ProducerTest, SendPutsMetadataAndBodyOnTheWire) {
+  FakeBroker broker;
+  auto producer = Producer::NewBuilder().Endpoint(broker.endpoint()).Group("pg").Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  broker.Accept();
+  auto f = producer->SendFuture(Msg("hello"));
+  wire::Frame req = broker.ReadFrame();
+  ASSERT_EQ(req.header.kind(), wire::SEND);
+  const auto& sr = req.header.send_request();
+  EXPECT_EQ(sr.producer_group(), "pg");
+  ASSERT_EQ(sr.messages_size(), 1);
+  EXPECT_EQ(sr.messages(0).topic(), "orders");
+  EXPECT_EQ(sr.messages(0).tag(), "created");
+  EXPECT_EQ(sr.messages(0).queue_id(), -1);
+  EXPECT_EQ(sr.messages(0).body_size(), 5u);
+  EXPECT_EQ(sr.messages(0).message_id().size(), 32u);
+  EXPECT_EQ(req.body, "hello");
+  broker.Respond(req, SendOk(req, 7));
+  auto r = f.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->message_id, sr.messages(0).message_id());
+  EXPECT_EQ(r->queue_id, 1);
+  EXPECT_EQ(r->queue_offset, 7);
+}
+
+TEST(ProducerTest, RetriesUnavailableWithTheSameMessageId) {
+  FakeBroker broker;
+  auto producer = Producer::NewBuilder().Endpoint(broker.endpoint()).MaxSendAttempts(3).Build();
+  ASSERT_TRUE(producer.ok());
+  broker.Accept();
+  auto f = producer->SendFuture(Msg("x"));
+  wire::Frame first = broker.ReadFrame();
+  wire::Header busy;
+  busy.set_code(wire::RESOURCE_EXHAUSTED);
+  busy.set_error_message("queue full");
+  broker.Respond(first, busy);
+  wire::Frame second = broker.ReadFrame();
+  EXPECT_NE(second.header.request_id(), first.header.request_id());
+  EXPECT_EQ(second.header.send_request().messages(0).message_id(),
+            first.header.send_request().messages(0).message_id());
+  broker.Respond(second, SendOk(second, 0));
+  EXPECT_TRUE(f.get().ok());
+}
+
+TEST(ProducerTest, GivesUpAfterMaxAttempts) {
+  FakeBroker broker;
+  auto producer = Producer::NewBuilder().Endpoint(broker.endpoint()).MaxSendAttempts(2).Build();
+  ASSERT_TRUE(producer.ok());
+  broker.Accept();
+  auto f = producer->SendFuture(Msg("x"));
+  wire::Header down;
+  down.set_code(wire::UNAVAILABLE);
+  down.set_error_message("shutting down");
+  broker.Respond(broker.ReadFrame(), down);
+  broker.Respond(broker.ReadFrame(), down);
+  auto r = f.get();
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("shutting down"), std::string::npos);
+}
+
+TEST(ProducerTest, DoesNotRetryInvalidArgument) {
+  FakeBroker broker;
+  auto producer = Producer::NewBuilder().Endpoint(broker.endpoint()).MaxSendAttempts(5).Build();
+  ASSERT_TRUE(producer.ok());
+  broker.Accept();
+  auto f = producer->SendFuture(Msg("x"));
+  wire::Header bad;
+  bad.set_code(wire::TOPIC_NOT_FOUND);
+  bad.set_error_message("topic 'orders' does not exist");
+  broker.Respond(broker.ReadFrame(), bad);
+  auto r = f.get();
+  EXPECT_EQ(r.status().code(), Code::kTopicNotFound);
+  // Had it retried, the next frame would be a SEND; prove the next frame is our probe.
+  auto probe = producer->SendFuture(Msg("probe"));
+  wire::Frame next = broker.ReadFrame();
+  EXPECT_EQ(next.body, "probe");
+  broker.Respond(next, SendOk(next, 0));
+  EXPECT_TRUE(probe.get().ok());
+}
+
+TEST(ProducerTest, BatchIsOneRequest) {
+  FakeBroker broker;
+  auto producer = Producer::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(producer.ok());
+  broker.Accept();
+  auto f = std::async(std::launch::async, [&] {
+    return producer->SendBatch({Msg("a"), Msg("bb"), Msg("ccc")});
+  });
+  wire::Frame req = broker.ReadFrame();
+  ASSERT_EQ(req.header.send_request().messages_size(), 3);
+  EXPECT_EQ(req.body, "abbccc");
+  broker.Respond(req, SendOk(req, 10));
+  auto r = f.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[2].queue_offset, 12);
+}
+
+TEST(ProducerTest, BuildFailsWhenBrokerUnreachable) {
+  uint16_t port;
+  {
+    FakeBroker gone;
+    port = gone.port();
+  }
+  auto producer =
+      Producer::NewBuilder().Endpoint("127.0.0.1:" + std::to_string(port)).Build();
+  EXPECT_EQ(producer.status().code(), Code::kUnavailable);
+  EXPECT_EQ(Producer::NewBuilder().Endpoint("nohost:").Build().status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST(SimpleConsumerTest, ReceiveAckNackChangeLease) {
+  FakeBroker broker;
+  auto consumer = SimpleConsumer::NewBuilder()
+                      .Endpoint(broker.endpoint())
+                      .Group("g")
+                      .Topic("orders")
+                      .TagFilter("created||paid")
+                      .AwaitDuration(1500)
+                      .LeaseDuration(20000)
+                      .Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  broker.Accept();
+
+  auto received = std::async(std::launch::async, [&] { return consumer->Receive(8); });
+  wire::Frame req = broker.ReadFrame();
+  ASSERT_EQ(req.header.kind(), wire::RECEIVE);
+  const auto& rr = req.header.receive_request();
+  EXPECT_EQ(rr.group(), "g");
+  EXPECT_EQ(rr.topic(), "orders");
+  EXPECT_EQ(rr.tag_filter(), "created||paid");
+  EXPECT_EQ(rr.max_messages(), 8u);
+  EXPECT_EQ(rr.wait_ms(), 1500);
+  EXPECT_EQ(rr.lease_ms(), 20000);
+  EXPECT_FALSE(rr.client_id().empty());
+  wire::Header resp;
+  for (int i = 0; i < 2; ++i) {
+    auto* m = resp.mutable_receive_response()->add_messages();
+    m->set_topic("orders");
+    m->set_message_id("id" + std::to_string(i));
+    m->set_tag("created");
+    m->add_keys("k");
+    m->set_body_size(i == 0 ? 3 : 4);
+    m->set_receipt_handle("h" + std::to_string(i));
+    m->set_delivery_attempt(1 + i);
+    m->set_delivered_queue_id(3);
+    m->set_queue_offset(40 + i);
+  }
+  broker.Respond(req, resp, "onetwo!");
+  auto batch = received.get();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_EQ((*batch)[0].body(), "one");
+  EXPECT_EQ((*batch)[1].body(), "two!");
+  EXPECT_EQ((*batch)[1].queue_id(), 3);
+  EXPECT_EQ((*batch)[1].queue_offset(), 41);
+  EXPECT_EQ((*batch)[1].delivery_attempt(), 2u);
+
+  // ChangeLease stores the new handle in the message; Ack then uses it.
+  ReceivedMessage first = (*batch)[0];
+  auto changed = std::async(std::launch::async, [&] { return consumer->ChangeLease(first, 60000); });
+  wire::Frame cl = broker.ReadFrame();
+  EXPECT_EQ(cl.header.change_lease_request().receipt_handle(), "h0");
+  EXPECT_EQ(cl.header.change_lease_request().lease_ms(), 60000);
+  wire::Header cl_resp;
+  cl_resp.mutable_change_lease_response()->set_receipt_handle("h0-renewed");
+  broker.Respond(cl, cl_resp);
+  ASSERT_TRUE(changed.get().ok());
+  EXPECT_EQ(first.receipt_handle(), "h0-renewed");
+
+  auto acked = std::async(std::launch::async, [&] { return consumer->Ack(first); });
+  wire::Frame ack = broker.ReadFrame();
+  ASSERT_EQ(ack.header.kind(), wire::ACK);
+  EXPECT_EQ(ack.header.ack_request().receipt_handles(0), "h0-renewed");
+  wire::Header ack_resp;
+  auto* hr = ack_resp.mutable_ack_response()->add_results();
+  hr->set_code(wire::RECEIPT_INVALID);
+  hr->set_error_message("receipt handle expired");
+  broker.Respond(ack, ack_resp);
+  Status st = acked.get();
+  EXPECT_EQ(st.code(), Code::kReceiptInvalid);
+  EXPECT_EQ(st.message(), "receipt handle expired");
+
+  auto nacked = std::async(std::launch::async, [&] { return consumer->Nack((*batch)[1], 500); });
+  wire::Frame nack = broker.ReadFrame();
+  ASSERT_EQ(nack.header.kind(), wire::NACK);
+  EXPECT_EQ(nack.header.nack_request().receipt_handles(0), "h1");
+  EXPECT_EQ(nack.header.nack_request().delay_ms(), 500);
+  broker.Respond(nack, wire::Header());
+  EXPECT_TRUE(nacked.get().ok());
+}
+
+TEST(SimpleConsumerTest, BuildValidatesNames) {
+  EXPECT_EQ(SimpleConsumer::NewBuilder().Topic("t").Build().status().code(),
+            Code::kInvalidArgument);  // no group
+  EXPECT_EQ(SimpleConsumer::NewBuilder().Group("g").Topic("bad topic").Build().status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(
+      SimpleConsumer::NewBuilder().Group("g").Topic("t").TagFilter("a|b").Build().status().code(),
+      Code::kInvalidArgument);
+}
+
+TEST(AdminTest, DescribeGroupMapsLag) {
+  FakeBroker broker;
+  auto admin = Admin::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(admin.ok());
+  broker.Accept();
+  auto f = std::async(std::launch::async, [&] { return admin->DescribeGroup("g"); });
+  wire::Frame req = broker.ReadFrame();
+  EXPECT_EQ(req.header.describe_group_request().group(), "g");
+  wire::Header resp;
+  auto* g = resp.mutable_describe_group_response()->mutable_group();
+  g->mutable_config()->set_name("g");
+  g->mutable_config()->set_fifo(true);
+  auto* q = g->add_queues();
+  q->set_topic("orders");
+  q->set_queue_id(2);
+  q->set_committed_offset(5);
+  q->set_max_offset(9);
+  q->set_lag(4);
+  q->set_inflight(1);
+  g->set_total_lag(4);
+  broker.Respond(req, resp);
+  auto r = f.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->fifo);
+  EXPECT_FALSE(r->broadcast);
+  ASSERT_EQ(r->queues.size(), 1u);
+  EXPECT_EQ(r->queues[0].lag, 4);
+  EXPECT_EQ(r->queues[0].inflight, 1);
+  EXPECT_EQ(r->total_lag, 4);
+}
+
+TEST(AdminTest, QueryByIdDoesNotAskForOffsetZero) {
+  FakeBroker broker;
+  auto admin = Admin::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(admin.ok());
+  broker.Accept();
+  auto f = std::async(std::launch::async, [&] { return admin->QueryById("ABC"); });
+  wire::Frame req = broker.ReadFrame();
+  EXPECT_EQ(req.header.query_message_request().message_id(), "ABC");
+  EXPECT_LT(req.header.query_message_request().log_offset(), 0);
+  wire::Header resp;
+  auto* m = resp.mutable_query_message_response()->add_messages();
+  m->set_message_id("ABC");
+  m->set_body_size(2);
+  broker.Respond(req, resp, "hi");
+  auto r = f.get();
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].body(), "hi");
+}
+
+}  // namespace
+}  // namespace tidemq
