@@ -19,6 +19,17 @@ inline constexpr uint8_t kRecordFormatVersion = 1;
 // magic(4) + total_length(4) + crc32c(4): what a scanner reads before it knows the rest.
 inline constexpr size_t kRecordPrefixSize = 12;
 inline constexpr size_t kMaxRecordBytes = 64u << 20;     // hard ceiling for any record
+// version(1) type(1) flags(4) queue_id(4) + five i64 (queue_offset, store_ms, born_ms,
+// deliver_at_ms, origin_offset).
+inline constexpr size_t kRecordFixedFieldsSize = 1 + 1 + 4 + 4 + 5 * 8;
+// Length prefixes of an all-empty record: topic, message_id, tag (u16 each), key count (u16),
+// property count (u16), body (u32).
+inline constexpr size_t kRecordEmptyVarFieldsSize = 2 + 2 + 2 + 2 + 2 + 4;
+inline constexpr size_t kMinRecordSize =
+    kRecordPrefixSize + kRecordFixedFieldsSize + kRecordEmptyVarFieldsSize;
+// Limits imposed by the length prefixes.
+inline constexpr size_t kMaxShortFieldBytes = 0xffff;  // topic, message_id, tag, key, prop key
+inline constexpr size_t kMaxFieldCount = 0xffff;       // keys, properties
 
 enum class RecordType : uint8_t {
   kMessage = 1,        // a normal message: dispatched into its (topic, queue) consume queue
@@ -52,6 +63,10 @@ struct Record {
   // The exact number of bytes EncodeRecord appends.
   size_t EncodedSize() const;
 };
+
+// Checks that `record` can be encoded: every field fits its length prefix and the whole record
+// fits kMaxRecordBytes (kTooLarge otherwise). EncodeRecord requires this to hold.
+Status CheckEncodable(const Record& record);
 
 // Appends the encoded record to *out (magic, length, CRC, fields).
 void EncodeRecord(const Record& record, std::string* out);

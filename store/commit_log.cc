@@ -1,0 +1,200 @@
+#include "store/commit_log.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "common/coding.h"
+#include "store/file_names.h"
+#include "store/segment_reader.h"
+
+namespace tidemq::store {
+
+CommitLog::CommitLog(FileSystem* fs, std::string dir, uint64_t segment_bytes)
+    : fs_(fs), dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
+
+Result<std::unique_ptr<CommitLog>> CommitLog::Open(FileSystem* fs, const std::string& dir,
+                                                   uint64_t segment_bytes) {
+  if (segment_bytes < kMinRecordSize) {
+    return InvalidArgument("segment_bytes " + std::to_string(segment_bytes) + " is too small");
+  }
+  RETURN_IF_ERROR(fs->CreateDirs(dir));
+  std::unique_ptr<CommitLog> log(new CommitLog(fs, dir, segment_bytes));
+  RETURN_IF_ERROR(log->Recover());
+  return log;
+}
+
+Status CommitLog::Recover() {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(dir_));
+  std::vector<int64_t> bases;
+  for (const auto& name : names) {
+    int64_t base;
+    if (ParseOffsetFileName(name, &base)) bases.push_back(base);
+  }
+  std::sort(bases.begin(), bases.end());
+  if (bases.empty()) return CreateSegment(0);
+
+  std::unique_lock lock(mu_);
+  for (int64_t base : bases) {
+    ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                     fs_->Open(JoinPath(dir_, OffsetFileName(base)), /*create=*/false));
+    segments_[base].file = std::move(file);
+  }
+  // Only the last segment can have a torn tail: a segment is synced before the next one is
+  // created, so every earlier segment is complete.
+  active_base_ = bases.back();
+  active_ = segments_[active_base_].file;
+  ASSIGN_OR_RETURN(uint64_t file_size, active_->Size());
+  SegmentReader reader(active_, 0, file_size);
+  Record record;
+  while (true) {
+    Result<bool> next = reader.Next(&record);
+    if (!next.ok()) {
+      if (next.status().code() != Code::kCorruption) return next.status();
+      spdlog::warn("commit log {}: torn tail at {} ({}); truncating {} bytes", dir_,
+                   active_base_ + static_cast<int64_t>(reader.pos()), next.status().ToString(),
+                   file_size - reader.pos());
+      break;
+    }
+    if (!*next) break;
+    recovered_last_store_ms_ = record.store_ms;
+  }
+  uint64_t valid = reader.pos();
+  if (valid > segment_bytes_) {
+    // Written with a larger segment_bytes setting: keep it, roll at the next append.
+    spdlog::info("commit log {}: active segment is larger than segment_bytes", dir_);
+  }
+  if (valid != file_size) {
+    RETURN_IF_ERROR(active_->Truncate(valid));
+    RETURN_IF_ERROR(active_->Sync());
+  }
+  end_.store(active_base_ + static_cast<int64_t>(valid), std::memory_order_release);
+  return Status::Ok();
+}
+
+Status CommitLog::CreateSegment(int64_t base) {
+  std::string path = JoinPath(dir_, OffsetFileName(base));
+  ASSIGN_OR_RETURN(std::unique_ptr<File> file, fs_->Open(path, /*create=*/true));
+  // A leftover file with this name can only hold bytes that were never acknowledged.
+  RETURN_IF_ERROR(file->Truncate(0));
+  RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  std::shared_ptr<File> shared = std::move(file);
+  {
+    std::unique_lock lock(mu_);
+    segments_[base].file = shared;
+  }
+  active_ = std::move(shared);
+  active_base_ = base;
+  end_.store(base, std::memory_order_release);
+  return Status::Ok();
+}
+
+uint64_t CommitLog::RoomInActiveSegment() const {
+  uint64_t used = static_cast<uint64_t>(end_.load(std::memory_order_relaxed) - active_base_);
+  return used >= segment_bytes_ ? 0 : segment_bytes_ - used;
+}
+
+Status CommitLog::Write(std::string_view bytes) {
+  int64_t end = end_.load(std::memory_order_relaxed);
+  RETURN_IF_ERROR(active_->Write(static_cast<uint64_t>(end - active_base_), bytes));
+  end_.store(end + static_cast<int64_t>(bytes.size()), std::memory_order_release);
+  return Status::Ok();
+}
+
+Status CommitLog::Roll() {
+  RETURN_IF_ERROR(active_->Sync());
+  return CreateSegment(end_.load(std::memory_order_relaxed));
+}
+
+Status CommitLog::Sync() { return active_->Sync(); }
+
+void CommitLog::NoteStoreMs(int64_t store_ms) {
+  std::unique_lock lock(mu_);
+  auto it = segments_.find(active_base_);
+  if (it != segments_.end()) it->second.newest_store_ms = store_ms;
+}
+
+Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
+  std::shared_ptr<File> file;
+  int64_t base, segment_end;
+  {
+    std::shared_lock lock(mu_);
+    if (segments_.empty() || offset.value() < segments_.begin()->first) {
+      return NotFound("log offset " + std::to_string(offset.value()) +
+                      " is below the log start (deleted by retention)");
+    }
+    if (offset >= limit) {
+      return Status(Code::kOutOfRange, "log offset " + std::to_string(offset.value()) +
+                                           " is at or past the log end " +
+                                           std::to_string(limit.value()));
+    }
+    auto it = std::prev(segments_.upper_bound(offset.value()));
+    base = it->first;
+    file = it->second.file;
+    auto next = std::next(it);
+    segment_end = next == segments_.end() ? limit.value() : std::min(next->first, limit.value());
+  }
+  const uint64_t pos = static_cast<uint64_t>(offset.value() - base);
+  const uint64_t room = static_cast<uint64_t>(segment_end - offset.value());
+  if (room < kMinRecordSize) {
+    return Corruption("no record at log offset " + std::to_string(offset.value()));
+  }
+  char prefix[kRecordPrefixSize];
+  RETURN_IF_ERROR(file->ReadExact(pos, kRecordPrefixSize, prefix));
+  uint32_t total;
+  Status st = PeekRecordLength(std::string_view(prefix, kRecordPrefixSize), &total);
+  if (!st.ok() || total > room) {
+    return Corruption("no record at log offset " + std::to_string(offset.value()) +
+                      (st.ok() ? std::string(": length past the segment end")
+                               : ": " + st.message()));
+  }
+  std::string bytes(total, '\0');
+  RETURN_IF_ERROR(file->ReadExact(pos, total, bytes.data()));
+  Record record;
+  size_t consumed;
+  st = DecodeRecord(bytes, &record, &consumed);
+  if (!st.ok()) {
+    return Corruption("record at log offset " + std::to_string(offset.value()) + ": " +
+                      st.message());
+  }
+  return record;
+}
+
+LogOffset CommitLog::min_offset() const {
+  std::shared_lock lock(mu_);
+  return LogOffset(segments_.empty() ? 0 : segments_.begin()->first);
+}
+
+std::vector<CommitLog::SegmentInfo> CommitLog::Segments() const {
+  std::shared_lock lock(mu_);
+  std::vector<SegmentInfo> out;
+  for (auto it = segments_.begin(); it != segments_.end(); ++it) {
+    SegmentInfo info;
+    info.base = LogOffset(it->first);
+    auto next = std::next(it);
+    info.active = next == segments_.end();
+    info.end = info.active ? end_offset() : LogOffset(next->first);
+    info.newest_store_ms = it->second.newest_store_ms;
+    info.file = it->second.file;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Status CommitLog::DeleteOldestSegment() {
+  std::string path;
+  {
+    std::unique_lock lock(mu_);
+    if (segments_.size() < 2) {
+      return Status(Code::kFailedPrecondition, "the active segment is never deleted");
+    }
+    path = JoinPath(dir_, OffsetFileName(segments_.begin()->first));
+    segments_.erase(segments_.begin());
+  }
+  // Readers may still hold the file open; POSIX keeps its bytes until they close it.
+  RETURN_IF_ERROR(fs_->Remove(path));
+  return fs_->SyncDir(dir_);
+}
+
+}  // namespace tidemq::store

@@ -1,0 +1,87 @@
+// The store's LevelDB (<data_dir>/index): the key and message-id indexes derived from the log,
+// the store's checkpoints, and the broker's metadata key space. Key grammar in
+// docs/storage_format.md. LevelDB statuses are converted to tidemq Status here and nowhere
+// else.
+//
+// Thread safety: every method may be called from any thread (leveldb::DB is thread-safe).
+// An IndexBatch is used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "common/types.h"
+
+namespace leveldb {
+class DB;
+class WriteBatch;
+}  // namespace leveldb
+
+namespace tidemq::store {
+
+// Checkpoint names ("c/" + name in LevelDB).
+inline constexpr char kDispatchCheckpoint[] = "dispatch";    // consume queues + index applied
+inline constexpr char kIndexEndCheckpoint[] = "index_end";   // end of the last indexed record
+
+// Index entries of one group commit (or one replay chunk), written together.
+class IndexBatch {
+ public:
+  IndexBatch();
+  ~IndexBatch();
+  void AddKey(const std::string& topic, const std::string& key, LogOffset offset);
+  void AddMessageId(const std::string& message_id, LogOffset offset);
+  void SetCheckpoint(const std::string& name, LogOffset offset);
+  size_t count() const { return count_; }
+  void Clear();
+
+ private:
+  friend class IndexDb;
+  std::unique_ptr<leveldb::WriteBatch> batch_;
+  size_t count_ = 0;
+};
+
+class IndexDb {
+ public:
+  // *existed is false when the database was created by this call.
+  static Result<std::unique_ptr<IndexDb>> Open(const std::string& path, bool* existed);
+  ~IndexDb();
+
+  Status Write(IndexBatch* batch, bool sync);
+
+  // Newest first (highest log offset first), at most max.
+  Result<std::vector<LogOffset>> LookupKey(const std::string& topic, const std::string& key,
+                                           size_t max) const;
+  Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
+                                                 size_t max) const;
+  // Removes key and message-id entries pointing at or past `offset` (they indexed records of a
+  // torn log tail that recovery cut off). Scans the whole index: recovery-only.
+  Status DeleteIndexEntriesFrom(LogOffset offset);
+
+  // kNoLogOffset when the checkpoint was never written.
+  Result<LogOffset> GetCheckpoint(const std::string& name) const;
+  Status PutCheckpoint(const std::string& name, LogOffset offset, bool sync);
+
+  // Broker metadata: keys are stored as "m/" + key and given back without the prefix.
+  Status PutMeta(const std::string& key, const std::string& value, bool sync);
+  Status DeleteMeta(const std::string& key, bool sync);
+  Result<std::optional<std::string>> GetMeta(const std::string& key) const;
+  Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(
+      const std::string& prefix) const;
+
+ private:
+  explicit IndexDb(leveldb::DB* db);
+  Result<std::vector<LogOffset>> ScanNewestFirst(const std::string& prefix, size_t max) const;
+
+  std::unique_ptr<leveldb::DB> db_;
+};
+
+// Key builders, shared by the writer and the readers (exposed for tests).
+std::string KeyIndexPrefix(const std::string& topic, const std::string& key);
+std::string MessageIdIndexPrefix(const std::string& message_id);
+
+}  // namespace tidemq::store

@@ -1,0 +1,125 @@
+// StoreImpl: the Store of store/store.h. Split over files by concern:
+//   store_impl.cc       the public API (Append validation, reads, meta, stats)
+//   store_writer.cc     the writer thread: group commit, dispatch, flush, checkpoints
+//   store_recovery.cc   Open: log recovery, derived-state repair and replay
+//   store_retention.cc  RunRetention
+//
+// Threads: "tidemq-writer" owns every field marked "writer thread" below (before it starts,
+// Open owns them). Everything else is guarded as marked or atomic.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "store/commit_log.h"
+#include "store/consume_queue_set.h"
+#include "store/index_db.h"
+#include "store/store.h"
+#include "store/thread_annotations.h"
+
+namespace tidemq::store {
+
+class StoreImpl final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             std::vector<Observer*> observers);
+  ~StoreImpl() override;
+
+  void Append(std::vector<Record> records, AppendCallback callback) override;
+  Result<Record> Read(LogOffset offset) const override;
+  Result<std::vector<QueueEntry>> ReadQueue(const std::string& topic, uint32_t queue_id,
+                                            int64_t from, size_t max) const override;
+  int64_t MinQueueOffset(const std::string& topic, uint32_t queue_id) const override;
+  int64_t MaxQueueOffset(const std::string& topic, uint32_t queue_id) const override;
+  Status DeleteTopicQueues(const std::string& topic) override;
+  Result<std::vector<LogOffset>> LookupKey(const std::string& topic, const std::string& key,
+                                           size_t max) const override;
+  Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
+                                                 size_t max) const override;
+  Status PutMeta(const std::string& key, const std::string& value, bool sync) override;
+  Status DeleteMeta(const std::string& key, bool sync) override;
+  Result<std::optional<std::string>> GetMeta(const std::string& key) const override;
+  Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(
+      const std::string& prefix) const override;
+  void AddRetentionGuard(std::function<LogOffset()> guard) override;
+  Result<int> RunRetention() override;
+  StoreStats Stats() const override;
+  bool read_only() const override { return read_only_.load(std::memory_order_acquire); }
+
+ private:
+  // One queued Append, or (when `task` is set) a job to run on the writer thread in order.
+  struct Request {
+    std::vector<Record> records;
+    AppendCallback callback;
+    size_t bytes = 0;
+    std::function<void()> task;
+  };
+
+  StoreImpl(const StoreOptions& options, std::vector<Observer*> observers);
+
+  // store_recovery.cc
+  Status Recover();
+  Status Replay(LogOffset from, LogOffset dispatch_from);
+
+  // store_writer.cc
+  void WriterLoop();
+  void ProcessBatch(std::vector<Request>* batch);
+  // Applies one record to the consume queues and the index batch (idempotent).
+  Status Dispatch(const Record& record, LogOffset offset, uint32_t size, IndexBatch* batch);
+  int64_t TakeQueueOffset(const std::string& topic, uint32_t queue_id);
+  void FlushLog();
+  // Syncs the consume queues, then records dispatched_ as the dispatch checkpoint.
+  void WriteCheckpoint(bool sync);
+  void EnterReadOnly(const Status& cause);
+  Status ReadOnlyStatus() const;
+  // Runs task on the writer thread after everything queued before it; waits for it.
+  Status RunOnWriter(std::function<Status()> task);
+
+  const StoreOptions options_;
+  FileSystem* const fs_;
+  Clock* const clock_;
+  const std::vector<Observer*> observers_;
+
+  std::unique_ptr<CommitLog> log_;
+  std::unique_ptr<ConsumeQueueSet> queues_;
+  std::unique_ptr<IndexDb> index_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Request> pending_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::thread writer_;
+
+  // Writer thread.
+  std::map<std::pair<std::string, uint32_t>, int64_t> next_queue_offset_;
+  bool log_dirty_ = false;           // written since the last fdatasync (kAsync)
+  LogOffset dispatched_{0};          // end of the last record applied to queues and index
+  LogOffset checkpointed_ = kNoLogOffset;
+  int64_t last_store_ms_ = 0;        // store_ms never decreases along the log
+
+  std::atomic<int64_t> confirmed_{0};
+  std::atomic<int64_t> persisted_dispatch_{0};  // what retention may rely on
+  std::atomic<bool> read_only_{false};
+  mutable std::mutex read_only_mu_;
+  std::string read_only_reason_ GUARDED_BY(read_only_mu_);
+
+  std::atomic<int64_t> appended_records_{0};
+  std::atomic<int64_t> appended_bytes_{0};
+  std::atomic<int64_t> syncs_{0};
+  std::atomic<int64_t> batches_{0};
+
+  std::mutex retention_mu_;  // one RunRetention at a time
+  std::mutex guards_mu_;
+  std::vector<std::function<LogOffset()>> guards_ GUARDED_BY(guards_mu_);
+};
+
+}  // namespace tidemq::store

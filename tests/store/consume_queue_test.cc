@@ -1,0 +1,125 @@
+#include "store/consume_queue.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/store/test_util.h"
+
+namespace tidemq::store {
+namespace {
+
+using testing::TempDir;
+
+QueueEntry Entry(int64_t queue_offset, int64_t log_offset) {
+  QueueEntry e;
+  e.queue_offset = queue_offset;
+  e.log_offset = LogOffset(log_offset);
+  e.size = 100;
+  e.tag_hash = static_cast<uint32_t>(queue_offset * 7 + 1);
+  e.store_ms = 1000 + queue_offset;
+  return e;
+}
+
+std::unique_ptr<ConsumeQueue> OpenQueue(const std::string& dir) {
+  auto cq = ConsumeQueue::Open(FileSystem::Default(), dir, /*entries_per_file=*/4);
+  EXPECT_TRUE(cq.ok()) << cq.status().ToString();
+  return std::move(cq).value();
+}
+
+TEST(ConsumeQueueTest, EntryEncodingRoundTrips) {
+  QueueEntry e = Entry(5, 123456789);
+  char buf[kQueueEntrySize];
+  EncodeQueueEntry(e, buf);
+  QueueEntry d = DecodeQueueEntry(buf);
+  EXPECT_EQ(d.log_offset, e.log_offset);
+  EXPECT_EQ(d.size, e.size);
+  EXPECT_EQ(d.tag_hash, e.tag_hash);
+  EXPECT_EQ(d.store_ms, e.store_ms);
+}
+
+TEST(ConsumeQueueTest, AppendReadAcrossFilesAndReopen) {
+  TempDir tmp;
+  std::string dir = JoinPath(tmp.path(), "%RETRY%g/0");
+  {
+    auto cq = OpenQueue(dir);
+    EXPECT_EQ(cq->next_offset(), 0);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+    // Replayed entries are skipped.
+    ASSERT_TRUE(cq->Append(Entry(3, 999999)).ok());
+    EXPECT_EQ(cq->next_offset(), 10);
+    auto entries = cq->Read(2, 5, LogOffset(0));
+    ASSERT_TRUE(entries.ok());
+    ASSERT_EQ(entries->size(), 5u);
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ((*entries)[i].queue_offset, 2 + i);
+      EXPECT_EQ((*entries)[i].log_offset.value(), (2 + i) * 100);
+    }
+    ASSERT_TRUE(cq->Sync().ok());
+  }
+  auto names = FileSystem::Default()->ListDir(dir);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), 3u);  // 4 + 4 + 2 entries
+  auto cq = OpenQueue(dir);
+  EXPECT_EQ(cq->min_offset(), 0);
+  EXPECT_EQ(cq->next_offset(), 10);
+  auto all = cq->Read(0, 100, LogOffset(0));
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 10u);
+  EXPECT_EQ((*all)[9].tag_hash, Entry(9, 0).tag_hash);
+  EXPECT_TRUE(cq->Read(10, 5, LogOffset(0))->empty());
+}
+
+TEST(ConsumeQueueTest, TruncateFromLogDropsEntriesPastTheEnd) {
+  TempDir tmp;
+  auto cq = OpenQueue(tmp.path() + "/q");
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->TruncateFromLog(LogOffset(450)).ok());  // entries 5.. point at 500..
+  EXPECT_EQ(cq->next_offset(), 5);
+  ASSERT_TRUE(cq->Append(Entry(5, 450)).ok());
+  cq.reset();
+  cq = OpenQueue(tmp.path() + "/q");
+  EXPECT_EQ(cq->next_offset(), 6);
+  auto e = cq->Read(5, 1, LogOffset(0));
+  ASSERT_EQ(e->size(), 1u);
+  EXPECT_EQ((*e)[0].log_offset.value(), 450);
+}
+
+TEST(ConsumeQueueTest, TrimBelowLogMovesMinAndRemovesFiles) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/q";
+  auto cq = OpenQueue(dir);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->TrimBelowLog(LogOffset(550)).ok());
+  EXPECT_EQ(cq->min_offset(), 6);
+  EXPECT_EQ(cq->next_offset(), 10);
+  EXPECT_EQ(FileSystem::Default()->ListDir(dir)->size(), 2u);  // the file of 0..3 is gone
+  auto entries = cq->Read(0, 100, LogOffset(550));
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 4u);
+  EXPECT_EQ(entries->front().queue_offset, 6);
+  // Never the file holding the last entry, even when everything is trimmed.
+  ASSERT_TRUE(cq->TrimBelowLog(LogOffset(100000)).ok());
+  EXPECT_EQ(cq->min_offset(), 10);
+  cq.reset();
+  cq = OpenQueue(dir);
+  EXPECT_EQ(cq->next_offset(), 10);
+}
+
+TEST(ConsumeQueueTest, EmptyQueueStartsWhereTheLogSays) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/q";
+  auto cq = OpenQueue(dir);
+  ASSERT_TRUE(cq->Append(Entry(6, 600)).ok());
+  ASSERT_TRUE(cq->Append(Entry(7, 700)).ok());
+  EXPECT_EQ(cq->min_offset(), 6);
+  EXPECT_EQ(cq->next_offset(), 8);
+  cq.reset();
+  cq = OpenQueue(dir);
+  EXPECT_EQ(cq->min_offset(), 6);
+  EXPECT_EQ(cq->next_offset(), 8);
+  auto entries = cq->Read(0, 10, LogOffset(0));
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ(entries->front().queue_offset, 6);
+}
+
+}  // namespace
+}  // namespace tidemq::store

@@ -1,0 +1,87 @@
+// A FileSystem wrapper that injects failures: after N more successful calls, every Write() or
+// Sync() of the files it opened (optionally only those whose path contains a filter) fails
+// with kIOError. Used to check that the store turns read-only instead of pretending.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/file_system.h"
+
+namespace tidemq::store::testing {
+
+class FaultFileSystem final : public FileSystem {
+ public:
+  explicit FaultFileSystem(FileSystem* base = FileSystem::Default(), std::string filter = "")
+      : base_(base), filter_(std::move(filter)) {}
+
+  // n successful calls from now, then every call fails. -1: never fail.
+  void FailWritesAfter(int n) { writes_left_ = n; }
+  void FailSyncsAfter(int n) { syncs_left_ = n; }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override {
+    auto file = base_->Open(path, create);
+    if (!file.ok()) return file.status();
+    bool faulty = filter_.empty() || path.find(filter_) != std::string::npos;
+    if (!faulty) return file;
+    return std::unique_ptr<File>(new FaultFile(this, std::move(file).value()));
+  }
+  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return base_->ListDir(dir);
+  }
+  bool Exists(const std::string& path) override { return base_->Exists(path); }
+  Status Remove(const std::string& path) override { return base_->Remove(path); }
+  Status RemoveAll(const std::string& path) override { return base_->RemoveAll(path); }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return base_->Rename(from, to);
+  }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Status DiskUsage(const std::string& path, uint64_t* free_bytes, uint64_t* total) override {
+    return base_->DiskUsage(path, free_bytes, total);
+  }
+
+ private:
+  class FaultFile final : public File {
+   public:
+    FaultFile(FaultFileSystem* fs, std::unique_ptr<File> base) : fs_(fs), base_(std::move(base)) {}
+    Status Write(uint64_t offset, std::string_view data) override {
+      if (Take(&fs_->writes_left_)) return IOError("injected write failure on " + path());
+      return base_->Write(offset, data);
+    }
+    Status Read(uint64_t offset, size_t n, std::string* out) const override {
+      return base_->Read(offset, n, out);
+    }
+    Status ReadExact(uint64_t offset, size_t n, char* dst) const override {
+      return base_->ReadExact(offset, n, dst);
+    }
+    Status Sync() override {
+      if (Take(&fs_->syncs_left_)) return IOError("injected fdatasync failure on " + path());
+      return base_->Sync();
+    }
+    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+    Status Allocate(uint64_t size) override { return base_->Allocate(size); }
+    Result<uint64_t> Size() const override { return base_->Size(); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    // True when this call must fail: the budget is exhausted (it stays at 0).
+    static bool Take(std::atomic<int>* left) {
+      int v = left->load();
+      while (v > 0 && !left->compare_exchange_weak(v, v - 1)) {
+      }
+      return v == 0;
+    }
+    FaultFileSystem* fs_;
+    std::unique_ptr<File> base_;
+  };
+
+  FileSystem* base_;
+  std::string filter_;
+  std::atomic<int> writes_left_{-1};
+  std::atomic<int> syncs_left_{-1};
+};
+
+}  // namespace tidemq::store::testing
