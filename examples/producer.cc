@@ -1,10 +1,11 @@
 // Sends a few tagged, keyed messages and prints where each was stored.
 //   tidemq-example-producer [--addr HOST:PORT] [TOPIC]
+#include "tidemq/producer.h"
+
 #include <iostream>
 #include <string>
 
 #include "examples/example_args.h"
-#include "tidemq/producer.h"
 
 int main(int argc, char** argv) {
   auto args = tidemq_examples::ParseArgs(argc, argv);

@@ -1,12 +1,13 @@
 // Consumes with a listener until 10 messages were handled or 30 seconds passed.
 //   tidemq-example-push-consumer [--addr HOST:PORT] [TOPIC] [GROUP]
+#include "tidemq/push_consumer.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
 
 #include "examples/example_args.h"
-#include "tidemq/push_consumer.h"
 
 int main(int argc, char** argv) {
   auto args = tidemq_examples::ParseArgs(argc, argv);

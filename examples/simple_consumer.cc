@@ -1,9 +1,10 @@
 // Receives and acks up to 10 messages, then exits (or when a receive comes back empty).
 //   tidemq-example-simple-consumer [--addr HOST:PORT] [TOPIC] [GROUP]
+#include "tidemq/simple_consumer.h"
+
 #include <iostream>
 
 #include "examples/example_args.h"
-#include "tidemq/simple_consumer.h"
 
 int main(int argc, char** argv) {
   auto args = tidemq_examples::ParseArgs(argc, argv);

@@ -2,9 +2,9 @@
 //
 // Exit codes: 0 ok, 1 the broker (or the client) refused the request, 2 usage error,
 // 3 the broker cannot be reached.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
+#include "tidemq/tidemq.h"
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -14,11 +14,10 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "tidemq/tidemq.h"
 
 namespace {
 
@@ -284,7 +283,8 @@ int Send(const Globals& g, const SendOptions& o) {
   std::vector<std::pair<std::string, std::string>> props;
   for (const auto& p : o.properties) {
     size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) return Usage("--property expects KEY=VALUE, got '" + p + "'");
+    if (eq == std::string::npos || eq == 0)
+      return Usage("--property expects KEY=VALUE, got '" + p + "'");
     props.emplace_back(p.substr(0, eq), p.substr(eq + 1));
   }
   std::string body = o.body;
@@ -376,6 +376,8 @@ struct ConsumeOptions {
   bool json = false;
 };
 
+constexpr int64_t kWaitSliceMs = 500;
+
 int Consume(const Globals& g, const ConsumeOptions& o) {
   if (o.count < 0) return Usage("--count must not be negative");
   auto consumer = tidemq::SimpleConsumer::NewBuilder()
@@ -391,19 +393,26 @@ int Consume(const Globals& g, const ConsumeOptions& o) {
   int received = 0;
   while (!g_interrupted && (o.count == 0 || received < o.count)) {
     uint32_t want = o.count == 0 ? 32u : static_cast<uint32_t>(std::min(32, o.count - received));
-    auto batch = consumer->Receive(want);
-    if (!batch.ok()) return Fail(batch.status());
-    if (batch->empty()) {
-      if (!o.follow) break;
-      continue;
+    // The wait is sliced so Ctrl-C is noticed promptly; a slice that finds nothing costs a
+    // round trip, nothing more.
+    tidemq::Result<std::vector<tidemq::ReceivedMessage>> batch{
+        std::vector<tidemq::ReceivedMessage>{}};
+    for (int64_t waited = 0; !g_interrupted && batch.ok() && batch->empty() &&
+                             (o.follow || waited < o.wait_ms || waited == 0);) {
+      int64_t slice = std::min<int64_t>(kWaitSliceMs, o.follow ? kWaitSliceMs : o.wait_ms - waited);
+      batch = consumer->Receive(want, std::max<int64_t>(slice, 0));
+      waited += std::max<int64_t>(slice, 1);
     }
+    if (!batch.ok()) return Fail(batch.status());
+    if (batch->empty()) break;  // nothing within --wait, or interrupted
     for (const auto& m : *batch) {
       PrintMessage(m, o.json);
       ++received;
       if (!o.no_ack) {
         Status st = consumer->Ack(m);
-        if (!st.ok()) std::fprintf(stderr, "error: ack of %s failed: %s\n",
-                                   m.message_id().c_str(), st.message().c_str());
+        if (!st.ok())
+          std::fprintf(stderr, "error: ack of %s failed: %s\n", m.message_id().c_str(),
+                       st.message().c_str());
       }
     }
     std::cout.flush();
@@ -414,17 +423,17 @@ int Consume(const Globals& g, const ConsumeOptions& o) {
 
 // ---- query and stats -------------------------------------------------------------------
 
-int Query(const Globals& g, const std::string& id, const std::string& topic,
-          const std::string& key, int64_t offset, bool json) {
+int Query(const Globals& g, const std::string& id, const std::string& topic, const std::string& key,
+          int64_t offset, bool json) {
   int modes = (id.empty() ? 0 : 1) + (key.empty() ? 0 : 1) + (offset >= 0 ? 1 : 0);
   if (modes != 1) return Usage("query needs exactly one of --id, --topic T --key K, --offset N");
   if (!key.empty() && topic.empty()) return Usage("--key needs --topic");
   auto admin = ConnectAdmin(g);
   if (!admin.ok()) return Fail(admin.status());
-  tidemq::Result<std::vector<tidemq::ReceivedMessage>> r =
-      !id.empty()    ? admin->QueryById(id, topic)
-      : !key.empty() ? admin->QueryByKey(topic, key)
-                     : admin->QueryByOffset(offset);
+  tidemq::Result<std::vector<tidemq::ReceivedMessage>> r = !id.empty() ? admin->QueryById(id, topic)
+                                                           : !key.empty()
+                                                               ? admin->QueryByKey(topic, key)
+                                                               : admin->QueryByOffset(offset);
   if (!r.ok()) return Fail(r.status());
   if (r->empty()) {
     std::fprintf(stderr, "no message found\n");
@@ -457,8 +466,9 @@ int Stats(const Globals& g, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"tidemq: administer a TideMQ broker and send / consume messages.\n"
-               "Exit codes: 0 ok, 1 request failed, 2 usage error, 3 broker unreachable."};
+  CLI::App app{
+      "tidemq: administer a TideMQ broker and send / consume messages.\n"
+      "Exit codes: 0 ok, 1 request failed, 2 usage error, 3 broker unreachable."};
   app.require_subcommand(1);
   Globals g;
   g.addr = DefaultAddr();
@@ -478,7 +488,8 @@ int main(int argc, char** argv) {
   bool all = false;
   auto* tc = topic->add_subcommand("create", "create a topic");
   tc->add_option("NAME", name, "topic name")->required();
-  tc->add_option("--queues", queues, "number of queues")->capture_default_str()
+  tc->add_option("--queues", queues, "number of queues")
+      ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
   tc->callback([&] { action = [&] { return TopicCreate(g, name, queues); }; });
   auto* tl = topic->add_subcommand("list", "list topics");
@@ -539,7 +550,8 @@ int main(int argc, char** argv) {
   query->add_option("--key", q_key, "message key");
   query->add_option("--offset", q_offset, "log offset");
   query->add_flag("--json", q_json, "JSON output");
-  query->callback([&] { action = [&] { return Query(g, q_id, q_topic, q_key, q_offset, q_json); }; });
+  query->callback(
+      [&] { action = [&] { return Query(g, q_id, q_topic, q_key, q_offset, q_json); }; });
 
   // group
   auto* group = app.add_subcommand("group", "create, list, inspect and delete consumer groups");
@@ -551,7 +563,8 @@ int main(int argc, char** argv) {
   gc->add_flag("--broadcast", broadcast, "every consumer gets every message");
   gc->add_flag("--fifo", fifo, "deliver a queue's next message only after the previous is acked");
   gc->add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (0: default)");
-  gc->callback([&] { action = [&] { return GroupCreate(g, name, broadcast, fifo, max_attempts); }; });
+  gc->callback(
+      [&] { action = [&] { return GroupCreate(g, name, broadcast, fifo, max_attempts); }; });
   auto* gl = group->add_subcommand("list", "list consumer groups");
   gl->callback([&] { action = [&] { return GroupList(g); }; });
   auto* gs = group->add_subcommand("status", "per-queue committed offset, lag and inflight");

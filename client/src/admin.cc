@@ -12,7 +12,8 @@ TopicInfo ToTopicInfo(const wire::TopicInfo& t) {
   TopicInfo out;
   out.name = t.config().name();
   out.queue_count = t.config().queue_count();
-  for (const auto& q : t.queues()) out.queues.push_back({q.queue_id(), q.min_offset(), q.max_offset()});
+  for (const auto& q : t.queues())
+    out.queues.push_back({q.queue_id(), q.min_offset(), q.max_offset()});
   return out;
 }
 

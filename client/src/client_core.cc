@@ -66,8 +66,7 @@ Result<wire::Frame> ClientCore::Call(wire::Header request,
 }
 
 bool IsRetryable(Code code) {
-  return code == Code::kUnavailable || code == Code::kTimeout ||
-         code == Code::kResourceExhausted;
+  return code == Code::kUnavailable || code == Code::kTimeout || code == Code::kResourceExhausted;
 }
 
 Status ValidateTagFilter(std::string_view expression) {
@@ -75,9 +74,8 @@ Status ValidateTagFilter(std::string_view expression) {
   size_t start = 0;
   while (true) {
     size_t sep = expression.find("||", start);
-    std::string_view part = expression.substr(start, sep == std::string_view::npos
-                                                         ? std::string_view::npos
-                                                         : sep - start);
+    std::string_view part = expression.substr(
+        start, sep == std::string_view::npos ? std::string_view::npos : sep - start);
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
     while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
     if (part.empty()) {
@@ -166,15 +164,14 @@ uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_m
   r->set_client_id(spec.client_id);
   // The broker holds a long poll for await_ms before it even starts to answer.
   int64_t timeout = await_ms + core.request_timeout_ms();
-  return core.connection().Call(std::move(h), {}, timeout,
-                                [done = std::move(done)](Result<wire::Frame> r) {
-                                  if (!r.ok()) {
-                                    done(r.status());
-                                    return;
-                                  }
-                                  done(FromWireMessages(r->header.receive_response().messages(),
-                                                        r->body));
-                                });
+  return core.connection().Call(
+      std::move(h), {}, timeout, [done = std::move(done)](Result<wire::Frame> r) {
+        if (!r.ok()) {
+          done(r.status());
+          return;
+        }
+        done(FromWireMessages(r->header.receive_response().messages(), r->body));
+      });
 }
 
 Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
@@ -188,10 +185,9 @@ Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpe
   }
   std::promise<Result<std::vector<ReceivedMessage>>> promise;
   auto future = promise.get_future();
-  ReceiveAsync(core, spec, max_messages, await_ms,
-               [&promise](Result<std::vector<ReceivedMessage>> r) {
-                 promise.set_value(std::move(r));
-               });
+  ReceiveAsync(
+      core, spec, max_messages, await_ms,
+      [&promise](Result<std::vector<ReceivedMessage>> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 

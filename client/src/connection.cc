@@ -25,7 +25,9 @@ namespace {
 // Frames written per async_write: gathers many small requests into one syscall.
 constexpr size_t kMaxFramesPerWrite = 64;
 
-std::chrono::milliseconds Ms(int64_t ms) { return std::chrono::milliseconds(std::max<int64_t>(ms, 0)); }
+std::chrono::milliseconds Ms(int64_t ms) {
+  return std::chrono::milliseconds(std::max<int64_t>(ms, 0));
+}
 
 }  // namespace
 
@@ -132,15 +134,16 @@ void Connection::StartConnect() {
     resolver_.cancel();
     error_code ignored2;
     socket_.close(ignored2);
-    OnConnectFailed(epoch, "connect timed out after " +
-                               std::to_string(options_.connect_timeout_ms) + " ms");
+    OnConnectFailed(
+        epoch, "connect timed out after " + std::to_string(options_.connect_timeout_ms) + " ms");
   });
   resolver_.async_resolve(
       options_.endpoint.host, std::to_string(options_.endpoint.port),
       [this, epoch](const error_code& ec, tcp::resolver::results_type results) {
         if (epoch != epoch_ || state_ != State::kConnecting) return;
         if (ec) {
-          OnConnectFailed(epoch, "cannot resolve '" + options_.endpoint.host + "': " + ec.message());
+          OnConnectFailed(epoch,
+                          "cannot resolve '" + options_.endpoint.host + "': " + ec.message());
           return;
         }
         asio::async_connect(socket_, results,
@@ -186,8 +189,9 @@ void Connection::OnConnectFailed(uint64_t epoch, const std::string& why) {
     std::lock_guard lock(start_mu_);
     if (!first_attempt_done_) {
       first_attempt_done_ = true;
-      first_attempt_status_ = Status(
-          Code::kUnavailable, "cannot connect to broker " + options_.endpoint.ToString() + ": " + why);
+      first_attempt_status_ =
+          Status(Code::kUnavailable,
+                 "cannot connect to broker " + options_.endpoint.ToString() + ": " + why);
     }
   }
   start_cv_.notify_all();
@@ -389,23 +393,22 @@ void Connection::ReadPrefix() {
 void Connection::ReadRest(wire::FramePrefix prefix) {
   uint64_t epoch = epoch_;
   rest_buf_.resize(prefix.remaining());
-  asio::async_read(socket_, asio::buffer(rest_buf_),
-                   [this, epoch, prefix](const error_code& ec, size_t) {
-                     if (epoch != epoch_ || state_ != State::kConnected) return;
-                     if (ec) {
-                       OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker"
-                                                                      : ec.message());
-                       return;
-                     }
-                     wire::Frame frame;
-                     Status st = wire::ParseRest(prefix, rest_buf_, &frame);
-                     if (!st.ok()) {
-                       OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
-                       return;
-                     }
-                     Dispatch(std::move(frame));
-                     if (epoch == epoch_ && state_ == State::kConnected) ReadPrefix();
-                   });
+  asio::async_read(
+      socket_, asio::buffer(rest_buf_), [this, epoch, prefix](const error_code& ec, size_t) {
+        if (epoch != epoch_ || state_ != State::kConnected) return;
+        if (ec) {
+          OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker" : ec.message());
+          return;
+        }
+        wire::Frame frame;
+        Status st = wire::ParseRest(prefix, rest_buf_, &frame);
+        if (!st.ok()) {
+          OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
+          return;
+        }
+        Dispatch(std::move(frame));
+        if (epoch == epoch_ && state_ == State::kConnected) ReadPrefix();
+      });
 }
 
 void Connection::Dispatch(wire::Frame frame) {

@@ -17,11 +17,17 @@
 // Connection from inside one of its callbacks (Close() joins the io thread).
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
-#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,15 +35,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <chrono>
-#include <deque>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.h"
 #include "proto/frame.h"

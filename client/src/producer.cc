@@ -74,22 +74,23 @@ class Producer::Impl {
     std::vector<std::string_view> bodies;
     bodies.reserve(state->messages.size());
     for (size_t i = 0; i < state->messages.size(); ++i) {
-      client::ToWireMessage(state->messages[i], state->ids[i], state->born_ms,
-                            req->add_messages());
+      client::ToWireMessage(state->messages[i], state->ids[i], state->born_ms, req->add_messages());
       bodies.push_back(state->messages[i].body());
     }
-    core_->connection().Call(std::move(h), bodies, core_->request_timeout_ms(),
-                             [this, state](Result<wire::Frame> r) { OnResponse(state, std::move(r)); });
+    core_->connection().Call(
+        std::move(h), bodies, core_->request_timeout_ms(),
+        [this, state](Result<wire::Frame> r) { OnResponse(state, std::move(r)); });
   }
 
   void OnResponse(std::shared_ptr<SendState> state, Result<wire::Frame> r) {
     if (!r.ok()) {
       if (client::IsRetryable(r.status().code()) && state->attempt < max_attempts_) {
-        int64_t backoff = std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << (state->attempt - 1));
+        int64_t backoff =
+            std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << (state->attempt - 1));
         core_->connection().RunAfter(backoff, [this, state, last = r.status()](bool closed) {
           if (closed) {
-            state->done(Status(Code::kCancelled, "producer shut down while retrying after: " +
-                                                     last.ToString()));
+            state->done(Status(Code::kCancelled,
+                               "producer shut down while retrying after: " + last.ToString()));
             return;
           }
           Attempt(state);
@@ -98,8 +99,8 @@ class Producer::Impl {
       }
       Status st = r.status();
       if (state->attempt > 1) {
-        st = Status(st.code(), st.message() + " (after " + std::to_string(state->attempt) +
-                                   " attempts)");
+        st = Status(st.code(),
+                    st.message() + " (after " + std::to_string(state->attempt) + " attempts)");
       }
       state->done(std::move(st));
       return;
@@ -196,8 +197,7 @@ void Producer::SendAsync(Message message, SendCallback callback) {
 std::future<Result<SendReceipt>> Producer::SendFuture(Message message) {
   auto promise = std::make_shared<std::promise<Result<SendReceipt>>>();
   auto future = promise->get_future();
-  SendAsync(std::move(message),
-            [promise](const Result<SendReceipt>& r) { promise->set_value(r); });
+  SendAsync(std::move(message), [promise](const Result<SendReceipt>& r) { promise->set_value(r); });
   return future;
 }
 

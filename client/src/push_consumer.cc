@@ -117,8 +117,8 @@ class PushConsumer::Impl {
       }
       if (!r.ok()) {
         if (r.status().code() == Code::kCancelled) return;
-        backoff_ms = backoff_ms == 0 ? kMinErrorBackoffMs
-                                     : std::min(backoff_ms * 2, kMaxErrorBackoffMs);
+        backoff_ms =
+            backoff_ms == 0 ? kMinErrorBackoffMs : std::min(backoff_ms * 2, kMaxErrorBackoffMs);
         spdlog::warn("push consumer {}: receive failed: {}; retrying in {} ms", spec_.group,
                      r.status().ToString(), backoff_ms);
         std::unique_lock lock(mu_);
@@ -181,11 +181,11 @@ class PushConsumer::Impl {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;        // GUARDED_BY(mu_)
-  bool stopping_ = false;       // GUARDED_BY(mu_)
-  bool receiver_done_ = false;  // GUARDED_BY(mu_)
-  uint64_t receive_id_ = 0;     // GUARDED_BY(mu_): the long poll in flight
-  int inflight_ = 0;            // GUARDED_BY(mu_): received, not yet settled
+  bool started_ = false;               // GUARDED_BY(mu_)
+  bool stopping_ = false;              // GUARDED_BY(mu_)
+  bool receiver_done_ = false;         // GUARDED_BY(mu_)
+  uint64_t receive_id_ = 0;            // GUARDED_BY(mu_): the long poll in flight
+  int inflight_ = 0;                   // GUARDED_BY(mu_): received, not yet settled
   std::deque<ReceivedMessage> queue_;  // GUARDED_BY(mu_)
   std::thread receiver_;
   std::vector<std::thread> workers_;
@@ -254,8 +254,8 @@ Result<PushConsumer> PushConsumer::Builder::Build() const {
   options.consumer_groups.push_back(group_);
   ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
   spec.client_id = core->client_id();
-  return PushConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), listener_,
-                                             threads_, max_inflight_, await_ms_));
+  return PushConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), listener_, threads_,
+                                             max_inflight_, await_ms_));
 }
 
 PushConsumer::PushConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -134,8 +134,7 @@ TEST(ProducerTest, BuildFailsWhenBrokerUnreachable) {
     FakeBroker gone;
     port = gone.port();
   }
-  auto producer =
-      Producer::NewBuilder().Endpoint("127.0.0.1:" + std::to_string(port)).Build();
+  auto producer = Producer::NewBuilder().Endpoint("127.0.0.1:" + std::to_string(port)).Build();
   EXPECT_EQ(producer.status().code(), Code::kUnavailable);
   EXPECT_EQ(Producer::NewBuilder().Endpoint("nohost:").Build().status().code(),
             Code::kInvalidArgument);
@@ -190,7 +189,8 @@ TEST(SimpleConsumerTest, ReceiveAckNackChangeLease) {
 
   // ChangeLease stores the new handle in the message; Ack then uses it.
   ReceivedMessage first = (*batch)[0];
-  auto changed = std::async(std::launch::async, [&] { return consumer->ChangeLease(first, 60000); });
+  auto changed =
+      std::async(std::launch::async, [&] { return consumer->ChangeLease(first, 60000); });
   wire::Frame cl = broker.ReadFrame();
   EXPECT_EQ(cl.header.change_lease_request().receipt_handle(), "h0");
   EXPECT_EQ(cl.header.change_lease_request().lease_ms(), 60000);

@@ -34,7 +34,8 @@ std::future<Result<wire::Frame>> CallFuture(Connection& c, wire::Header h, int64
   auto f = p->get_future();
   std::vector<std::string_view> bodies;
   if (!body.empty()) bodies.push_back(body);
-  c.Call(std::move(h), bodies, timeout_ms, [p](Result<wire::Frame> r) { p->set_value(std::move(r)); });
+  c.Call(std::move(h), bodies, timeout_ms,
+         [p](Result<wire::Frame> r) { p->set_value(std::move(r)); });
   return f;
 }
 
@@ -83,8 +84,8 @@ TEST(ConnectionTest, PipelinedResponsesMatchOutOfOrder) {
   constexpr int kCalls = 5;
   std::vector<std::future<Result<wire::Frame>>> futures;
   for (int i = 0; i < kCalls; ++i) {
-    futures.push_back(CallFuture(c, CreateTopic("t" + std::to_string(i)), 10000,
-                                 "body" + std::to_string(i)));
+    futures.push_back(
+        CallFuture(c, CreateTopic("t" + std::to_string(i)), 10000, "body" + std::to_string(i)));
   }
   std::vector<wire::Frame> requests;
   std::set<uint64_t> ids;
@@ -241,9 +242,8 @@ TEST(ConnectionTest, BlockingCallFromCallbackIsRefused) {
   ASSERT_TRUE(c.Start().ok());
   broker.Accept();
   std::promise<Status> inner;
-  c.RunAfter(0, [&](bool closed) {
-    inner.set_value(c.CallSync(CreateTopic("t"), {}, 1000).status());
-  });
+  c.RunAfter(
+      0, [&](bool closed) { inner.set_value(c.CallSync(CreateTopic("t"), {}, 1000).status()); });
   EXPECT_EQ(inner.get_future().get().code(), Code::kFailedPrecondition);
 }
 

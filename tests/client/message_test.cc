@@ -33,12 +33,14 @@ TEST(MessageBuilderTest, BuildsWithAllFields) {
 TEST(MessageBuilderTest, RejectsBadTopic) {
   EXPECT_EQ(Message::NewBuilder().Body("x").Build().status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Message::NewBuilder().Topic("a b").Build().status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(Message::NewBuilder().Topic(std::string(kMaxTopicNameLength + 1, 'a')).Build()
-                .status().code(),
+  EXPECT_EQ(Message::NewBuilder()
+                .Topic(std::string(kMaxTopicNameLength + 1, 'a'))
+                .Build()
+                .status()
+                .code(),
             Code::kInvalidArgument);
   // System topics are the broker's to write.
-  EXPECT_EQ(Message::NewBuilder().Topic("%DLQ%g").Build().status().code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(Message::NewBuilder().Topic("%DLQ%g").Build().status().code(), Code::kInvalidArgument);
 }
 
 TEST(MessageBuilderTest, RejectsTooLargeBody) {
@@ -54,21 +56,28 @@ TEST(MessageBuilderTest, RejectsBadTag) {
             Code::kInvalidArgument);
   EXPECT_EQ(Message::NewBuilder().Topic("t").Tag("a\nb").Build().status().code(),
             Code::kInvalidArgument);
-  EXPECT_EQ(Message::NewBuilder().Topic("t").Tag(std::string(kMaxTagLength + 1, 'a')).Build()
-                .status().code(),
+  EXPECT_EQ(Message::NewBuilder()
+                .Topic("t")
+                .Tag(std::string(kMaxTagLength + 1, 'a'))
+                .Build()
+                .status()
+                .code(),
             Code::kInvalidArgument);
 }
 
 TEST(MessageBuilderTest, RejectsBadKeysAndProperties) {
   EXPECT_FALSE(Message::NewBuilder().Topic("t").Key("").Build().ok());
-  EXPECT_FALSE(Message::NewBuilder().Topic("t").Key(std::string(kMaxKeyLength + 1, 'k')).Build().ok());
+  EXPECT_FALSE(
+      Message::NewBuilder().Topic("t").Key(std::string(kMaxKeyLength + 1, 'k')).Build().ok());
   auto builder = Message::NewBuilder().Topic("t");
   for (size_t i = 0; i <= kMaxKeysPerMessage; ++i) builder.Key("k" + std::to_string(i));
   EXPECT_FALSE(builder.Build().ok());
   EXPECT_FALSE(Message::NewBuilder().Topic("t").Property("", "v").Build().ok());
-  EXPECT_FALSE(
-      Message::NewBuilder().Topic("t").Property("k", std::string(kMaxPropertyValueLength + 1, 'v'))
-          .Build().ok());
+  EXPECT_FALSE(Message::NewBuilder()
+                   .Topic("t")
+                   .Property("k", std::string(kMaxPropertyValueLength + 1, 'v'))
+                   .Build()
+                   .ok());
   EXPECT_FALSE(Message::NewBuilder().Topic("t").Property("\xff\xfe", "v").Build().ok());
   EXPECT_TRUE(Message::NewBuilder().Topic("t").Property("caf\xc3\xa9", "\xff").Build().ok());
 }

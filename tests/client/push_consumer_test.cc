@@ -14,19 +14,19 @@ using client::testing::FakeBroker;
 
 TEST(PushConsumerTest, AcksSuccessNacksRetryAndExceptions) {
   FakeBroker broker;
-  auto consumer = PushConsumer::NewBuilder()
-                      .Endpoint(broker.endpoint())
-                      .Group("g")
-                      .Topic("orders")
-                      .ConsumerThreads(2)
-                      .MaxInflight(8)
-                      .AwaitDuration(60000)
-                      .Listener([](const ReceivedMessage& m) {
-                        if (m.body() == "throw") throw std::runtime_error("boom");
-                        return m.body() == "ok" ? ConsumeResult::kSuccess
-                                                : ConsumeResult::kRetryLater;
-                      })
-                      .Build();
+  auto consumer =
+      PushConsumer::NewBuilder()
+          .Endpoint(broker.endpoint())
+          .Group("g")
+          .Topic("orders")
+          .ConsumerThreads(2)
+          .MaxInflight(8)
+          .AwaitDuration(60000)
+          .Listener([](const ReceivedMessage& m) {
+            if (m.body() == "throw") throw std::runtime_error("boom");
+            return m.body() == "ok" ? ConsumeResult::kSuccess : ConsumeResult::kRetryLater;
+          })
+          .Build();
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
   broker.Accept();
   ASSERT_TRUE(consumer->Start().ok());

@@ -60,7 +60,7 @@ class Admin {
   class Builder {
    public:
     Builder& Endpoint(std::string endpoint);  // default 127.0.0.1:9810
-    Builder& RequestTimeout(int64_t ms);       // default 5000 ms
+    Builder& RequestTimeout(int64_t ms);      // default 5000 ms
     // Connects; Unavailable when the broker cannot be reached.
     Result<Admin> Build() const;
 
@@ -81,8 +81,8 @@ class Admin {
   Status DeleteTopic(const std::string& name);
 
   // max_attempts 0: the broker's default.
-  Result<GroupInfo> CreateGroup(const std::string& name, bool broadcast = false,
-                                bool fifo = false, uint32_t max_attempts = 0);
+  Result<GroupInfo> CreateGroup(const std::string& name, bool broadcast = false, bool fifo = false,
+                                uint32_t max_attempts = 0);
   Result<std::vector<GroupInfo>> ListGroups();
   Result<GroupInfo> DescribeGroup(const std::string& name);
   Status DeleteGroup(const std::string& name);
@@ -90,8 +90,7 @@ class Admin {
   // topic narrows the search and may be empty.
   Result<std::vector<ReceivedMessage>> QueryById(const std::string& message_id,
                                                  const std::string& topic = "");
-  Result<std::vector<ReceivedMessage>> QueryByKey(const std::string& topic,
-                                                  const std::string& key,
+  Result<std::vector<ReceivedMessage>> QueryByKey(const std::string& topic, const std::string& key,
                                                   uint32_t max_messages = 32);
   Result<std::vector<ReceivedMessage>> QueryByOffset(int64_t log_offset);
 

@@ -37,17 +37,17 @@ class PushConsumer {
 
   class Builder {
    public:
-    Builder& Endpoint(std::string endpoint);  // default 127.0.0.1:9810
-    Builder& Group(std::string group);         // required
-    Builder& Topic(std::string topic);         // required
-    Builder& TagFilter(std::string expression);  // "*" (default) or "a||b"
+    Builder& Endpoint(std::string endpoint);      // default 127.0.0.1:9810
+    Builder& Group(std::string group);            // required
+    Builder& Topic(std::string topic);            // required
+    Builder& TagFilter(std::string expression);   // "*" (default) or "a||b"
     Builder& Listener(MessageListener listener);  // required
-    Builder& ConsumerThreads(int threads);     // default 4
-    Builder& MaxInflight(int messages);        // default 64
-    Builder& AwaitDuration(int64_t ms);        // long-poll wait; default 20000 ms
-    Builder& LeaseDuration(int64_t ms);        // default 30000 ms
-    Builder& RequestTimeout(int64_t ms);       // default 5000 ms
-    Builder& ClientId(std::string client_id);  // generated when empty
+    Builder& ConsumerThreads(int threads);        // default 4
+    Builder& MaxInflight(int messages);           // default 64
+    Builder& AwaitDuration(int64_t ms);           // long-poll wait; default 20000 ms
+    Builder& LeaseDuration(int64_t ms);           // default 30000 ms
+    Builder& RequestTimeout(int64_t ms);          // default 5000 ms
+    Builder& ClientId(std::string client_id);     // generated when empty
     // Connects but does not start consuming.
     Result<PushConsumer> Build() const;
 

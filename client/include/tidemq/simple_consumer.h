@@ -28,8 +28,8 @@ class SimpleConsumer {
   class Builder {
    public:
     Builder& Endpoint(std::string endpoint);  // default 127.0.0.1:9810
-    Builder& Group(std::string group);         // consumer group, required
-    Builder& Topic(std::string topic);         // required
+    Builder& Group(std::string group);        // consumer group, required
+    Builder& Topic(std::string topic);        // required
     // "*" (default) or "a||b||c".
     Builder& TagFilter(std::string expression);
     // Long-poll wait per Receive; default 20000 ms.
