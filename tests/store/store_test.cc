@@ -283,5 +283,15 @@ TEST(StoreTest, AsyncPolicyFlushesInTheBackground) {
   EXPECT_GT((*store)->Stats().syncs, 0);
 }
 
+TEST(StoreTest, SecondOpenOfTheSameDirectoryFails) {
+  TempDir dir;
+  auto first = Store::Open(SmallOptions(dir.path()));
+  ASSERT_TRUE(first.ok());
+  AppendOne(first->get(), MakeMessage("t", 0, "x"));
+  auto second = Store::Open(SmallOptions(dir.path()));
+  EXPECT_FALSE(second.ok());
+  EXPECT_EQ((*first)->MaxQueueOffset("t", 0), 1);
+}
+
 }  // namespace
 }  // namespace tidemq::store
