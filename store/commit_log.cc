@@ -145,9 +145,9 @@ Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
   uint32_t total;
   Status st = PeekRecordLength(std::string_view(prefix, kRecordPrefixSize), &total);
   if (!st.ok() || total > room) {
-    return Corruption("no record at log offset " + std::to_string(offset.value()) +
-                      (st.ok() ? std::string(": length past the segment end")
-                               : ": " + st.message()));
+    return Corruption(
+        "no record at log offset " + std::to_string(offset.value()) +
+        (st.ok() ? std::string(": length past the segment end") : ": " + st.message()));
   }
   std::string bytes(total, '\0');
   RETURN_IF_ERROR(file->ReadExact(pos, total, bytes.data()));

@@ -31,7 +31,7 @@ class CommitLog {
  public:
   struct SegmentInfo {
     LogOffset base;
-    LogOffset end;               // the next segment's base, or end_offset() for the active one
+    LogOffset end;  // the next segment's base, or end_offset() for the active one
     bool active = false;
     int64_t newest_store_ms = -1;  // -1: not known (written before this process opened it)
     std::shared_ptr<File> file;
@@ -85,8 +85,8 @@ class CommitLog {
   std::map<int64_t, Segment> segments_ GUARDED_BY(mu_);  // by base offset
   // Written by the writer only; the active segment is segments_.rbegin().
   std::atomic<int64_t> end_{0};
-  std::shared_ptr<File> active_;       // writer thread (and Open)
-  int64_t active_base_ = 0;            // writer thread (and Open)
+  std::shared_ptr<File> active_;  // writer thread (and Open)
+  int64_t active_base_ = 0;       // writer thread (and Open)
 };
 
 }  // namespace tidemq::store

@@ -161,8 +161,8 @@ Status ConsumeQueue::TruncateFromLog(LogOffset log_end) {
       it = files_.erase(it);
     } else {
       if (it->first + entries_per_file_ > keep) {
-        RETURN_IF_ERROR(it->second->Truncate(
-            static_cast<uint64_t>(keep - it->first) * kQueueEntrySize));
+        RETURN_IF_ERROR(
+            it->second->Truncate(static_cast<uint64_t>(keep - it->first) * kQueueEntrySize));
         RETURN_IF_ERROR(it->second->Sync());
       }
       ++it;
@@ -193,15 +193,15 @@ Status ConsumeQueue::TrimBelowLog(LogOffset log_min) {
 }
 
 Result<std::vector<QueueEntry>> ConsumeQueue::Read(int64_t from, size_t max,
-                                                    LogOffset log_min) const {
+                                                   LogOffset log_min) const {
   std::vector<QueueEntry> out;
   std::shared_lock lock(mu_);
   int64_t pos = std::max(from, min_offset_);
   std::string buf;
   while (pos < next_offset_ && out.size() < max) {
     int64_t base = FileBase(pos);
-    int64_t end = std::min({next_offset_, base + entries_per_file_,
-                            pos + static_cast<int64_t>(max - out.size())});
+    int64_t end = std::min(
+        {next_offset_, base + entries_per_file_, pos + static_cast<int64_t>(max - out.size())});
     auto it = files_.find(base);
     if (it == files_.end()) {  // a trimmed file: nothing there to return
       pos = base + entries_per_file_;

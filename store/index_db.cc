@@ -121,8 +121,8 @@ Result<std::vector<LogOffset>> IndexDb::ScanNewestFirst(const std::string& prefi
   return out;
 }
 
-Result<std::vector<LogOffset>> IndexDb::LookupKey(const std::string& topic,
-                                                  const std::string& key, size_t max) const {
+Result<std::vector<LogOffset>> IndexDb::LookupKey(const std::string& topic, const std::string& key,
+                                                  size_t max) const {
   return ScanNewestFirst(KeyIndexPrefix(topic, key), max);
 }
 

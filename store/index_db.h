@@ -25,8 +25,8 @@ class WriteBatch;
 namespace tidemq::store {
 
 // Checkpoint names ("c/" + name in LevelDB).
-inline constexpr char kDispatchCheckpoint[] = "dispatch";    // consume queues + index applied
-inline constexpr char kIndexEndCheckpoint[] = "index_end";   // end of the last indexed record
+inline constexpr char kDispatchCheckpoint[] = "dispatch";   // consume queues + index applied
+inline constexpr char kIndexEndCheckpoint[] = "index_end";  // end of the last indexed record
 
 // Index entries of one group commit (or one replay chunk), written together.
 class IndexBatch {
@@ -56,8 +56,7 @@ class IndexDb {
   // Newest first (highest log offset first), at most max.
   Result<std::vector<LogOffset>> LookupKey(const std::string& topic, const std::string& key,
                                            size_t max) const;
-  Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
-                                                 size_t max) const;
+  Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id, size_t max) const;
   // Removes key and message-id entries pointing at or past `offset` (they indexed records of a
   // torn log tail that recovery cut off). Scans the whole index: recovery-only.
   Status DeleteIndexEntriesFrom(LogOffset offset);

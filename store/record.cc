@@ -123,7 +123,8 @@ size_t Record::EncodedSize() const {
 }
 
 Status CheckEncodable(const Record& r) {
-  if (r.topic.size() > kMaxShortFieldBytes) return TooLarge("topic", r.topic.size(), kMaxShortFieldBytes);
+  if (r.topic.size() > kMaxShortFieldBytes)
+    return TooLarge("topic", r.topic.size(), kMaxShortFieldBytes);
   if (r.message_id.size() > kMaxShortFieldBytes) {
     return TooLarge("message id", r.message_id.size(), kMaxShortFieldBytes);
   }

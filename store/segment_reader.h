@@ -37,7 +37,7 @@ class SegmentReader {
   uint64_t pos_;
   uint64_t record_pos_ = 0;
   uint32_t record_size_ = 0;
-  std::string buf_;        // bytes of the file starting at buf_start_
+  std::string buf_;  // bytes of the file starting at buf_start_
   uint64_t buf_start_ = 0;
 };
 

@@ -77,9 +77,8 @@ Result<Record> StoreImpl::Read(LogOffset offset) const {
   return log_->Read(offset, LogOffset(confirmed_.load(std::memory_order_acquire)));
 }
 
-Result<std::vector<QueueEntry>> StoreImpl::ReadQueue(const std::string& topic,
-                                                     uint32_t queue_id, int64_t from,
-                                                     size_t max) const {
+Result<std::vector<QueueEntry>> StoreImpl::ReadQueue(const std::string& topic, uint32_t queue_id,
+                                                     int64_t from, size_t max) const {
   auto cq = queues_->Find(topic, queue_id);
   if (cq == nullptr) return std::vector<QueueEntry>();
   return cq->Read(from, max, log_->min_offset());
@@ -110,8 +109,7 @@ Status StoreImpl::DeleteTopicQueues(const std::string& topic) {
 }
 
 Result<std::vector<LogOffset>> StoreImpl::LookupKey(const std::string& topic,
-                                                    const std::string& key,
-                                                    size_t max) const {
+                                                    const std::string& key, size_t max) const {
   return index_->LookupKey(topic, key, max);
 }
 

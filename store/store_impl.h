@@ -101,10 +101,10 @@ class StoreImpl final : public Store {
 
   // Writer thread.
   std::map<std::pair<std::string, uint32_t>, int64_t> next_queue_offset_;
-  bool log_dirty_ = false;           // written since the last fdatasync (kAsync)
-  LogOffset dispatched_{0};          // end of the last record applied to queues and index
+  bool log_dirty_ = false;   // written since the last fdatasync (kAsync)
+  LogOffset dispatched_{0};  // end of the last record applied to queues and index
   LogOffset checkpointed_ = kNoLogOffset;
-  int64_t last_store_ms_ = 0;        // store_ms never decreases along the log
+  int64_t last_store_ms_ = 0;  // store_ms never decreases along the log
 
   std::atomic<int64_t> confirmed_{0};
   std::atomic<int64_t> persisted_dispatch_{0};  // what retention may rely on

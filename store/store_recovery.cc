@@ -39,9 +39,9 @@ Status StoreImpl::Recover() {
   // before it could truncate what it takes for a torn tail.
   ASSIGN_OR_RETURN(index_, IndexDb::Open(JoinPath(dir, "index"), &index_existed));
   ASSIGN_OR_RETURN(log_, CommitLog::Open(fs_, JoinPath(dir, "commitlog"), options_.segment_bytes));
-  ASSIGN_OR_RETURN(queues_, ConsumeQueueSet::Open(fs_, JoinPath(dir, "consumequeue"),
-                                                  options_.queue_entries_per_file,
-                                                  &queues_existed));
+  ASSIGN_OR_RETURN(queues_,
+                   ConsumeQueueSet::Open(fs_, JoinPath(dir, "consumequeue"),
+                                         options_.queue_entries_per_file, &queues_existed));
   const LogOffset log_min = log_->min_offset();
   const LogOffset log_end = log_->end_offset();
 

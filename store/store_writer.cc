@@ -22,7 +22,8 @@ void StoreImpl::WriterLoop() {
   SetThreadName("tidemq-writer");
   using SteadyClock = std::chrono::steady_clock;
   const bool async = options_.flush_policy == FlushPolicy::kAsync;
-  const auto flush_interval = std::chrono::milliseconds(std::max<int64_t>(1, options_.flush_interval_ms));
+  const auto flush_interval =
+      std::chrono::milliseconds(std::max<int64_t>(1, options_.flush_interval_ms));
   auto next_flush = SteadyClock::now() + flush_interval;
   auto next_checkpoint = SteadyClock::now() + kCheckpointInterval;
   while (true) {

@@ -75,8 +75,7 @@ TEST(CommitLogTest, RollsOverSmallSegmentsWithoutSpanning) {
     EXPECT_TRUE(found);
     (void)base;
   }
-  EXPECT_EQ((*log)->Read(offsets[0] + 1, (*log)->end_offset()).status().code(),
-            Code::kCorruption);
+  EXPECT_EQ((*log)->Read(offsets[0] + 1, (*log)->end_offset()).status().code(), Code::kCorruption);
   EXPECT_EQ((*log)->Read((*log)->end_offset(), (*log)->end_offset()).status().code(),
             Code::kOutOfRange);
 
@@ -112,9 +111,12 @@ std::string TornTail(int kind) {
   std::string rec;
   EncodeRecord(MakeMessage("orders", 0, "never acknowledged"), &rec);
   switch (kind) {
-    case 0: return rec.substr(0, 30);
-    case 1: return "garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage";
-    case 2: return std::string(100, '\0');
+    case 0:
+      return rec.substr(0, 30);
+    case 1:
+      return "garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage-garbage";
+    case 2:
+      return std::string(100, '\0');
     default:
       rec[rec.size() - 3] ^= 0x55;
       return rec;
@@ -130,8 +132,7 @@ TEST_P(TornTailTest, RecoveryTruncatesTheTail) {
     auto store = Store::Open(options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     for (int i = 0; i < 30; ++i) {
-      written.push_back(AppendOne(store->get(), MakeMessage("orders", i % 2,
-                                                            Body(i))));
+      written.push_back(AppendOne(store->get(), MakeMessage("orders", i % 2, Body(i))));
     }
     end = (*store)->Stats().max_log_offset;
     EXPECT_GT((*store)->Stats().segments, 1);
@@ -168,7 +169,8 @@ TEST(CommitLogRecoveryTest, HalfWrittenLastRecordIsCutOff) {
     auto store = Store::Open(options);
     ASSERT_TRUE(store.ok());
     for (int i = 0; i < 3; ++i) last_good = AppendOne(store->get(), MakeMessage("t", 0, "x"));
-    torn = AppendOne(store->get(), MakeMessage("t", 0, std::string(500, 'y')));
+    torn = AppendOne(store->get(),
+                     MakeMessage("t", 0, std::string(500, 'y'), "", {"k-torn"}, "id-torn"));
   }
   std::string last = testing::LastSegmentPath(dir.path());
   {
@@ -181,7 +183,10 @@ TEST(CommitLogRecoveryTest, HalfWrittenLastRecordIsCutOff) {
   EXPECT_EQ((*store)->Stats().max_log_offset, torn.log_offset.value());
   EXPECT_TRUE((*store)->Read(last_good.log_offset).ok());
   EXPECT_FALSE((*store)->Read(torn.log_offset).ok());
-  // The consume queue entry of the lost record is gone too, and its queue offset reused.
+  // Its index entries are gone (they would point at whatever is written there next)...
+  EXPECT_TRUE((*store)->LookupMessageId("id-torn", 10)->empty());
+  EXPECT_TRUE((*store)->LookupKey("t", "k-torn", 10)->empty());
+  // ...and so is its consume queue entry, its queue offset reused.
   EXPECT_EQ((*store)->MaxQueueOffset("t", 0), 3);
   AppendResult again = AppendOne(store->get(), MakeMessage("t", 0, "z"));
   EXPECT_EQ(again.queue_offset, 3);

@@ -54,8 +54,8 @@ std::string Encode(const Record& r) {
 
 // Rewrites the CRC so that a deliberately altered record passes the checksum.
 void Reseal(std::string* s) {
-  EncodeFixed32(s->data() + 8, crc32c::Value(s->data() + kRecordPrefixSize,
-                                             s->size() - kRecordPrefixSize));
+  EncodeFixed32(s->data() + 8,
+                crc32c::Value(s->data() + kRecordPrefixSize, s->size() - kRecordPrefixSize));
 }
 
 TEST(RecordTest, RoundTripsEveryField) {
@@ -176,8 +176,7 @@ TEST(RecordTest, RejectsBadLengths) {
     size_t consumed;
     EXPECT_EQ(DecodeRecord(t, &out, &consumed).code(), Code::kCorruption) << bad;
   }
-  EXPECT_EQ(PeekRecordLength(std::string_view(s).substr(0, 7), &length).code(),
-            Code::kCorruption);
+  EXPECT_EQ(PeekRecordLength(std::string_view(s).substr(0, 7), &length).code(), Code::kCorruption);
 }
 
 TEST(RecordTest, RejectsTrailingBytesInsideLength) {

@@ -26,7 +26,8 @@ class RetentionTest : public ::testing::Test {
   // Appends n messages of ~300 bytes to ("t", 0): about 12 per 4 KiB segment.
   std::vector<AppendResult> Fill(Store* store, int n) {
     std::vector<AppendResult> out;
-    for (int i = 0; i < n; ++i) out.push_back(AppendOne(store, MakeMessage("t", 0, std::string(300, 'x'))));
+    for (int i = 0; i < n; ++i)
+      out.push_back(AppendOne(store, MakeMessage("t", 0, std::string(300, 'x'))));
     return out;
   }
 

@@ -230,8 +230,8 @@ TEST(StoreTest, MetaSurvivesReopen) {
   EXPECT_FALSE((*store)->GetMeta("topic/gone")->has_value());
   auto topics = (*store)->ScanMeta("topic/");
   ASSERT_TRUE(topics.ok());
-  std::vector<std::pair<std::string, std::string>> expected = {
-      {"topic/orders", "8 queues"}, {"topic/payments", "4 queues"}};
+  std::vector<std::pair<std::string, std::string>> expected = {{"topic/orders", "8 queues"},
+                                                               {"topic/payments", "4 queues"}};
   EXPECT_EQ(*topics, expected);
   EXPECT_EQ((*store)->ScanMeta("")->size(), 3u);
 }

@@ -1,9 +1,10 @@
+#include "tests/store/test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "store/file_names.h"
-#include "tests/store/test_util.h"
 
 namespace tidemq::store::testing {
 

@@ -1,9 +1,8 @@
 // Helpers shared by the store tests: a temporary data directory and record builders.
 #pragma once
 
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <memory>
 #include <string>
