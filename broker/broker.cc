@@ -1,0 +1,269 @@
+#include "broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+#include <boost/asio.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "broker/connection.h"
+#include "broker/consumer_manager.h"
+#include "broker/handlers/handlers.h"
+#include "broker/long_poll.h"
+#include "broker/topic_manager.h"
+#include "common/logging.h"
+#include "store/store.h"
+
+namespace tidemq::broker {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Tells long-polling receivers that a topic got a message. Runs on the store's writer thread
+// for every record once it is durable, so it only bumps a sequence and hands wake-ups to the
+// network threads.
+class ArrivalObserver final : public store::Observer {
+ public:
+  ArrivalObserver(LongPolls* polls, asio::io_context* io) : polls_(polls), io_(io) {}
+  LogOffset Checkpoint() const override { return kNoLogOffset; }
+  void OnRecord(const store::Record& record, LogOffset, bool replay) override {
+    if (replay || !store::IsDispatchedToQueue(record.type)) return;
+    auto waiters = polls_->Notify(record.topic);
+    for (auto& w : waiters) asio::post(*io_, std::move(w));
+  }
+
+ private:
+  LongPolls* polls_;
+  asio::io_context* io_;
+};
+
+}  // namespace
+
+class Broker::Impl final : public RequestSink {
+ public:
+  Impl(const BrokerConfig& config, Clock* clock)
+      : config_(config),
+        clock_(clock),
+        work_(asio::make_work_guard(io_)),
+        acceptor_(io_),
+        periodic_(io_),
+        arrivals_(&polls_, &io_) {}
+
+  Status Open() {
+    stats_.start_ms = clock_->NowMs();
+    store::StoreOptions so = config_.ToStoreOptions();
+    so.clock = clock_;
+    ASSIGN_OR_RETURN(store_, store::Store::Open(so, {&arrivals_}));
+    topics_ = std::make_unique<TopicManager>(store_.get());
+    RETURN_IF_ERROR(topics_->Load());
+    consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
+    RETURN_IF_ERROR(consumers_->Load());
+
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(config_.host, ec);
+    if (ec) return InvalidArgument("bad listen address '" + config_.host + "': " + ec.message());
+    asio::ip::tcp::endpoint ep(addr, config_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status(Code::kUnavailable, "cannot listen on " + config_.host + ":" +
+                                            std::to_string(config_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    ctx_ = std::make_unique<BrokerContext>(BrokerContext{
+        config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, &io_,
+        Address()});
+    Accept();
+    SchedulePeriodic();
+    for (int i = 0; i < config_.io_threads; ++i) {
+      threads_.emplace_back([this, i] {
+        SetThreadName(("tidemq-io-" + std::to_string(i)).c_str());
+        io_.run();
+      });
+    }
+    return Status::Ok();
+  }
+
+  std::string Address() const { return config_.host + ":" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
+
+  void Stop() {
+    std::call_once(stop_once_, [this] {
+      spdlog::info("broker stopping");
+      asio::post(io_, [this] {
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+        periodic_.cancel();
+        // Close outside the lock: Close() may run OnClosed() inline, which takes it.
+        std::vector<std::shared_ptr<Connection>> conns;
+        {
+          std::lock_guard lock(conns_mu_);
+          conns.assign(conns_.begin(), conns_.end());
+        }
+        for (auto& c : conns) c->Close();
+      });
+      // Parked long-polls answer with no messages rather than hang.
+      for (auto& w : polls_.TakeAll()) asio::post(io_, std::move(w));
+      work_.reset();
+      // Give in-flight replies a moment to go out, then stop the loop.
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      io_.stop();
+      for (auto& t : threads_) {
+        if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+      }
+      if (consumers_) {
+        Status st = consumers_->FlushOffsets(/*sync=*/true);
+        if (!st.ok()) spdlog::error("persisting consumer offsets: {}", st.ToString());
+      }
+      store_.reset();
+      spdlog::info("broker stopped");
+      {
+        std::lock_guard lock(stopped_mu_);
+        stopped_ = true;
+      }
+      stopped_cv_.notify_all();
+    });
+  }
+
+  void Wait() {
+    std::unique_lock lock(stopped_mu_);
+    stopped_cv_.wait(lock, [this] { return stopped_; });
+  }
+
+  // RequestSink
+  void OnRequest(const std::shared_ptr<Connection>& conn, wire::Frame frame) override {
+    Request req{conn, std::make_shared<const wire::Frame>(std::move(frame))};
+    if (req.header().is_response()) return;  // answers to broker requests (check-back, later)
+    Dispatch(req);
+  }
+
+  void OnClosed(const std::shared_ptr<Connection>& conn) override {
+    stats_.connections.fetch_sub(1);
+    std::lock_guard lock(conns_mu_);
+    conns_.erase(conn);
+  }
+
+ private:
+  void Dispatch(const Request& req) {
+    BrokerContext& ctx = *ctx_;
+    switch (req.header().kind()) {
+      case wire::SEND: return HandleSend(ctx, req);
+      case wire::RECEIVE: return HandleReceive(ctx, req);
+      case wire::ACK: return HandleAck(ctx, req);
+      case wire::NACK: return HandleNack(ctx, req);
+      case wire::CHANGE_LEASE: return HandleChangeLease(ctx, req);
+      case wire::HEARTBEAT: return HandleHeartbeat(ctx, req);
+      case wire::CREATE_TOPIC: return HandleCreateTopic(ctx, req);
+      case wire::LIST_TOPICS: return HandleListTopics(ctx, req);
+      case wire::DESCRIBE_TOPIC: return HandleDescribeTopic(ctx, req);
+      case wire::DELETE_TOPIC: return HandleDeleteTopic(ctx, req);
+      case wire::CREATE_GROUP: return HandleCreateGroup(ctx, req);
+      case wire::LIST_GROUPS: return HandleListGroups(ctx, req);
+      case wire::DESCRIBE_GROUP: return HandleDescribeGroup(ctx, req);
+      case wire::DELETE_GROUP: return HandleDeleteGroup(ctx, req);
+      case wire::QUERY_MESSAGE: return HandleQueryMessage(ctx, req);
+      case wire::STATS: return HandleStats(ctx, req);
+      default:
+        stats_.bad_requests.fetch_add(1);
+        return req.ReplyError(Status(Code::kUnsupported,
+                                     "unknown request kind " +
+                                         std::to_string(static_cast<int>(req.header().kind()))));
+    }
+  }
+
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+                                                          asio::ip::tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        ConnectionOptions opts{config_.max_frame_bytes, config_.max_connection_write_bytes};
+        auto conn = std::make_shared<Connection>(std::move(socket), this, opts, ++next_conn_id_);
+        stats_.connections.fetch_add(1);
+        stats_.connections_total.fetch_add(1);
+        {
+          std::lock_guard lock(conns_mu_);
+          conns_.insert(conn);
+        }
+        conn->Start();
+      } else {
+        spdlog::warn("accept failed: {}", ec.message());
+      }
+      Accept();
+    });
+  }
+
+  void SchedulePeriodic() {
+    periodic_.expires_after(std::chrono::milliseconds(config_.lease_check_interval_ms));
+    periodic_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      for (const std::string& topic : consumers_->ExpireLeases()) {
+        for (auto& w : polls_.Notify(topic)) asio::post(io_, std::move(w));
+      }
+      int64_t now = clock_->MonotonicMs();
+      if (now - last_offset_flush_ >= config_.offset_flush_interval_ms) {
+        last_offset_flush_ = now;
+        if (Status st = consumers_->FlushOffsets(false); !st.ok()) {
+          spdlog::error("persisting consumer offsets: {}", st.ToString());
+        }
+      }
+      if (now - last_retention_ >= 60'000) {
+        last_retention_ = now;
+        auto deleted = store_->RunRetention();
+        if (!deleted.ok()) spdlog::error("retention: {}", deleted.status().ToString());
+      }
+      SchedulePeriodic();
+    });
+  }
+
+  BrokerConfig config_;
+  Clock* clock_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer periodic_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+
+  LongPolls polls_;
+  ArrivalObserver arrivals_;
+  BrokerStats stats_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<TopicManager> topics_;
+  std::unique_ptr<ConsumerManager> consumers_;
+  std::unique_ptr<BrokerContext> ctx_;
+
+  std::mutex conns_mu_;
+  std::set<std::shared_ptr<Connection>> conns_;  // GUARDED_BY(conns_mu_)
+  std::atomic<uint64_t> next_conn_id_{0};
+  int64_t last_offset_flush_ = 0;   // periodic timer only
+  int64_t last_retention_ = 0;      // periodic timer only
+
+  std::once_flag stop_once_;
+  std::mutex stopped_mu_;
+  std::condition_variable stopped_cv_;
+  bool stopped_ = false;  // GUARDED_BY(stopped_mu_)
+};
+
+Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Broker::~Broker() { Stop(); }
+
+Result<std::unique_ptr<Broker>> Broker::Start(const BrokerConfig& config, Clock* clock) {
+  auto impl = std::make_unique<Impl>(config, clock ? clock : SystemClock::Get());
+  RETURN_IF_ERROR(impl->Open());
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+uint16_t Broker::port() const { return impl_->port(); }
+std::string Broker::address() const { return impl_->Address(); }
+void Broker::Stop() { impl_->Stop(); }
+void Broker::Wait() { impl_->Wait(); }
+
+}  // namespace tidemq::broker

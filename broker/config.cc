@@ -1,0 +1,77 @@
+#include "broker/config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <sstream>
+
+namespace tidemq::broker {
+
+store::StoreOptions BrokerConfig::ToStoreOptions() const {
+  store::StoreOptions o;
+  o.data_dir = data_dir;
+  o.segment_bytes = segment_bytes;
+  o.flush_policy = flush_policy;
+  o.flush_interval_ms = flush_interval_ms;
+  o.retention_ms = retention_hours * 3600 * 1000;
+  o.disk_high_watermark = disk_high_watermark;
+  return o;
+}
+
+std::string_view FlushPolicyName(store::FlushPolicy p) {
+  return p == store::FlushPolicy::kSync ? "sync" : "async";
+}
+
+ParsedConfig ParseBrokerFlags(int argc, char** argv) {
+  ParsedConfig out;
+  BrokerConfig& c = out.config;
+  CLI::App app{"tidemq-broker: the TideMQ message broker"};
+  app.set_config("--config", "", "Read options from a file (lines of `name = value`)");
+  app.option_defaults()->always_capture_default();
+
+  app.add_option("--host", c.host, "Address to listen on (loopback by default)");
+  app.add_option("--port", c.port, "Port to listen on (0 picks a free one)");
+  app.add_option("--data-dir", c.data_dir, "Where the CommitLog, queues and indexes live");
+  std::string flush = "async";
+  app.add_option("--flush-policy", flush,
+                 "async: ack after the page cache, sync every --flush-interval-ms; "
+                 "sync: ack after fdatasync (group commit)")
+      ->check(CLI::IsMember({"async", "sync"}));
+  app.add_option("--flush-interval-ms", c.flush_interval_ms, "Flush period under async")
+      ->check(CLI::Range(1, 60'000));
+  uint64_t segment_mb = c.segment_bytes >> 20;
+  app.add_option("--segment-mb", segment_mb, "CommitLog segment size in MiB")
+      ->check(CLI::Range(1, 16 * 1024));
+  app.add_option("--retention-hours", c.retention_hours, "Delete log segments older than this")
+      ->check(CLI::Range(1, 24 * 365 * 10));
+  app.add_option("--disk-watermark", c.disk_high_watermark,
+                 "Delete oldest segments while disk usage is above this fraction")
+      ->check(CLI::Range(0.1, 0.99));
+  app.add_option("--max-message-bytes", c.max_message_bytes, "Largest message body accepted")
+      ->check(CLI::Range(1u, 32u << 20));
+  app.add_option("--io-threads", c.io_threads, "Network threads")->check(CLI::Range(1, 64));
+  app.add_option("--auto-create-topics", c.auto_create_topics,
+                 "Create a topic on its first send instead of refusing it");
+  app.add_option("--auto-create-groups", c.auto_create_groups,
+                 "Create a consumer group on its first receive");
+  app.add_option("--default-queues", c.default_queue_count, "Queues of a new topic")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off");
+  app.add_option("--log-file", c.log_file, "Also log to this file");
+  app.add_option("--pid-file", c.pid_file, "Write the broker's PID here");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream os, es;
+    out.exit_now = true;
+    out.exit_code = app.exit(e, os, es);
+    out.message = os.str() + es.str();
+    return out;
+  }
+  c.flush_policy = flush == "sync" ? store::FlushPolicy::kSync : store::FlushPolicy::kAsync;
+  c.segment_bytes = segment_mb << 20;
+  return out;
+}
+
+}  // namespace tidemq::broker

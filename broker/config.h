@@ -1,0 +1,55 @@
+// Broker configuration: defaults, command-line flags and the optional config file
+// (same names as the flags, `name = value` lines). See docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace tidemq::broker {
+
+inline constexpr uint16_t kDefaultPort = 9810;
+
+struct BrokerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = kDefaultPort;                  // 0: pick a free port (tests)
+  std::string data_dir = "./data";
+  store::FlushPolicy flush_policy = store::FlushPolicy::kAsync;
+  int64_t flush_interval_ms = 200;
+  uint64_t segment_bytes = 1ull << 30;
+  int64_t retention_hours = 72;
+  double disk_high_watermark = 0.90;
+  uint32_t max_message_bytes = 4u << 20;
+  uint32_t max_frame_bytes = 64u << 20;
+  int io_threads = 2;
+  bool auto_create_topics = false;
+  bool auto_create_groups = true;
+  uint32_t default_queue_count = 4;
+  int64_t default_lease_ms = 30'000;
+  int64_t max_wait_ms = 60'000;                  // longest long-poll a client may ask for
+  uint32_t max_receive_batch = 1024;
+  int64_t offset_flush_interval_ms = 1000;
+  int64_t lease_check_interval_ms = 50;
+  size_t max_connection_write_bytes = 64u << 20; // back-pressure: stop reading above this
+  std::string log_level = "info";
+  std::string log_file;
+  std::string pid_file;
+
+  store::StoreOptions ToStoreOptions() const;
+};
+
+// Parses argv (flags and --config FILE). On --help or a bad flag, returns a Status whose
+// message is the text to print; exit_code says how to exit (0 for --help).
+struct ParsedConfig {
+  BrokerConfig config;
+  bool exit_now = false;
+  int exit_code = 0;
+  std::string message;
+};
+ParsedConfig ParseBrokerFlags(int argc, char** argv);
+
+std::string_view FlushPolicyName(store::FlushPolicy p);
+
+}  // namespace tidemq::broker

@@ -1,0 +1,497 @@
+#include "broker/consumer_manager.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/names.h"
+
+namespace tidemq::broker {
+namespace {
+
+constexpr char kGroupPrefix[] = "group/";
+constexpr char kOffsetPrefix[] = "offset/";
+
+Status NoSuchGroup(const std::string& name) {
+  return Status(Code::kGroupNotFound, "consumer group '" + name + "' does not exist");
+}
+
+}  // namespace
+
+Result<std::set<std::string>> ParseTagFilter(const std::string& expr) {
+  std::set<std::string> tags;
+  if (expr.empty() || expr == "*") return tags;
+  size_t start = 0;
+  while (true) {
+    size_t bar = expr.find("||", start);
+    std::string tag = expr.substr(start, bar == std::string::npos ? std::string::npos
+                                                                  : bar - start);
+    // Surrounding spaces are allowed in expressions ("a || b").
+    tag.erase(0, tag.find_first_not_of(' '));
+    tag.erase(tag.find_last_not_of(' ') + 1);
+    if (tag.empty() || tag == "*") {
+      return InvalidArgument("tag filter '" + expr + "' has an empty or '*' alternative");
+    }
+    RETURN_IF_ERROR(ValidateTag(tag));
+    tags.insert(tag);
+    if (bar == std::string::npos) break;
+    start = bar + 2;
+  }
+  return tags;
+}
+
+ConsumerManager::ConsumerManager(store::Store* store, TopicManager* topics, Clock* clock,
+                                 const BrokerConfig& config)
+    : store_(store), topics_(topics), clock_(clock), config_(config) {}
+
+std::string ConsumerManager::OffsetKey(const std::string& group, const QueueKey& key) {
+  return std::string(kOffsetPrefix) + group + "/" + std::get<0>(key) + "/" +
+         std::to_string(std::get<1>(key)) + "/" + std::get<2>(key);
+}
+
+Status ConsumerManager::PersistGroup(const GroupConfig& c) {
+  nlohmann::json j = {{"broadcast", c.broadcast},
+                      {"fifo", c.fifo},
+                      {"max_attempts", c.max_attempts},
+                      {"created_ms", c.created_ms}};
+  return store_->PutMeta(kGroupPrefix + c.name, j.dump(), /*sync=*/true);
+}
+
+Status ConsumerManager::Load() {
+  ASSIGN_OR_RETURN(auto groups, store_->ScanMeta(kGroupPrefix));
+  std::unique_lock lock(groups_mu_);
+  for (auto& [key, value] : groups) {
+    auto j = nlohmann::json::parse(value, nullptr, false);
+    if (j.is_discarded()) return Corruption("group metadata '" + key + "' is not valid JSON");
+    auto g = std::make_shared<Group>();
+    g->config.name = key.substr(sizeof(kGroupPrefix) - 1);
+    g->config.broadcast = j.value("broadcast", false);
+    g->config.fifo = j.value("fifo", false);
+    g->config.max_attempts = j.value("max_attempts", 16u);
+    g->config.created_ms = j.value("created_ms", int64_t{0});
+    groups_[g->config.name] = g;
+  }
+  ASSIGN_OR_RETURN(auto offsets, store_->ScanMeta(kOffsetPrefix));
+  for (auto& [key, value] : offsets) {
+    // offset/<group>/<topic>/<queue>/<client>
+    std::string rest = key.substr(sizeof(kOffsetPrefix) - 1);
+    size_t a = rest.find('/'), b = rest.find('/', a + 1), c = rest.find('/', b + 1);
+    int64_t committed = 0;
+    uint32_t queue = 0;
+    if (a == std::string::npos || b == std::string::npos || c == std::string::npos ||
+        std::from_chars(value.data(), value.data() + value.size(), committed).ec !=
+            std::errc() ||
+        std::from_chars(rest.data() + b + 1, rest.data() + c, queue).ec != std::errc()) {
+      spdlog::warn("ignoring malformed offset record '{}'", key);
+      continue;
+    }
+    auto it = groups_.find(rest.substr(0, a));
+    if (it == groups_.end()) continue;  // group deleted; its offsets are stale
+    QueueKey qk{rest.substr(a + 1, b - a - 1), queue, rest.substr(c + 1)};
+    QueueState& st = it->second->queues[qk];
+    st.committed = st.next = committed;
+  }
+  return Status::Ok();
+}
+
+Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
+  RETURN_IF_ERROR(ValidateGroupName(config.name));
+  if (config.max_attempts == 0) config.max_attempts = 16;
+  std::unique_lock lock(groups_mu_);
+  if (auto it = groups_.find(config.name); it != groups_.end()) {
+    GroupConfig& existing = it->second->config;
+    if (existing.broadcast != config.broadcast || existing.fifo != config.fifo) {
+      return Status(Code::kFailedPrecondition,
+                    "group '" + config.name + "' exists as " +
+                        (existing.broadcast ? "broadcasting" : "clustering") +
+                        (existing.fifo ? " FIFO" : "") +
+                        "; delete it first to change its mode");
+    }
+    existing.max_attempts = config.max_attempts;
+    RETURN_IF_ERROR(PersistGroup(existing));
+    return existing;
+  }
+  config.created_ms = clock_->NowMs();
+  RETURN_IF_ERROR(PersistGroup(config));
+  auto g = std::make_shared<Group>();
+  g->config = config;
+  groups_[config.name] = g;
+  return config;
+}
+
+Status ConsumerManager::DeleteGroup(const std::string& name) {
+  std::shared_ptr<Group> g;
+  {
+    std::unique_lock lock(groups_mu_);
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return NoSuchGroup(name);
+    g = it->second;
+    groups_.erase(it);
+  }
+  RETURN_IF_ERROR(store_->DeleteMeta(kGroupPrefix + name, /*sync=*/true));
+  std::lock_guard glock(g->mu);
+  for (const auto& [key, _] : g->queues) {
+    RETURN_IF_ERROR(store_->DeleteMeta(OffsetKey(name, key), /*sync=*/false));
+  }
+  return Status::Ok();
+}
+
+std::vector<GroupConfig> ConsumerManager::ListGroups() const {
+  std::shared_lock lock(groups_mu_);
+  std::vector<GroupConfig> out;
+  for (const auto& [_, g] : groups_) out.push_back(g->config);
+  return out;
+}
+
+Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const {
+  ASSIGN_OR_RETURN(auto g, FindGroup(name, /*create=*/false));
+  GroupInfo info;
+  info.config = g->config;
+  std::lock_guard lock(g->mu);
+  for (const auto& [key, st] : g->queues) {
+    QueueLagInfo q;
+    q.topic = std::get<0>(key);
+    q.queue_id = std::get<1>(key);
+    q.client_id = std::get<2>(key);
+    q.committed = st.committed;
+    q.max_offset = store_->MaxQueueOffset(q.topic, q.queue_id);
+    q.inflight = static_cast<int64_t>(st.inflight.size());
+    info.queues.push_back(std::move(q));
+  }
+  for (const auto& [client, _] : g->clients) info.clients.push_back(client);
+  return info;
+}
+
+Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(
+    const std::string& name, bool create) const {
+  {
+    std::shared_lock lock(groups_mu_);
+    auto it = groups_.find(name);
+    if (it != groups_.end()) return it->second;
+  }
+  RETURN_IF_ERROR(ValidateGroupName(name));
+  return NoSuchGroup(name);
+}
+
+Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindOrCreateGroup(
+    const std::string& name) {
+  auto found = FindGroup(name, false);
+  if (found.ok() || found.status().code() != Code::kGroupNotFound ||
+      !config_.auto_create_groups) {
+    if (!found.ok() && found.status().code() == Code::kGroupNotFound) {
+      return Status(Code::kGroupNotFound,
+                    found.status().message() +
+                        " (create it with `tidemq group create " + name + "`)");
+    }
+    return found;
+  }
+  GroupConfig c;
+  c.name = name;
+  auto created = CreateGroup(c);
+  if (!created.ok()) return created.status();
+  spdlog::info("created consumer group '{}' on its first receive", name);
+  return FindGroup(name, false);
+}
+
+ConsumerManager::QueueState& ConsumerManager::StateFor(Group& g, const QueueKey& key) {
+  auto it = g.queues.find(key);
+  if (it != g.queues.end()) return it->second;
+  // A queue this group has never consumed starts at the oldest stored message.
+  QueueState& st = g.queues[key];
+  st.committed = st.next = store_->MinQueueOffset(std::get<0>(key), std::get<1>(key));
+  st.dirty = true;
+  return st;
+}
+
+void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
+  if (off < st.committed) return;
+  st.acked.insert(off);
+  while (!st.acked.empty() && *st.acked.begin() == st.committed) {
+    st.acked.erase(st.acked.begin());
+    ++st.committed;
+  }
+  st.dirty = true;
+}
+
+void ConsumerManager::LeaseMessage(QueueState& st, const QueueKey& key, int64_t off,
+                            store::Record record, LogOffset log_offset, int64_t lease_ms,
+                            int64_t now, std::vector<Delivery>* out) {
+  uint32_t attempt = ++st.attempts[off];
+  uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  st.inflight[off] = Lease{now + lease_ms, lease_id, attempt};
+  Delivery d;
+  d.record = std::move(record);
+  d.queue_id = std::get<1>(key);
+  d.queue_offset = off;
+  d.log_offset = log_offset;
+  d.attempt = attempt;
+  d.receipt = EncodeReceipt(Receipt{std::get<0>(key), std::get<1>(key), off, lease_id,
+                                    std::get<2>(key)});
+  out->push_back(std::move(d));
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
+                                       const std::set<uint32_t>& tag_hashes,
+                                       const std::set<std::string>& tags,
+                                       const ReceiveArgs& args, int64_t now,
+                                       std::vector<Delivery>* out) {
+  QueueState& st = StateFor(g, key);
+  const bool fifo = g.config.fifo;
+  // FIFO: the next message of a queue goes out only after the previous one is settled.
+  if (fifo && !st.inflight.empty()) return;
+  const std::string& topic = std::get<0>(key);
+  const uint32_t queue = std::get<1>(key);
+
+  auto deliver = [&](int64_t off, LogOffset log_offset) -> bool {
+    auto rec = store_->Read(log_offset);
+    if (!rec.ok()) {
+      // Deleted by retention (or unreadable): nothing to deliver; settle it.
+      spdlog::warn("group '{}': skipping {}:{}@{}: {}", g.config.name, topic, queue, off,
+                   rec.status().ToString());
+      st.attempts.erase(off);
+      MarkAcked(st, off);
+      return false;
+    }
+    if (!tags.empty() && !tags.count(rec->tag)) {
+      MarkAcked(st, off);  // a tag-hash collision: not for this subscription
+      return false;
+    }
+    LeaseMessage(st, key, off, std::move(rec).value(), log_offset, args.lease_ms, now, out);
+    return true;
+  };
+
+  // 1. Redeliveries that are due, in offset order. FIFO stops at the first one not yet due:
+  //    nothing after it may overtake it.
+  for (auto it = st.retry.begin(); it != st.retry.end() && out->size() < args.max_messages;) {
+    if (it->second > now) {
+      if (fifo) return;
+      ++it;
+      continue;
+    }
+    int64_t off = it->first;
+    it = st.retry.erase(it);
+    auto entries = store_->ReadQueue(topic, queue, off, 1);
+    if (!entries.ok() || entries->empty() || entries->front().queue_offset != off) {
+      st.attempts.erase(off);
+      MarkAcked(st, off);
+      continue;
+    }
+    deliver(off, entries->front().log_offset);
+  }
+  if (fifo && !st.retry.empty()) return;
+
+  // 2. Messages never delivered.
+  int64_t min = store_->MinQueueOffset(topic, queue);
+  if (st.next < min) {
+    spdlog::warn("group '{}': {}:{} offsets {}..{} were deleted by retention before being "
+                 "consumed", g.config.name, topic, queue, st.next, min);
+    for (int64_t o = st.next; o < min; ++o) st.inflight.erase(o), st.retry.erase(o);
+    st.next = min;
+    if (st.committed < min) {
+      st.committed = min;
+      st.acked.erase(st.acked.begin(), st.acked.lower_bound(min));
+      st.dirty = true;
+    }
+  }
+  while (out->size() < args.max_messages) {
+    size_t want = args.max_messages - out->size();
+    auto entries = store_->ReadQueue(topic, queue, st.next, std::max<size_t>(want, 16));
+    if (!entries.ok() || entries->empty()) return;
+    for (const store::QueueEntry& e : *entries) {
+      if (out->size() >= args.max_messages) return;
+      st.next = e.queue_offset + 1;
+      if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
+        MarkAcked(st, e.queue_offset);
+        continue;
+      }
+      deliver(e.queue_offset, e.log_offset);
+    }
+  }
+}
+
+Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& args) {
+  if (args.max_messages == 0 || args.max_messages > config_.max_receive_batch) {
+    return InvalidArgument("max_messages must be between 1 and " +
+                           std::to_string(config_.max_receive_batch));
+  }
+  if (args.lease_ms < 1000 || args.lease_ms > 12 * 3600 * 1000) {
+    return InvalidArgument("lease must be between 1 s and 12 h, got " +
+                           std::to_string(args.lease_ms) + " ms");
+  }
+  RETURN_IF_ERROR(ValidateGroupName(args.group));
+  auto topic = topics_->Find(args.topic);
+  if (!topic) {
+    RETURN_IF_ERROR(ValidateTopicName(args.topic, /*allow_system=*/true));
+    return Status(Code::kTopicNotFound, "topic '" + args.topic + "' does not exist");
+  }
+  ASSIGN_OR_RETURN(std::set<std::string> tags, ParseTagFilter(args.tag_filter));
+  std::set<uint32_t> tag_hashes;
+  for (const auto& t : tags) tag_hashes.insert(store::TagHash(t));
+  ASSIGN_OR_RETURN(auto g, FindOrCreateGroup(args.group));
+  if (g->config.broadcast || !args.client_id.empty()) {
+    RETURN_IF_ERROR(ValidateClientId(args.client_id.empty() ? "-" : args.client_id));
+  }
+  if (g->config.broadcast && args.client_id.empty()) {
+    return InvalidArgument("group '" + args.group +
+                           "' is broadcasting: every receive must carry a client id");
+  }
+  std::string client = g->config.broadcast ? args.client_id : std::string();
+
+  std::vector<Delivery> out;
+  std::lock_guard lock(g->mu);
+  int64_t now = clock_->MonotonicMs();
+  if (!args.client_id.empty()) g->clients[args.client_id] = clock_->NowMs();
+  uint32_t n = topic->queue_count;
+  uint32_t start = g->cursor++;
+  for (uint32_t i = 0; i < n && out.size() < args.max_messages; ++i) {
+    QueueKey key{args.topic, (start + i) % n, client};
+    CollectFromQueue(*g, key, tag_hashes, tags, args, now, &out);
+  }
+  return out;
+}
+
+Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
+  std::string client = g.config.broadcast ? r.client_id : std::string();
+  auto it = g.queues.find(QueueKey{r.topic, r.queue_id, client});
+  if (it == g.queues.end()) {
+    return Status(Code::kReceiptInvalid, "receipt handle does not belong to group '" +
+                                             g.config.name + "'");
+  }
+  QueueState& st = it->second;
+  auto lease = st.inflight.find(r.queue_offset);
+  if (lease == st.inflight.end() || lease->second.lease_id != r.lease_id) {
+    if (r.queue_offset < st.committed || st.acked.count(r.queue_offset)) {
+      return Status(Code::kReceiptInvalid, "message was already acknowledged");
+    }
+    return Status(Code::kReceiptInvalid,
+                  "receipt handle expired: the lease lapsed or was changed, and the message "
+                  "is (or will be) delivered again with a new handle");
+  }
+  return &st;
+}
+
+Status ConsumerManager::Ack(const std::string& group, const std::string& receipt) {
+  ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
+  ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
+  std::lock_guard lock(g->mu);
+  ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
+  st->inflight.erase(r.queue_offset);
+  st->attempts.erase(r.queue_offset);
+  MarkAcked(*st, r.queue_offset);
+  acked_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status ConsumerManager::Nack(const std::string& group, const std::string& receipt,
+                             int64_t delay_ms) {
+  if (delay_ms < 0 || delay_ms > 24ll * 3600 * 1000) {
+    return InvalidArgument("nack delay must be between 0 and 24 h");
+  }
+  ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
+  ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
+  std::lock_guard lock(g->mu);
+  ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
+  st->inflight.erase(r.queue_offset);
+  st->retry[r.queue_offset] = clock_->MonotonicMs() + delay_ms;
+  nacked_.fetch_add(1, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
+                                                 const std::string& receipt, int64_t lease_ms) {
+  if (lease_ms < 1000 || lease_ms > 12 * 3600 * 1000) {
+    return InvalidArgument("lease must be between 1 s and 12 h");
+  }
+  ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
+  ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
+  std::lock_guard lock(g->mu);
+  ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
+  Lease& lease = st->inflight[r.queue_offset];
+  lease.deadline_ms = clock_->MonotonicMs() + lease_ms;
+  lease.lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  r.lease_id = lease.lease_id;
+  return EncodeReceipt(r);
+}
+
+void ConsumerManager::Touch(const std::string& group, const std::string& client_id) {
+  auto g = FindGroup(group, false);
+  if (!g.ok()) return;
+  std::lock_guard lock((*g)->mu);
+  (*g)->clients[client_id] = clock_->NowMs();
+}
+
+std::set<std::string> ConsumerManager::ExpireLeases() {
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    std::shared_lock lock(groups_mu_);
+    for (auto& [_, g] : groups_) groups.push_back(g);
+  }
+  std::set<std::string> ready_topics;
+  int64_t now = clock_->MonotonicMs();
+  for (auto& g : groups) {
+    std::lock_guard lock(g->mu);
+    for (auto& [key, st] : g->queues) {
+      for (auto it = st.inflight.begin(); it != st.inflight.end();) {
+        if (it->second.deadline_ms <= now) {
+          st.retry[it->first] = now;
+          it = st.inflight.erase(it);
+          lapsed_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          ++it;
+        }
+      }
+      if (!st.retry.empty() && st.retry.begin()->second <= now) {
+        ready_topics.insert(std::get<0>(key));
+      } else if (!g->config.fifo) {
+        for (const auto& [_, ready_at] : st.retry) {
+          if (ready_at <= now) {
+            ready_topics.insert(std::get<0>(key));
+            break;
+          }
+        }
+      }
+    }
+  }
+  return ready_topics;
+}
+
+Status ConsumerManager::FlushOffsets(bool sync) {
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    std::shared_lock lock(groups_mu_);
+    for (auto& [_, g] : groups_) groups.push_back(g);
+  }
+  for (auto& g : groups) {
+    std::vector<std::pair<std::string, int64_t>> dirty;
+    {
+      std::lock_guard lock(g->mu);
+      for (auto& [key, st] : g->queues) {
+        if (!st.dirty) continue;
+        st.dirty = false;
+        dirty.emplace_back(OffsetKey(g->config.name, key), st.committed);
+      }
+    }
+    for (auto& [k, v] : dirty) RETURN_IF_ERROR(store_->PutMeta(k, std::to_string(v), sync));
+  }
+  return Status::Ok();
+}
+
+void ConsumerManager::OnTopicDeleted(const std::string& topic) {
+  std::shared_lock lock(groups_mu_);
+  for (auto& [name, g] : groups_) {
+    std::lock_guard glock(g->mu);
+    for (auto it = g->queues.begin(); it != g->queues.end();) {
+      if (std::get<0>(it->first) == topic) {
+        (void)store_->DeleteMeta(OffsetKey(name, it->first), /*sync=*/false);
+        it = g->queues.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+}  // namespace tidemq::broker

@@ -1,0 +1,73 @@
+// One handler per request kind (one file each). A handler validates its request, does the work
+// through the broker's services, and replies exactly once — possibly later, from another
+// thread (sends reply when the store confirms; receives may long-poll).
+#pragma once
+
+#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "broker/config.h"
+#include "broker/consumer_manager.h"
+#include "broker/long_poll.h"
+#include "broker/request.h"
+#include "broker/topic_manager.h"
+#include "common/clock.h"
+#include "store/store.h"
+
+namespace tidemq::broker {
+
+struct BrokerStats {
+  std::atomic<int64_t> messages_in{0};
+  std::atomic<int64_t> bytes_in{0};
+  std::atomic<int64_t> send_requests{0};
+  std::atomic<int64_t> send_errors{0};
+  std::atomic<int64_t> receive_requests{0};
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> connections_total{0};
+  std::atomic<int64_t> bad_frames{0};
+  std::atomic<int64_t> bad_requests{0};
+  int64_t start_ms = 0;
+};
+
+// What a handler may use. Owned by the Broker; outlives every request.
+struct BrokerContext {
+  const BrokerConfig& config;
+  Clock* clock;
+  store::Store* store;
+  TopicManager* topics;
+  ConsumerManager* consumers;
+  LongPolls* polls;
+  BrokerStats* stats;
+  boost::asio::io_context* io;
+  std::string listen_address;
+};
+
+void HandleSend(BrokerContext& ctx, const Request& req);
+void HandleReceive(BrokerContext& ctx, const Request& req);
+void HandleAck(BrokerContext& ctx, const Request& req);
+void HandleNack(BrokerContext& ctx, const Request& req);
+void HandleChangeLease(BrokerContext& ctx, const Request& req);
+void HandleHeartbeat(BrokerContext& ctx, const Request& req);
+void HandleCreateTopic(BrokerContext& ctx, const Request& req);
+void HandleListTopics(BrokerContext& ctx, const Request& req);
+void HandleDescribeTopic(BrokerContext& ctx, const Request& req);
+void HandleDeleteTopic(BrokerContext& ctx, const Request& req);
+void HandleCreateGroup(BrokerContext& ctx, const Request& req);
+void HandleListGroups(BrokerContext& ctx, const Request& req);
+void HandleDescribeGroup(BrokerContext& ctx, const Request& req);
+void HandleDeleteGroup(BrokerContext& ctx, const Request& req);
+void HandleQueryMessage(BrokerContext& ctx, const Request& req);
+void HandleStats(BrokerContext& ctx, const Request& req);
+
+// Shared by receive and query: a stored record as a wire message (body not included).
+void ToWireMessage(const store::Record& record, wire::Message* out);
+// A topic's description with per-queue offsets.
+void FillTopicInfo(BrokerContext& ctx, const Topic& topic, wire::TopicInfo* out);
+// Status for a request whose header lacks the payload its kind needs.
+Status MissingPayload(const Request& req);
+
+}  // namespace tidemq::broker

@@ -1,0 +1,42 @@
+// STATS: counters and facts about the broker and its store.
+#include "broker/handlers/handlers.h"
+
+namespace tidemq::broker {
+
+void HandleStats(BrokerContext& ctx, const Request& req) {
+  wire::Header h;
+  auto* resp = h.mutable_stats_response();
+  auto& c = *resp->mutable_counters();
+  const BrokerStats& s = *ctx.stats;
+  c["uptime_ms"] = ctx.clock->NowMs() - s.start_ms;
+  c["messages_in"] = s.messages_in.load();
+  c["bytes_in"] = s.bytes_in.load();
+  c["send_requests"] = s.send_requests.load();
+  c["send_errors"] = s.send_errors.load();
+  c["receive_requests"] = s.receive_requests.load();
+  c["messages_delivered"] = ctx.consumers->delivered();
+  c["messages_acked"] = ctx.consumers->acked();
+  c["messages_nacked"] = ctx.consumers->nacked();
+  c["leases_lapsed"] = ctx.consumers->lapsed();
+  c["connections"] = s.connections.load();
+  c["connections_total"] = s.connections_total.load();
+  c["bad_frames"] = s.bad_frames.load();
+  c["long_polls_parked"] = static_cast<int64_t>(ctx.polls->parked());
+  c["topics"] = static_cast<int64_t>(ctx.topics->List().size());
+  c["groups"] = static_cast<int64_t>(ctx.consumers->ListGroups().size());
+  store::StoreStats ss = ctx.store->Stats();
+  c["log_min_offset"] = ss.min_log_offset;
+  c["log_max_offset"] = ss.max_log_offset;
+  c["log_segments"] = ss.segments;
+  c["store_syncs"] = ss.syncs;
+  c["store_batches"] = ss.batches;
+  auto& info = *resp->mutable_info();
+  info["version"] = "0.1.0";
+  info["listen"] = ctx.listen_address;
+  info["data_dir"] = ctx.config.data_dir;
+  info["flush_policy"] = std::string(FlushPolicyName(ctx.config.flush_policy));
+  info["read_only"] = ss.read_only ? "yes: " + ss.read_only_reason : "no";
+  req.Reply(std::move(h));
+}
+
+}  // namespace tidemq::broker

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds TideMQ, and starts a broker in the background on
+# 127.0.0.1:9810 with its data in ./data (log: ./data/broker.log). Extra arguments go to
+# tidemq-broker (see `build/broker/tidemq-broker --help`), e.g. --flush-policy sync.
+#   scripts/start.sh --foreground   runs the broker in this terminal instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/build.sh
+
+build_dir=${TIDEMQ_BUILD_DIR:-build}
+data_dir=${TIDEMQ_DATA_DIR:-./data}
+mkdir -p "$data_dir"
+pid_file="$data_dir/broker.pid"
+
+if [ "${1:-}" = "--foreground" ]; then
+  shift
+  exec "$build_dir/broker/tidemq-broker" --data-dir "$data_dir" "$@"
+fi
+
+if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+  echo "TideMQ broker already running (pid $(cat "$pid_file")); stop it with scripts/stop.sh"
+  exit 0
+fi
+
+nohup "$build_dir/broker/tidemq-broker" --data-dir "$data_dir" --pid-file "$pid_file" \
+  --log-file "$data_dir/broker.log" "$@" >"$data_dir/broker.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  if "$build_dir/tools/tidemq" stats >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "error: the broker exited during start-up:" >&2
+    tail -n 20 "$data_dir/broker.out" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+cat <<MSG
+
+TideMQ broker running: pid $pid, 127.0.0.1:9810, data in $data_dir (log: $data_dir/broker.log)
+
+Next steps:
+  export PATH="\$PWD/$build_dir/tools:\$PATH"
+  tidemq topic create demo
+  tidemq send demo "hello, TideMQ" --tag greeting --key k1
+  tidemq consume demo --group demo-group --count 1
+  $build_dir/examples/tidemq-example-producer demo
+  $build_dir/examples/tidemq-example-simple-consumer demo demo-group
+  scripts/stop.sh                      # stop the broker (SIGTERM, clean shutdown)
+MSG

@@ -1,0 +1,44 @@
+#include "broker/receipt.h"
+
+#include <gtest/gtest.h>
+
+namespace tidemq::broker {
+namespace {
+
+TEST(ReceiptTest, RoundTrip) {
+  Receipt r{"orders", 3, 123456789, 42, "host-1@77"};
+  auto back = DecodeReceipt(EncodeReceipt(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->topic, "orders");
+  EXPECT_EQ(back->queue_id, 3u);
+  EXPECT_EQ(back->queue_offset, 123456789);
+  EXPECT_EQ(back->lease_id, 42u);
+  EXPECT_EQ(back->client_id, "host-1@77");
+}
+
+TEST(ReceiptTest, EmptyClientRoundTrips) {
+  auto back = DecodeReceipt(EncodeReceipt(Receipt{"%RETRY%g", 0, 0, 1, ""}));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->topic, "%RETRY%g");
+  EXPECT_EQ(back->client_id, "");
+}
+
+TEST(ReceiptTest, MalformedIsRejected) {
+  for (const char* bad : {"", "1", "2|t|0|0|1|", "1||0|0|1|", "1|t|x|0|1|", "1|t|0|-5|1|",
+                          "1|t|0|0|", "1|t|0|0|1", "1|t|99999999999|0|1|"}) {
+    auto r = DecodeReceipt(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kReceiptInvalid);
+  }
+}
+
+TEST(ReceiptTest, ClientIds) {
+  EXPECT_TRUE(ValidateClientId("host@1234#7").ok());
+  EXPECT_FALSE(ValidateClientId("").ok());
+  EXPECT_FALSE(ValidateClientId("a|b").ok());
+  EXPECT_FALSE(ValidateClientId("a/b").ok());
+  EXPECT_FALSE(ValidateClientId("a b").ok());
+}
+
+}  // namespace
+}  // namespace tidemq::broker

@@ -1,0 +1,68 @@
+// A blocking, frame-level test client: sends requests and reads responses byte for byte, so
+// broker tests can also send what no real client would (bad frames, wrong payloads).
+#pragma once
+
+#include <utility>
+#include <boost/asio.hpp>
+
+#include <string>
+#include <vector>
+
+#include "proto/frame.h"
+
+namespace tidemq::testing {
+
+class WireClient {
+ public:
+  explicit WireClient(uint16_t port) : socket_(io_) {
+    socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    socket_.set_option(boost::asio::ip::tcp::no_delay(true));
+  }
+
+  void SendRaw(std::string_view bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
+
+  uint64_t Send(wire::Header h, const std::vector<std::string_view>& bodies = {}) {
+    h.set_request_id(++next_id_);
+    std::string out;
+    wire::EncodeFrame(h, bodies, &out);
+    SendRaw(out);
+    return next_id_;
+  }
+
+  // Reads one frame; false when the broker closed the connection.
+  bool Read(wire::Frame* frame) {
+    char prefix[wire::kPrefixSize];
+    boost::system::error_code ec;
+    boost::asio::read(socket_, boost::asio::buffer(prefix), ec);
+    if (ec) return false;
+    wire::FramePrefix p;
+    if (!wire::ParsePrefix(std::string_view(prefix, sizeof(prefix)), wire::kDefaultMaxFrameBytes,
+                           &p).ok()) {
+      return false;
+    }
+    std::string rest(p.remaining(), '\0');
+    boost::asio::read(socket_, boost::asio::buffer(rest), ec);
+    if (ec) return false;
+    return wire::ParseRest(p, rest, frame).ok();
+  }
+
+  // Sends and waits for the response.
+  wire::Frame Call(wire::Header h, const std::vector<std::string_view>& bodies = {}) {
+    uint64_t id = Send(std::move(h), bodies);
+    wire::Frame f;
+    while (Read(&f)) {
+      if (f.header.is_response() && f.header.request_id() == id) return f;
+    }
+    wire::Frame closed;
+    closed.header.set_code(wire::UNAVAILABLE);
+    closed.header.set_error_message("connection closed");
+    return closed;
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  uint64_t next_id_ = 0;
+};
+
+}  // namespace tidemq::testing
