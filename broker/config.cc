@@ -49,6 +49,9 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
       ->check(CLI::Range(0.1, 0.99));
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest message body accepted")
       ->check(CLI::Range(1u, 32u << 20));
+  app.add_option("--max-frame-bytes", c.max_frame_bytes,
+                 "Largest request frame accepted (a batch of messages travels in one frame)")
+      ->check(CLI::Range(1u << 20, 256u << 20));
   app.add_option("--io-threads", c.io_threads, "Network threads")->check(CLI::Range(1, 64));
   app.add_option("--auto-create-topics", c.auto_create_topics,
                  "Create a topic on its first send instead of refusing it");
@@ -65,7 +68,8 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::ostringstream os, es;
     out.exit_now = true;
-    out.exit_code = app.exit(e, os, es);
+    // 0 for --help; 2 for any usage error (CLI11's own codes are not a stable contract).
+    out.exit_code = app.exit(e, os, es) == 0 ? 0 : 2;
     out.message = os.str() + es.str();
     return out;
   }

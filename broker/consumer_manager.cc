@@ -1,10 +1,10 @@
 #include "broker/consumer_manager.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 
 #include "common/names.h"
 
@@ -26,8 +26,8 @@ Result<std::set<std::string>> ParseTagFilter(const std::string& expr) {
   size_t start = 0;
   while (true) {
     size_t bar = expr.find("||", start);
-    std::string tag = expr.substr(start, bar == std::string::npos ? std::string::npos
-                                                                  : bar - start);
+    std::string tag =
+        expr.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
     // Surrounding spaces are allowed in expressions ("a || b").
     tag.erase(0, tag.find_first_not_of(' '));
     tag.erase(tag.find_last_not_of(' ') + 1);
@@ -81,8 +81,7 @@ Status ConsumerManager::Load() {
     int64_t committed = 0;
     uint32_t queue = 0;
     if (a == std::string::npos || b == std::string::npos || c == std::string::npos ||
-        std::from_chars(value.data(), value.data() + value.size(), committed).ec !=
-            std::errc() ||
+        std::from_chars(value.data(), value.data() + value.size(), committed).ec != std::errc() ||
         std::from_chars(rest.data() + b + 1, rest.data() + c, queue).ec != std::errc()) {
       spdlog::warn("ignoring malformed offset record '{}'", key);
       continue;
@@ -106,8 +105,7 @@ Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
       return Status(Code::kFailedPrecondition,
                     "group '" + config.name + "' exists as " +
                         (existing.broadcast ? "broadcasting" : "clustering") +
-                        (existing.fifo ? " FIFO" : "") +
-                        "; delete it first to change its mode");
+                        (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
     }
     existing.max_attempts = config.max_attempts;
     RETURN_IF_ERROR(PersistGroup(existing));
@@ -150,22 +148,44 @@ Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const 
   GroupInfo info;
   info.config = g->config;
   std::lock_guard lock(g->mu);
-  for (const auto& [key, st] : g->queues) {
-    QueueLagInfo q;
-    q.topic = std::get<0>(key);
-    q.queue_id = std::get<1>(key);
-    q.client_id = std::get<2>(key);
-    q.committed = st.committed;
-    q.max_offset = store_->MaxQueueOffset(q.topic, q.queue_id);
-    q.inflight = static_cast<int64_t>(st.inflight.size());
-    info.queues.push_back(std::move(q));
+  // Queues of a consumed topic that this group has not touched yet still have lag to show:
+  // they start at the oldest stored message.
+  std::map<QueueKey, QueueState> untouched;
+  if (!g->config.broadcast) {
+    std::set<std::string> topics;
+    for (const auto& [key, _] : g->queues) topics.insert(std::get<0>(key));
+    for (const std::string& t : topics) {
+      auto topic = topics_->Find(t);
+      if (!topic) continue;
+      for (uint32_t q = 0; q < topic->queue_count; ++q) {
+        QueueKey key{t, q, ""};
+        if (g->queues.count(key)) continue;
+        QueueState& st = untouched[key];
+        st.committed = store_->MinQueueOffset(t, q);
+      }
+    }
   }
+  for (const auto* states : {&g->queues, &untouched}) {
+    for (const auto& [key, st] : *states) {
+      QueueLagInfo q;
+      q.topic = std::get<0>(key);
+      q.queue_id = std::get<1>(key);
+      q.client_id = std::get<2>(key);
+      q.committed = st.committed;
+      q.max_offset = store_->MaxQueueOffset(q.topic, q.queue_id);
+      q.inflight = static_cast<int64_t>(st.inflight.size());
+      info.queues.push_back(std::move(q));
+    }
+  }
+  std::sort(info.queues.begin(), info.queues.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.topic, a.queue_id, a.client_id) < std::tie(b.topic, b.queue_id, b.client_id);
+  });
   for (const auto& [client, _] : g->clients) info.clients.push_back(client);
   return info;
 }
 
-Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(
-    const std::string& name, bool create) const {
+Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(const std::string& name,
+                                                                           bool create) const {
   {
     std::shared_lock lock(groups_mu_);
     auto it = groups_.find(name);
@@ -178,12 +198,11 @@ Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(
 Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindOrCreateGroup(
     const std::string& name) {
   auto found = FindGroup(name, false);
-  if (found.ok() || found.status().code() != Code::kGroupNotFound ||
-      !config_.auto_create_groups) {
+  if (found.ok() || found.status().code() != Code::kGroupNotFound || !config_.auto_create_groups) {
     if (!found.ok() && found.status().code() == Code::kGroupNotFound) {
-      return Status(Code::kGroupNotFound,
-                    found.status().message() +
-                        " (create it with `tidemq group create " + name + "`)");
+      return Status(
+          Code::kGroupNotFound,
+          found.status().message() + " (create it with `tidemq group create " + name + "`)");
     }
     return found;
   }
@@ -216,8 +235,8 @@ void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
 }
 
 void ConsumerManager::LeaseMessage(QueueState& st, const QueueKey& key, int64_t off,
-                            store::Record record, LogOffset log_offset, int64_t lease_ms,
-                            int64_t now, std::vector<Delivery>* out) {
+                                   store::Record record, LogOffset log_offset, int64_t lease_ms,
+                                   int64_t now, std::vector<Delivery>* out) {
   uint32_t attempt = ++st.attempts[off];
   uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   st.inflight[off] = Lease{now + lease_ms, lease_id, attempt};
@@ -227,17 +246,16 @@ void ConsumerManager::LeaseMessage(QueueState& st, const QueueKey& key, int64_t 
   d.queue_offset = off;
   d.log_offset = log_offset;
   d.attempt = attempt;
-  d.receipt = EncodeReceipt(Receipt{std::get<0>(key), std::get<1>(key), off, lease_id,
-                                    std::get<2>(key)});
+  d.receipt =
+      EncodeReceipt(Receipt{std::get<0>(key), std::get<1>(key), off, lease_id, std::get<2>(key)});
   out->push_back(std::move(d));
   delivered_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
                                        const std::set<uint32_t>& tag_hashes,
-                                       const std::set<std::string>& tags,
-                                       const ReceiveArgs& args, int64_t now,
-                                       std::vector<Delivery>* out) {
+                                       const std::set<std::string>& tags, const ReceiveArgs& args,
+                                       int64_t now, std::vector<Delivery>* out) {
   QueueState& st = StateFor(g, key);
   const bool fifo = g.config.fifo;
   // FIFO: the next message of a queue goes out only after the previous one is settled.
@@ -286,8 +304,10 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
   // 2. Messages never delivered.
   int64_t min = store_->MinQueueOffset(topic, queue);
   if (st.next < min) {
-    spdlog::warn("group '{}': {}:{} offsets {}..{} were deleted by retention before being "
-                 "consumed", g.config.name, topic, queue, st.next, min);
+    spdlog::warn(
+        "group '{}': {}:{} offsets {}..{} were deleted by retention before being "
+        "consumed",
+        g.config.name, topic, queue, st.next, min);
     for (int64_t o = st.next; o < min; ++o) st.inflight.erase(o), st.retry.erase(o);
     st.next = min;
     if (st.committed < min) {
@@ -357,8 +377,8 @@ Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, con
   std::string client = g.config.broadcast ? r.client_id : std::string();
   auto it = g.queues.find(QueueKey{r.topic, r.queue_id, client});
   if (it == g.queues.end()) {
-    return Status(Code::kReceiptInvalid, "receipt handle does not belong to group '" +
-                                             g.config.name + "'");
+    return Status(Code::kReceiptInvalid,
+                  "receipt handle does not belong to group '" + g.config.name + "'");
   }
   QueueState& st = it->second;
   auto lease = st.inflight.find(r.queue_offset);

@@ -3,6 +3,7 @@
 # This is the command CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+"./scripts/check_layering.sh"
 "./scripts/build.sh"
 build_dir=${TIDEMQ_BUILD_DIR:-build}
 echo "==> running tests"

@@ -36,6 +36,7 @@ TEST_F(BrokerTest, SendReceiveAck) {
   wire::Frame desc = c->Call(d);
   ASSERT_EQ(desc.header.code(), wire::OK);
   EXPECT_EQ(desc.header.describe_group_response().group().total_lag(), 0);
+  EXPECT_EQ(desc.header.describe_group_response().group().queues_size(), 2);  // both queues
   int64_t committed = 0;
   for (const auto& q : desc.header.describe_group_response().group().queues()) committed += q.committed_offset();
   EXPECT_EQ(committed, 10);
