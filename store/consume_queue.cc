@@ -63,6 +63,7 @@ Status ConsumeQueue::Load() {
     RETURN_IF_ERROR(last->second->Truncate(entries * kQueueEntrySize));
   }
   next_offset_ = last->first + static_cast<int64_t>(entries);
+  staged_next_ = next_offset_;
   // Holes exist only before the first entry of a queue rebuilt from a trimmed log.
   int64_t first_base = files_.begin()->first;
   int64_t first_end = files_.size() == 1 ? next_offset_ : first_base + entries_per_file_;
@@ -101,10 +102,14 @@ Status ConsumeQueue::FindFirstAtOrPastLocked(int64_t lo, int64_t hi, LogOffset l
   return Status::Ok();
 }
 
-Status ConsumeQueue::Append(const QueueEntry& entry) {
-  std::unique_lock lock(mu_);
-  if (entry.queue_offset < next_offset_) return Status::Ok();
-  if (entry.queue_offset > next_offset_) {
+Status ConsumeQueue::Append(const QueueEntry& entry, bool* first_staged) {
+  if (first_staged != nullptr) *first_staged = false;
+  if (entry.queue_offset < staged_next_) return Status::Ok();
+  if (entry.queue_offset > staged_next_) {
+    // A gap (rare: replay into a queue rebuilt from a trimmed log). Write what is staged,
+    // then start staging again at the new offset; the skipped slots stay holes.
+    RETURN_IF_ERROR(Flush());
+    std::unique_lock lock(mu_);
     if (next_offset_ > min_offset_) {
       spdlog::warn("consume queue {}: gap from queue offset {} to {}", dir_, next_offset_,
                    entry.queue_offset);
@@ -112,24 +117,54 @@ Status ConsumeQueue::Append(const QueueEntry& entry) {
       min_offset_ = entry.queue_offset;  // an empty queue starts where the log says
     }
   }
-  int64_t base = FileBase(entry.queue_offset);
-  auto it = files_.find(base);
-  if (it == files_.end()) {
-    if (!dir_created_) {
-      RETURN_IF_ERROR(fs_->CreateDirs(dir_));
-      dir_created_ = true;
-    }
-    ASSIGN_OR_RETURN(std::unique_ptr<File> file,
-                     fs_->Open(JoinPath(dir_, OffsetFileName(base)), /*create=*/true));
-    RETURN_IF_ERROR(fs_->SyncDir(dir_));
-    it = files_.emplace(base, std::move(file)).first;
+  if (staged_.empty()) {
+    staged_from_ = entry.queue_offset;
+    if (first_staged != nullptr) *first_staged = true;
   }
-  char buf[kQueueEntrySize];
-  EncodeQueueEntry(entry, buf);
-  uint64_t pos = static_cast<uint64_t>(entry.queue_offset - base) * kQueueEntrySize;
-  RETURN_IF_ERROR(it->second->Write(pos, std::string_view(buf, kQueueEntrySize)));
-  dirty_.insert(base);
-  next_offset_ = entry.queue_offset + 1;
+  size_t at = staged_.size();
+  staged_.resize(at + kQueueEntrySize);
+  EncodeQueueEntry(entry, staged_.data() + at);
+  staged_next_ = entry.queue_offset + 1;
+  return Status::Ok();
+}
+
+Status ConsumeQueue::Flush() {
+  if (staged_.empty()) return Status::Ok();
+  int64_t pos = staged_from_;
+  std::string_view rest(staged_);
+  std::vector<int64_t> written;
+  while (!rest.empty()) {
+    int64_t base = FileBase(pos);
+    size_t n = std::min<size_t>(rest.size() / kQueueEntrySize,
+                                static_cast<size_t>(base + entries_per_file_ - pos));
+    std::shared_ptr<File> file;
+    {
+      std::shared_lock lock(mu_);
+      auto it = files_.find(base);
+      if (it != files_.end()) file = it->second;
+    }
+    if (file == nullptr) {
+      if (!dir_created_) {
+        RETURN_IF_ERROR(fs_->CreateDirs(dir_));
+        dir_created_ = true;
+      }
+      ASSIGN_OR_RETURN(std::unique_ptr<File> created,
+                       fs_->Open(JoinPath(dir_, OffsetFileName(base)), /*create=*/true));
+      RETURN_IF_ERROR(fs_->SyncDir(dir_));
+      file = std::move(created);
+      std::unique_lock lock(mu_);
+      files_.emplace(base, file);
+    }
+    uint64_t at = static_cast<uint64_t>(pos - base) * kQueueEntrySize;
+    RETURN_IF_ERROR(file->Write(at, rest.substr(0, n * kQueueEntrySize)));
+    written.push_back(base);
+    rest.remove_prefix(n * kQueueEntrySize);
+    pos += static_cast<int64_t>(n);
+  }
+  staged_.clear();
+  std::unique_lock lock(mu_);
+  dirty_.insert(written.begin(), written.end());
+  next_offset_ = staged_next_;
   return Status::Ok();
 }
 
@@ -169,6 +204,7 @@ Status ConsumeQueue::TruncateFromLog(LogOffset log_end) {
     }
   }
   next_offset_ = keep;
+  staged_next_ = keep;
   min_offset_ = std::min(min_offset_, keep);
   return Status::Ok();
 }
@@ -210,9 +246,9 @@ Result<std::vector<QueueEntry>> ConsumeQueue::Read(int64_t from, size_t max,
     size_t n = static_cast<size_t>(end - pos);
     RETURN_IF_ERROR(it->second->Read(static_cast<uint64_t>(pos - base) * kQueueEntrySize,
                                      n * kQueueEntrySize, &buf));
-    if (buf.size() != n * kQueueEntrySize) {
-      return Corruption("consume queue file " + it->second->path() + " is shorter than expected");
-    }
+    // A file that ends early was never written past its last entry: a gap in the queue
+    // (replay over a trimmed log) leaves its trailing slots unwritten. They are holes.
+    buf.resize(n * kQueueEntrySize, '\0');
     for (size_t i = 0; i < n; ++i) {
       QueueEntry e = DecodeQueueEntry(buf.data() + i * kQueueEntrySize);
       e.queue_offset = pos + static_cast<int64_t>(i);

@@ -39,9 +39,15 @@ class ConsumeQueue {
   static Result<std::unique_ptr<ConsumeQueue>> Open(FileSystem* fs, std::string dir,
                                                     uint32_t entries_per_file);
 
-  // Writes `entry` at entry.queue_offset. Skips it when queue_offset < next_offset() (replay).
-  // A queue offset past next_offset() leaves a hole (all-zero entries readers skip).
-  Status Append(const QueueEntry& entry);
+  // Stages `entry` at entry.queue_offset; it becomes readable at the next Flush(), which
+  // writes every staged entry with one write per file (the writer stages a whole group
+  // commit, then flushes: one syscall per queue per group instead of one per message).
+  // Skips it when queue_offset is below what is already staged or written (replay). A queue
+  // offset past that leaves a hole (all-zero entries readers skip). *first_staged tells
+  // whether this made the queue go from nothing staged to something staged.
+  Status Append(const QueueEntry& entry, bool* first_staged = nullptr);
+  // Writes the staged entries and publishes them to readers.
+  Status Flush();
   // fdatasync of every file written since the last Sync.
   Status Sync();
   // Drops the entries pointing at or past log_end (they outran a truncated torn log tail).
@@ -77,6 +83,11 @@ class ConsumeQueue {
   int64_t next_offset_ GUARDED_BY(mu_) = 0;
   std::set<int64_t> dirty_ GUARDED_BY(mu_);  // files written since the last Sync
   bool dir_created_ = false;                 // writer thread
+  // Writer thread only: entries staged by Append and not yet written, starting at
+  // staged_from_; staged_next_ is the next queue offset the writer expects.
+  std::string staged_;
+  int64_t staged_from_ = 0;
+  int64_t staged_next_ = 0;
 };
 
 }  // namespace tidemq::store

@@ -75,6 +75,8 @@ class StoreImpl final : public Store {
   void ProcessBatch(std::vector<Request>* batch);
   // Applies one record to the consume queues and the index batch (idempotent).
   Status Dispatch(const Record& record, LogOffset offset, uint32_t size, IndexBatch* batch);
+  // Writes the consume queue entries Dispatch staged and makes them readable.
+  Status FlushStagedQueues();
   int64_t TakeQueueOffset(const std::string& topic, uint32_t queue_id);
   void FlushLog();
   // Syncs the consume queues, then records dispatched_ as the dispatch checkpoint.
@@ -103,6 +105,8 @@ class StoreImpl final : public Store {
   std::map<std::pair<std::string, uint32_t>, int64_t> next_queue_offset_;
   bool log_dirty_ = false;   // written since the last fdatasync (kAsync)
   LogOffset dispatched_{0};  // end of the last record applied to queues and index
+  // Writer thread: queues with entries staged by Dispatch, written by FlushStagedQueues.
+  std::vector<std::shared_ptr<ConsumeQueue>> staged_queues_;
   LogOffset checkpointed_ = kNoLogOffset;
   int64_t last_store_ms_ = 0;  // store_ms never decreases along the log
 

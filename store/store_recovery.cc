@@ -104,6 +104,7 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
       if (offset >= dispatch_from) {
         RETURN_IF_ERROR(Dispatch(record, offset, reader.record_size(), &batch));
         if (batch.count() >= kReplayIndexBatch) {
+          RETURN_IF_ERROR(FlushStagedQueues());
           batch.SetCheckpoint(kIndexEndCheckpoint, offset + reader.record_size());
           RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
           batch.Clear();
@@ -117,6 +118,7 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
       ++replayed;
     }
   }
+  RETURN_IF_ERROR(FlushStagedQueues());
   if (batch.count() > 0) {
     batch.SetCheckpoint(kIndexEndCheckpoint, log_->end_offset());
     RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));

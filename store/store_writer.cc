@@ -141,6 +141,7 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
       st = Dispatch(records[j], results[i][j].log_offset, results[i][j].size, &index_batch);
     }
   }
+  if (st.ok()) st = FlushStagedQueues();
   if (st.ok()) {
     index_batch.SetCheckpoint(kIndexEndCheckpoint, end);
     st = index_->Write(&index_batch, /*sync=*/false);
@@ -183,11 +184,22 @@ Status StoreImpl::Dispatch(const Record& record, LogOffset offset, uint32_t size
     entry.size = size;
     entry.tag_hash = TagHash(record.tag);
     entry.store_ms = record.store_ms;
-    RETURN_IF_ERROR(cq->Append(entry));
+    bool first_staged = false;
+    RETURN_IF_ERROR(cq->Append(entry, &first_staged));
+    if (first_staged) staged_queues_.push_back(std::move(cq));
   }
   for (const auto& key : record.keys) batch->AddKey(record.topic, key, offset);
   if (!record.message_id.empty()) batch->AddMessageId(record.message_id, offset);
   return Status::Ok();
+}
+
+Status StoreImpl::FlushStagedQueues() {
+  Status st;
+  for (const auto& cq : staged_queues_) {
+    if (st.ok()) st = cq->Flush();
+  }
+  staged_queues_.clear();
+  return st;
 }
 
 void StoreImpl::FlushLog() {

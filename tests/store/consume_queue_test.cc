@@ -45,6 +45,10 @@ TEST(ConsumeQueueTest, AppendReadAcrossFilesAndReopen) {
     for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
     // Replayed entries are skipped.
     ASSERT_TRUE(cq->Append(Entry(3, 999999)).ok());
+    // Staged entries are invisible until flushed (one write per file for the whole group).
+    EXPECT_EQ(cq->next_offset(), 0);
+    EXPECT_TRUE(cq->Read(0, 10, LogOffset(0))->empty());
+    ASSERT_TRUE(cq->Flush().ok());
     EXPECT_EQ(cq->next_offset(), 10);
     auto entries = cq->Read(2, 5, LogOffset(0));
     ASSERT_TRUE(entries.ok());
@@ -72,9 +76,11 @@ TEST(ConsumeQueueTest, TruncateFromLogDropsEntriesPastTheEnd) {
   TempDir tmp;
   auto cq = OpenQueue(tmp.path() + "/q");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
   ASSERT_TRUE(cq->TruncateFromLog(LogOffset(450)).ok());  // entries 5.. point at 500..
   EXPECT_EQ(cq->next_offset(), 5);
   ASSERT_TRUE(cq->Append(Entry(5, 450)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
   cq.reset();
   cq = OpenQueue(tmp.path() + "/q");
   EXPECT_EQ(cq->next_offset(), 6);
@@ -88,6 +94,7 @@ TEST(ConsumeQueueTest, TrimBelowLogMovesMinAndRemovesFiles) {
   std::string dir = tmp.path() + "/q";
   auto cq = OpenQueue(dir);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
   ASSERT_TRUE(cq->TrimBelowLog(LogOffset(550)).ok());
   EXPECT_EQ(cq->min_offset(), 6);
   EXPECT_EQ(cq->next_offset(), 10);
@@ -110,6 +117,7 @@ TEST(ConsumeQueueTest, EmptyQueueStartsWhereTheLogSays) {
   auto cq = OpenQueue(dir);
   ASSERT_TRUE(cq->Append(Entry(6, 600)).ok());
   ASSERT_TRUE(cq->Append(Entry(7, 700)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
   EXPECT_EQ(cq->min_offset(), 6);
   EXPECT_EQ(cq->next_offset(), 8);
   cq.reset();
@@ -119,6 +127,20 @@ TEST(ConsumeQueueTest, EmptyQueueStartsWhereTheLogSays) {
   auto entries = cq->Read(0, 10, LogOffset(0));
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ(entries->front().queue_offset, 6);
+}
+
+TEST(ConsumeQueueTest, GapWhileStagedKeepsEveryEntry) {
+  TempDir tmp;
+  auto cq = OpenQueue(tmp.path() + "/q");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->Append(Entry(5, 500)).ok());  // slots 3 and 4 stay holes
+  ASSERT_TRUE(cq->Flush().ok());
+  EXPECT_EQ(cq->next_offset(), 6);
+  auto entries = cq->Read(0, 10, LogOffset(0));
+  ASSERT_TRUE(entries.ok());
+  std::vector<int64_t> offsets;
+  for (const auto& e : *entries) offsets.push_back(e.queue_offset);
+  EXPECT_EQ(offsets, (std::vector<int64_t>{0, 1, 2, 5}));
 }
 
 }  // namespace
