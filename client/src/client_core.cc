@@ -140,12 +140,22 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec) {
 namespace {
 
 Status HandleStatus(const google::protobuf::RepeatedPtrField<wire::HandleResult>& results) {
-  // One handle per request: its result, when the broker gives one, is the answer.
-  if (results.empty()) return Status::Ok();
+  // Each handle has its result, when the broker gives one; the first failure is the answer.
+  int failed = 0;
+  const wire::HandleResult* first = nullptr;
+  for (const auto& r : results) {
+    if (r.code() == wire::OK) continue;
+    if (first == nullptr) first = &r;
+    ++failed;
+  }
+  if (first == nullptr) return Status::Ok();
   wire::Header h;
-  h.set_code(results[0].code());
-  h.set_error_message(results[0].error_message());
-  return StatusFromHeader(h);
+  h.set_code(first->code());
+  h.set_error_message(first->error_message());
+  Status st = StatusFromHeader(h);
+  if (results.size() == 1) return st;
+  return Status(st.code(), st.message() + " (" + std::to_string(failed) + " of " +
+                               std::to_string(results.size()) + " handles failed)");
 }
 
 }  // namespace
@@ -192,13 +202,21 @@ Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpe
 }
 
 Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle) {
-  if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
+  return AckMany(core, spec, {receipt_handle});
+}
+
+Status AckMany(ClientCore& core, const ConsumerSpec& spec,
+               const std::vector<std::string_view>& receipt_handles) {
+  if (receipt_handles.empty()) return Status::Ok();
   wire::Header h;
   h.set_kind(wire::ACK);
   auto* r = h.mutable_ack_request();
   r->set_group(spec.group);
   r->set_topic(spec.topic);
-  r->add_receipt_handles(receipt_handle);
+  for (std::string_view handle : receipt_handles) {
+    if (handle.empty()) return InvalidArgument("message has no receipt handle");
+    r->add_receipt_handles()->assign(handle.data(), handle.size());
+  }
   ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
   return HandleStatus(f.header.ack_response().results());
 }

@@ -83,6 +83,9 @@ uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_m
 Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
                                              uint32_t max_messages, int64_t await_ms);
 Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle);
+// All handles in one request: Ok when every one was acked, else the first failure.
+Status AckMany(ClientCore& core, const ConsumerSpec& spec,
+               const std::vector<std::string_view>& receipt_handles);
 Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
             int64_t delay_ms);
 Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,

@@ -86,6 +86,14 @@ Status SimpleConsumer::Ack(const ReceivedMessage& message) {
   return client::Ack(*impl_->core_, impl_->spec_, message.receipt_handle());
 }
 
+Status SimpleConsumer::Ack(const std::vector<ReceivedMessage>& messages) {
+  if (!impl_) return Moved();
+  std::vector<std::string_view> handles;
+  handles.reserve(messages.size());
+  for (const auto& m : messages) handles.push_back(m.receipt_handle());
+  return client::AckMany(*impl_->core_, impl_->spec_, handles);
+}
+
 Status SimpleConsumer::Nack(const ReceivedMessage& message, int64_t delay_ms) {
   if (!impl_) return Moved();
   return client::Nack(*impl_->core_, impl_->spec_, message.receipt_handle(), delay_ms);

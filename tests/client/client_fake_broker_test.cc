@@ -222,6 +222,63 @@ TEST(SimpleConsumerTest, ReceiveAckNackChangeLease) {
   EXPECT_TRUE(nacked.get().ok());
 }
 
+TEST(SimpleConsumerTest, BatchAckSendsEveryHandleInOneRequest) {
+  FakeBroker broker;
+  auto consumer = SimpleConsumer::NewBuilder().Endpoint(broker.endpoint()).Group("g").Topic(
+      "orders").AwaitDuration(1000).Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  broker.Accept();
+
+  auto received = std::async(std::launch::async, [&] { return consumer->Receive(3); });
+  wire::Frame req = broker.ReadFrame();
+  wire::Header resp;
+  for (int i = 0; i < 3; ++i) {
+    auto* m = resp.mutable_receive_response()->add_messages();
+    m->set_topic("orders");
+    m->set_message_id("id" + std::to_string(i));
+    m->set_body_size(1);
+    m->set_receipt_handle("h" + std::to_string(i));
+  }
+  broker.Respond(req, resp, "abc");
+  auto batch = received.get();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 3u);
+
+  // All acked.
+  auto acked = std::async(std::launch::async, [&] { return consumer->Ack(*batch); });
+  wire::Frame ack = broker.ReadFrame();
+  ASSERT_EQ(ack.header.kind(), wire::ACK);
+  EXPECT_EQ(ack.header.ack_request().group(), "g");
+  EXPECT_EQ(ack.header.ack_request().topic(), "orders");
+  ASSERT_EQ(ack.header.ack_request().receipt_handles_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(ack.header.ack_request().receipt_handles(i), "h" + std::to_string(i));
+  }
+  wire::Header ok_resp;
+  for (int i = 0; i < 3; ++i) ok_resp.mutable_ack_response()->add_results();
+  broker.Respond(ack, ok_resp);
+  EXPECT_TRUE(acked.get().ok());
+
+  // Two of three refused: the first refusal is the answer, with the count.
+  acked = std::async(std::launch::async, [&] { return consumer->Ack(*batch); });
+  ack = broker.ReadFrame();
+  wire::Header mixed;
+  auto* results = mixed.mutable_ack_response();
+  results->add_results();
+  for (int i = 0; i < 2; ++i) {
+    auto* r = results->add_results();
+    r->set_code(wire::RECEIPT_INVALID);
+    r->set_error_message("receipt handle h" + std::to_string(i + 1) + " expired");
+  }
+  broker.Respond(ack, mixed);
+  Status st = acked.get();
+  EXPECT_EQ(st.code(), Code::kReceiptInvalid);
+  EXPECT_EQ(st.message(), "receipt handle h1 expired (2 of 3 handles failed)");
+
+  // Nothing to ack: no request at all.
+  EXPECT_TRUE(consumer->Ack(std::vector<ReceivedMessage>{}).ok());
+}
+
 TEST(SimpleConsumerTest, BuildValidatesNames) {
   EXPECT_EQ(SimpleConsumer::NewBuilder().Topic("t").Build().status().code(),
             Code::kInvalidArgument);  // no group

@@ -64,6 +64,9 @@ class SimpleConsumer {
   Result<std::vector<ReceivedMessage>> Receive(uint32_t max_messages, int64_t await_ms);
 
   Status Ack(const ReceivedMessage& message);
+  // Acks the whole batch in one request. Ok when every message was acked; otherwise the first
+  // failure, its message saying how many failed (the others are acked all the same).
+  Status Ack(const std::vector<ReceivedMessage>& messages);
   // Gives the message back; redelivered no sooner than delay_ms from now (0: broker policy).
   Status Nack(const ReceivedMessage& message, int64_t delay_ms = 0);
   // Makes the message invisible for lease_ms from now; stores the new receipt handle in

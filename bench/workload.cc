@@ -1,0 +1,275 @@
+#include "bench/workload.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <semaphore>
+#include <thread>
+#include <vector>
+
+#include "common/logging.h"
+#include "tidemq/producer.h"
+#include "tidemq/simple_consumer.h"
+
+namespace tidemq::bench {
+namespace {
+
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+constexpr int kMaxBatchSendersPerProducer = 64;
+constexpr int64_t kReceiveWaitMs = 500;  // short long-polls keep stopping prompt
+
+int64_t SecondsToNanos(double s) { return static_cast<int64_t>(s * kNanosPerSecond); }
+
+// The message every send copies, or, with stamp_bodies, a fresh one carrying its send time.
+class MessageFactory {
+ public:
+  explicit MessageFactory(const BenchOptions& options)
+      : topic_(options.topic),
+        body_(Body(options.size)),
+        stamp_(options.stamp_bodies && options.size >= sizeof(int64_t)),
+        template_(Message::NewBuilder().Topic(topic_).Body(body_).Build()) {}
+
+  const Status& status() const { return template_.status(); }
+
+  static std::string Body(size_t size) {
+    std::string body(size, '\0');
+    for (size_t i = 0; i < size; ++i) body[i] = static_cast<char>('a' + i % 26);
+    return body;
+  }
+
+  Message Make() const {
+    if (!stamp_) return *template_;
+    std::string body = body_;
+    int64_t now = WallNanos();
+    std::memcpy(body.data(), &now, sizeof(now));
+    return *Message::NewBuilder().Topic(topic_).Body(std::move(body)).Build();
+  }
+
+ private:
+  std::string topic_;
+  std::string body_;
+  bool stamp_;
+  Result<Message> template_;
+};
+
+// Spaces sends `interval_ns` apart (0: no pacing). Returns when the next send is due: the
+// schedule, not the wake-up, so latency includes any delay in getting to send (no coordinated
+// omission).
+class Pacer {
+ public:
+  Pacer(double per_second, int64_t start_ns)
+      : interval_ns_(per_second > 0 ? static_cast<int64_t>(kNanosPerSecond / per_second) : 0),
+        next_ns_(start_ns) {}
+
+  int64_t WaitForTurn() {
+    if (interval_ns_ == 0) return NowNanos();
+    int64_t due = next_ns_;
+    next_ns_ += interval_ns_;
+    if (due > NowNanos()) {
+      std::this_thread::sleep_until(
+          std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due)));
+    }
+    return due;
+  }
+
+ private:
+  int64_t interval_ns_;
+  int64_t next_ns_;
+};
+
+// batch == 1: SendAsync, at most `inflight` outstanding.
+void RunAsyncSender(Producer& producer, const BenchOptions& options, double rate,
+                    const MessageFactory& factory, RunControl& control, SideStats& stats) {
+  // Shared with the callbacks: the last release may still be returning when the drain below
+  // is already done.
+  auto slots = std::make_shared<std::counting_semaphore<>>(options.inflight);
+  Pacer pacer(rate, control.start_ns());
+  const uint64_t size = options.size;
+  while (true) {
+    int64_t due = pacer.WaitForTurn();
+    slots->acquire();
+    bool measured = false;
+    if (control.Claim(1, NowNanos(), &measured) == 0) {
+      slots->release();
+      break;
+    }
+    producer.SendAsync(factory.Make(),
+                       [slots, &stats, due, measured, size](const Result<SendReceipt>& r) {
+                         int64_t now = NowNanos();
+                         if (r.ok()) {
+                           stats.Completed(1, size, measured, now);
+                           if (measured) stats.latency().Record(now - due);
+                         } else {
+                           stats.Failed(1, r.status());
+                         }
+                         slots->release();
+                       });
+  }
+  // Sends end within their timeout and retries, so this is bounded.
+  for (int i = 0; i < options.inflight; ++i) slots->acquire();
+}
+
+// batch > 1: blocking SendBatch, one batch in flight per sender thread.
+void RunBatchSender(Producer& producer, const BenchOptions& options, double rate,
+                    const MessageFactory& factory, RunControl& control, SideStats& stats) {
+  Pacer pacer(rate / options.batch, control.start_ns());
+  while (true) {
+    int64_t due = pacer.WaitForTurn();
+    bool measured = false;
+    uint32_t n = control.Claim(static_cast<uint32_t>(options.batch), NowNanos(), &measured);
+    if (n == 0) break;
+    std::vector<Message> messages;
+    messages.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) messages.push_back(factory.Make());
+    auto r = producer.SendBatch(std::move(messages));
+    int64_t now = NowNanos();
+    if (r.ok()) {
+      stats.Completed(n, uint64_t{n} * options.size, measured, now);
+      if (measured) stats.latency().Record(now - due, n);
+    } else {
+      stats.Failed(n, r.status());
+    }
+  }
+}
+
+// Runs `workers` threads named `name`, each running body(i); returns when all are done.
+template <typename Body>
+void RunThreads(int workers, const char* name, Body body) {
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (int i = 0; i < workers; ++i) {
+    threads.emplace_back([&body, name, i] {
+      SetThreadName(name);
+      body(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+RunControl::RunControl(uint64_t count, double warmup_s, double duration_s)
+    : count_(count),
+      start_ns_(NowNanos()),
+      measure_start_ns_(start_ns_ + SecondsToNanos(warmup_s)),
+      end_ns_(measure_start_ns_ + SecondsToNanos(duration_s)) {}
+
+uint32_t RunControl::Claim(uint32_t wanted, int64_t now_ns, bool* measured) {
+  if (Over(now_ns)) return 0;
+  *measured = Measuring(now_ns);
+  if (!*measured || count_ == 0) return wanted;
+  uint64_t before = claimed_.fetch_add(wanted, std::memory_order_relaxed);
+  if (before >= count_) return 0;
+  return static_cast<uint32_t>(std::min<uint64_t>(wanted, count_ - before));
+}
+
+void SideStats::Completed(uint64_t n, uint64_t bytes, bool measured, int64_t now_ns) {
+  total_.fetch_add(n, std::memory_order_relaxed);
+  if (!measured) return;
+  measured_.fetch_add(n, std::memory_order_relaxed);
+  measured_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  int64_t seen = last_ns_.load(std::memory_order_relaxed);
+  while (now_ns > seen &&
+         !last_ns_.compare_exchange_weak(seen, now_ns, std::memory_order_relaxed)) {
+  }
+}
+
+void SideStats::Failed(uint64_t n, const Status& status) {
+  if (errors_.fetch_add(n, std::memory_order_relaxed) == 0) {
+    std::lock_guard lock(error_mu_);
+    first_error_ = status.ToString();
+  }
+}
+
+std::string SideStats::first_error() const {
+  std::lock_guard lock(error_mu_);
+  return first_error_;
+}
+
+Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats) {
+  MessageFactory factory(options);
+  RETURN_IF_ERROR(factory.status());
+  std::vector<Producer> producers;
+  producers.reserve(options.producers);
+  for (int i = 0; i < options.producers; ++i) {
+    ASSIGN_OR_RETURN(Producer p, Producer::NewBuilder().Endpoint(options.addr).Build());
+    producers.push_back(std::move(p));
+  }
+  int senders_per_producer = options.batch == 1 ? 1
+                                                : std::clamp(options.inflight / options.batch, 1,
+                                                             kMaxBatchSendersPerProducer);
+  double rate_per_sender = options.rate / (options.producers * senders_per_producer);
+  RunThreads(options.producers * senders_per_producer, "bench-prod", [&](int i) {
+    Producer& p = producers[i / senders_per_producer];
+    if (options.batch == 1) {
+      RunAsyncSender(p, options, rate_per_sender, factory, control, stats);
+    } else {
+      RunBatchSender(p, options, rate_per_sender, factory, control, stats);
+    }
+  });
+  return Status::Ok();
+}
+
+Status RunConsumers(const BenchOptions& options, RunControl& control, const ConsumeLimits& limits,
+                    SideStats& stats) {
+  std::vector<SimpleConsumer> consumers;
+  consumers.reserve(options.consumers);
+  for (int i = 0; i < options.consumers; ++i) {
+    ASSIGN_OR_RETURN(SimpleConsumer c, SimpleConsumer::NewBuilder()
+                                           .Endpoint(options.addr)
+                                           .Group(options.group)
+                                           .Topic(options.topic)
+                                           .AwaitDuration(kReceiveWaitMs)
+                                           .Build());
+    consumers.push_back(std::move(c));
+  }
+  const bool stamped = options.stamp_bodies && options.size >= sizeof(int64_t);
+  const int64_t idle_stop_ns = options.idle_stop_ms * 1'000'000;
+  RunThreads(options.consumers, "bench-cons", [&](int i) {
+    SimpleConsumer& consumer = consumers[i];
+    int64_t last_message_ns = NowNanos();
+    while (true) {
+      int64_t now = NowNanos();
+      if (control.stopped() || (limits.obey_run_deadline && control.Over(now)) ||
+          now >= limits.drain_deadline_ns.load()) {
+        break;
+      }
+      uint64_t limit = limits.count.load();
+      uint64_t done = stats.total();
+      if (done >= limit) break;
+      if (limits.producers_done.load() && now - last_message_ns >= idle_stop_ns) break;
+      auto wanted = static_cast<uint32_t>(std::min<uint64_t>(options.receive_batch, limit - done));
+      auto batch = consumer.Receive(wanted);
+      if (!batch.ok()) {
+        stats.Failed(1, batch.status());
+        if (batch.status().code() == Code::kUnavailable) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      if (batch->empty()) continue;
+      int64_t received_wall = WallNanos();
+      Status st = consumer.Ack(*batch);
+      now = NowNanos();
+      last_message_ns = now;
+      if (!st.ok()) {
+        stats.Failed(batch->size(), st);
+        continue;
+      }
+      bool measured = control.Measuring(now);
+      uint64_t bytes = 0;
+      for (const auto& m : *batch) {
+        bytes += m.body().size();
+        if (stamped && measured && m.body().size() >= sizeof(int64_t)) {
+          int64_t sent_wall;
+          std::memcpy(&sent_wall, m.body().data(), sizeof(sent_wall));
+          stats.latency().Record(received_wall - sent_wall);
+        }
+      }
+      stats.Completed(batch->size(), bytes, measured, now);
+    }
+  });
+  return Status::Ok();
+}
+
+}  // namespace tidemq::bench

@@ -1,0 +1,132 @@
+// The load generators of tidemq-bench: producers and consumers driven by one RunControl, each
+// side counting into its SideStats. Uses only the client's public API.
+//
+// Threads: RunProducers / RunConsumers start their own worker threads ("bench-prod",
+// "bench-cons") and return when every worker has finished; send callbacks run on the client's
+// network threads. Everything here is bounded: by --count, by --duration and by the hard caps
+// checked in tidemq_bench.cc.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "bench/latency_histogram.h"
+#include "common/status.h"
+
+namespace tidemq::bench {
+
+struct BenchOptions {
+  std::string addr = "127.0.0.1:9810";
+  std::string topic = "bench";
+  uint32_t queues = 8;
+  std::string group = "bench";
+  uint32_t size = 1024;
+  uint64_t count = 0;      // messages to measure; 0: run for duration_s
+  double duration_s = 10;  // measured seconds (with count: a time limit)
+  double warmup_s = 0;     // unmeasured seconds before the measurement
+  int inflight = 256;      // outstanding sends per producer
+  int producers = 1;
+  int batch = 1;    // messages per SendBatch; 1: SendAsync
+  double rate = 0;  // target msg/s over all producers; 0: as fast as possible
+  int consumers = 1;
+  uint32_t receive_batch = 64;
+  int64_t idle_stop_ms = 5000;  // consumers give up after this long without a message
+  bool stamp_bodies = false;    // first 8 body bytes: send time (end-to-end latency)
+};
+
+// Steady clock, for intervals within this process.
+inline int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+// System clock: comparable between the processes of one host (end-to-end latency).
+inline int64_t WallNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Decides when the run is warming up, measuring or over, and hands out the --count budget.
+class RunControl {
+ public:
+  // count 0: unbounded (time only).
+  RunControl(uint64_t count, double warmup_s, double duration_s);
+
+  int64_t start_ns() const { return start_ns_; }
+  int64_t measure_start_ns() const { return measure_start_ns_; }
+  bool Measuring(int64_t now_ns) const { return now_ns >= measure_start_ns_; }
+  bool Over(int64_t now_ns) const {
+    return stopped_.load(std::memory_order_relaxed) || now_ns >= end_ns_;
+  }
+  // Stops every worker soon (Ctrl-C, fatal error, or consumers done).
+  void Stop() { stopped_.store(true, std::memory_order_relaxed); }
+  bool stopped() const { return stopped_.load(std::memory_order_relaxed); }
+
+  // Grants up to `wanted` messages to send now; 0 when the run is over. *measured says whether
+  // they count (false while warming up; warm-up messages do not use the --count budget).
+  uint32_t Claim(uint32_t wanted, int64_t now_ns, bool* measured);
+  uint64_t count() const { return count_; }
+
+ private:
+  const uint64_t count_;
+  const int64_t start_ns_;
+  const int64_t measure_start_ns_;
+  const int64_t end_ns_;
+  std::atomic<uint64_t> claimed_{0};
+  std::atomic<bool> stopped_{false};
+};
+
+// What one side (producers or consumers) did.
+class SideStats {
+ public:
+  // `n` messages of `bytes` in total completed at now_ns; measured ones go into the figures.
+  void Completed(uint64_t n, uint64_t bytes, bool measured, int64_t now_ns);
+  void Failed(uint64_t n, const Status& status);
+
+  uint64_t total() const { return total_.load(std::memory_order_relaxed); }
+  uint64_t measured() const { return measured_.load(std::memory_order_relaxed); }
+  uint64_t measured_bytes() const { return measured_bytes_.load(std::memory_order_relaxed); }
+  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
+  int64_t last_ns() const { return last_ns_.load(std::memory_order_relaxed); }
+  std::string first_error() const;
+
+  LatencyHistogram& latency() { return latency_; }
+  const LatencyHistogram& latency() const { return latency_; }
+
+ private:
+  std::atomic<uint64_t> total_{0};
+  std::atomic<uint64_t> measured_{0};
+  std::atomic<uint64_t> measured_bytes_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<int64_t> last_ns_{0};
+  LatencyHistogram latency_;
+  mutable std::mutex error_mu_;
+  std::string first_error_;  // GUARDED_BY(error_mu_)
+};
+
+// Sends until `control` says the run is over, then waits for the sends in flight. Latency is
+// recorded per message, from the moment it was due (paced mode) or handed to the client, to
+// the broker's acknowledgement. A producer that cannot connect is an error for the caller.
+Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats);
+
+// Where consumers stop. Consume-only runs obey the run's deadline; consumers running beside
+// producers instead drain what was produced: `count` (acked messages, warm-up included) is set
+// once the producers are done, and `drain_deadline_ns` bounds the drain.
+struct ConsumeLimits {
+  std::atomic<uint64_t> count{UINT64_MAX};
+  std::atomic<bool> producers_done{false};
+  std::atomic<int64_t> drain_deadline_ns{INT64_MAX};
+  bool obey_run_deadline = true;
+};
+
+// Receives and acks (one batch ack per received batch) until the run is stopped, the limits
+// are reached, or nothing arrived for idle_stop_ms once the producers are done. With
+// stamp_bodies, records the end-to-end latency (send to receive) in stats.latency().
+Status RunConsumers(const BenchOptions& options, RunControl& control, const ConsumeLimits& limits,
+                    SideStats& stats);
+
+}  // namespace tidemq::bench
