@@ -224,8 +224,12 @@ TEST(SimpleConsumerTest, ReceiveAckNackChangeLease) {
 
 TEST(SimpleConsumerTest, BatchAckSendsEveryHandleInOneRequest) {
   FakeBroker broker;
-  auto consumer = SimpleConsumer::NewBuilder().Endpoint(broker.endpoint()).Group("g").Topic(
-      "orders").AwaitDuration(1000).Build();
+  auto consumer = SimpleConsumer::NewBuilder()
+                      .Endpoint(broker.endpoint())
+                      .Group("g")
+                      .Topic("orders")
+                      .AwaitDuration(1000)
+                      .Build();
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
   broker.Accept();
 
