@@ -8,6 +8,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <cstring>
 #include <future>
 
 #include "client/src/error_mapping.h"
@@ -24,6 +25,8 @@ namespace {
 
 // Frames written per async_write: gathers many small requests into one syscall.
 constexpr size_t kMaxFramesPerWrite = 64;
+// Read buffer: one read_some takes up to this much (more only for a larger frame).
+constexpr size_t kReadBufferBytes = 256 << 10;
 
 std::chrono::milliseconds Ms(int64_t ms) {
   return std::chrono::milliseconds(std::max<int64_t>(ms, 0));
@@ -176,7 +179,8 @@ void Connection::OnConnected(uint64_t epoch) {
     }
   }
   start_cv_.notify_all();
-  ReadPrefix();
+  read_start_ = read_end_ = read_needed_ = 0;
+  ReadMore();
   DoWrite();
   ArmHeartbeat();
 }
@@ -248,28 +252,41 @@ uint64_t Connection::Call(wire::Header request, const std::vector<std::string_vi
     return id;
   }
   SteadyTime deadline = std::chrono::steady_clock::now() + Ms(timeout_ms);
-  asio::post(io_, [this, id, frame = std::move(frame), deadline, done = std::move(done)]() mutable {
-    Enqueue(id, std::move(frame), deadline, std::move(done));
-  });
+  bool first;
+  {
+    std::lock_guard lock(submit_mu_);
+    first = submitted_.empty();
+    submitted_.push_back(Submission{id, std::move(frame), deadline, std::move(done)});
+  }
+  if (first) asio::post(io_, [this] { DrainSubmissions(); });
   return id;
 }
 
-void Connection::Enqueue(uint64_t id, std::string frame, SteadyTime deadline, Callback done) {
-  if (state_ == State::kClosed) {
-    done(Status(Code::kCancelled, "client is shut down"));
-    return;
+void Connection::DrainSubmissions() {
+  std::vector<Submission> batch;
+  {
+    std::lock_guard lock(submit_mu_);
+    batch.swap(submitted_);
   }
-  if (queued_bytes_ > 0 && queued_bytes_ + frame.size() > options_.max_queued_bytes) {
-    done(Status(Code::kResourceExhausted,
-                "client write queue is full (" + std::to_string(queued_bytes_) + " bytes)"));
-    return;
-  }
-  pending_.emplace(id, PendingCall{std::move(done), deadline});
-  deadlines_.emplace(deadline, id);
-  queued_bytes_ += frame.size();
-  write_queue_.push_back(std::move(frame));
-  if (deadline < sweep_at_) ArmSweep();
+  for (Submission& s : batch) Enqueue(std::move(s));
   DoWrite();
+}
+
+void Connection::Enqueue(Submission s) {
+  if (state_ == State::kClosed) {
+    s.done(Status(Code::kCancelled, "client is shut down"));
+    return;
+  }
+  if (queued_bytes_ > 0 && queued_bytes_ + s.frame.size() > options_.max_queued_bytes) {
+    s.done(Status(Code::kResourceExhausted,
+                  "client write queue is full (" + std::to_string(queued_bytes_) + " bytes)"));
+    return;
+  }
+  pending_.emplace(s.id, PendingCall{std::move(s.done), s.deadline});
+  deadlines_.emplace(s.deadline, s.id);
+  queued_bytes_ += s.frame.size();
+  write_queue_.push_back(std::move(s.frame));
+  if (s.deadline < sweep_at_) ArmSweep();
 }
 
 Result<wire::Frame> Connection::CallSync(wire::Header request,
@@ -371,44 +388,59 @@ void Connection::DoWrite() {
   });
 }
 
-void Connection::ReadPrefix() {
+void Connection::ReadMore() {
+  // Keep the unread tail at the front, and room for the frame being assembled.
+  if (read_start_ > 0) {
+    std::memmove(read_buf_.data(), read_buf_.data() + read_start_, read_end_ - read_start_);
+    read_end_ -= read_start_;
+    read_start_ = 0;
+  }
+  size_t want = std::max(kReadBufferBytes, read_needed_);
+  if (read_buf_.size() < want || (read_end_ == 0 && read_buf_.size() > want)) {
+    read_buf_.resize(want);
+    read_buf_.shrink_to_fit();
+  }
   uint64_t epoch = epoch_;
-  asio::async_read(socket_, asio::buffer(prefix_buf_), [this, epoch](const error_code& ec, size_t) {
-    if (epoch != epoch_ || state_ != State::kConnected) return;
-    if (ec) {
-      OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker" : ec.message());
-      return;
-    }
-    wire::FramePrefix prefix;
-    Status st = wire::ParsePrefix(std::string_view(prefix_buf_.data(), prefix_buf_.size()),
-                                  options_.max_frame_bytes, &prefix);
-    if (!st.ok()) {
-      OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
-      return;
-    }
-    ReadRest(prefix);
-  });
-}
-
-void Connection::ReadRest(wire::FramePrefix prefix) {
-  uint64_t epoch = epoch_;
-  rest_buf_.resize(prefix.remaining());
-  asio::async_read(
-      socket_, asio::buffer(rest_buf_), [this, epoch, prefix](const error_code& ec, size_t) {
+  socket_.async_read_some(
+      asio::buffer(read_buf_.data() + read_end_, read_buf_.size() - read_end_),
+      [this, epoch](const error_code& ec, size_t n) {
         if (epoch != epoch_ || state_ != State::kConnected) return;
         if (ec) {
           OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker" : ec.message());
           return;
         }
-        wire::Frame frame;
-        Status st = wire::ParseRest(prefix, rest_buf_, &frame);
-        if (!st.ok()) {
-          OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
-          return;
-        }
-        Dispatch(std::move(frame));
-        if (epoch == epoch_ && state_ == State::kConnected) ReadPrefix();
+        read_end_ += n;
+        if (DispatchBuffered(epoch)) ReadMore();
       });
+}
+
+bool Connection::DispatchBuffered(uint64_t epoch) {
+  read_needed_ = 0;
+  while (read_end_ - read_start_ >= wire::kPrefixSize) {
+    std::string_view unread(read_buf_.data() + read_start_, read_end_ - read_start_);
+    wire::FramePrefix prefix;
+    Status st =
+        wire::ParsePrefix(unread.substr(0, wire::kPrefixSize), options_.max_frame_bytes, &prefix);
+    if (!st.ok()) {
+      OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
+      return false;
+    }
+    size_t total = wire::kPrefixSize + prefix.remaining();
+    if (unread.size() < total) {
+      read_needed_ = total;
+      break;
+    }
+    wire::Frame frame;
+    st = wire::ParseRest(prefix, unread.substr(wire::kPrefixSize, prefix.remaining()), &frame);
+    if (!st.ok()) {
+      OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
+      return false;
+    }
+    read_start_ += total;
+    Dispatch(std::move(frame));
+    if (epoch != epoch_ || state_ != State::kConnected) return false;
+  }
+  return true;
 }
 
 void Connection::Dispatch(wire::Frame frame) {

@@ -125,10 +125,19 @@ class Connection {
   void OnConnectFailed(uint64_t epoch, const std::string& why);
   void OnConnectionLost(uint64_t epoch, const std::string& why);
   void ScheduleReconnect();
-  void Enqueue(uint64_t id, std::string frame, SteadyTime deadline, Callback done);
+  struct Submission {
+    uint64_t id;
+    std::string frame;
+    SteadyTime deadline;
+    Callback done;
+  };
+  void DrainSubmissions();
+  // Queues the frame without starting a write; DoWrite() sends what is queued.
+  void Enqueue(Submission s);
   void DoWrite();
-  void ReadPrefix();
-  void ReadRest(wire::FramePrefix prefix);
+  void ReadMore();
+  // Dispatches every whole frame in the read buffer; false when the connection went away.
+  bool DispatchBuffered(uint64_t epoch);
   void Dispatch(wire::Frame frame);
   void HandleBrokerRequest(wire::Frame frame);
   void Complete(uint64_t id, Result<wire::Frame> result);
@@ -159,6 +168,11 @@ class Connection {
   std::mutex handlers_mu_;
   std::map<int, RequestHandler> handlers_;  // GUARDED_BY(handlers_mu_)
 
+  // Calls made from any thread, waiting for the io thread. Only the call that finds the list
+  // empty posts a drain, so a burst of pipelined calls costs the io thread one wake-up.
+  std::mutex submit_mu_;
+  std::vector<Submission> submitted_;  // GUARDED_BY(submit_mu_)
+
   // First-attempt hand-off to Start().
   std::mutex start_mu_;
   std::condition_variable start_cv_;
@@ -177,8 +191,12 @@ class Connection {
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   std::vector<std::string> in_write_;
-  std::array<char, wire::kPrefixSize> prefix_buf_{};
-  std::string rest_buf_;
+  // Bytes read but not yet dispatched are read_buf_[read_start_, read_end_): one read may
+  // bring many responses. Grows to the size of the largest frame, shrinks back when empty.
+  std::vector<char> read_buf_;
+  size_t read_start_ = 0;
+  size_t read_end_ = 0;
+  size_t read_needed_ = 0;  // size of the incomplete frame at read_start_, once known
   std::set<std::shared_ptr<boost::asio::steady_timer>> run_after_timers_;
 };
 
