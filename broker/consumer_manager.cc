@@ -260,6 +260,9 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
   const bool fifo = g.config.fifo;
   // FIFO: the next message of a queue goes out only after the previous one is settled.
   if (fifo && !st.inflight.empty()) return;
+  // FIFO: at most one message of a queue in flight, so a nack can never let a later message
+  // of the queue overtake it. Other queues may still fill the rest of the batch.
+  const size_t limit = fifo ? out->size() + 1 : args.max_messages;
   const std::string& topic = std::get<0>(key);
   const uint32_t queue = std::get<1>(key);
 
@@ -283,7 +286,7 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
 
   // 1. Redeliveries that are due, in offset order. FIFO stops at the first one not yet due:
   //    nothing after it may overtake it.
-  for (auto it = st.retry.begin(); it != st.retry.end() && out->size() < args.max_messages;) {
+  for (auto it = st.retry.begin(); it != st.retry.end() && out->size() < limit;) {
     if (it->second > now) {
       if (fifo) return;
       ++it;
@@ -316,12 +319,12 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
       st.dirty = true;
     }
   }
-  while (out->size() < args.max_messages) {
-    size_t want = args.max_messages - out->size();
+  while (out->size() < limit) {
+    size_t want = limit - out->size();
     auto entries = store_->ReadQueue(topic, queue, st.next, std::max<size_t>(want, 16));
     if (!entries.ok() || entries->empty()) return;
     for (const store::QueueEntry& e : *entries) {
-      if (out->size() >= args.max_messages) return;
+      if (out->size() >= limit) return;
       st.next = e.queue_offset + 1;
       if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
         MarkAcked(st, e.queue_offset);

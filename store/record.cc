@@ -70,8 +70,8 @@ bool DecodeFields(std::string_view fields, Record* r, std::string* why) {
   r->deliver_at_ms = static_cast<int64_t>(deliver_at_ms);
   r->origin_offset = LogOffset(static_cast<int64_t>(origin_offset));
   if (!GetShortString(&in, &r->topic) || !GetShortString(&in, &r->message_id) ||
-      !GetShortString(&in, &r->tag)) {
-    *why = "malformed topic, message id or tag";
+      !GetShortString(&in, &r->tag) || !GetShortString(&in, &r->message_group)) {
+    *why = "malformed topic, message id, tag or message group";
     return false;
   }
   uint16_t key_count;
@@ -116,7 +116,8 @@ bool DecodeFields(std::string_view fields, Record* r, std::string* why) {
 }  // namespace
 
 size_t Record::EncodedSize() const {
-  size_t n = kMinRecordSize + topic.size() + message_id.size() + tag.size() + body.size();
+  size_t n = kMinRecordSize + topic.size() + message_id.size() + tag.size() +
+             message_group.size() + body.size();
   for (const auto& k : keys) n += 2 + k.size();
   for (const auto& [k, v] : properties) n += 2 + k.size() + 4 + v.size();
   return n;
@@ -129,6 +130,9 @@ Status CheckEncodable(const Record& r) {
     return TooLarge("message id", r.message_id.size(), kMaxShortFieldBytes);
   }
   if (r.tag.size() > kMaxShortFieldBytes) return TooLarge("tag", r.tag.size(), kMaxShortFieldBytes);
+  if (r.message_group.size() > kMaxShortFieldBytes) {
+    return TooLarge("message group", r.message_group.size(), kMaxShortFieldBytes);
+  }
   if (r.keys.size() > kMaxFieldCount) {
     return Status(Code::kTooLarge, "record has " + std::to_string(r.keys.size()) + " keys");
   }
@@ -170,6 +174,7 @@ void EncodeRecord(const Record& r, std::string* out) {
   PutShortString(out, r.topic);
   PutShortString(out, r.message_id);
   PutShortString(out, r.tag);
+  PutShortString(out, r.message_group);
   PutFixed16(out, static_cast<uint16_t>(r.keys.size()));
   for (const auto& k : r.keys) PutShortString(out, k);
   PutFixed16(out, static_cast<uint16_t>(r.properties.size()));

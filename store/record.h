@@ -22,13 +22,13 @@ inline constexpr size_t kMaxRecordBytes = 64u << 20;     // hard ceiling for any
 // version(1) type(1) flags(4) queue_id(4) + five i64 (queue_offset, store_ms, born_ms,
 // deliver_at_ms, origin_offset).
 inline constexpr size_t kRecordFixedFieldsSize = 1 + 1 + 4 + 4 + 5 * 8;
-// Length prefixes of an all-empty record: topic, message_id, tag (u16 each), key count (u16),
-// property count (u16), body (u32).
-inline constexpr size_t kRecordEmptyVarFieldsSize = 2 + 2 + 2 + 2 + 2 + 4;
+// Length prefixes of an all-empty record: topic, message_id, tag, message_group (u16 each),
+// key count (u16), property count (u16), body (u32).
+inline constexpr size_t kRecordEmptyVarFieldsSize = 2 + 2 + 2 + 2 + 2 + 2 + 4;
 inline constexpr size_t kMinRecordSize =
     kRecordPrefixSize + kRecordFixedFieldsSize + kRecordEmptyVarFieldsSize;
 // Limits imposed by the length prefixes.
-inline constexpr size_t kMaxShortFieldBytes = 0xffff;  // topic, message_id, tag, key, prop key
+inline constexpr size_t kMaxShortFieldBytes = 0xffff;  // names, tag, group, keys, prop keys
 inline constexpr size_t kMaxFieldCount = 0xffff;       // keys, properties
 
 enum class RecordType : uint8_t {
@@ -52,6 +52,7 @@ struct Record {
   int64_t queue_offset = -1;     // assigned by the store for IsDispatchedToQueue types
   std::string message_id;
   std::string tag;
+  std::string message_group;     // FIFO: messages of one group share a queue, in order
   std::vector<std::string> keys;
   std::vector<std::pair<std::string, std::string>> properties;
   int64_t born_ms = 0;           // set by the producer

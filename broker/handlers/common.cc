@@ -8,6 +8,7 @@ void ToWireMessage(const store::Record& r, wire::Message* m) {
   m->set_queue_id(static_cast<int32_t>(r.queue_id));
   m->set_delivered_queue_id(static_cast<int32_t>(r.queue_id));
   m->set_tag(r.tag);
+  m->set_message_group(r.message_group);
   for (const auto& k : r.keys) m->add_keys(k);
   for (const auto& [k, v] : r.properties) (*m->mutable_properties())[k] = v;
   m->set_message_id(r.message_id);

@@ -21,6 +21,10 @@ Status Validate(const BrokerContext& ctx, const wire::Message& m, std::string_vi
     return InvalidArgument("message id must be 1 to " + std::to_string(kMaxMessageIdLength) +
                            " bytes");
   }
+  if (m.message_group().size() > kMaxKeyLength) {
+    return InvalidArgument("message group must be at most " + std::to_string(kMaxKeyLength) +
+                           " bytes");
+  }
   if (static_cast<size_t>(m.keys_size()) > kMaxKeysPerMessage) {
     return InvalidArgument("a message may carry at most " + std::to_string(kMaxKeysPerMessage) +
                            " keys");
@@ -98,6 +102,7 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
     r.queue_id = *queue;
     r.message_id = m.message_id();
     r.tag = m.tag();
+    r.message_group = m.message_group();
     r.keys.assign(m.keys().begin(), m.keys().end());
     r.properties.assign(m.properties().begin(), m.properties().end());
     std::sort(r.properties.begin(), r.properties.end());

@@ -285,7 +285,7 @@ void Connection::Enqueue(Submission s) {
   pending_.emplace(s.id, PendingCall{std::move(s.done), s.deadline});
   deadlines_.emplace(s.deadline, s.id);
   queued_bytes_ += s.frame.size();
-  write_queue_.push_back(std::move(s.frame));
+  write_queue_.push_back(QueuedFrame{s.id, std::move(s.frame)});
   if (s.deadline < sweep_at_) ArmSweep();
 }
 
@@ -369,9 +369,14 @@ void Connection::DoWrite() {
   in_write_.clear();
   std::vector<asio::const_buffer> buffers;
   while (!write_queue_.empty() && in_write_.size() < kMaxFramesPerWrite) {
-    queued_bytes_ -= write_queue_.front().size();
-    in_write_.push_back(std::move(write_queue_.front()));
+    QueuedFrame& f = write_queue_.front();
+    queued_bytes_ -= f.bytes.size();
+    if (f.call_id == 0 || pending_.count(f.call_id)) in_write_.push_back(std::move(f.bytes));
     write_queue_.pop_front();
+  }
+  if (in_write_.empty()) {
+    writing_ = false;
+    return;
   }
   buffers.reserve(in_write_.size());
   for (const auto& f : in_write_) buffers.emplace_back(asio::buffer(f));
@@ -475,7 +480,7 @@ void Connection::HandleBrokerRequest(wire::Frame frame) {
       // A reply to a request from an earlier connection has no one to go to.
       if (epoch != epoch_ || state_ != State::kConnected) return;
       queued_bytes_ += out.size();
-      write_queue_.push_back(std::move(out));
+      write_queue_.push_back(QueuedFrame{0, std::move(out)});
       DoWrite();
     });
   };

@@ -187,7 +187,14 @@ class Connection {
   std::unordered_map<uint64_t, PendingCall> pending_;
   std::set<std::pair<SteadyTime, uint64_t>> deadlines_;
   SteadyTime sweep_at_ = SteadyTime::max();
-  std::deque<std::string> write_queue_;
+  // Frames waiting to be written, each with the call it belongs to (0: a reply to a broker
+  // request). A frame whose call already completed (timed out, cancelled) is never written:
+  // the caller was told it failed, so it must not reach the broker later.
+  struct QueuedFrame {
+    uint64_t call_id = 0;
+    std::string bytes;
+  };
+  std::deque<QueuedFrame> write_queue_;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   std::vector<std::string> in_write_;

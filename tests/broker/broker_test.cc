@@ -181,6 +181,20 @@ TEST_F(BrokerTest, FifoDeliversNextOnlyAfterAck) {
   EXPECT_EQ(order, (std::vector<std::string>{"step-0", "step-1", "step-2", "step-3", "step-4"}));
 }
 
+TEST_F(BrokerTest, FifoBatchTakesOneMessagePerQueue) {
+  auto c = Connect();
+  ASSERT_EQ(c->Call(CreateTopic("t", 1)).header.code(), wire::OK);
+  ASSERT_EQ(c->Call(CreateGroup("ordered", false, true)).header.code(), wire::OK);
+  ASSERT_EQ(Send(*c, "t", {{"a", "", "", "g"}, {"b", "", "", "g"}, {"c", "", "", "g"}}).header.code(),
+            wire::OK);
+  // Asking for many still leases only the head of the queue: a nack of "a" must not find
+  // "b" already handed out.
+  auto got = Receive(*c, "ordered", "t", 16, 0);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "a");
+  EXPECT_EQ(got[0].meta.message_group(), "g");
+}
+
 TEST_F(BrokerTest, LongPollWakesOnArrival) {
   auto c = Connect();
   ASSERT_EQ(c->Call(CreateTopic("t", 2)).header.code(), wire::OK);

@@ -476,8 +476,6 @@ TEST_F(ClientE2eTest, FifoOrderPerMessageGroup) {
 // queue; otherwise a consumer that nacks one message has already been handed the ones behind
 // it, and order is lost.
 TEST_F(ClientE2eTest, FifoBatchHoldsBackTheRestOfTheQueue) {
-  GTEST_SKIP() << "BUG-FIFO-BATCH: ConsumerManager::CollectFromQueue checks inflight only on "
-                  "entry, then delivers up to max_messages of one FIFO queue in one batch";
   CreateTopic("fifo-batch", 1);
   Admin admin = NewAdmin();
   ASSERT_TRUE(admin.CreateGroup("fifo-batch-consumers", false, /*fifo=*/true).ok());
@@ -498,9 +496,6 @@ TEST_F(ClientE2eTest, FifoBatchHoldsBackTheRestOfTheQueue) {
 }
 
 TEST_F(ClientE2eTest, ReceivedMessageCarriesMessageGroup) {
-  GTEST_SKIP() << "BUG-MESSAGE-GROUP: the broker does not store message_group "
-                  "(HandleSend uses it only to pick the queue; store::Record has no field), so "
-                  "ReceivedMessage::message_group() is always empty";
   CreateTopic("grouped", 2);
   Producer producer = NewProducer();
   ASSERT_TRUE(producer.Send(Msg("grouped", "with-group", "key-g", "order-7")).ok());
@@ -590,9 +585,6 @@ TEST_F(ClientE2eTest, ProducerReconnectsAfterBrokerRestart) {
 // A send that failed because the broker was down must not reach the broker later: the caller
 // was told it failed (and, with retries, may already have sent it again).
 TEST_F(ClientE2eTest, SendThatFailedWhileBrokerWasDownIsNotDeliveredLater) {
-  GTEST_SKIP() << "BUG-GHOST-SEND: client Connection keeps a frame queued while disconnected; "
-                  "its call fails Unavailable at the deadline, but the frame stays in "
-                  "write_queue_ and is written after the reconnect";
   CreateTopic("ghost", 1);
   auto producer =
       Producer::NewBuilder().Endpoint(address_).MaxSendAttempts(1).RequestTimeout(500).Build();

@@ -19,6 +19,7 @@ Record FullRecord() {
   r.queue_offset = 123456789012;
   r.message_id = "msg-0001";
   r.tag = "created";
+  r.message_group = "order-42";
   r.keys = {"order-1", "", "customer-9"};
   r.properties = {{"a", "1"}, {"", ""}, {"big", std::string(70000, 'v')}};
   r.born_ms = 1'700'000'000'001;
@@ -37,6 +38,7 @@ void ExpectSame(const Record& a, const Record& b) {
   EXPECT_EQ(a.queue_offset, b.queue_offset);
   EXPECT_EQ(a.message_id, b.message_id);
   EXPECT_EQ(a.tag, b.tag);
+  EXPECT_EQ(a.message_group, b.message_group);
   EXPECT_EQ(a.keys, b.keys);
   EXPECT_EQ(a.properties, b.properties);
   EXPECT_EQ(a.born_ms, b.born_ms);
@@ -85,6 +87,7 @@ TEST(RecordTest, RoundTripsMaximumShortFields) {
   in.topic = std::string(kMaxShortFieldBytes, 't');
   in.message_id = std::string(kMaxShortFieldBytes, 'm');
   in.tag = std::string(kMaxShortFieldBytes, 'g');
+  in.message_group = std::string(kMaxShortFieldBytes, 'f');
   in.keys = {std::string(kMaxShortFieldBytes, 'k')};
   in.properties = {{std::string(kMaxShortFieldBytes, 'p'), std::string(1 << 20, 'v')}};
   in.body = std::string(2 << 20, 'b');
