@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace tidemq::broker {
 
 namespace asio = boost::asio;
@@ -19,41 +22,62 @@ Connection::Connection(asio::ip::tcp::socket socket, RequestSink* sink,
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
+namespace {
+constexpr size_t kReadChunk = 64u << 10;
+constexpr size_t kIdleBufferLimit = 1u << 20;  // shrink back after a large frame
+}  // namespace
+
 void Connection::Start() {
-  asio::dispatch(strand_, [self = shared_from_this()] { self->ReadPrefix(); });
+  asio::dispatch(strand_, [self = shared_from_this()] { self->ReadMore(); });
 }
 
-void Connection::ReadPrefix() {
+void Connection::ReadMore() {
   if (queued_bytes_ > options_.max_write_bytes) {
     read_paused_ = true;  // resumed by WriteNext once the client drains replies
     return;
   }
-  asio::async_read(
-      socket_, asio::buffer(prefix_, sizeof(prefix_)),
+  if (read_start_ == read_end_) {
+    read_start_ = read_end_ = 0;
+    if (read_buf_.size() > kIdleBufferLimit) read_buf_ = std::vector<char>(kReadChunk);
+  } else if (read_start_ > 0) {
+    std::memmove(read_buf_.data(), read_buf_.data() + read_start_, read_end_ - read_start_);
+    read_end_ -= read_start_;
+    read_start_ = 0;
+  }
+  if (read_buf_.size() - read_end_ < kReadChunk / 4) {
+    read_buf_.resize(std::max(read_buf_.size() * 2, read_end_ + kReadChunk));
+  }
+  socket_.async_read_some(
+      asio::buffer(read_buf_.data() + read_end_, read_buf_.size() - read_end_),
       asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
-                                                               size_t) {
+                                                               size_t n) {
         if (ec) return self->Fail("read", ec.message());
-        wire::FramePrefix prefix;
-        Status st = wire::ParsePrefix(std::string_view(self->prefix_, sizeof(self->prefix_)),
-                                      self->options_.max_frame_bytes, &prefix);
-        if (!st.ok()) return self->Fail("bad frame", st.ToString());
-        self->ReadRest(prefix);
+        self->read_end_ += n;
+        self->ProcessBuffered();
       }));
 }
 
-void Connection::ReadRest(wire::FramePrefix prefix) {
-  rest_.resize(prefix.remaining());
-  asio::async_read(
-      socket_, asio::buffer(rest_),
-      asio::bind_executor(strand_, [self = shared_from_this(), prefix](
-                                       boost::system::error_code ec, size_t) {
-        if (ec) return self->Fail("read", ec.message());
-        wire::Frame frame;
-        Status st = wire::ParseRest(prefix, self->rest_, &frame);
-        if (!st.ok()) return self->Fail("bad frame", st.ToString());
-        self->sink_->OnRequest(self, std::move(frame));
-        self->ReadPrefix();
-      }));
+void Connection::ProcessBuffered() {
+  while (!closed_.load() && queued_bytes_ <= options_.max_write_bytes) {
+    std::string_view avail(read_buf_.data() + read_start_, read_end_ - read_start_);
+    if (avail.size() < wire::kPrefixSize) break;
+    wire::FramePrefix prefix;
+    Status st = wire::ParsePrefix(avail, options_.max_frame_bytes, &prefix);
+    if (!st.ok()) return Fail("bad frame", st.ToString());
+    size_t total = wire::kLengthFieldSize + prefix.frame_length;
+    if (avail.size() < total) {
+      // The frame is checked against the limit already: make room for all of it.
+      if (read_buf_.size() - read_start_ < total) read_buf_.resize(read_start_ + total);
+      break;
+    }
+    wire::Frame frame;
+    st = wire::ParseRest(prefix, avail.substr(wire::kPrefixSize, prefix.remaining()), &frame);
+    if (!st.ok()) return Fail("bad frame", st.ToString());
+    read_start_ += total;
+    sink_->OnRequest(shared_from_this(), std::move(frame));
+  }
+  if (closed_.load()) return;
+  ReadMore();
 }
 
 void Connection::Send(std::string frame) {
@@ -95,7 +119,7 @@ void Connection::WriteNext() {
 void Connection::MaybeResumeReading() {
   if (read_paused_ && queued_bytes_ <= options_.max_write_bytes / 2) {
     read_paused_ = false;
-    ReadPrefix();
+    ProcessBuffered();  // frames read before the pause come first
   }
 }
 

@@ -84,7 +84,10 @@ Status CommitLog::CreateSegment(int64_t base) {
     std::unique_lock lock(mu_);
     segments_[base].file = shared;
   }
-  active_ = std::move(shared);
+  {
+    std::unique_lock lock(mu_);
+    active_ = std::move(shared);
+  }
   active_base_ = base;
   end_.store(base, std::memory_order_release);
   return Status::Ok();
@@ -107,7 +110,16 @@ Status CommitLog::Roll() {
   return CreateSegment(end_.load(std::memory_order_relaxed));
 }
 
-Status CommitLog::Sync() { return active_->Sync(); }
+Status CommitLog::Sync() {
+  // May run on the flusher while the writer rolls: syncing the segment that was active a
+  // moment ago is still right, because Roll() syncs it completely before switching.
+  std::shared_ptr<File> file;
+  {
+    std::shared_lock lock(mu_);
+    file = active_;
+  }
+  return file->Sync();
+}
 
 void CommitLog::NoteStoreMs(int64_t store_ms) {
   std::unique_lock lock(mu_);

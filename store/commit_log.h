@@ -5,7 +5,8 @@
 // Open() recovers: it scans the last segment from its start and truncates it at the first
 // record that is short or fails its magic/length/CRC checks (the torn tail of a crash).
 //
-// Thread safety: Write/Roll/Sync are called by one thread at a time (the store's writer).
+// Thread safety: Write/Roll are called by one thread at a time (the store's writer); Sync may
+// also be called concurrently by the flusher.
 // Read, Segments, min_offset and end_offset may be called from any thread. DeleteOldestSegment
 // may run concurrently with the writer (it never touches the active segment); a reader that
 // already holds a deleted segment's file finishes its read.

@@ -18,7 +18,12 @@ StoreImpl::~StoreImpl() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (writer_.joinable()) writer_.join();
+  flusher_cv_.notify_all();
+  if (!writer_.joinable()) return;  // Open failed before the store started
+  writer_.join();  // drains every queued append first
+  if (flusher_.joinable()) flusher_.join();
+  FlushLog();
+  WriteCheckpoint(/*sync=*/true);
 }
 
 void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {

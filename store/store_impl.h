@@ -72,6 +72,10 @@ class StoreImpl final : public Store {
 
   // store_writer.cc
   void WriterLoop();
+  // The flusher thread ("tidemq-flush"): under kAsync, fdatasyncs the log every
+  // flush_interval_ms; under both policies, persists the dispatch checkpoint every second.
+  // Keeping these syncs off the writer keeps appends flowing while the disk works.
+  void FlusherLoop();
   void ProcessBatch(std::vector<Request>* batch);
   // Applies one record to the consume queues and the index batch (idempotent).
   Status Dispatch(const Record& record, LogOffset offset, uint32_t size, IndexBatch* batch);
@@ -100,14 +104,20 @@ class StoreImpl final : public Store {
   std::deque<Request> pending_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread writer_;
+  std::thread flusher_;
+  std::condition_variable flusher_cv_;  // with mu_: wakes the flusher to stop
 
   // Writer thread.
   std::map<std::pair<std::string, uint32_t>, int64_t> next_queue_offset_;
-  bool log_dirty_ = false;   // written since the last fdatasync (kAsync)
-  LogOffset dispatched_{0};  // end of the last record applied to queues and index
+  // Log bytes written (by the writer) and known durable (after an fdatasync, any thread).
+  std::atomic<int64_t> written_end_{0};
+  std::atomic<int64_t> synced_end_{0};
+  // End of the last record applied to queues and index (set by the writer).
+  std::atomic<int64_t> dispatched_{0};
   // Writer thread: queues with entries staged by Dispatch, written by FlushStagedQueues.
   std::vector<std::shared_ptr<ConsumeQueue>> staged_queues_;
-  LogOffset checkpointed_ = kNoLogOffset;
+  std::mutex checkpoint_mu_;  // one WriteCheckpoint at a time (flusher, writer tasks)
+  int64_t checkpointed_ GUARDED_BY(checkpoint_mu_) = -1;
   int64_t last_store_ms_ = 0;  // store_ms never decreases along the log
 
   std::atomic<int64_t> confirmed_{0};

@@ -29,6 +29,7 @@ Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options,
   RETURN_IF_ERROR(store->fs_->CreateDirs(options.data_dir));
   RETURN_IF_ERROR(store->Recover());
   store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->flusher_ = std::thread([s = store.get()] { s->FlusherLoop(); });
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -72,7 +73,9 @@ Status StoreImpl::Recover() {
   }
   RETURN_IF_ERROR(Replay(from, dispatch));
 
-  dispatched_ = log_end;
+  dispatched_.store(log_end.value());
+  written_end_.store(log_end.value());
+  synced_end_.store(log_end.value());
   confirmed_.store(log_end.value());
   last_store_ms_ = log_->recovered_last_store_ms();
   WriteCheckpoint(/*sync=*/true);

@@ -20,18 +20,11 @@ constexpr std::chrono::milliseconds kCheckpointInterval(1000);
 
 void StoreImpl::WriterLoop() {
   SetThreadName("tidemq-writer");
-  using SteadyClock = std::chrono::steady_clock;
-  const bool async = options_.flush_policy == FlushPolicy::kAsync;
-  const auto flush_interval =
-      std::chrono::milliseconds(std::max<int64_t>(1, options_.flush_interval_ms));
-  auto next_flush = SteadyClock::now() + flush_interval;
-  auto next_checkpoint = SteadyClock::now() + kCheckpointInterval;
   while (true) {
     std::vector<Request> batch;
     {
       std::unique_lock lock(mu_);
-      auto deadline = async ? std::min(next_flush, next_checkpoint) : next_checkpoint;
-      cv_.wait_until(lock, deadline, [this] { return !pending_.empty() || stopping_; });
+      cv_.wait(lock, [this] { return !pending_.empty() || stopping_; });
       if (pending_.empty() && stopping_) break;
       size_t bytes = 0;
       while (!pending_.empty()) {
@@ -44,12 +37,27 @@ void StoreImpl::WriterLoop() {
         if (is_task) break;  // a task runs alone, between groups
       }
     }
-    if (!batch.empty()) {
-      if (batch.front().task) {
-        batch.front().task();
-      } else {
-        ProcessBatch(&batch);
-      }
+    if (batch.front().task) {
+      batch.front().task();
+    } else {
+      ProcessBatch(&batch);
+    }
+  }
+}
+
+void StoreImpl::FlusherLoop() {
+  SetThreadName("tidemq-flush");
+  using SteadyClock = std::chrono::steady_clock;
+  const bool async = options_.flush_policy == FlushPolicy::kAsync;
+  const auto flush_interval =
+      std::chrono::milliseconds(std::max<int64_t>(1, options_.flush_interval_ms));
+  auto next_flush = SteadyClock::now() + flush_interval;
+  auto next_checkpoint = SteadyClock::now() + kCheckpointInterval;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      auto deadline = async ? std::min(next_flush, next_checkpoint) : next_checkpoint;
+      if (flusher_cv_.wait_until(lock, deadline, [this] { return stopping_; })) break;
     }
     auto now = SteadyClock::now();
     if (async && now >= next_flush) {
@@ -61,8 +69,6 @@ void StoreImpl::WriterLoop() {
       next_checkpoint = now + kCheckpointInterval;
     }
   }
-  FlushLog();
-  WriteCheckpoint(/*sync=*/true);
 }
 
 int64_t StoreImpl::TakeQueueOffset(const std::string& topic, uint32_t queue_id) {
@@ -118,11 +124,12 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   if (st.ok() && !buf.empty()) st = log_->Write(buf);
   if (st.ok()) {
     log_->NoteStoreMs(now);
+    const LogOffset written = log_->end_offset();
+    written_end_.store(written.value(), std::memory_order_release);
     if (options_.flush_policy == FlushPolicy::kSync) {
       st = log_->Sync();
       syncs_.fetch_add(1);
-    } else {
-      log_dirty_ = true;
+      if (st.ok()) synced_end_.store(written.value(), std::memory_order_release);
     }
   }
   if (!st.ok()) {
@@ -152,7 +159,7 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     fail_all(ReadOnlyStatus());
     return;
   }
-  dispatched_ = end;
+  dispatched_.store(end.value(), std::memory_order_release);
 
   int64_t records = 0, bytes = 0;
   for (size_t i = 0; i < batch->size(); ++i) {
@@ -203,15 +210,26 @@ Status StoreImpl::FlushStagedQueues() {
 }
 
 void StoreImpl::FlushLog() {
-  if (!log_dirty_ || read_only()) return;
+  // The target is read before the sync: everything written up to it is covered, either by
+  // this fdatasync or by the writer's sync of a segment it rolled away from.
+  const int64_t target = written_end_.load(std::memory_order_acquire);
+  if (target <= synced_end_.load(std::memory_order_acquire) || read_only()) return;
   Status st = log_->Sync();
   syncs_.fetch_add(1);
-  log_dirty_ = false;
-  if (!st.ok()) EnterReadOnly(st);
+  if (!st.ok()) {
+    EnterReadOnly(st);
+    return;
+  }
+  int64_t seen = synced_end_.load();
+  while (seen < target && !synced_end_.compare_exchange_weak(seen, target)) {
+  }
 }
 
 void StoreImpl::WriteCheckpoint(bool sync) {
-  if (dispatched_ == checkpointed_ && !sync) return;
+  std::lock_guard lock(checkpoint_mu_);
+  // Read before syncing the queues: their entries up to here were written before it was set.
+  const int64_t dispatched = dispatched_.load(std::memory_order_acquire);
+  if (dispatched == checkpointed_ && !sync) return;
   // Queue entries must be durable before a checkpoint says they need no replay. (The log
   // itself need not be: recovery clamps the checkpoint to the recovered log end.)
   for (const auto& cq : queues_->All()) {
@@ -221,13 +239,13 @@ void StoreImpl::WriteCheckpoint(bool sync) {
       return;
     }
   }
-  Status st = index_->PutCheckpoint(kDispatchCheckpoint, dispatched_, sync);
+  Status st = index_->PutCheckpoint(kDispatchCheckpoint, LogOffset(dispatched), sync);
   if (!st.ok()) {
     EnterReadOnly(st);
     return;
   }
-  checkpointed_ = dispatched_;
-  persisted_dispatch_.store(dispatched_.value(), std::memory_order_release);
+  checkpointed_ = dispatched;
+  persisted_dispatch_.store(dispatched, std::memory_order_release);
 }
 
 }  // namespace tidemq::store

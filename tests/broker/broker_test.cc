@@ -327,6 +327,40 @@ TEST_F(BrokerTest, UnknownKindsAndMissingPayloads) {
   EXPECT_EQ(c->Call(dg).header.code(), wire::GROUP_NOT_FOUND);
 }
 
+TEST_F(BrokerTest, PipelinedAndSplitFrames) {
+  auto c = Connect();
+  ASSERT_EQ(c->Call(CreateTopic("t", 1)).header.code(), wire::OK);
+  // Fifty requests in one write: each gets its own response.
+  std::string burst;
+  for (int i = 0; i < 50; ++i) {
+    wire::Header h;
+    h.set_kind(wire::SEND);
+    h.set_request_id(1000 + i);
+    auto* m = h.mutable_send_request()->add_messages();
+    m->set_topic("t");
+    m->set_message_id("burst-" + std::to_string(i));
+    m->set_body_size(1);
+    wire::EncodeFrame(h, std::string_view("x"), &burst);
+  }
+  // And one more request, delivered a few bytes at a time.
+  std::string split;
+  wire::Header s;
+  s.set_kind(wire::STATS);
+  s.set_request_id(2000);
+  wire::EncodeFrame(s, std::string_view(), &split);
+  c->SendRaw(burst);
+  for (size_t i = 0; i < split.size(); i += 5) c->SendRaw(std::string_view(split).substr(i, 5));
+  std::set<uint64_t> answered;
+  wire::Frame f;
+  while (answered.size() < 51 && c->Read(&f)) {
+    EXPECT_EQ(f.header.code(), wire::OK) << f.header.error_message();
+    answered.insert(f.header.request_id());
+  }
+  EXPECT_EQ(answered.size(), 51u);
+  EXPECT_TRUE(answered.count(2000));
+  EXPECT_EQ(Receive(*c, "g", "t", 100, 0).size(), 50u);
+}
+
 TEST_F(BrokerTest, MalformedFrameClosesOnlyThatConnection) {
   auto good = Connect();
   ASSERT_EQ(good->Call(CreateTopic("t", 1)).header.code(), wire::OK);
