@@ -113,6 +113,7 @@ echo "== sync flush (group commit)"
 start_broker sync --flush-policy sync
 run sync-64x1 produce --producers 64 --inflight 1 --duration 5 --warmup 1
 run sync-64x16 produce --producers 64 --inflight 16 --duration 5 --warmup 1
+run sync-8x8 produce --producers 8 --inflight 8 --duration 5 --warmup 1
 stop_broker
 
 # median LABEL KEY: the median of KEY over the runs of LABEL.
@@ -124,7 +125,7 @@ median() {
 echo
 echo "== medians of $RUNS runs (disk: $DD_LINE)"
 printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms p99_ms p999_ms max_ms errors
-for label in produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-64x16; do
+for label in produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16; do
   printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' "$label" "$(median "$label" msg_s)" \
     "$(median "$label" mb_s)" "$(median "$label" p50_ms)" "$(median "$label" p99_ms)" \
     "$(median "$label" p999_ms)" "$(median "$label" max_ms)" "$(median "$label" errors)"

@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   g++ cmake ninja-build pkg-config
-  libboost-dev libleveldb-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
+  libboost-dev libleveldb-dev libsnappy-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libsqlite3-dev
   libgtest-dev libgmock-dev
 )
