@@ -208,8 +208,7 @@ Result<std::vector<IndexEntry>> TimerIndex::ScanDue(DueKey from, int64_t to_due_
     IndexEntry e;
     e.due_ms = key.due_ms;
     e.offset = LogOffset(key.offset);
-    RETURN_IF_ERROR(
-        DecodeIndexValue(std::string_view(it->value().data(), it->value().size()), &e));
+    RETURN_IF_ERROR(DecodeIndexValue(std::string_view(it->value().data(), it->value().size()), &e));
     out.push_back(std::move(e));
   }
   RETURN_IF_ERROR(FromLevelDb(it->status(), "timer index scan"));
@@ -231,8 +230,7 @@ Result<std::optional<IndexEntry>> TimerIndex::Get(LogOffset offset) const {
 }
 
 Result<std::optional<LogOffset>> TimerIndex::FindByMessageId(const std::string& message_id) const {
-  ASSIGN_OR_RETURN(std::optional<int64_t> offset,
-                   GetInt(db_.get(), MessageIdIndexKey(message_id)));
+  ASSIGN_OR_RETURN(std::optional<int64_t> offset, GetInt(db_.get(), MessageIdIndexKey(message_id)));
   if (!offset.has_value()) return std::optional<LogOffset>();
   return std::optional<LogOffset>(LogOffset(*offset));
 }

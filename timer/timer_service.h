@@ -82,13 +82,13 @@ enum class CancelState : uint8_t {
 };
 
 struct TimerStats {
-  int64_t pending = 0;      // scheduled messages in the index
-  int64_t fired = 0;        // re-puts seen
+  int64_t pending = 0;  // scheduled messages in the index
+  int64_t fired = 0;    // re-puts seen
   int64_t cancelled = 0;
   std::optional<int64_t> next_due_ms;
-  size_t loaded = 0;        // scheduled messages in the wheel
+  size_t loaded = 0;  // scheduled messages in the wheel
   size_t volatile_timers = 0;
-  size_t firing = 0;        // handed out, re-put not yet seen
+  size_t firing = 0;  // handed out, re-put not yet seen
   int64_t wheel_now_ms = 0;
 };
 

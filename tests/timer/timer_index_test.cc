@@ -54,7 +54,7 @@ TEST(TimerIndexTest, ApplyScanRemoveAndCounters) {
   auto all = ix.ScanDue({0, 0}, INT64_MAX, 10);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(*all, (std::vector<IndexEntry>{Entry(1000, 100, "a"), Entry(1000, 200, "b"),
-                                            Entry(2000, 300, "c")}));
+                                           Entry(2000, 300, "c")}));
   // From a key (inclusive), below a due time (exclusive), with a limit.
   EXPECT_EQ(*ix.ScanDue({1000, 101}, INT64_MAX, 10),
             (std::vector<IndexEntry>{Entry(1000, 200, "b"), Entry(2000, 300, "c")}));
@@ -68,15 +68,14 @@ TEST(TimerIndexTest, ApplyScanRemoveAndCounters) {
   EXPECT_FALSE(ix.Get(LogOffset(301))->has_value());
 
   ASSERT_TRUE(ix.Apply({Op(TimerOp::Kind::kFired, 100), Op(TimerOp::Kind::kCancel, 300),
-                        Op(TimerOp::Kind::kCancel, 300),   // twice
-                        Op(TimerOp::Kind::kFired, 999)},   // not a timer entry
+                        Op(TimerOp::Kind::kCancel, 300),  // twice
+                        Op(TimerOp::Kind::kFired, 999)},  // not a timer entry
                        LogOffset(500))
                   .ok());
   EXPECT_EQ(ix.PendingCount(), 1);
   EXPECT_EQ(ix.FiredCount(), 1);
   EXPECT_EQ(ix.CancelledCount(), 1);
-  EXPECT_EQ(*ix.ScanDue({0, 0}, INT64_MAX, 10),
-            (std::vector<IndexEntry>{Entry(1000, 200, "b")}));
+  EXPECT_EQ(*ix.ScanDue({0, 0}, INT64_MAX, 10), (std::vector<IndexEntry>{Entry(1000, 200, "b")}));
   EXPECT_FALSE(ix.FindByMessageId("a")->has_value());
   EXPECT_FALSE(ix.FindByMessageId("c")->has_value());
   EXPECT_EQ(**ix.OldestPendingOffset(), LogOffset(200));
@@ -94,10 +93,10 @@ TEST(TimerIndexTest, ScheduleAndRemoveInOneBatchAndReusedMessageIds) {
                   .ok());
   EXPECT_EQ(ix.PendingCount(), 1);
   EXPECT_EQ(**ix.FindByMessageId("x"), LogOffset(2));  // the cancel kept the newer mapping
-  ASSERT_TRUE(ix.Apply({Op(TimerOp::Kind::kSchedule, Entry(30, 3, "y")),
-                        Op(TimerOp::Kind::kFired, 3)},
-                       LogOffset(4))
-                  .ok());
+  ASSERT_TRUE(
+      ix.Apply({Op(TimerOp::Kind::kSchedule, Entry(30, 3, "y")), Op(TimerOp::Kind::kFired, 3)},
+               LogOffset(4))
+          .ok());
   EXPECT_EQ(ix.PendingCount(), 1);
   EXPECT_FALSE(ix.Get(LogOffset(3))->has_value());
   EXPECT_FALSE(ix.FindByMessageId("y")->has_value());
@@ -108,11 +107,12 @@ TEST(TimerIndexTest, CheckpointAndCountersSurviveReopen) {
   {
     auto index = TimerIndex::Open(dir.path() + "/timer");
     ASSERT_TRUE(index.ok());
-    ASSERT_TRUE((*index)->Apply({Op(TimerOp::Kind::kSchedule, Entry(10, 1, "a")),
-                                 Op(TimerOp::Kind::kSchedule, Entry(11, 2, "b")),
-                                 Op(TimerOp::Kind::kFired, 2)},
-                                LogOffset(77))
-                    .ok());
+    ASSERT_TRUE(
+        (*index)
+            ->Apply({Op(TimerOp::Kind::kSchedule, Entry(10, 1, "a")),
+                     Op(TimerOp::Kind::kSchedule, Entry(11, 2, "b")), Op(TimerOp::Kind::kFired, 2)},
+                    LogOffset(77))
+            .ok());
     ASSERT_TRUE((*index)->SetApplied(LogOffset(90), /*sync=*/true).ok());
   }
   auto index = TimerIndex::Open(dir.path() + "/timer");

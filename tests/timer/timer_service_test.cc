@@ -201,14 +201,14 @@ TEST(TimerServiceTest, RandomOperationsMatchAnOrderedReference) {
     o.max_loaded = 64;
     o.refill_chunk = 8;
     o.backward_reset_ms = 2000;
-    int64_t now = kStart;      // the reference's view of the wheel's time
+    int64_t now = kStart;  // the reference's view of the wheel's time
     int64_t wall = kStart;
     auto s = OpenService(dir.path(), now, o);
     FakeLog log;
     // Reference: pending by (due, id); id = log offset, or the volatile id.
     std::set<std::pair<int64_t, uint64_t>> pending;
     std::map<uint64_t, int64_t> due_of;
-    std::set<int64_t> firing;              // handed out, re-put not yet appended
+    std::set<int64_t> firing;  // handed out, re-put not yet appended
     std::vector<int64_t> to_reput;
     std::set<uint64_t> volatile_ids;
     int fired_scheduled = 0, fired_volatile = 0, reopens = 0;
@@ -337,8 +337,7 @@ TEST(TimerServiceTest, RandomOperationsMatchAnOrderedReference) {
           ASSERT_EQ((*got)[i], want[i]) << "step " << step << " #" << i;
         }
       }
-      ASSERT_EQ(s->Stats().pending,
-                static_cast<int64_t>(due_of.size() - volatile_ids.size()))
+      ASSERT_EQ(s->Stats().pending, static_cast<int64_t>(due_of.size() - volatile_ids.size()))
           << "step " << step;
       ASSERT_LE(s->Stats().loaded, due_of.size()) << "step " << step;
     }

@@ -64,9 +64,9 @@ TEST(TimerStoreTest, IndexIsRebuiltFromTheLog) {
     for (int i = 0; i < 60; ++i) {
       // Interleave normal messages so the scheduled ones are spread over several segments.
       AppendOne(n.store.get(), store::testing::MakeMessage("t", 0, "plain"));
-      all.push_back(AppendOne(n.store.get(),
-                              Scheduled("m" + std::to_string(i), kStart + 1000 * (60 - i)))
-                        .log_offset);
+      all.push_back(
+          AppendOne(n.store.get(), Scheduled("m" + std::to_string(i), kStart + 1000 * (60 - i)))
+              .log_offset);
     }
     for (int i = 0; i < 60; i += 3) AppendOne(n.store.get(), Cancel(all[i]));
     EXPECT_EQ(n.timer->Stats().pending, 40);
