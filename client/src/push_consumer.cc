@@ -191,22 +191,6 @@ class PushConsumer::Impl {
   std::vector<std::thread> workers_;
 };
 
-PushConsumer::Builder& PushConsumer::Builder::Endpoint(std::string endpoint) {
-  endpoint_ = std::move(endpoint);
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::Group(std::string group) {
-  group_ = std::move(group);
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::Topic(std::string topic) {
-  topic_ = std::move(topic);
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::TagFilter(std::string expression) {
-  tag_filter_ = std::move(expression);
-  return *this;
-}
 PushConsumer::Builder& PushConsumer::Builder::Listener(MessageListener listener) {
   listener_ = std::move(listener);
   return *this;
@@ -217,22 +201,6 @@ PushConsumer::Builder& PushConsumer::Builder::ConsumerThreads(int threads) {
 }
 PushConsumer::Builder& PushConsumer::Builder::MaxInflight(int messages) {
   max_inflight_ = messages;
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::AwaitDuration(int64_t ms) {
-  await_ms_ = ms;
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::LeaseDuration(int64_t ms) {
-  lease_ms_ = ms;
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::RequestTimeout(int64_t ms) {
-  request_timeout_ms_ = ms;
-  return *this;
-}
-PushConsumer::Builder& PushConsumer::Builder::ClientId(std::string client_id) {
-  client_id_ = std::move(client_id);
   return *this;
 }
 

@@ -18,38 +18,6 @@ class SimpleConsumer::Impl {
   int64_t await_ms_;
 };
 
-SimpleConsumer::Builder& SimpleConsumer::Builder::Endpoint(std::string endpoint) {
-  endpoint_ = std::move(endpoint);
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::Group(std::string group) {
-  group_ = std::move(group);
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::Topic(std::string topic) {
-  topic_ = std::move(topic);
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::TagFilter(std::string expression) {
-  tag_filter_ = std::move(expression);
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::AwaitDuration(int64_t ms) {
-  await_ms_ = ms;
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::LeaseDuration(int64_t ms) {
-  lease_ms_ = ms;
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::RequestTimeout(int64_t ms) {
-  request_timeout_ms_ = ms;
-  return *this;
-}
-SimpleConsumer::Builder& SimpleConsumer::Builder::ClientId(std::string client_id) {
-  client_id_ = std::move(client_id);
-  return *this;
-}
 
 Result<SimpleConsumer> SimpleConsumer::Builder::Build() const {
   client::ConsumerSpec spec{group_, topic_, tag_filter_, client_id_, lease_ms_};

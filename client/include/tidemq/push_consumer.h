@@ -25,6 +25,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "tidemq/consumer_builder.h"
 #include "tidemq/message.h"
 
 namespace tidemq {
@@ -35,34 +36,20 @@ class PushConsumer {
  public:
   using MessageListener = std::function<ConsumeResult(const ReceivedMessage&)>;
 
-  class Builder {
+  // Besides these, Endpoint, Group, Topic, TagFilter, AwaitDuration, LeaseDuration,
+  // RequestTimeout and ClientId: see tidemq/consumer_builder.h.
+  class Builder : public ConsumerBuilder<Builder> {
    public:
-    Builder& Endpoint(std::string endpoint);      // default 127.0.0.1:9810
-    Builder& Group(std::string group);            // required
-    Builder& Topic(std::string topic);            // required
-    Builder& TagFilter(std::string expression);   // "*" (default) or "a||b"
     Builder& Listener(MessageListener listener);  // required
     Builder& ConsumerThreads(int threads);        // default 4
     Builder& MaxInflight(int messages);           // default 64
-    Builder& AwaitDuration(int64_t ms);           // long-poll wait; default 20000 ms
-    Builder& LeaseDuration(int64_t ms);           // default 30000 ms
-    Builder& RequestTimeout(int64_t ms);          // default 5000 ms
-    Builder& ClientId(std::string client_id);     // generated when empty
     // Connects but does not start consuming.
     Result<PushConsumer> Build() const;
 
    private:
-    std::string endpoint_ = "127.0.0.1:9810";
-    std::string group_;
-    std::string topic_;
-    std::string tag_filter_ = "*";
-    std::string client_id_;
     MessageListener listener_;
     int threads_ = 4;
     int max_inflight_ = 64;
-    int64_t await_ms_ = 20000;
-    int64_t lease_ms_ = 30000;
-    int64_t request_timeout_ms_ = 5000;
   };
 
   static Builder NewBuilder() { return Builder(); }

@@ -19,37 +19,18 @@
 #include <vector>
 
 #include "common/status.h"
+#include "tidemq/consumer_builder.h"
 #include "tidemq/message.h"
 
 namespace tidemq {
 
 class SimpleConsumer {
  public:
-  class Builder {
+  // Endpoint, Group, Topic, TagFilter, AwaitDuration (per Receive), LeaseDuration,
+  // RequestTimeout, ClientId: see tidemq/consumer_builder.h.
+  class Builder : public ConsumerBuilder<Builder> {
    public:
-    Builder& Endpoint(std::string endpoint);  // default 127.0.0.1:9810
-    Builder& Group(std::string group);        // consumer group, required
-    Builder& Topic(std::string topic);        // required
-    // "*" (default) or "a||b||c".
-    Builder& TagFilter(std::string expression);
-    // Long-poll wait per Receive; default 20000 ms.
-    Builder& AwaitDuration(int64_t ms);
-    // Invisible duration of each received message; default 30000 ms.
-    Builder& LeaseDuration(int64_t ms);
-    Builder& RequestTimeout(int64_t ms);       // default 5000 ms
-    Builder& ClientId(std::string client_id);  // generated when empty
     Result<SimpleConsumer> Build() const;
-
-   private:
-    friend class SimpleConsumer;
-    std::string endpoint_ = "127.0.0.1:9810";
-    std::string group_;
-    std::string topic_;
-    std::string tag_filter_ = "*";
-    std::string client_id_;
-    int64_t await_ms_ = 20000;
-    int64_t lease_ms_ = 30000;
-    int64_t request_timeout_ms_ = 5000;
   };
 
   static Builder NewBuilder() { return Builder(); }
