@@ -137,6 +137,21 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec) {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
+                                                    int64_t request_timeout_ms,
+                                                    int64_t await_ms) {
+  RETURN_IF_ERROR(ValidateConsumerSpec(*spec));
+  if (await_ms < 0) return InvalidArgument("await duration is negative");
+  CoreOptions options;
+  options.endpoint = std::move(endpoint);
+  options.request_timeout_ms = request_timeout_ms;
+  options.client_id = spec->client_id;
+  options.consumer_groups.push_back(spec->group);
+  ASSIGN_OR_RETURN(auto core, ClientCore::Create(std::move(options)));
+  spec->client_id = core->client_id();
+  return core;
+}
+
 namespace {
 
 Status HandleStatus(const google::protobuf::RepeatedPtrField<wire::HandleResult>& results) {

@@ -76,6 +76,12 @@ struct ConsumerSpec {
 };
 Status ValidateConsumerSpec(const ConsumerSpec& spec);
 
+// What both consumer builders do last: validate the spec and the await duration, connect,
+// and fill in the client id the core chose (spec.client_id).
+Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
+                                                    int64_t request_timeout_ms,
+                                                    int64_t await_ms);
+
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
 // Long-polls for up to await_ms; returns the request id (for Connection::Cancel).
 uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,

@@ -206,7 +206,6 @@ PushConsumer::Builder& PushConsumer::Builder::MaxInflight(int messages) {
 
 Result<PushConsumer> PushConsumer::Builder::Build() const {
   client::ConsumerSpec spec{group_, topic_, tag_filter_, client_id_, lease_ms_};
-  RETURN_IF_ERROR(client::ValidateConsumerSpec(spec));
   if (!listener_) return InvalidArgument("push consumer needs a Listener");
   if (threads_ < 1 || threads_ > 1024) {
     return InvalidArgument("consumer threads must be 1..1024, not " + std::to_string(threads_));
@@ -214,14 +213,8 @@ Result<PushConsumer> PushConsumer::Builder::Build() const {
   if (max_inflight_ < 1 || max_inflight_ > 65536) {
     return InvalidArgument("max inflight must be 1..65536, not " + std::to_string(max_inflight_));
   }
-  if (await_ms_ < 0) return InvalidArgument("await duration is negative");
-  client::CoreOptions options;
-  options.endpoint = endpoint_;
-  options.request_timeout_ms = request_timeout_ms_;
-  options.client_id = client_id_;
-  options.consumer_groups.push_back(group_);
-  ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
-  spec.client_id = core->client_id();
+  ASSIGN_OR_RETURN(auto core,
+                   client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_, await_ms_));
   return PushConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), listener_, threads_,
                                              max_inflight_, await_ms_));
 }

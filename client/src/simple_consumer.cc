@@ -21,15 +21,8 @@ class SimpleConsumer::Impl {
 
 Result<SimpleConsumer> SimpleConsumer::Builder::Build() const {
   client::ConsumerSpec spec{group_, topic_, tag_filter_, client_id_, lease_ms_};
-  RETURN_IF_ERROR(client::ValidateConsumerSpec(spec));
-  if (await_ms_ < 0) return InvalidArgument("await duration is negative");
-  client::CoreOptions options;
-  options.endpoint = endpoint_;
-  options.request_timeout_ms = request_timeout_ms_;
-  options.client_id = client_id_;
-  options.consumer_groups.push_back(group_);
-  ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
-  spec.client_id = core->client_id();
+  ASSIGN_OR_RETURN(auto core,
+                   client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_, await_ms_));
   return SimpleConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), await_ms_));
 }
 
