@@ -15,9 +15,12 @@
 #include "broker/consumer_manager.h"
 #include "broker/handlers/handlers.h"
 #include "broker/long_poll.h"
+#include "broker/scheduled_delivery.h"
 #include "broker/topic_manager.h"
+#include "common/file_system.h"
 #include "common/logging.h"
 #include "store/store.h"
+#include "timer/timer_service.h"
 
 namespace tidemq::broker {
 
@@ -59,7 +62,16 @@ class Broker::Impl final : public RequestSink {
     stats_.start_ms = clock_->NowMs();
     store::StoreOptions so = config_.ToStoreOptions();
     so.clock = clock_;
-    ASSIGN_OR_RETURN(store_, store::Store::Open(so, {&arrivals_}));
+    // The timer index is derived from the log: open it first so the store replays into it.
+    timer::TimerServiceOptions to;
+    to.index_path = config_.data_dir + "/timer";
+    RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(config_.data_dir));
+    to.start_ms = clock_->NowMs();
+    ASSIGN_OR_RETURN(timer_, timer::TimerService::Open(to));
+    ASSIGN_OR_RETURN(store_, store::Store::Open(so, {timer_.get(), &arrivals_}));
+    timer::TimerService* timer = timer_.get();
+    store_->AddRetentionGuard([timer] { return timer->OldestPendingOffset(); });
+    scheduled_ = std::make_unique<ScheduledDelivery>(timer, store_.get(), clock_);
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
     consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
@@ -80,7 +92,8 @@ class Broker::Impl final : public RequestSink {
     port_ = acceptor_.local_endpoint().port();
     ctx_ = std::make_unique<BrokerContext>(BrokerContext{
         config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, &io_,
-        Address()});
+        Address(), timer_.get(), scheduled_.get()});
+    scheduled_->Start();
     Accept();
     SchedulePeriodic();
     for (int i = 0; i < config_.io_threads; ++i) {
@@ -119,11 +132,17 @@ class Broker::Impl final : public RequestSink {
       for (auto& t : threads_) {
         if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
       }
+      // Before the store closes; re-puts already handed to it complete as it closes.
+      if (scheduled_) scheduled_->Stop();
       if (consumers_) {
         Status st = consumers_->FlushOffsets(/*sync=*/true);
         if (!st.ok()) spdlog::error("persisting consumer offsets: {}", st.ToString());
       }
       store_.reset();
+      // After the store: its closing append callbacks use them; the timer persists its
+      // checkpoint as it closes.
+      scheduled_.reset();
+      timer_.reset();
       spdlog::info("broker stopped");
       {
         std::lock_guard lock(stopped_mu_);
@@ -171,6 +190,9 @@ class Broker::Impl final : public RequestSink {
       case wire::DELETE_GROUP: return HandleDeleteGroup(ctx, req);
       case wire::QUERY_MESSAGE: return HandleQueryMessage(ctx, req);
       case wire::STATS: return HandleStats(ctx, req);
+      case wire::CANCEL_SCHEDULED: return HandleCancelScheduled(ctx, req);
+      case wire::TIMER_STATS: return HandleTimerStats(ctx, req);
+      case wire::TIMER_SHOW: return HandleTimerShow(ctx, req);
       default:
         stats_.bad_requests.fetch_add(1);
         return req.ReplyError(Status(Code::kUnsupported,
@@ -235,6 +257,8 @@ class Broker::Impl final : public RequestSink {
   LongPolls polls_;
   ArrivalObserver arrivals_;
   BrokerStats stats_;
+  std::unique_ptr<timer::TimerService> timer_;      // outlives store_ (its observer)
+  std::unique_ptr<ScheduledDelivery> scheduled_;    // outlives store_ (append callbacks)
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<ConsumerManager> consumers_;

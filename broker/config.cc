@@ -59,6 +59,9 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
                  "Create a consumer group on its first receive");
   app.add_option("--default-queues", c.default_queue_count, "Queues of a new topic")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--max-schedule-days", c.max_schedule_days,
+                 "Furthest ahead a scheduled message may be due (deliver_at / delay)")
+      ->check(CLI::Range(int64_t{1}, int64_t{36500}));
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off");
   app.add_option("--log-file", c.log_file, "Also log to this file");
   app.add_option("--pid-file", c.pid_file, "Write the broker's PID here");

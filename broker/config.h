@@ -32,6 +32,7 @@ struct BrokerConfig {
   uint32_t max_receive_batch = 1024;
   int64_t offset_flush_interval_ms = 1000;
   int64_t lease_check_interval_ms = 50;
+  int64_t max_schedule_days = 400;               // furthest a scheduled message may be due
   size_t max_connection_write_bytes = 64u << 20; // back-pressure: stop reading above this
   std::string log_level = "info";
   std::string log_file;

@@ -272,6 +272,11 @@ void TimerService::RetryFire(LogOffset scheduled, int64_t retry_at_ms) {
   ++loaded_;
 }
 
+bool TimerService::IsFiring(LogOffset scheduled) const {
+  std::lock_guard lock(mu_);
+  return firing_.count(scheduled.value()) > 0;
+}
+
 Result<std::optional<IndexEntry>> TimerService::Find(LogOffset scheduled) const {
   return index_->Get(scheduled);
 }

@@ -123,6 +123,8 @@ class TimerService : public store::Observer {
   // If a handed-out entry could not be re-put (append failed), fire it again at retry_at_ms.
   void RetryFire(LogOffset scheduled, int64_t retry_at_ms);
 
+  // True while the entry is handed out (its re-put not yet seen): too late to cancel.
+  bool IsFiring(LogOffset scheduled) const;
   Result<std::optional<IndexEntry>> Find(LogOffset scheduled) const;
   Result<std::optional<IndexEntry>> FindByMessageId(const std::string& message_id) const;
   // For a store retention guard: the oldest kScheduled record still needed, or kNoLogOffset.

@@ -327,6 +327,11 @@ int Send(const Globals& g, const SendOptions& o) {
       std::fprintf(stderr, "error: %s\n", r.status().message().c_str());
       return;
     }
+    if (r->queue_offset < 0) {  // scheduled: enters its queue when due
+      std::cout << "scheduled id=" << r->message_id << " queue=" << r->queue_id
+                << " log_offset=" << r->log_offset << "\n";
+      return;
+    }
     std::cout << "sent id=" << r->message_id << " queue=" << r->queue_id
               << " offset=" << r->queue_offset << " log_offset=" << r->log_offset << "\n";
   };
@@ -463,6 +468,75 @@ int Stats(const Globals& g, bool json) {
   return kExitOk;
 }
 
+int CancelScheduled(const Globals& g, const std::string& id) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->CancelScheduled(id);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%s\n", r->cancelled ? "cancelled" : "already fired");
+  return kExitOk;
+}
+
+int TimerStats(const Globals& g, bool json) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->TimerStats();
+  if (!r.ok()) return Fail(r.status());
+  auto bucket_name = [](const tidemq::TimerStatsInfo::Bucket& b, int64_t prev) {
+    return b.below_ms > 0 ? "<" + std::to_string(b.below_ms) + " ms"
+                          : ">=" + std::to_string(prev) + " ms";
+  };
+  if (json) {
+    nlohmann::json j;
+    j["pending"] = r->pending;
+    j["fired"] = r->fired;
+    j["cancelled"] = r->cancelled;
+    j["next_due_ms"] = r->next_due_ms;
+    j["loaded"] = r->loaded;
+    j["firing"] = r->firing;
+    int64_t prev = 0;
+    for (const auto& b : r->lateness) {
+      j["lateness"][bucket_name(b, prev)] = b.count;
+      prev = b.below_ms;
+    }
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("%-16s %lld\n", "pending", static_cast<long long>(r->pending));
+  std::printf("%-16s %lld\n", "fired", static_cast<long long>(r->fired));
+  std::printf("%-16s %lld\n", "cancelled", static_cast<long long>(r->cancelled));
+  if (r->next_due_ms > 0) {
+    std::printf("%-16s %s (in %lld ms)\n", "next due", FormatTime(r->next_due_ms).c_str(),
+                static_cast<long long>(r->next_due_ms - r->broker_time_ms));
+  } else {
+    std::printf("%-16s -\n", "next due");
+  }
+  std::printf("%-16s %lld\n", "in memory", static_cast<long long>(r->loaded));
+  std::printf("%-16s %lld\n", "firing", static_cast<long long>(r->firing));
+  std::printf("lateness (fire time - due time) since the broker started:\n");
+  int64_t prev = 0;
+  for (const auto& b : r->lateness) {
+    std::printf("  %-14s %lld\n", bucket_name(b, prev).c_str(), static_cast<long long>(b.count));
+    prev = b.below_ms;
+  }
+  return kExitOk;
+}
+
+int TimerShow(const Globals& g, const std::string& id) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ShowTimer(id);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%-12s %s\n", "message id", r->message_id.c_str());
+  std::printf("%-12s %s (%lld)\n", "due", FormatTime(r->due_ms).c_str(),
+              static_cast<long long>(r->due_ms));
+  std::printf("%-12s %s\n", "topic", r->topic.c_str());
+  std::printf("%-12s %d\n", "queue", r->queue_id);
+  std::printf("%-12s %s\n", "state", r->firing ? "firing" : "pending");
+  std::printf("%-12s %lld\n", "log offset", static_cast<long long>(r->log_offset));
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -579,6 +653,21 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "broker counters and information");
   stats->add_flag("--json", s_json, "JSON output");
   stats->callback([&] { action = [&] { return Stats(g, s_json); }; });
+
+  // scheduled messages
+  std::string m_id;
+  auto* cancel = app.add_subcommand("cancel", "cancel a scheduled message before it fires");
+  cancel->add_option("MESSAGE_ID", m_id, "id printed by `send --delay/--deliver-at`")->required();
+  cancel->callback([&] { action = [&] { return CancelScheduled(g, m_id); }; });
+  auto* timer = app.add_subcommand("timer", "scheduled messages: stats and look-up");
+  timer->require_subcommand(1);
+  bool t_json = false;
+  auto* tst = timer->add_subcommand("stats", "pending, fired, cancelled, next due, lateness");
+  tst->add_flag("--json", t_json, "JSON output");
+  tst->callback([&] { action = [&] { return TimerStats(g, t_json); }; });
+  auto* tsh = timer->add_subcommand("show", "one pending scheduled message");
+  tsh->add_option("MESSAGE_ID", m_id, "message id")->required();
+  tsh->callback([&] { action = [&] { return TimerShow(g, m_id); }; });
 
   try {
     app.parse(argc, argv);

@@ -13,10 +13,12 @@
 #include "broker/config.h"
 #include "broker/consumer_manager.h"
 #include "broker/long_poll.h"
+#include "broker/scheduled_delivery.h"
 #include "broker/request.h"
 #include "broker/topic_manager.h"
 #include "common/clock.h"
 #include "store/store.h"
+#include "timer/timer_service.h"
 
 namespace tidemq::broker {
 
@@ -44,6 +46,8 @@ struct BrokerContext {
   BrokerStats* stats;
   boost::asio::io_context* io;
   std::string listen_address;
+  timer::TimerService* timer;
+  ScheduledDelivery* scheduled;
 };
 
 void HandleSend(BrokerContext& ctx, const Request& req);
@@ -62,6 +66,9 @@ void HandleDescribeGroup(BrokerContext& ctx, const Request& req);
 void HandleDeleteGroup(BrokerContext& ctx, const Request& req);
 void HandleQueryMessage(BrokerContext& ctx, const Request& req);
 void HandleStats(BrokerContext& ctx, const Request& req);
+void HandleCancelScheduled(BrokerContext& ctx, const Request& req);
+void HandleTimerStats(BrokerContext& ctx, const Request& req);
+void HandleTimerShow(BrokerContext& ctx, const Request& req);
 
 // Shared by receive and query: a stored record as a wire message (body not included).
 void ToWireMessage(const store::Record& record, wire::Message* out);

@@ -1,6 +1,9 @@
 // SEND: validates every message of the batch, appends them as one group to the CommitLog and
-// replies when the store has made them durable under the flush policy.
+// replies when the store has made them durable under the flush policy. A message with
+// deliver_at_ms or delay_ms due in the future is stored as a kScheduled record (the timer
+// re-puts it into its queue when due, docs/timer.md); one already due is stored at once.
 #include <algorithm>
+#include <cstdint>
 
 #include "broker/handlers/handlers.h"
 #include "common/names.h"
@@ -48,10 +51,27 @@ Status Validate(const BrokerContext& ctx, const wire::Message& m, std::string_vi
                                          std::to_string(kMaxPropertyValueLength) + " bytes");
     }
   }
-  if (m.deliver_at_ms() != 0 || m.delay_ms() != 0) {
-    return Status(Code::kUnsupported, "scheduled messages are not supported by this broker yet");
-  }
   return Status::Ok();
+}
+
+// The due time of a scheduled message, or 0 for a plain one.
+Result<int64_t> DueTime(const BrokerContext& ctx, const wire::Message& m, int64_t now_ms) {
+  if (m.deliver_at_ms() == 0 && m.delay_ms() == 0) return int64_t{0};
+  if (m.deliver_at_ms() != 0 && m.delay_ms() != 0) {
+    return InvalidArgument("a message may set deliver_at_ms or delay_ms, not both");
+  }
+  if (m.deliver_at_ms() < 0 || m.delay_ms() < 0) {
+    return InvalidArgument("deliver_at_ms and delay_ms must not be negative");
+  }
+  const int64_t max_ahead_ms = ctx.config.max_schedule_days * 24 * 3600 * 1000;
+  const int64_t ahead_ms = m.delay_ms() != 0 ? m.delay_ms() : m.deliver_at_ms() - now_ms;
+  if (ahead_ms > max_ahead_ms) {
+    return InvalidArgument("scheduled delivery is " + std::to_string(ahead_ms) +
+                           " ms ahead, past the broker's limit of " +
+                           std::to_string(ctx.config.max_schedule_days) +
+                           " days (--max-schedule-days)");
+  }
+  return now_ms + ahead_ms;
 }
 
 Result<Topic> FindTopic(BrokerContext& ctx, const std::string& name) {
@@ -85,6 +105,8 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
   std::vector<store::Record> records;
   records.reserve(sr.messages_size());
   int64_t bytes = 0;
+  const int64_t now_ms = ctx.clock->NowMs();
+  int64_t earliest_due = INT64_MAX;  // of the scheduled messages in the batch
   for (int i = 0; i < sr.messages_size(); ++i) {
     const wire::Message& m = sr.messages(i);
     auto topic = FindTopic(ctx, m.topic());
@@ -93,11 +115,21 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
       ctx.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       return req.ReplyError(st);
     }
+    Result<int64_t> due = DueTime(ctx, m, now_ms);
+    if (!due.ok()) {
+      ctx.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
+      return req.ReplyError(due.status());
+    }
     auto queue = TopicManager::PickQueue(*topic, m.queue_id(), m.message_group());
     if (!queue.ok()) return req.ReplyError(queue.status());
 
     store::Record& r = records.emplace_back();
     r.type = store::RecordType::kMessage;
+    if (*due > now_ms) {  // due now or in the past: delivered at once
+      r.type = store::RecordType::kScheduled;
+      r.deliver_at_ms = *due;
+      earliest_due = std::min(earliest_due, *due);
+    }
     r.topic = m.topic();
     r.queue_id = *queue;
     r.message_id = m.message_id();
@@ -116,9 +148,12 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
   std::vector<uint32_t> queues;
   queues.reserve(n);
   for (const auto& r : records) queues.push_back(r.queue_id);
-  ctx.store->Append(std::move(records), [req, stats, n, bytes, queues = std::move(queues)](
+  ScheduledDelivery* scheduled = ctx.scheduled;
+  ctx.store->Append(std::move(records), [req, stats, n, bytes, queues = std::move(queues),
+                                         scheduled, earliest_due](
                                             const Status& st,
                                             std::vector<store::AppendResult> results) {
+    if (st.ok() && earliest_due != INT64_MAX) scheduled->Notify(earliest_due);
     if (!st.ok()) {
       stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       return req.ReplyError(st);
@@ -132,7 +167,7 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
       auto* r = resp->add_results();
       r->set_message_id(msgs[static_cast<int>(i)].message_id());
       r->set_queue_id(static_cast<int32_t>(queues[i]));
-      r->set_queue_offset(results[i].queue_offset);
+      r->set_queue_offset(results[i].queue_offset);  // -1 for a scheduled message
       r->set_log_offset(results[i].log_offset.value());
     }
     req.Reply(std::move(h));

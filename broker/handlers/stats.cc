@@ -30,6 +30,10 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["log_segments"] = ss.segments;
   c["store_syncs"] = ss.syncs;
   c["store_batches"] = ss.batches;
+  timer::TimerStats ts = ctx.timer->Stats();
+  c["timer_pending"] = ts.pending;
+  c["timer_fired"] = ts.fired;
+  c["timer_cancelled"] = ts.cancelled;
   auto& info = *resp->mutable_info();
   info["version"] = "0.1.0";
   info["listen"] = ctx.listen_address;

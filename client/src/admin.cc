@@ -215,6 +215,60 @@ Result<StatsInfo> Admin::Stats() {
   return out;
 }
 
+namespace {
+
+Status CheckMessageId(const std::string& message_id) {
+  if (message_id.empty() || message_id.size() > kMaxMessageIdLength) {
+    return InvalidArgument("message id must be 1.." + std::to_string(kMaxMessageIdLength) +
+                           " characters");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<CancelOutcome> Admin::CancelScheduled(const std::string& message_id) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckMessageId(message_id));
+  wire::Header h;
+  h.set_kind(wire::CANCEL_SCHEDULED);
+  h.mutable_cancel_scheduled_request()->set_message_id(message_id);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  const auto& r = f.header.cancel_scheduled_response();
+  return CancelOutcome{r.outcome() == wire::CancelScheduledResponse::CANCELLED, r.due_ms()};
+}
+
+Result<TimerStatsInfo> Admin::TimerStats() {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::TIMER_STATS);
+  h.mutable_timer_stats_request();
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  const auto& r = f.header.timer_stats_response();
+  TimerStatsInfo out;
+  out.pending = r.pending();
+  out.fired = r.fired();
+  out.cancelled = r.cancelled();
+  out.next_due_ms = r.next_due_ms();
+  out.loaded = r.loaded();
+  out.firing = r.firing();
+  out.broker_time_ms = r.broker_time_ms();
+  for (const auto& b : r.lateness()) out.lateness.push_back({b.below_ms(), b.count()});
+  return out;
+}
+
+Result<ScheduledInfo> Admin::ShowTimer(const std::string& message_id) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckMessageId(message_id));
+  wire::Header h;
+  h.set_kind(wire::TIMER_SHOW);
+  h.mutable_timer_show_request()->set_message_id(message_id);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  const auto& r = f.header.timer_show_response();
+  return ScheduledInfo{r.message_id(), r.due_ms(), r.topic(),
+                       r.queue_id(),   r.firing(), r.log_offset()};
+}
+
 void Admin::Shutdown() {
   if (impl_) impl_->core_->Shutdown();
 }

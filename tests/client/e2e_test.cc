@@ -609,5 +609,57 @@ TEST_F(ClientE2eTest, SendThatFailedWhileBrokerWasDownIsNotDeliveredLater) {
   EXPECT_EQ(bodies, (std::vector<std::string>{"before", "after"}));
 }
 
+TEST_F(ClientE2eTest, DelayedMessageArrivesAndAPendingOneCanBeCancelled) {
+  CreateTopic("sched", 2);
+  Producer producer = NewProducer();
+  Admin admin = NewAdmin();
+  auto soon = Message::NewBuilder().Topic("sched").Body("soon").Tag("t").Delay(300).Build();
+  auto later = Message::NewBuilder().Topic("sched").Body("later").Delay(600'000).Build();
+  ASSERT_TRUE(soon.ok() && later.ok());
+  auto r1 = producer.Send(*soon);
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(r1->queue_offset, -1);  // not in a queue until it is due
+  auto r2 = producer.Send(*later);
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+
+  auto shown = admin.ShowTimer(r2->message_id);
+  ASSERT_TRUE(shown.ok()) << shown.status().ToString();
+  EXPECT_EQ(shown->topic, "sched");
+  EXPECT_FALSE(shown->firing);
+  auto cancelled = admin.CancelScheduled(r2->message_id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
+  EXPECT_TRUE(cancelled->cancelled);
+  EXPECT_EQ(cancelled->due_ms, shown->due_ms);
+  EXPECT_EQ(admin.CancelScheduled(r2->message_id).status().code(), Code::kNotFound);
+  EXPECT_EQ(admin.ShowTimer(r2->message_id).status().code(), Code::kNotFound);
+
+  // "soon" arrives (the long poll returns when the timer re-puts it), "later" never does.
+  SimpleConsumer consumer = NewConsumer("g", "sched");
+  std::vector<ReceivedMessage> got;
+  for (int polls = 0; polls < 50 && got.empty(); ++polls) {
+    auto batch = consumer.Receive(32, 1000);
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    got = std::move(batch).value();
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].message_id(), r1->message_id);
+  EXPECT_EQ(got[0].body(), "soon");
+  EXPECT_EQ(got[0].tag(), "t");
+  EXPECT_EQ(got[0].properties().count("DELIVER_AT_MS"), 1u);
+  ASSERT_TRUE(consumer.Ack(got[0]).ok());
+
+  auto fired = admin.CancelScheduled(r1->message_id);
+  ASSERT_TRUE(fired.ok()) << fired.status().ToString();
+  EXPECT_FALSE(fired->cancelled);
+  // A send's reply means the store's observers (the timer) saw every earlier record.
+  CreateTopic("barrier", 1);
+  ASSERT_TRUE(producer.Send(*Message::NewBuilder().Topic("barrier").Body("x").Build()).ok());
+  auto stats = admin.TimerStats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->pending, 0);
+  EXPECT_EQ(stats->cancelled, 1);
+  EXPECT_FALSE(stats->lateness.empty());
+}
+
 }  // namespace
 }  // namespace tidemq

@@ -1,4 +1,4 @@
-// Admin: topics, consumer groups, message look-up and broker statistics.
+// Admin: topics, consumer groups, message look-up, scheduled messages and broker statistics.
 //
 //   auto admin = tidemq::Admin::NewBuilder().Endpoint("127.0.0.1:9810").Build();
 //   admin->CreateTopic("orders", 8);
@@ -55,6 +55,37 @@ struct StatsInfo {
   std::map<std::string, std::string> info;
 };
 
+// What CancelScheduled did.
+struct CancelOutcome {
+  bool cancelled = false;  // false: too late, it had already fired (is or was delivered)
+  int64_t due_ms = 0;      // its due time (ms since the epoch); 0 when unknown
+};
+
+struct TimerStatsInfo {
+  int64_t pending = 0;  // scheduled messages waiting for their due time
+  int64_t fired = 0;
+  int64_t cancelled = 0;
+  int64_t next_due_ms = 0;  // earliest pending due time; 0 = none
+  int64_t loaded = 0;       // pending entries the broker holds in memory
+  int64_t firing = 0;       // being delivered right now
+  int64_t broker_time_ms = 0;
+  // Fires by lateness (fire time - due time): count of those below below_ms (0: the rest).
+  struct Bucket {
+    int64_t below_ms = 0;
+    int64_t count = 0;
+  };
+  std::vector<Bucket> lateness;
+};
+
+struct ScheduledInfo {
+  std::string message_id;
+  int64_t due_ms = 0;
+  std::string topic;
+  int32_t queue_id = 0;
+  bool firing = false;  // being delivered: too late to cancel
+  int64_t log_offset = 0;
+};
+
 class Admin {
  public:
   class Builder {
@@ -95,6 +126,13 @@ class Admin {
   Result<std::vector<ReceivedMessage>> QueryByOffset(int64_t log_offset);
 
   Result<StatsInfo> Stats();
+
+  // Scheduled messages (Message::Builder::Delay / DeliverAt). NotFound when no message with
+  // this id is pending or was delivered (never scheduled, or already cancelled).
+  Result<CancelOutcome> CancelScheduled(const std::string& message_id);
+  Result<TimerStatsInfo> TimerStats();
+  // A pending scheduled message; NotFound once it fired or was cancelled.
+  Result<ScheduledInfo> ShowTimer(const std::string& message_id);
 
   void Shutdown();
 
