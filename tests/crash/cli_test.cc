@@ -125,5 +125,51 @@ TEST_F(CliTest, TopicSendConsumeQueryGroupStats) {
   EXPECT_NE(r.out.find("\"counters\""), std::string::npos) << r.out;
 }
 
+// "scheduled id=<ID> queue=..." -> <ID>
+std::string ScheduledId(const std::string& out) {
+  size_t at = out.find("scheduled id=");
+  if (at == std::string::npos) return "";
+  at += 13;
+  return out.substr(at, out.find(' ', at) - at);
+}
+
+TEST_F(CliTest, ScheduledSendCancelAndTimerCommands) {
+  Status st = broker_.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EXIT_CODE(Run({"topic", "create", "orders", "--queues", "2"}), 0);
+
+  CliResult r = Run({"send", "orders", "cancel me", "--delay", "600000"});
+  EXPECT_EXIT_CODE(r, 0);
+  const std::string later = ScheduledId(r.out);
+  ASSERT_FALSE(later.empty()) << r.out;
+
+  r = Run({"timer", "show", later});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_NE(r.out.find("pending"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("orders"), std::string::npos) << r.out;
+  r = Run({"timer", "stats"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_NE(r.out.find("lateness"), std::string::npos) << r.out;
+
+  r = Run({"cancel", later});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(r.out, "cancelled\n");
+  EXPECT_EXIT_CODE(Run({"cancel", later}), 1);  // nothing pending any more
+  EXPECT_EXIT_CODE(Run({"timer", "show", later}), 1);
+
+  r = Run({"send", "orders", "close if unpaid", "--delay", "300"});
+  EXPECT_EXIT_CODE(r, 0);
+  const std::string soon = ScheduledId(r.out);
+  ASSERT_FALSE(soon.empty()) << r.out;
+  r = Run({"consume", "orders", "--count", "1", "--group", "g", "--wait", "10000"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_NE(r.out.find("close if unpaid"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("DELIVER_AT_MS"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("cancel me"), std::string::npos) << r.out;
+  r = Run({"cancel", soon});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(r.out, "already fired\n");
+}
+
 }  // namespace
 }  // namespace tidemq::testing
