@@ -7,11 +7,20 @@
 #   bench/run_all.sh                 # everything, about 5 minutes on 2 cores
 #   RUNS=1 bench/run_all.sh          # quicker, less trustworthy
 #   SKIP_BUILD=1 bench/run_all.sh    # reuse the binaries already built
+#   TIMER=1 bench/run_all.sh         # also the scheduled-message series (about 6 more minutes)
+#   TIMER=only bench/run_all.sh      # only the scheduled-message series
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PORT:-19810}
 RUNS=${RUNS:-3}
+TIMER=${TIMER:-0}
+# Scheduled-message series: messages of the 2 s lateness run, of the one-second burst, and
+# pending over 30 days for the restart measurement.
+TIMER_LATENESS_COUNT=${TIMER_LATENESS_COUNT:-100000}
+TIMER_BURST_COUNT=${TIMER_BURST_COUNT:-1000000}
+TIMER_BURST_DUE_MS=${TIMER_BURST_DUE_MS:-60000}
+TIMER_PENDING_COUNT=${TIMER_PENDING_COUNT:-1000000}
 BUILD_DIR=${TIDEMQ_BUILD_DIR:-build-bench}
 ADDR=127.0.0.1:$PORT
 BENCH=$BUILD_DIR/bench/tidemq-bench
@@ -44,7 +53,8 @@ stop_broker() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_broker NAME [broker flags...]: a fresh data dir per broker.
+# start_broker NAME [broker flags...]: a fresh data dir per broker (kept when it exists:
+# a restart).
 start_broker() {
   local name=$1; shift
   local dir=$WORK/$name
@@ -101,6 +111,7 @@ consume_run() {
   done
 }
 
+if [ "$TIMER" != "only" ]; then
 echo "== async flush"
 start_broker async --flush-policy async
 run produce-batched produce --batch 64 --inflight 512 --duration 5 --warmup 1
@@ -115,19 +126,82 @@ run sync-64x1 produce --producers 64 --inflight 1 --duration 5 --warmup 1
 run sync-64x16 produce --producers 64 --inflight 16 --duration 5 --warmup 1
 run sync-8x8 produce --producers 8 --inflight 8 --duration 5 --warmup 1
 stop_broker
+fi
 
-# median LABEL KEY: the median of KEY over the runs of LABEL.
+# rss_mib: the broker's resident memory (VmRSS) in MiB.
+rss_mib() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$BROKER_PID/status"; }
+
+if [ "$TIMER" != "0" ]; then
+  echo "== scheduled messages (async flush)"
+  start_broker timer --flush-policy async
+  # (a) each message due 2 s after its send, a live consumer group: lateness.
+  run sched-2s schedule --count "$TIMER_LATENESS_COUNT" --delay-ms 2000 --receive-batch 256
+  # (b) all due at one moment, TIMER_BURST_DUE_MS after the run starts (sending takes most of
+  # that): time from the first delivery to the last, deliveries/s, lateness.
+  run sched-burst schedule --count "$TIMER_BURST_COUNT" --same-due-ms "$TIMER_BURST_DUE_MS" \
+    --batch 64 --inflight 512 --consumers 2 --receive-batch 1024 --idle-stop-ms 10000
+  # (c) schedule throughput against plain sends, batched and unbatched.
+  run plain-batched produce --batch 64 --inflight 512 --duration 5 --warmup 1
+  run sched-batched produce --batch 64 --inflight 512 --duration 5 --warmup 1 --delay-ms 3600000
+  run plain-async produce --inflight 256 --duration 5 --warmup 1
+  run sched-async produce --inflight 256 --duration 5 --warmup 1 --delay-ms 3600000
+  stop_broker
+
+  # (d) many pending over 30 days: resident memory, then restart time until the broker serves.
+  echo "== $TIMER_PENDING_COUNT pending over 30 days: memory and restart"
+  start_broker pending --flush-policy async
+  "$BENCH" produce --addr "$ADDR" --topic pending --count "$TIMER_PENDING_COUNT" --batch 64 \
+    --inflight 512 --delay-ms 3600000 --spread-ms 2592000000 | grep -E '^(produce|  )' || true
+  sleep 5
+  echo "RESULT label=pending-rss rss_mib=$(rss_mib)" | tee -a "$RESULTS"
+  for i in $(seq 1 "$RUNS"); do
+    stop_broker
+    start_ns=$(date +%s%N)
+    start_broker pending --flush-policy async >/dev/null
+    # Serving: an admin call answers (the port alone opens before recovery ends).
+    for _ in $(seq 1 1200); do
+      if "$BUILD_DIR/tools/tidemq" --addr "$ADDR" timer stats >"$WORK/timer.txt" 2>/dev/null; then
+        break
+      fi
+      sleep 0.05
+    done
+    ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+    sleep 2
+    echo "RESULT label=pending-restart restart_ms=$ms rss_mib=$(rss_mib)" | tee -a "$RESULTS"
+  done
+  grep -i pending "$WORK/timer.txt" || true
+  stop_broker
+fi
+
+# median LABEL KEY [SIDE]: the median of KEY over the runs of LABEL (SIDE: produce or consume
+# lines only).
 median() {
-  grep " label=$1 " "$RESULTS" | grep -o " $2=[^ ]*" | cut -d= -f2 | sort -g \
+  grep " label=$1 " "$RESULTS" | grep -e " side=${3:-}" | grep -o " $2=[^ ]*" | cut -d= -f2 | sort -g \
     | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else print v[int((NR + 1) / 2)]}'
 }
 
 echo
 echo "== medians of $RUNS runs (disk: $DD_LINE)"
 printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms p99_ms p999_ms max_ms errors
-for label in produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16; do
-  printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' "$label" "$(median "$label" msg_s)" \
-    "$(median "$label" mb_s)" "$(median "$label" p50_ms)" "$(median "$label" p99_ms)" \
-    "$(median "$label" p999_ms)" "$(median "$label" max_ms)" "$(median "$label" errors)"
+labels="produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16"
+[ "$TIMER" = "only" ] && labels=""
+[ "$TIMER" != "0" ] && labels="$labels sched-2s sched-burst plain-batched sched-batched plain-async sched-async"
+for label in $labels; do
+  side=produce; [ "$label" = consume-acked ] && side=consume
+  printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' "$label" "$(median "$label" msg_s $side)" \
+    "$(median "$label" mb_s $side)" "$(median "$label" p50_ms $side)" \
+    "$(median "$label" p99_ms $side)" "$(median "$label" p999_ms $side)" \
+    "$(median "$label" max_ms $side)" "$(median "$label" errors)"
 done
+if [ "$TIMER" != "0" ]; then
+  echo "(rows above: the senders; consume-acked: the consumers)"
+  for label in sched-2s sched-burst; do
+    echo "$label consume: lateness ms p50 $(median "$label" p50_ms consume)" \
+      "p99 $(median "$label" p99_ms consume) p999 $(median "$label" p999_ms consume)" \
+      "max $(median "$label" max_ms consume); delivered over" \
+      "$(median "$label" deliver_secs consume) s at $(median "$label" deliver_msg_s consume) msg/s"
+  done
+  echo "pending: rss $(median pending-rss rss_mib) MiB; restart $(median pending-restart restart_ms) ms," \
+    "rss after restart $(median pending-restart rss_mib) MiB"
+fi
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,12 +4,15 @@
 //   tidemq-bench consume --count 1000000
 //   tidemq-bench produce --rate 20000 --duration 30        (paced: latency under steady load)
 //   tidemq-bench produce-consume --producers 2 --consumers 2
+//   tidemq-bench schedule --count 100000 --delay-ms 2000   (scheduled: lateness, fires/s)
+//   tidemq-bench produce --count 100000 --delay-ms 3600000 (schedule throughput only)
 //
 // Prints progress once a second and a summary; the last line(s) start with RESULT and hold the
 // figures as key=value pairs for scripts (bench/run_all.sh). Every run is bounded: at most
 // kMaxCount messages and kMaxDurationS seconds. Exit codes: 0 ok, 1 some sends, receives or
 // acks failed (or nothing was measured), 2 usage error, 3 the broker cannot be reached.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -41,7 +44,7 @@ void OnSignal(int) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-enum class Mode { kProduce, kConsume, kProduceConsume };
+enum class Mode { kProduce, kConsume, kProduceConsume, kSchedule };
 
 const char* ModeName(Mode m) {
   switch (m) {
@@ -51,6 +54,8 @@ const char* ModeName(Mode m) {
       return "consume";
     case Mode::kProduceConsume:
       return "produce-consume";
+    case Mode::kSchedule:
+      return "schedule";
   }
   return "?";
 }
@@ -84,6 +89,18 @@ void AddProduceOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
 }
 
+void AddScheduleOptions(CLI::App* cmd, BenchOptions* o) {
+  cmd->add_option("--delay-ms", o->delay_ms, "Scheduled messages: each due this long after its send")
+      ->capture_default_str();
+  cmd->add_option("--spread-ms", o->spread_ms,
+                  "Spread due times uniformly over [delay, delay + spread)")
+      ->capture_default_str();
+  cmd->add_option("--same-due-ms", o->same_due_ms,
+                  "All messages share one due time: this long after the run starts "
+                  "(overrides --delay-ms / --spread-ms)")
+      ->capture_default_str();
+}
+
 void AddConsumeOptions(CLI::App* cmd, BenchOptions* o) {
   cmd->add_option("--group", o->group, "Consumer group")->capture_default_str();
   cmd->add_option("--consumers", o->consumers, "SimpleConsumer objects, one connection each")
@@ -110,6 +127,11 @@ std::string CheckOptions(const BenchOptions& o) {
   if (o.rate < 0) return "--rate must not be negative";
   if (o.consumers < 1 || o.consumers > 64) return "--consumers must be 1..64";
   if (o.receive_batch < 1 || o.receive_batch > 1024) return "--receive-batch must be 1..1024";
+  constexpr int64_t kMaxScheduleMs = int64_t{400} * 24 * 3600 * 1000;
+  if (o.delay_ms < 0 || o.spread_ms < 0 || o.same_due_ms < 0 ||
+      o.delay_ms + o.spread_ms > kMaxScheduleMs || o.same_due_ms > kMaxScheduleMs) {
+    return "--delay-ms, --spread-ms and --same-due-ms must be 0..400 days";
+  }
   if (o.idle_stop_ms < 100 || o.idle_stop_ms > 60'000) return "--idle-stop-ms must be 100..60000";
   return "";
 }
@@ -233,6 +255,18 @@ void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl
     line += " consumers=" + std::to_string(o.consumers) +
             " receive_batch=" + std::to_string(o.receive_batch);
   }
+  if (o.Scheduled() && std::string(side) == "consume" && msgs > 1) {
+    // Deliveries from the first to the last: how fast due messages go out.
+    double fire_secs = static_cast<double>(stats.last_ns() - stats.first_ns()) / 1e9;
+    double fire_s = fire_secs > 0 ? static_cast<double>(msgs - 1) / fire_secs : 0;
+    std::printf("  delivered over %.3f s (first to last) = %.0f msg/s\n", fire_secs, fire_s);
+    line += " deliver_secs=" + ProgressPrinter::Fixed(fire_secs, 3) +
+            " deliver_msg_s=" + ProgressPrinter::Fixed(fire_s, 0);
+  }
+  if (o.Scheduled()) {
+    line += " delay_ms=" + std::to_string(o.delay_ms) + " spread_ms=" + std::to_string(o.spread_ms) +
+            " same_due_ms=" + std::to_string(o.same_due_ms);
+  }
   std::printf("%s\n", line.c_str());
 }
 
@@ -248,6 +282,10 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
     return kExitUsage;
   }
   o.stamp_bodies = mode == Mode::kProduceConsume;
+  if (mode == Mode::kSchedule && !o.Scheduled()) {
+    std::fprintf(stderr, "error: schedule needs --delay-ms, --spread-ms or --same-due-ms\n");
+    return kExitUsage;
+  }
   if (Status st = EnsureTopic(o); !st.ok()) return Fail(st);
 
   // Consumers count their own limit (warm-up included); RunControl's budget is for sends.
@@ -279,7 +317,12 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
     produce_status = RunProducers(o, control, produced);
     if (!produce_status.ok()) control.Stop();
     limits.count = produced.total();
-    limits.drain_deadline_ns = NowNanos() + kDrainLimitNs;
+    // Scheduled messages: nothing to drain before the last one falls due.
+    int64_t now = NowNanos();
+    int64_t last_due_ns = now + (o.delay_ms + o.spread_ms) * 1'000'000;
+    if (o.same_due_ms > 0) last_due_ns = std::max(now, control.start_ns() + o.same_due_ms * 1'000'000);
+    limits.idle_from_ns = last_due_ns;
+    limits.drain_deadline_ns = last_due_ns + kDrainLimitNs;
     limits.producers_done = true;
   }
   if (consumer_thread.joinable()) consumer_thread.join();
@@ -295,7 +338,8 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
     failed |= produced.errors() > 0 || produced.measured() == 0;
   }
   if (consume) {
-    Report(mode, "consume", o, control, consumed, o.stamp_bodies ? "end-to-end" : "");
+    const char* latency = o.Scheduled() ? "lateness" : o.stamp_bodies ? "end-to-end" : "";
+    Report(mode, "consume", o, control, consumed, latency);
     failed |= consumed.errors() > 0 || consumed.measured() == 0;
   }
   return failed ? kExitError : kExitOk;
@@ -321,12 +365,18 @@ int main(int argc, char** argv) {
       {Mode::kConsume, "consume", "Receive and ack stored messages; report msg/s and MB/s"},
       {Mode::kProduceConsume, "produce-consume",
        "Both at once; report both sides and end-to-end latency"},
+      {Mode::kSchedule, "schedule",
+       "Send scheduled messages while consumers receive them as they fall due; report schedule "
+       "msg/s, delivery msg/s and lateness (receive time - DELIVER_AT_MS)"},
   };
   std::vector<std::pair<Mode, CLI::App*>> subs;
   for (const auto& c : commands) {
     CLI::App* cmd = app.add_subcommand(c.name, c.help);
     tidemq::bench::AddCommonOptions(cmd, &options);
     if (c.mode != Mode::kConsume) tidemq::bench::AddProduceOptions(cmd, &options);
+    if (c.mode == Mode::kProduce || c.mode == Mode::kSchedule) {
+      tidemq::bench::AddScheduleOptions(cmd, &options);
+    }
     if (c.mode != Mode::kProduce) tidemq::bench::AddConsumeOptions(cmd, &options);
     subs.emplace_back(c.mode, cmd);
   }

@@ -1,8 +1,10 @@
 #include "bench/workload.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -19,14 +21,22 @@ constexpr int64_t kReceiveWaitMs = 500;  // short long-polls keep stopping promp
 
 int64_t SecondsToNanos(double s) { return static_cast<int64_t>(s * kNanosPerSecond); }
 
+constexpr char kDueProperty[] = "DELIVER_AT_MS";  // set by the broker on a fired message
+
 // The message every send copies, or, with stamp_bodies, a fresh one carrying its send time.
+// Scheduled messages carry their delay (or the shared due time); with a spread each is built
+// afresh with its own delay.
 class MessageFactory {
  public:
-  explicit MessageFactory(const BenchOptions& options)
+  MessageFactory(const BenchOptions& options, int64_t run_start_wall_ms)
       : topic_(options.topic),
         body_(Body(options.size)),
         stamp_(options.stamp_bodies && options.size >= sizeof(int64_t)),
-        template_(Message::NewBuilder().Topic(topic_).Body(body_).Build()) {}
+        delay_ms_(options.delay_ms),
+        spread_ms_(options.spread_ms),
+        template_(Schedule(Message::NewBuilder().Topic(topic_).Body(body_), options,
+                           run_start_wall_ms)
+                      .Build()) {}
 
   const Status& status() const { return template_.status(); }
 
@@ -37,6 +47,12 @@ class MessageFactory {
   }
 
   Message Make() const {
+    if (spread_ms_ > 0) {
+      thread_local std::minstd_rand rng(std::random_device{}());
+      int64_t delay = delay_ms_ + static_cast<int64_t>(rng() % static_cast<uint64_t>(spread_ms_));
+      return *Message::NewBuilder().Topic(topic_).Body(body_).Delay(std::max<int64_t>(delay, 1))
+                  .Build();
+    }
     if (!stamp_) return *template_;
     std::string body = body_;
     int64_t now = WallNanos();
@@ -45,9 +61,18 @@ class MessageFactory {
   }
 
  private:
+  static Message::Builder& Schedule(Message::Builder& b, const BenchOptions& o,
+                                    int64_t run_start_wall_ms) {
+    if (o.same_due_ms > 0) return b.DeliverAt(run_start_wall_ms + o.same_due_ms);
+    if (o.delay_ms > 0) return b.Delay(o.delay_ms);
+    return b;
+  }
+
   std::string topic_;
   std::string body_;
   bool stamp_;
+  int64_t delay_ms_;
+  int64_t spread_ms_;
   Result<Message> template_;
 };
 
@@ -183,6 +208,7 @@ void RunThreads(int workers, const char* name, Body body) {
 RunControl::RunControl(uint64_t count, double warmup_s, double duration_s)
     : count_(count),
       start_ns_(NowNanos()),
+      start_wall_ms_(WallNanos() / 1'000'000),
       measure_start_ns_(start_ns_ + SecondsToNanos(warmup_s)),
       end_ns_(measure_start_ns_ + SecondsToNanos(duration_s)) {}
 
@@ -200,6 +226,8 @@ void SideStats::Completed(uint64_t n, uint64_t bytes, bool measured, int64_t now
   if (!measured) return;
   measured_.fetch_add(n, std::memory_order_relaxed);
   measured_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  int64_t unset = 0;
+  first_ns_.compare_exchange_strong(unset, now_ns, std::memory_order_relaxed);
   int64_t seen = last_ns_.load(std::memory_order_relaxed);
   while (now_ns > seen &&
          !last_ns_.compare_exchange_weak(seen, now_ns, std::memory_order_relaxed)) {
@@ -219,7 +247,7 @@ std::string SideStats::first_error() const {
 }
 
 Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats) {
-  MessageFactory factory(options);
+  MessageFactory factory(options, control.start_wall_ms());
   RETURN_IF_ERROR(factory.status());
   std::vector<Producer> producers;
   producers.reserve(options.producers);
@@ -256,6 +284,7 @@ Status RunConsumers(const BenchOptions& options, RunControl& control, const Cons
     consumers.push_back(std::move(c));
   }
   const bool stamped = options.stamp_bodies && options.size >= sizeof(int64_t);
+  const bool scheduled = options.Scheduled();
   const int64_t idle_stop_ns = options.idle_stop_ms * 1'000'000;
   RunThreads(options.consumers, "bench-cons", [&](int i) {
     SimpleConsumer& consumer = consumers[i];
@@ -269,7 +298,10 @@ Status RunConsumers(const BenchOptions& options, RunControl& control, const Cons
       uint64_t limit = limits.count.load();
       uint64_t done = stats.total();
       if (done >= limit) break;
-      if (limits.producers_done.load() && now - last_message_ns >= idle_stop_ns) break;
+      if (limits.producers_done.load() &&
+          now - std::max(last_message_ns, limits.idle_from_ns.load()) >= idle_stop_ns) {
+        break;
+      }
       auto wanted = static_cast<uint32_t>(std::min<uint64_t>(options.receive_batch, limit - done));
       auto batch = consumer.Receive(wanted);
       if (!batch.ok()) {
@@ -292,7 +324,13 @@ Status RunConsumers(const BenchOptions& options, RunControl& control, const Cons
       uint64_t bytes = 0;
       for (const auto& m : *batch) {
         bytes += m.body().size();
-        if (stamped && measured && m.body().size() >= sizeof(int64_t)) {
+        if (scheduled) {
+          auto due = m.properties().find(kDueProperty);
+          if (measured && due != m.properties().end()) {
+            int64_t due_ns = std::atoll(due->second.c_str()) * 1'000'000;
+            stats.latency().Record(std::max<int64_t>(received_wall - due_ns, 0));
+          }
+        } else if (stamped && measured && m.body().size() >= sizeof(int64_t)) {
           int64_t sent_wall;
           std::memcpy(&sent_wall, m.body().data(), sizeof(sent_wall));
           stats.latency().Record(received_wall - sent_wall);

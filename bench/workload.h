@@ -35,6 +35,13 @@ struct BenchOptions {
   uint32_t receive_batch = 64;
   int64_t idle_stop_ms = 5000;  // consumers give up after this long without a message
   bool stamp_bodies = false;    // first 8 body bytes: send time (end-to-end latency)
+  // Scheduled messages: each is due delay_ms after its send, plus a uniform share of
+  // [0, spread_ms); or, with same_due_ms > 0, all at one due time: same_due_ms after the run
+  // starts. Consumers then measure lateness: receive time - the DELIVER_AT_MS property.
+  int64_t delay_ms = 0;
+  int64_t spread_ms = 0;
+  int64_t same_due_ms = 0;
+  bool Scheduled() const { return delay_ms > 0 || spread_ms > 0 || same_due_ms > 0; }
 };
 
 // Steady clock, for intervals within this process.
@@ -57,6 +64,7 @@ class RunControl {
   RunControl(uint64_t count, double warmup_s, double duration_s);
 
   int64_t start_ns() const { return start_ns_; }
+  int64_t start_wall_ms() const { return start_wall_ms_; }
   int64_t measure_start_ns() const { return measure_start_ns_; }
   bool Measuring(int64_t now_ns) const { return now_ns >= measure_start_ns_; }
   bool Over(int64_t now_ns) const {
@@ -74,6 +82,7 @@ class RunControl {
  private:
   const uint64_t count_;
   const int64_t start_ns_;
+  const int64_t start_wall_ms_;
   const int64_t measure_start_ns_;
   const int64_t end_ns_;
   std::atomic<uint64_t> claimed_{0};
@@ -92,6 +101,7 @@ class SideStats {
   uint64_t measured_bytes() const { return measured_bytes_.load(std::memory_order_relaxed); }
   uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
   int64_t last_ns() const { return last_ns_.load(std::memory_order_relaxed); }
+  int64_t first_ns() const { return first_ns_.load(std::memory_order_relaxed); }
   std::string first_error() const;
 
   LatencyHistogram& latency() { return latency_; }
@@ -103,6 +113,7 @@ class SideStats {
   std::atomic<uint64_t> measured_bytes_{0};
   std::atomic<uint64_t> errors_{0};
   std::atomic<int64_t> last_ns_{0};
+  std::atomic<int64_t> first_ns_{0};  // first measured completion
   LatencyHistogram latency_;
   mutable std::mutex error_mu_;
   std::string first_error_;  // GUARDED_BY(error_mu_)
@@ -120,12 +131,15 @@ struct ConsumeLimits {
   std::atomic<uint64_t> count{UINT64_MAX};
   std::atomic<bool> producers_done{false};
   std::atomic<int64_t> drain_deadline_ns{INT64_MAX};
+  // Scheduled messages: the idle stop counts from here at the earliest (the last due time).
+  std::atomic<int64_t> idle_from_ns{0};
   bool obey_run_deadline = true;
 };
 
 // Receives and acks (one batch ack per received batch) until the run is stopped, the limits
 // are reached, or nothing arrived for idle_stop_ms once the producers are done. With
-// stamp_bodies, records the end-to-end latency (send to receive) in stats.latency().
+// stamp_bodies, records the end-to-end latency (send to receive) in stats.latency(); with
+// scheduled messages (options.Scheduled()), the lateness (receive - DELIVER_AT_MS) instead.
 Status RunConsumers(const BenchOptions& options, RunControl& control, const ConsumeLimits& limits,
                     SideStats& stats);
 
