@@ -7,7 +7,7 @@
 #   bench/run_all.sh                 # everything, about 5 minutes on 2 cores
 #   RUNS=1 bench/run_all.sh          # quicker, less trustworthy
 #   SKIP_BUILD=1 bench/run_all.sh    # reuse the binaries already built
-#   TIMER=1 bench/run_all.sh         # also the scheduled-message series (about 6 more minutes)
+#   TIMER=1 bench/run_all.sh         # also the scheduled-message series (about 7 more minutes)
 #   TIMER=only bench/run_all.sh      # only the scheduled-message series
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ TIMER=${TIMER:-0}
 # pending over 30 days for the restart measurement.
 TIMER_LATENESS_COUNT=${TIMER_LATENESS_COUNT:-100000}
 TIMER_BURST_COUNT=${TIMER_BURST_COUNT:-1000000}
-TIMER_BURST_DUE_MS=${TIMER_BURST_DUE_MS:-60000}
+TIMER_BURST_DUE_MS=${TIMER_BURST_DUE_MS:-30000}
 TIMER_PENDING_COUNT=${TIMER_PENDING_COUNT:-1000000}
 BUILD_DIR=${TIDEMQ_BUILD_DIR:-build-bench}
 ADDR=127.0.0.1:$PORT
@@ -136,6 +136,9 @@ if [ "$TIMER" != "0" ]; then
   start_broker timer --flush-policy async
   # (a) each message due 2 s after its send, a live consumer group: lateness.
   run sched-2s schedule --count "$TIMER_LATENESS_COUNT" --delay-ms 2000 --receive-batch 256
+  # Same, sends paced at 10k msg/s (due times 0.1 ms apart instead of a 70k msg/s rush).
+  run sched-2s-paced schedule --count "$TIMER_LATENESS_COUNT" --delay-ms 2000 --receive-batch 256 \
+    --rate 10000
   # (b) all due at one moment, TIMER_BURST_DUE_MS after the run starts (sending takes most of
   # that): time from the first delivery to the last, deliveries/s, lateness.
   run sched-burst schedule --count "$TIMER_BURST_COUNT" --same-due-ms "$TIMER_BURST_DUE_MS" \
@@ -176,7 +179,7 @@ fi
 # median LABEL KEY [SIDE]: the median of KEY over the runs of LABEL (SIDE: produce or consume
 # lines only).
 median() {
-  grep " label=$1 " "$RESULTS" | grep -e " side=${3:-}" | grep -o " $2=[^ ]*" | cut -d= -f2 | sort -g \
+  grep " label=$1 " "$RESULTS" | grep -e "${3:+ side=$3}" | grep -o " $2=[^ ]*" | cut -d= -f2 | sort -g \
     | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else print v[int((NR + 1) / 2)]}'
 }
 
@@ -185,7 +188,7 @@ echo "== medians of $RUNS runs (disk: $DD_LINE)"
 printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms p99_ms p999_ms max_ms errors
 labels="produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16"
 [ "$TIMER" = "only" ] && labels=""
-[ "$TIMER" != "0" ] && labels="$labels sched-2s sched-burst plain-batched sched-batched plain-async sched-async"
+[ "$TIMER" != "0" ] && labels="$labels sched-2s sched-2s-paced sched-burst plain-batched sched-batched plain-async sched-async"
 for label in $labels; do
   side=produce; [ "$label" = consume-acked ] && side=consume
   printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' "$label" "$(median "$label" msg_s $side)" \
@@ -195,7 +198,7 @@ for label in $labels; do
 done
 if [ "$TIMER" != "0" ]; then
   echo "(rows above: the senders; consume-acked: the consumers)"
-  for label in sched-2s sched-burst; do
+  for label in sched-2s sched-2s-paced sched-burst; do
     echo "$label consume: lateness ms p50 $(median "$label" p50_ms consume)" \
       "p99 $(median "$label" p99_ms consume) p999 $(median "$label" p999_ms consume)" \
       "max $(median "$label" max_ms consume); delivered over" \
