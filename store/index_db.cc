@@ -7,20 +7,13 @@
 #include <cstring>
 
 #include "common/coding.h"
+#include "store/leveldb_status.h"
 
 namespace tidemq::store {
 namespace {
 
 constexpr char kMetaPrefix[] = "m/";
 constexpr char kCheckpointPrefix[] = "c/";
-
-Status FromLevelDb(const leveldb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsNotFound()) return NotFound(what + ": " + s.ToString());
-  if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
-  if (s.IsInvalidArgument()) return InvalidArgument(what + ": " + s.ToString());
-  return IOError(what + ": " + s.ToString());
-}
 
 std::string WithOffset(std::string prefix, LogOffset offset) {
   PutBigEndian64(&prefix, static_cast<uint64_t>(offset.value()));

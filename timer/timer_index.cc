@@ -8,9 +8,12 @@
 #include <utility>
 
 #include "common/coding.h"
+#include "store/leveldb_status.h"
 
 namespace tidemq::timer {
 namespace {
+
+using store::FromLevelDb;
 
 // Key prefixes (docs/timer.md): one byte each, so the kinds never interleave.
 constexpr char kDuePrefix = 'd';        // d + be64 due + be64 offset -> value
@@ -21,14 +24,6 @@ constexpr char kPendingKey[] = "s/pending";
 constexpr char kFiredKey[] = "s/fired";
 constexpr char kCancelledKey[] = "s/cancelled";
 constexpr uint8_t kValueVersion = 1;
-
-Status FromLevelDb(const leveldb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsNotFound()) return NotFound(what + ": " + s.ToString());
-  if (s.IsCorruption()) return Corruption(what + ": " + s.ToString());
-  if (s.IsInvalidArgument()) return InvalidArgument(what + ": " + s.ToString());
-  return IOError(what + ": " + s.ToString());
-}
 
 std::string BigEndian(int64_t v) {
   std::string s;
