@@ -63,10 +63,10 @@ class BrokerTest : public ::testing::Test {
   }
 
   struct Msg {
-    std::string body;
-    std::string tag;
-    std::string key;
-    std::string group;  // message group (FIFO)
+    std::string body{};
+    std::string tag{};
+    std::string key{};
+    std::string group{};  // message group (FIFO)
   };
 
   // Sends msgs as one batch; returns the response frame.
