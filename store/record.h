@@ -36,10 +36,17 @@ enum class RecordType : uint8_t {
   kScheduled = 2,      // a message waiting for deliver_at_ms (timer/ indexes it; issue 3)
   kTimerCancel = 3,    // cancels the kScheduled record at origin_offset (issue 3)
   kTxnHalf = 4,        // a transactional half message (txn/; issue 4)
-  kTxnEnd = 5,         // commit/rollback of the half at origin_offset (issue 4)
-  kTxnCheck = 6,       // a check-back was sent for the half at origin_offset (issue 4)
+  kTxnEnd = 5,         // rollback of the half at origin_offset (a commit is its re-put; txn/)
+  kTxnCheck = 6,       // a check-back is being sent for the half at origin_offset (txn/)
   kControl = 7,        // broker bookkeeping (offset commits, topic deletions, ...)
 };
+
+// Record.flags bits.
+// A kMessage/kScheduled re-put that commits the kTxnHalf at origin_offset.
+inline constexpr uint32_t kFlagTxnCommit = 1u << 0;
+// Who ended a transaction (kTxnEnd and commit re-puts): bits 8..11 (txn::EndReason).
+inline constexpr uint32_t kFlagEndReasonShift = 8;
+inline constexpr uint32_t kFlagEndReasonMask = 0xFu << kFlagEndReasonShift;
 
 // True for record types that get a queue offset and a consume queue entry.
 inline bool IsDispatchedToQueue(RecordType t) { return t == RecordType::kMessage; }

@@ -67,7 +67,9 @@ struct QueueEntry {
 // OnRecord is called on the writer thread for every record, in log order, once the record is
 // durable under the policy; during Open() it is called for records past Checkpoint() that the
 // observer has not seen (replay). It must be idempotent: a record may be seen twice after a
-// crash.
+// crash. OnBatchEnd follows the last OnRecord of each group commit (and of each replay chunk),
+// before any appender's callback runs: an observer may stage the records' effects and apply
+// them there at once (one index write per batch instead of one per record).
 class Observer {
  public:
   virtual ~Observer() = default;
@@ -75,6 +77,7 @@ class Observer {
   // here). Observers with no persisted state return kNoLogOffset (sees live records only).
   virtual LogOffset Checkpoint() const = 0;
   virtual void OnRecord(const Record& record, LogOffset offset, bool replay) = 0;
+  virtual void OnBatchEnd(bool /*replay*/) {}
 };
 
 struct StoreStats {

@@ -118,8 +118,13 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
           observers_[i]->OnRecord(record, offset, /*replay=*/true);
         }
       }
-      ++replayed;
+      if (++replayed % kReplayIndexBatch == 0) {
+        for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
+      }
     }
+  }
+  if (replayed % kReplayIndexBatch != 0) {
+    for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
   }
   RETURN_IF_ERROR(FlushStagedQueues());
   if (batch.count() > 0) {

@@ -170,6 +170,7 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
       bytes += results[i][j].size;
     }
   }
+  for (Observer* o : observers_) o->OnBatchEnd(false);
   appended_records_.fetch_add(records);
   appended_bytes_.fetch_add(bytes);
   for (size_t i = 0; i < batch->size(); ++i) {

@@ -119,7 +119,8 @@ Status TimerIndex::LoadCounters() {
   return Status::Ok();
 }
 
-Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, bool sync) {
+Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, bool sync,
+                         bool schedules_are_new) {
   // What this batch already changed, so a later op in the same batch sees it.
   std::map<int64_t, std::optional<IndexEntry>> entries;
   std::map<std::string, std::optional<int64_t>> message_ids;
@@ -137,9 +138,11 @@ Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, boo
   leveldb::WriteBatch batch;
   int64_t pending = pending_.load(), fired = fired_.load(), cancelled = cancelled_.load();
   for (const TimerOp& op : ops) {
-    ASSIGN_OR_RETURN(std::optional<IndexEntry> current, lookup(op.entry.offset));
     if (op.kind == TimerOp::Kind::kSchedule) {
-      if (current.has_value()) continue;  // replayed
+      if (!schedules_are_new) {
+        ASSIGN_OR_RETURN(std::optional<IndexEntry> current, lookup(op.entry.offset));
+        if (current.has_value()) continue;  // replayed
+      }
       const IndexEntry& e = op.entry;
       batch.Put(DueIndexKey(e.key()), EncodeIndexValue(e));
       batch.Put(OffsetIndexKey(e.offset), BigEndian(e.due_ms));
@@ -151,6 +154,7 @@ Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, boo
       ++pending;
       continue;
     }
+    ASSIGN_OR_RETURN(std::optional<IndexEntry> current, lookup(op.entry.offset));
     if (!current.has_value()) continue;  // replayed, or cancelled and fired both
     batch.Delete(DueIndexKey(current->key()));
     batch.Delete(OffsetIndexKey(current->offset));

@@ -65,7 +65,10 @@ class TimerIndex {
   // they came from), all in one atomic LevelDB write. Scheduling an offset already pending
   // and removing one not pending are no-ops, so replaying a record is harmless. sync=false
   // still survives a process crash (the write reached the OS); the log is the backstop.
-  Status Apply(const std::vector<TimerOp>& ops, LogOffset applied, bool sync = false);
+  // schedules_are_new: the caller knows no kSchedule op is a replay (live records), so their
+  // existence checks are skipped.
+  Status Apply(const std::vector<TimerOp>& ops, LogOffset applied, bool sync = false,
+               bool schedules_are_new = false);
   // Records `applied` alone (records with nothing for the timer).
   Status SetApplied(LogOffset applied, bool sync);
 

@@ -43,10 +43,10 @@ LogOffset TimerService::Checkpoint() const {
   return applied == kNoLogOffset ? LogOffset(0) : applied;
 }
 
-void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool replay) {
+void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool /*replay*/) {
   std::lock_guard lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
-  const LogOffset end = offset + static_cast<int64_t>(record.EncodedSize());
+  staged_end_ = offset + static_cast<int64_t>(record.EncodedSize());
   TimerOp op;
   op.entry.offset = record.origin_offset;
   if (record.type == store::RecordType::kScheduled) {
@@ -59,19 +59,35 @@ void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool 
   } else if (record.type == store::RecordType::kTimerCancel &&
              record.origin_offset != kNoLogOffset) {
     op.kind = TimerOp::Kind::kCancel;
-  } else if (record.type == store::RecordType::kMessage && record.origin_offset != kNoLogOffset) {
+  } else if (record.type == store::RecordType::kMessage && record.origin_offset != kNoLogOffset &&
+             !(record.flags & store::kFlagTxnCommit)) {
     // A re-put: of a scheduled message (it fired) or of something else (a no-op here).
     op.kind = TimerOp::Kind::kFired;
   } else {
+    ++unpersisted_;
+    return;
+  }
+  staged_.push_back(std::move(op));
+}
+
+void TimerService::OnBatchEnd(bool replay) {
+  std::lock_guard lock(mu_);
+  if (!status_.ok() || staged_end_ == kNoLogOffset) return;
+  const LogOffset end = staged_end_;
+  staged_end_ = kNoLogOffset;
+  if (staged_.empty()) {
     applied_ = end;
-    if (++unpersisted_ >= options_.checkpoint_every) {
+    if (unpersisted_ >= options_.checkpoint_every) {
       // Only bounds the replay after a restart; losing it is harmless.
       status_ = index_->SetApplied(end, /*sync=*/false);
       unpersisted_ = 0;
     }
     return;
   }
-  Status st = index_->Apply({op}, end);
+  std::vector<TimerOp> ops = std::move(staged_);
+  staged_.clear();
+  // Live kSchedule records are new by construction: no need to look them up.
+  Status st = index_->Apply(ops, end, /*sync=*/false, /*schedules_are_new=*/!replay);
   if (!st.ok()) {
     spdlog::error("timer: index write failed, timer stopped until restart: {}", st.ToString());
     status_ = std::move(st);
@@ -79,14 +95,18 @@ void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool 
   }
   applied_ = end;
   unpersisted_ = 0;
-  const int64_t at = op.entry.offset.value();
-  if (op.kind == TimerOp::Kind::kSchedule) {
-    if (!firing_.count(at) && !cancelling_.count(at)) MaybeLoadLocked(op.entry.due_ms, offset);
-    return;
+  for (const TimerOp& op : ops) {
+    const int64_t at = op.entry.offset.value();
+    if (op.kind == TimerOp::Kind::kSchedule) {
+      if (!firing_.count(at) && !cancelling_.count(at)) {
+        MaybeLoadLocked(op.entry.due_ms, op.entry.offset);
+      }
+      continue;
+    }
+    if (wheel_->Cancel(static_cast<uint64_t>(at))) --loaded_;
+    firing_.erase(at);
+    cancelling_.erase(at);
   }
-  if (wheel_->Cancel(static_cast<uint64_t>(at))) --loaded_;
-  firing_.erase(at);
-  cancelling_.erase(at);
 }
 
 void TimerService::MaybeLoadLocked(int64_t due_ms, LogOffset offset) {

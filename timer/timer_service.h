@@ -23,7 +23,7 @@
 // nothing fires until wall time catches up, and an entry added meanwhile with a due time in
 // that gap fires at once.
 //
-// Threads: OnRecord/Checkpoint run on the store's writer thread; Advance and the volatile and
+// Threads: OnRecord/OnBatchEnd/Checkpoint run on the store's writer thread; Advance and the volatile and
 // cancel calls on any thread (the broker's timer thread). One mutex guards the wheel and the
 // in-memory sets; it is held while the index is written for a timer record and while one
 // refill chunk is read, never for a whole refill.
@@ -102,7 +102,10 @@ class TimerService : public store::Observer {
   // store::Observer. Checkpoint is where the store's replay starts: just past the last record
   // the index has applied, or the log's start when the index is new (a full rebuild).
   LogOffset Checkpoint() const override;
+  // OnRecord stages the record's effect; OnBatchEnd applies the batch's effects in one index
+  // write and then updates the wheel.
   void OnRecord(const store::Record& record, LogOffset offset, bool replay) override;
+  void OnBatchEnd(bool replay) override;
 
   // Everything due at now_ms (see the clock rules above), in (due, id) order; scheduled
   // messages come first among equal due times. Fails after an index error (sticky).
@@ -169,6 +172,8 @@ class TimerService : public store::Observer {
   std::set<WheelEntry> volatile_overflow_ GUARDED_BY(mu_);  // volatile timers past the window
   uint64_t next_volatile_ GUARDED_BY(mu_) = 0;
   LogOffset applied_ GUARDED_BY(mu_);
+  std::vector<TimerOp> staged_ GUARDED_BY(mu_);  // this batch's ops, applied at its end
+  LogOffset staged_end_ GUARDED_BY(mu_) = kNoLogOffset;  // just past the batch's last record
   int64_t unpersisted_ GUARDED_BY(mu_) = 0;  // records applied past the persisted checkpoint
 };
 

@@ -19,12 +19,21 @@ class RecordingObserver : public Observer {
     LogOffset offset;
     std::string body;
     bool replay;
+    int batch_ends_before;  // OnBatchEnd calls seen before this record
   };
   explicit RecordingObserver(LogOffset checkpoint) : checkpoint_(checkpoint) {}
   LogOffset Checkpoint() const override { return checkpoint_; }
   void OnRecord(const Record& record, LogOffset offset, bool replay) override {
     std::lock_guard lock(mu_);
-    seen_.push_back({offset, record.body, replay});
+    seen_.push_back({offset, record.body, replay, batch_ends_});
+  }
+  void OnBatchEnd(bool /*replay*/) override {
+    std::lock_guard lock(mu_);
+    ++batch_ends_;
+  }
+  int batch_ends() const {
+    std::lock_guard lock(mu_);
+    return batch_ends_;
   }
   std::vector<Seen> seen() const {
     std::lock_guard lock(mu_);
@@ -35,6 +44,7 @@ class RecordingObserver : public Observer {
   LogOffset checkpoint_;
   mutable std::mutex mu_;
   std::vector<Seen> seen_;
+  int batch_ends_ = 0;
 };
 
 TEST(ObserverTest, SeesLiveRecordsInOrderAndReplaysFromItsCheckpoint) {
@@ -55,7 +65,10 @@ TEST(ObserverTest, SeesLiveRecordsInOrderAndReplaysFromItsCheckpoint) {
       EXPECT_EQ(seen[i].offset, written[i].log_offset);
       EXPECT_EQ(seen[i].body, "m" + std::to_string(i));
       EXPECT_FALSE(seen[i].replay);
+      // One record per AppendOne: its batch ended before the append returned.
+      EXPECT_EQ(seen[i].batch_ends_before, i);
     }
+    EXPECT_EQ(live.batch_ends(), 40);
   }
   RecordingObserver behind(written[25].log_offset);
   RecordingObserver fresh(kNoLogOffset);
@@ -68,12 +81,14 @@ TEST(ObserverTest, SeesLiveRecordsInOrderAndReplaysFromItsCheckpoint) {
     EXPECT_EQ(replayed[i].body, "m" + std::to_string(25 + i));
     EXPECT_TRUE(replayed[i].replay);
   }
+  EXPECT_GE(behind.batch_ends(), 1);  // the replay ended with a batch end
   EXPECT_TRUE(fresh.seen().empty());  // no checkpoint: live records only
   AppendResult next = AppendOne(store->get(), MakeMessage("t", 0, "live"));
   ASSERT_EQ(behind.seen().size(), 16u);
   EXPECT_FALSE(behind.seen().back().replay);
   EXPECT_EQ(behind.seen().back().offset, next.log_offset);
   ASSERT_EQ(fresh.seen().size(), 1u);
+  EXPECT_EQ(behind.seen().back().batch_ends_before, behind.batch_ends() - 1);
   // Replay for an observer must not duplicate queue entries: queue 0 got i = 0, 3, ..., 39
   // except the scheduled ones (i % 12 == 0), then "live".
   EXPECT_EQ((*store)->MaxQueueOffset("t", 0), 14 - 4 + 1);

@@ -46,6 +46,7 @@ class FakeLog {
     const LogOffset at(end_);
     end_ += static_cast<int64_t>(record.EncodedSize());
     observer->OnRecord(record, at, /*replay=*/false);
+    observer->OnBatchEnd(/*replay=*/false);
     return at;
   }
   LogOffset end() const { return LogOffset(end_); }
