@@ -21,6 +21,9 @@
 #include "common/logging.h"
 #include "store/store.h"
 #include "timer/timer_service.h"
+#include "broker/txn_coordinator.h"
+#include "txn/txn_service.h"
+#include "txn/txn_types.h"
 
 namespace tidemq::broker {
 
@@ -68,12 +71,31 @@ class Broker::Impl final : public RequestSink {
     RETURN_IF_ERROR(FileSystem::Default()->CreateDirs(config_.data_dir));
     to.start_ms = clock_->NowMs();
     ASSIGN_OR_RETURN(timer_, timer::TimerService::Open(to));
-    ASSIGN_OR_RETURN(store_, store::Store::Open(so, {timer_.get(), &arrivals_}));
+    // So is the transaction index.
+    txn::TxnServiceOptions xo;
+    xo.index_path = config_.data_dir + "/txn";
+    xo.default_timeout_ms = config_.txn_check_timeout_ms;
+    xo.check_backoff_ms = config_.txn_check_backoff_ms;
+    xo.check_backoff_max_ms = config_.txn_check_backoff_max_ms;
+    xo.max_checks = config_.txn_max_checks;
+    ASSIGN_OR_RETURN(txn_, txn::TxnService::Open(xo));
+    ASSIGN_OR_RETURN(store_, store::Store::Open(so, {timer_.get(), txn_.get(), &arrivals_}));
     timer::TimerService* timer = timer_.get();
     store_->AddRetentionGuard([timer] { return timer->OldestPendingOffset(); });
+    txn::TxnService* txn = txn_.get();
+    store_->AddRetentionGuard([txn] { return txn->OldestPendingOffset(); });
     scheduled_ = std::make_unique<ScheduledDelivery>(timer, store_.get(), clock_);
+    txn_coordinator_ = std::make_unique<TxnCoordinator>(config_, txn, timer, store_.get(),
+                                                        scheduled_.get(), clock_, &io_);
+    TxnCoordinator* coordinator = txn_coordinator_.get();
+    scheduled_->SetVolatileHandler([coordinator](const timer::DueTimer& t) {
+      if (t.tag == kTimerTagTxnCheck) coordinator->OnTimer();
+    });
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
+    // Where the final action parks transactions; readable like any topic.
+    RETURN_IF_ERROR(
+        topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());
     consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
     RETURN_IF_ERROR(consumers_->Load());
 
@@ -92,7 +114,7 @@ class Broker::Impl final : public RequestSink {
     port_ = acceptor_.local_endpoint().port();
     ctx_ = std::make_unique<BrokerContext>(BrokerContext{
         config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, &io_,
-        Address(), timer_.get(), scheduled_.get()});
+        Address(), timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get()});
     scheduled_->Start();
     Accept();
     SchedulePeriodic();
@@ -133,6 +155,7 @@ class Broker::Impl final : public RequestSink {
         if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
       }
       // Before the store closes; re-puts already handed to it complete as it closes.
+      if (txn_coordinator_) txn_coordinator_->Stop();
       if (scheduled_) scheduled_->Stop();
       if (consumers_) {
         Status st = consumers_->FlushOffsets(/*sync=*/true);
@@ -142,7 +165,9 @@ class Broker::Impl final : public RequestSink {
       // After the store: its closing append callbacks use them; the timer persists its
       // checkpoint as it closes.
       scheduled_.reset();
+      txn_coordinator_.reset();
       timer_.reset();
+      txn_.reset();
       spdlog::info("broker stopped");
       {
         std::lock_guard lock(stopped_mu_);
@@ -160,12 +185,16 @@ class Broker::Impl final : public RequestSink {
   // RequestSink
   void OnRequest(const std::shared_ptr<Connection>& conn, wire::Frame frame) override {
     Request req{conn, std::make_shared<const wire::Frame>(std::move(frame))};
-    if (req.header().is_response()) return;  // answers to broker requests (check-back, later)
+    if (req.header().is_response()) {  // answers to broker requests (check-backs)
+      if (txn_coordinator_) txn_coordinator_->OnResponse(conn, *req.frame);
+      return;
+    }
     Dispatch(req);
   }
 
   void OnClosed(const std::shared_ptr<Connection>& conn) override {
     stats_.connections.fetch_sub(1);
+    if (txn_coordinator_) txn_coordinator_->OnClosed(conn);
     std::lock_guard lock(conns_mu_);
     conns_.erase(conn);
   }
@@ -193,6 +222,11 @@ class Broker::Impl final : public RequestSink {
       case wire::CANCEL_SCHEDULED: return HandleCancelScheduled(ctx, req);
       case wire::TIMER_STATS: return HandleTimerStats(ctx, req);
       case wire::TIMER_SHOW: return HandleTimerShow(ctx, req);
+      case wire::SEND_HALF: return HandleSendHalf(ctx, req);
+      case wire::END_TXN: return HandleEndTxn(ctx, req);
+      case wire::TXN_LIST: return HandleTxnList(ctx, req);
+      case wire::TXN_SHOW: return HandleTxnShow(ctx, req);
+      case wire::TXN_STATS: return HandleTxnStats(ctx, req);
       default:
         stats_.bad_requests.fetch_add(1);
         return req.ReplyError(Status(Code::kUnsupported,
@@ -240,6 +274,10 @@ class Broker::Impl final : public RequestSink {
         last_retention_ = now;
         auto deleted = store_->RunRetention();
         if (!deleted.ok()) spdlog::error("retention: {}", deleted.status().ToString());
+        // Ended transactions are remembered (a repeated end answers OK) for a while.
+        const int64_t keep_ms = config_.txn_keep_resolved_hours * 3600 * 1000;
+        auto purged = txn_->PurgeResolved(clock_->NowMs() - keep_ms, 100'000);
+        if (!purged.ok()) spdlog::error("purging ended transactions: {}", purged.status().ToString());
       }
       SchedulePeriodic();
     });
@@ -258,7 +296,9 @@ class Broker::Impl final : public RequestSink {
   ArrivalObserver arrivals_;
   BrokerStats stats_;
   std::unique_ptr<timer::TimerService> timer_;      // outlives store_ (its observer)
+  std::unique_ptr<txn::TxnService> txn_;            // outlives store_ (its observer)
   std::unique_ptr<ScheduledDelivery> scheduled_;    // outlives store_ (append callbacks)
+  std::unique_ptr<TxnCoordinator> txn_coordinator_; // outlives store_ (append callbacks)
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<ConsumerManager> consumers_;

@@ -62,6 +62,27 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--max-schedule-days", c.max_schedule_days,
                  "Furthest ahead a scheduled message may be due (deliver_at / delay)")
       ->check(CLI::Range(int64_t{1}, int64_t{36500}));
+  app.add_option("--txn-check-timeout-ms", c.txn_check_timeout_ms,
+                 "First check-back this long after a half message is stored, unless the "
+                 "message sets its own")
+      ->check(CLI::Range(int64_t{100}, int64_t{24} * 3600 * 1000));
+  app.add_option("--txn-check-backoff-ms", c.txn_check_backoff_ms,
+                 "Wait after the first check-back; doubles after each one")
+      ->check(CLI::Range(int64_t{100}, int64_t{24} * 3600 * 1000));
+  app.add_option("--txn-check-backoff-max-ms", c.txn_check_backoff_max_ms,
+                 "Longest wait between check-backs")
+      ->check(CLI::Range(int64_t{100}, int64_t{7} * 24 * 3600 * 1000));
+  app.add_option("--txn-max-checks", c.txn_max_checks,
+                 "Check-backs before the final action")
+      ->check(CLI::Range(1u, 1000u));
+  std::string final_action = "park";
+  app.add_option("--txn-final-action", final_action,
+                 "After the last check-back: park (roll back and copy the message to "
+                 "%TXN_PARKED% with the reason) or rollback")
+      ->check(CLI::IsMember({"park", "rollback"}));
+  app.add_option("--txn-keep-resolved-hours", c.txn_keep_resolved_hours,
+                 "How long an ended transaction is remembered (a repeated end answers OK)")
+      ->check(CLI::Range(int64_t{1}, int64_t{24} * 365));
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off");
   app.add_option("--log-file", c.log_file, "Also log to this file");
   app.add_option("--pid-file", c.pid_file, "Write the broker's PID here");
@@ -78,6 +99,7 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   }
   c.flush_policy = flush == "sync" ? store::FlushPolicy::kSync : store::FlushPolicy::kAsync;
   c.segment_bytes = segment_mb << 20;
+  c.txn_park = final_action == "park";
   return out;
 }
 

@@ -33,6 +33,14 @@ struct BrokerConfig {
   int64_t offset_flush_interval_ms = 1000;
   int64_t lease_check_interval_ms = 50;
   int64_t max_schedule_days = 400;               // furthest a scheduled message may be due
+  // Transactions (docs/txn.md).
+  int64_t txn_check_timeout_ms = 6'000;          // first check-back after the half is stored
+  int64_t txn_check_backoff_ms = 10'000;         // after check n: min(backoff * 2^(n-1), max)
+  int64_t txn_check_backoff_max_ms = 300'000;
+  uint32_t txn_max_checks = 15;                  // then the final action
+  bool txn_park = true;                          // final action: roll back and park (true) or
+                                                 // only roll back (false)
+  int64_t txn_keep_resolved_hours = 24;          // how long a repeated end is recognised
   size_t max_connection_write_bytes = 64u << 20; // back-pressure: stop reading above this
   std::string log_level = "info";
   std::string log_file;

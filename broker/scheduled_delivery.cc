@@ -27,6 +27,10 @@ ScheduledDelivery::ScheduledDelivery(timer::TimerService* timer, store::Store* s
 
 ScheduledDelivery::~ScheduledDelivery() { Stop(); }
 
+void ScheduledDelivery::SetVolatileHandler(std::function<void(const timer::DueTimer&)> handler) {
+  volatile_handler_ = std::move(handler);
+}
+
 void ScheduledDelivery::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -55,6 +59,7 @@ store::Record ScheduledDelivery::MakeRePut(const store::Record& scheduled, LogOf
   r.queue_offset = -1;
   r.store_ms = 0;
   r.origin_offset = at;
+  r.flags = 0;  // a transaction's commit flag belongs to the kScheduled record only
   auto& props = r.properties;
   std::erase_if(props, [](const auto& p) { return p.first == kDeliverAtProperty; });
   props.emplace_back(kDeliverAtProperty, std::to_string(scheduled.deliver_at_ms));
@@ -93,7 +98,10 @@ void ScheduledDelivery::Fire(const std::vector<timer::DueTimer>& due, int64_t no
   std::vector<store::Record> records;
   std::vector<LogOffset> origins;
   for (const timer::DueTimer& t : due) {
-    if (t.kind != timer::TimerKind::kScheduledMessage) continue;  // no volatile users yet
+    if (t.kind == timer::TimerKind::kVolatile) {
+      if (volatile_handler_) volatile_handler_(t);
+      continue;
+    }
     Result<store::Record> scheduled = store_->Read(t.log_offset);
     if (!scheduled.ok() || scheduled->type != store::RecordType::kScheduled) {
       spdlog::error("scheduled message at log offset {} unreadable ({}); retrying in {} ms",

@@ -45,6 +45,9 @@ class ScheduledDelivery {
   ScheduledDelivery(const ScheduledDelivery&) = delete;
   ScheduledDelivery& operator=(const ScheduledDelivery&) = delete;
 
+  // Runs `handler` on the timer thread for each volatile timer that fires (keep it short).
+  // Call before Start().
+  void SetVolatileHandler(std::function<void(const timer::DueTimer&)> handler);
   void Start();
   // Joins the timer thread (idempotent). Re-puts already handed to the store still complete.
   void Stop();
@@ -68,6 +71,7 @@ class ScheduledDelivery {
 
   timer::TimerService* const timer_;
   store::Store* const store_;
+  std::function<void(const timer::DueTimer&)> volatile_handler_;
   Clock* const clock_;
 
   mutable std::mutex mu_;

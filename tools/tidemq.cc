@@ -537,6 +537,120 @@ int TimerShow(const Globals& g, const std::string& id) {
   return kExitOk;
 }
 
+void PrintTransaction(const tidemq::TransactionInfo& t) {
+  std::printf("%-14s %s\n", "message id", t.message_id.c_str());
+  std::printf("%-14s %s%s\n", "state", tidemq::ToString(t.state), t.parked ? " (parked)" : "");
+  std::printf("%-14s %s\n", "producer group", t.producer_group.c_str());
+  std::printf("%-14s %s (queue %d)\n", "topic", t.topic.c_str(), t.queue_id);
+  std::printf("%-14s %s\n", "half stored", FormatTime(t.half_store_ms).c_str());
+  std::printf("%-14s %lld ms\n", "check timeout", static_cast<long long>(t.timeout_ms));
+  std::printf("%-14s %u\n", "checks sent", t.checks);
+  if (t.state == tidemq::TransactionState::kPending) {
+    std::printf("%-14s %s\n", "next check", FormatTime(t.next_check_ms).c_str());
+  } else {
+    std::printf("%-14s %s by %s\n", "ended", FormatTime(t.end_ms).c_str(), t.end_reason.c_str());
+  }
+  std::printf("%-14s %lld\n", "half offset", static_cast<long long>(t.half_offset));
+}
+
+int TxnList(const Globals& g, const std::string& state, bool parked, uint32_t limit, bool json) {
+  tidemq::TransactionFilter filter;
+  if (state == "pending") {
+    filter.state = tidemq::TransactionState::kPending;
+  } else if (state == "committed") {
+    filter.state = tidemq::TransactionState::kCommitted;
+  } else if (state == "rolled-back") {
+    filter.state = tidemq::TransactionState::kRolledBack;
+  }
+  filter.parked_only = parked;
+  filter.limit = limit;
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ListTransactions(filter);
+  if (!r.ok()) return Fail(r.status());
+  if (json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& t : *r) {
+      j.push_back({{"message_id", t.message_id},
+                   {"state", tidemq::ToString(t.state)},
+                   {"parked", t.parked},
+                   {"producer_group", t.producer_group},
+                   {"topic", t.topic},
+                   {"checks", t.checks},
+                   {"half_store_ms", t.half_store_ms},
+                   {"next_check_ms", t.next_check_ms},
+                   {"end_ms", t.end_ms},
+                   {"end_reason", t.end_reason},
+                   {"half_offset", t.half_offset}});
+    }
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  if (r->empty()) {
+    std::printf("no transactions\n");
+    return kExitOk;
+  }
+  std::printf("%-34s %-12s %-16s %-20s %6s  %s\n", "MESSAGE ID", "STATE", "GROUP", "TOPIC",
+              "CHECKS", "NEXT CHECK / ENDED");
+  for (const auto& t : *r) {
+    const bool pending = t.state == tidemq::TransactionState::kPending;
+    std::string state = tidemq::ToString(t.state);
+    if (t.parked) state = "parked";
+    std::printf("%-34s %-12s %-16s %-20s %6u  %s\n", t.message_id.c_str(), state.c_str(),
+                t.producer_group.c_str(), t.topic.c_str(), t.checks,
+                pending ? FormatTime(t.next_check_ms).c_str()
+                        : (FormatTime(t.end_ms) + " (" + t.end_reason + ")").c_str());
+  }
+  if (r->size() == limit) {
+    std::printf("(first %u shown; use --limit for more)\n", limit);
+  }
+  return kExitOk;
+}
+
+int TxnShow(const Globals& g, const std::string& id) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ShowTransaction(id);
+  if (!r.ok()) return Fail(r.status());
+  PrintTransaction(*r);
+  return kExitOk;
+}
+
+int TxnResolve(const Globals& g, const std::string& id, bool commit) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  Status st = admin->ResolveTransaction(id, commit);
+  if (!st.ok()) return Fail(st);
+  std::printf("%s\n", commit ? "committed" : "rolled back");
+  return kExitOk;
+}
+
+int TxnStats(const Globals& g, bool json) {
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->TransactionStats();
+  if (!r.ok()) return Fail(r.status());
+  const std::vector<std::pair<const char*, int64_t>> rows = {
+      {"pending", r->pending},
+      {"committed", r->committed},
+      {"rolled_back", r->rolled_back},
+      {"parked", r->parked},
+      {"checks_sent", r->checks_sent},
+      {"answers_commit", r->answers_commit},
+      {"answers_rollback", r->answers_rollback},
+      {"answers_unknown", r->answers_unknown},
+      {"answers_failed", r->answers_failed},
+      {"waiting_groups", r->waiting_groups}};
+  if (json) {
+    nlohmann::json j;
+    for (const auto& [k, v] : rows) j[k] = v;
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& [k, v] : rows) std::printf("%-18s %lld\n", k, static_cast<long long>(v));
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -668,6 +782,35 @@ int main(int argc, char** argv) {
   auto* tsh = timer->add_subcommand("show", "one pending scheduled message");
   tsh->add_option("MESSAGE_ID", m_id, "message id")->required();
   tsh->callback([&] { action = [&] { return TimerShow(g, m_id); }; });
+
+  // transactions
+  auto* txn = app.add_subcommand("txn", "transactional messages: list, show, resolve, stats");
+  txn->require_subcommand(1);
+  std::string x_state = "any";
+  bool x_parked = false, x_json = false;
+  uint32_t x_limit = 100;
+  auto* xl = txn->add_subcommand("list", "transactions, oldest half first");
+  xl->add_option("--state", x_state, "pending, committed, rolled-back or any")
+      ->check(CLI::IsMember({"pending", "committed", "rolled-back", "any"}))
+      ->capture_default_str();
+  xl->add_flag("--parked", x_parked, "only those parked after their last check-back");
+  xl->add_option("--limit", x_limit, "at most this many")
+      ->check(CLI::Range(1u, 10'000u))
+      ->capture_default_str();
+  xl->add_flag("--json", x_json, "JSON output");
+  xl->callback([&] { action = [&] { return TxnList(g, x_state, x_parked, x_limit, x_json); }; });
+  auto* xs = txn->add_subcommand("show", "one transaction by the id of its message");
+  xs->add_option("MESSAGE_ID", m_id, "message id")->required();
+  xs->callback([&] { action = [&] { return TxnShow(g, m_id); }; });
+  auto* xc = txn->add_subcommand("commit", "resolve a pending transaction by hand: commit");
+  xc->add_option("MESSAGE_ID", m_id, "message id")->required();
+  xc->callback([&] { action = [&] { return TxnResolve(g, m_id, true); }; });
+  auto* xr = txn->add_subcommand("rollback", "resolve a pending transaction by hand: roll back");
+  xr->add_option("MESSAGE_ID", m_id, "message id")->required();
+  xr->callback([&] { action = [&] { return TxnResolve(g, m_id, false); }; });
+  auto* xst = txn->add_subcommand("stats", "pending, committed, rolled back, checks, answers");
+  xst->add_flag("--json", x_json, "JSON output");
+  xst->callback([&] { action = [&] { return TxnStats(g, x_json); }; });
 
   try {
     app.parse(argc, argv);

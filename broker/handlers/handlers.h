@@ -19,8 +19,11 @@
 #include "common/clock.h"
 #include "store/store.h"
 #include "timer/timer_service.h"
+#include "txn/txn_service.h"
 
 namespace tidemq::broker {
+
+class TxnCoordinator;
 
 struct BrokerStats {
   std::atomic<int64_t> messages_in{0};
@@ -48,6 +51,8 @@ struct BrokerContext {
   std::string listen_address;
   timer::TimerService* timer;
   ScheduledDelivery* scheduled;
+  txn::TxnService* txn;
+  TxnCoordinator* txn_coordinator;
 };
 
 void HandleSend(BrokerContext& ctx, const Request& req);
@@ -69,6 +74,11 @@ void HandleStats(BrokerContext& ctx, const Request& req);
 void HandleCancelScheduled(BrokerContext& ctx, const Request& req);
 void HandleTimerStats(BrokerContext& ctx, const Request& req);
 void HandleTimerShow(BrokerContext& ctx, const Request& req);
+void HandleSendHalf(BrokerContext& ctx, const Request& req);
+void HandleEndTxn(BrokerContext& ctx, const Request& req);
+void HandleTxnList(BrokerContext& ctx, const Request& req);
+void HandleTxnShow(BrokerContext& ctx, const Request& req);
+void HandleTxnStats(BrokerContext& ctx, const Request& req);
 
 // Shared by receive and query: a stored record as a wire message (body not included).
 void ToWireMessage(const store::Record& record, wire::Message* out);

@@ -2,16 +2,21 @@
 // replies when the store has made them durable under the flush policy. A message with
 // deliver_at_ms or delay_ms due in the future is stored as a kScheduled record (the timer
 // re-puts it into its queue when due, docs/timer.md); one already due is stored at once.
+// SEND_HALF: the same, but every message is stored as a kTxnHalf record (invisible until its
+// transaction commits, docs/txn.md) carrying the producer group and its check timeout.
 #include <algorithm>
 #include <cstdint>
 
 #include "broker/handlers/handlers.h"
+#include "broker/txn_coordinator.h"
 #include "common/names.h"
+#include "txn/txn_types.h"
 
 namespace tidemq::broker {
 namespace {
 
 constexpr int kMaxBatchMessages = 4096;
+constexpr int64_t kMaxCheckTimeoutMs = int64_t{24} * 3600 * 1000;
 
 Status Validate(const BrokerContext& ctx, const wire::Message& m, std::string_view body) {
   if (body.size() > ctx.config.max_message_bytes) {
@@ -84,9 +89,26 @@ Result<Topic> FindTopic(BrokerContext& ctx, const std::string& name) {
                                       "`tidemq topic create " + name + "`)");
 }
 
-}  // namespace
+// A half's own checks: the producer group and no property that txn/ reserves.
+Status ValidateHalf(const BrokerContext& ctx, const wire::SendRequest& sr, const wire::Message& m) {
+  if (sr.producer_group().empty()) {
+    return InvalidArgument("a transactional send needs a producer group (its check-backs go "
+                           "to a live producer of that group)");
+  }
+  for (const auto& [k, v] : m.properties()) {
+    if (k.starts_with(txn::kTxnPropertyPrefix)) {
+      return InvalidArgument("property '" + k + "': names starting with '" +
+                             txn::kTxnPropertyPrefix + "' are reserved for transactions");
+    }
+  }
+  if (m.txn_check_timeout_ms() < 0 || m.txn_check_timeout_ms() > kMaxCheckTimeoutMs) {
+    return InvalidArgument("transaction check timeout must be 0 (broker default) to " +
+                           std::to_string(kMaxCheckTimeoutMs) + " ms");
+  }
+  return Status::Ok();
+}
 
-void HandleSend(BrokerContext& ctx, const Request& req) {
+void Send(BrokerContext& ctx, const Request& req, bool half) {
   ctx.stats->send_requests.fetch_add(1, std::memory_order_relaxed);
   if (!req.header().has_send_request()) return req.ReplyError(MissingPayload(req));
   const wire::SendRequest& sr = req.header().send_request();
@@ -107,6 +129,7 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
   int64_t bytes = 0;
   const int64_t now_ms = ctx.clock->NowMs();
   int64_t earliest_due = INT64_MAX;  // of the scheduled messages in the batch
+  int64_t first_check = INT64_MAX;   // of the half messages in the batch
   for (int i = 0; i < sr.messages_size(); ++i) {
     const wire::Message& m = sr.messages(i);
     auto topic = FindTopic(ctx, m.topic());
@@ -114,6 +137,12 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
     if (Status st = Validate(ctx, m, bodies[i]); !st.ok()) {
       ctx.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       return req.ReplyError(st);
+    }
+    if (half) {
+      if (Status st = ValidateHalf(ctx, sr, m); !st.ok()) {
+        ctx.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
+        return req.ReplyError(st);
+      }
     }
     Result<int64_t> due = DueTime(ctx, m, now_ms);
     if (!due.ok()) {
@@ -137,6 +166,15 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
     r.message_group = m.message_group();
     r.keys.assign(m.keys().begin(), m.keys().end());
     r.properties.assign(m.properties().begin(), m.properties().end());
+    if (half) {
+      // Scheduled and transactional: the commit re-puts it as a scheduled message.
+      r.type = store::RecordType::kTxnHalf;
+      const int64_t timeout = m.txn_check_timeout_ms() > 0 ? m.txn_check_timeout_ms()
+                                                           : ctx.config.txn_check_timeout_ms;
+      r.properties.emplace_back(txn::kProducerGroupProperty, sr.producer_group());
+      r.properties.emplace_back(txn::kCheckTimeoutProperty, std::to_string(timeout));
+      first_check = std::min(first_check, now_ms + timeout);
+    }
     std::sort(r.properties.begin(), r.properties.end());
     r.born_ms = m.born_ms();
     r.body.assign(bodies[i]);
@@ -149,11 +187,13 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
   queues.reserve(n);
   for (const auto& r : records) queues.push_back(r.queue_id);
   ScheduledDelivery* scheduled = ctx.scheduled;
+  TxnCoordinator* txn = ctx.txn_coordinator;
   ctx.store->Append(std::move(records), [req, stats, n, bytes, queues = std::move(queues),
-                                         scheduled, earliest_due](
+                                         scheduled, earliest_due, txn, first_check](
                                             const Status& st,
                                             std::vector<store::AppendResult> results) {
     if (st.ok() && earliest_due != INT64_MAX) scheduled->Notify(earliest_due);
+    if (st.ok() && first_check != INT64_MAX) txn->NoteHalf(first_check);
     if (!st.ok()) {
       stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       return req.ReplyError(st);
@@ -167,11 +207,16 @@ void HandleSend(BrokerContext& ctx, const Request& req) {
       auto* r = resp->add_results();
       r->set_message_id(msgs[static_cast<int>(i)].message_id());
       r->set_queue_id(static_cast<int32_t>(queues[i]));
-      r->set_queue_offset(results[i].queue_offset);  // -1 for a scheduled message
+      r->set_queue_offset(results[i].queue_offset);  // -1: scheduled or half message
       r->set_log_offset(results[i].log_offset.value());
     }
     req.Reply(std::move(h));
   });
 }
+
+}  // namespace
+
+void HandleSend(BrokerContext& ctx, const Request& req) { Send(ctx, req, /*half=*/false); }
+void HandleSendHalf(BrokerContext& ctx, const Request& req) { Send(ctx, req, /*half=*/true); }
 
 }  // namespace tidemq::broker

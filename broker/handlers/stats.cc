@@ -34,6 +34,12 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["timer_pending"] = ts.pending;
   c["timer_fired"] = ts.fired;
   c["timer_cancelled"] = ts.cancelled;
+  txn::TxnStats xs = ctx.txn->Stats();
+  c["txn_pending"] = xs.pending;
+  c["txn_committed"] = xs.committed;
+  c["txn_rolled_back"] = xs.rolled_back;
+  c["txn_parked"] = xs.parked;
+  c["txn_checks_sent"] = xs.checks_sent;
   auto& info = *resp->mutable_info();
   info["version"] = "0.1.0";
   info["listen"] = ctx.listen_address;

@@ -32,7 +32,42 @@ GroupInfo ToGroupInfo(const wire::GroupInfo& g) {
   return out;
 }
 
+TransactionState FromWire(wire::TxnState s) {
+  switch (s) {
+    case wire::TXN_COMMITTED: return TransactionState::kCommitted;
+    case wire::TXN_ROLLED_BACK: return TransactionState::kRolledBack;
+    default: return TransactionState::kPending;
+  }
+}
+
+TransactionInfo ToTransactionInfo(const wire::TxnInfo& t) {
+  TransactionInfo out;
+  out.half_offset = t.half_offset();
+  out.state = FromWire(t.state());
+  out.producer_group = t.producer_group();
+  out.topic = t.topic();
+  out.queue_id = t.queue_id();
+  out.message_id = t.message_id();
+  out.half_store_ms = t.half_store_ms();
+  out.timeout_ms = t.timeout_ms();
+  out.checks = t.checks();
+  out.next_check_ms = t.next_check_ms();
+  out.end_ms = t.end_ms();
+  out.end_reason = t.end_reason();
+  out.parked = t.parked();
+  return out;
+}
+
 }  // namespace
+
+const char* ToString(TransactionState state) {
+  switch (state) {
+    case TransactionState::kPending: return "pending";
+    case TransactionState::kCommitted: return "committed";
+    case TransactionState::kRolledBack: return "rolled_back";
+  }
+  return "unknown";
+}
 
 class Admin::Impl {
  public:
@@ -267,6 +302,75 @@ Result<ScheduledInfo> Admin::ShowTimer(const std::string& message_id) {
   const auto& r = f.header.timer_show_response();
   return ScheduledInfo{r.message_id(), r.due_ms(), r.topic(),
                        r.queue_id(),   r.firing(), r.log_offset()};
+}
+
+Result<std::vector<TransactionInfo>> Admin::ListTransactions(const TransactionFilter& filter) {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::TXN_LIST);
+  auto* req = h.mutable_txn_list_request();
+  if (filter.state) {
+    switch (*filter.state) {
+      case TransactionState::kPending: req->set_state(wire::TXN_PENDING); break;
+      case TransactionState::kCommitted: req->set_state(wire::TXN_COMMITTED); break;
+      case TransactionState::kRolledBack: req->set_state(wire::TXN_ROLLED_BACK); break;
+    }
+  }
+  req->set_parked_only(filter.parked_only);
+  req->set_after_offset(filter.after_offset);
+  req->set_limit(filter.limit);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  std::vector<TransactionInfo> out;
+  for (const auto& t : f.header.txn_list_response().transactions()) {
+    out.push_back(ToTransactionInfo(t));
+  }
+  return out;
+}
+
+Result<TransactionInfo> Admin::ShowTransaction(const std::string& message_id) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckMessageId(message_id));
+  wire::Header h;
+  h.set_kind(wire::TXN_SHOW);
+  h.mutable_txn_show_request()->set_message_id(message_id);
+  h.mutable_txn_show_request()->set_half_offset(-1);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return ToTransactionInfo(f.header.txn_show_response().transaction());
+}
+
+Status Admin::ResolveTransaction(const std::string& message_id, bool commit) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckMessageId(message_id));
+  wire::Header h;
+  h.set_kind(wire::END_TXN);
+  auto* req = h.mutable_end_txn_request();
+  req->set_half_offset(-1);
+  req->set_message_id(message_id);
+  req->set_resolution(commit ? wire::TXN_COMMIT : wire::TXN_ROLLBACK);
+  req->set_source(wire::EndTxnRequest::OPERATOR);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return Status::Ok();
+}
+
+Result<TransactionStatsInfo> Admin::TransactionStats() {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::TXN_STATS);
+  h.mutable_txn_stats_request();
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  const auto& r = f.header.txn_stats_response();
+  TransactionStatsInfo out;
+  out.pending = r.pending();
+  out.committed = r.committed();
+  out.rolled_back = r.rolled_back();
+  out.parked = r.parked();
+  out.checks_sent = r.checks_sent();
+  out.answers_commit = r.answers_commit();
+  out.answers_rollback = r.answers_rollback();
+  out.answers_unknown = r.answers_unknown();
+  out.answers_failed = r.answers_failed();
+  out.waiting_groups = r.waiting_groups();
+  return out;
 }
 
 void Admin::Shutdown() {

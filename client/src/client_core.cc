@@ -113,6 +113,7 @@ void ToWireMessage(const Message& m, const std::string& message_id, int64_t born
   out->set_body_size(static_cast<uint32_t>(m.body().size()));
   out->set_deliver_at_ms(m.deliver_at_ms());
   out->set_delay_ms(m.delay_ms());
+  out->set_txn_check_timeout_ms(m.transaction_check_timeout_ms());
 }
 
 Result<std::vector<ReceivedMessage>> FromWireMessages(

@@ -182,6 +182,9 @@ void Connection::OnConnected(uint64_t epoch) {
   read_start_ = read_end_ = read_needed_ = 0;
   ReadMore();
   DoWrite();
+  // At once: the broker learns this client's groups (a transactional producer's check-backs
+  // come over this connection) without waiting a whole interval.
+  if (options_.heartbeat_interval_ms > 0) SendHeartbeat();
   ArmHeartbeat();
 }
 
@@ -513,20 +516,24 @@ void Connection::RegisterHandler(wire::RequestKind kind, RequestHandler handler)
 
 // ---- timers ----------------------------------------------------------------------------
 
+void Connection::SendHeartbeat() {
+  wire::Header h;
+  h.set_kind(wire::HEARTBEAT);
+  auto* hb = h.mutable_heartbeat_request();
+  if (options_.fill_heartbeat) options_.fill_heartbeat(hb);
+  Call(std::move(h), {}, options_.heartbeat_interval_ms, [](Result<wire::Frame> r) {
+    if (!r.ok() && r.status().code() != Code::kCancelled) {
+      spdlog::debug("heartbeat failed: {}", r.status().ToString());
+    }
+  });
+}
+
 void Connection::ArmHeartbeat() {
   if (options_.heartbeat_interval_ms <= 0) return;
   heartbeat_timer_.expires_after(Ms(options_.heartbeat_interval_ms));
   heartbeat_timer_.async_wait([this](const error_code& ec) {
     if (ec || state_ != State::kConnected) return;
-    wire::Header h;
-    h.set_kind(wire::HEARTBEAT);
-    auto* hb = h.mutable_heartbeat_request();
-    if (options_.fill_heartbeat) options_.fill_heartbeat(hb);
-    Call(std::move(h), {}, options_.heartbeat_interval_ms, [](Result<wire::Frame> r) {
-      if (!r.ok() && r.status().code() != Code::kCancelled) {
-        spdlog::debug("heartbeat failed: {}", r.status().ToString());
-      }
-    });
+    SendHeartbeat();
     ArmHeartbeat();
   });
 }

@@ -144,6 +144,7 @@ class Connection {
   void FailAll(const Status& status);
   void ArmSweep();
   void Sweep();
+  void SendHeartbeat();
   void ArmHeartbeat();
   void DoClose();
   std::string NotConnectedMessage() const;

@@ -82,6 +82,11 @@ Message::Builder& Message::Builder::Delay(int64_t delay_ms) {
   return *this;
 }
 
+Message::Builder& Message::Builder::TransactionCheckTimeout(int64_t timeout_ms) {
+  m_.transaction_check_timeout_ms_ = timeout_ms;
+  return *this;
+}
+
 Result<Message> Message::Builder::Build() const {
   RETURN_IF_ERROR(ValidateTopicName(m_.topic_));
   RETURN_IF_ERROR(ValidateTag(m_.tag_));
@@ -120,6 +125,9 @@ Result<Message> Message::Builder::Build() const {
   if (m_.delay_ms_ < 0) return InvalidArgument("delay is negative");
   if (m_.deliver_at_ms_ > 0 && m_.delay_ms_ > 0) {
     return InvalidArgument("set either a delivery time or a delay, not both");
+  }
+  if (m_.transaction_check_timeout_ms_ < 0) {
+    return InvalidArgument("transaction check timeout is negative");
   }
   return m_;
 }

@@ -1,11 +1,19 @@
 #include "tidemq/producer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "client/src/client_core.h"
 #include "client/src/message_id.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "common/names.h"
 
 namespace tidemq {
@@ -18,16 +26,52 @@ using BatchCallback = std::function<void(Result<std::vector<SendReceipt>>)>;
 
 Status Moved() { return Status(Code::kFailedPrecondition, "producer was moved from"); }
 
+wire::TxnResolution ToWire(TransactionResolution r) {
+  switch (r) {
+    case TransactionResolution::kCommit: return wire::TXN_COMMIT;
+    case TransactionResolution::kRollback: return wire::TXN_ROLLBACK;
+    case TransactionResolution::kUnknown: break;
+  }
+  return wire::TXN_UNKNOWN;
+}
+
 }  // namespace
+
+const char* ToString(TransactionResolution r) {
+  switch (r) {
+    case TransactionResolution::kCommit: return "commit";
+    case TransactionResolution::kRollback: return "rollback";
+    case TransactionResolution::kUnknown: break;
+  }
+  return "unknown";
+}
 
 // Lives on until its connection is closed: callbacks refer to it.
 class Producer::Impl {
  public:
-  Impl(std::unique_ptr<client::ClientCore> core, std::string group, int max_attempts)
-      : core_(std::move(core)), group_(std::move(group)), max_attempts_(max_attempts) {}
-  ~Impl() { core_->Shutdown(); }
+  Impl(std::unique_ptr<client::ClientCore> core, std::string group, int max_attempts,
+       TransactionChecker checker)
+      : core_(std::move(core)),
+        group_(std::move(group)),
+        max_attempts_(max_attempts),
+        checker_(std::move(checker)) {
+    if (!checker_) return;
+    check_thread_ = std::thread([this] { RunChecks(); });
+    core_->connection().RegisterHandler(
+        wire::CHECK_TXN, [this](wire::Frame request, client::Connection::Responder respond) {
+          {
+            std::lock_guard lock(check_mu_);
+            checks_.push_back({std::move(request), std::move(respond)});
+          }
+          check_cv_.notify_one();
+        });
+  }
+  ~Impl() { Shutdown(); }
 
-  void SendBatchAsync(std::vector<Message> messages, BatchCallback done) {
+  bool transactional() const { return static_cast<bool>(checker_); }
+
+  void SendBatchAsync(std::vector<Message> messages, BatchCallback done,
+                      wire::RequestKind kind = wire::SEND) {
     if (messages.empty()) {
       done(InvalidArgument("empty batch"));
       return;
@@ -38,37 +82,141 @@ class Producer::Impl {
     state->messages = std::move(messages);
     state->done = std::move(done);
     state->born_ms = SystemClock::Get()->NowMs();
+    state->kind = kind;
     Attempt(std::move(state));
   }
 
-  Result<std::vector<SendReceipt>> SendBatchSync(std::vector<Message> messages) {
+  Result<std::vector<SendReceipt>> SendBatchSync(std::vector<Message> messages,
+                                                 wire::RequestKind kind = wire::SEND) {
     if (core_->connection().OnIoThread()) {
       return Status(Code::kFailedPrecondition,
                     "blocking Send called from a client callback (use SendAsync)");
     }
     std::promise<Result<std::vector<SendReceipt>>> promise;
     auto future = promise.get_future();
-    SendBatchAsync(std::move(messages), [&promise](Result<std::vector<SendReceipt>> r) {
-      promise.set_value(std::move(r));
-    });
+    SendBatchAsync(
+        std::move(messages),
+        [&promise](Result<std::vector<SendReceipt>> r) { promise.set_value(std::move(r)); },
+        kind);
     return future.get();
   }
 
-  void Shutdown() { core_->Shutdown(); }
+  Result<SendReceipt> SendHalf(const Message& message) {
+    RETURN_IF_ERROR(CheckTransactional());
+    ASSIGN_OR_RETURN(auto receipts, SendBatchSync({message}, wire::SEND_HALF));
+    return std::move(receipts.front());
+  }
+
+  // Ends one half message; retried like a send (ends are idempotent on the broker).
+  Status EndTransaction(const SendReceipt& half, TransactionResolution resolution) {
+    RETURN_IF_ERROR(CheckTransactional());
+    if (resolution == TransactionResolution::kUnknown) return Status::Ok();  // check-back
+    if (half.log_offset < 0 || half.message_id.empty()) {
+      return InvalidArgument("not the receipt of a half message (no log offset or message id)");
+    }
+    if (core_->connection().OnIoThread()) {
+      return Status(Code::kFailedPrecondition, "transaction ended from a client callback");
+    }
+    Status last;
+    for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
+      wire::Header h;
+      h.set_kind(wire::END_TXN);
+      auto* req = h.mutable_end_txn_request();
+      req->set_producer_group(group_);
+      req->set_half_offset(half.log_offset);
+      req->set_message_id(half.message_id);
+      req->set_resolution(ToWire(resolution));
+      req->set_source(wire::EndTxnRequest::PRODUCER);
+      Result<wire::Frame> r = core_->Call(std::move(h));
+      if (r.ok()) return Status::Ok();
+      last = r.status();
+      if (!client::IsRetryable(last.code())) return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(
+          std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << (attempt - 1))));
+    }
+    return last;
+  }
+
+  void Shutdown() {
+    core_->Shutdown();  // no more check requests arrive
+    {
+      std::lock_guard lock(check_mu_);
+      stopping_ = true;
+    }
+    check_cv_.notify_all();
+    if (check_thread_.joinable() && check_thread_.get_id() != std::this_thread::get_id()) {
+      check_thread_.join();
+    }
+  }
 
  private:
+  Status CheckTransactional() const {
+    if (!checker_) {
+      return Status(Code::kFailedPrecondition,
+                    "transactions need a producer built with Group(...) and "
+                    "TransactionChecker(...)");
+    }
+    return Status::Ok();
+  }
+
+  struct PendingCheck {
+    wire::Frame request;
+    client::Connection::Responder respond;
+  };
+
+  // The checker's thread: it may block (a database look-up) without stalling the network.
+  void RunChecks() {
+    SetThreadName("tidemq-txn-check");
+    std::unique_lock lock(check_mu_);
+    while (true) {
+      check_cv_.wait(lock, [this] { return stopping_ || !checks_.empty(); });
+      if (stopping_) return;  // unanswered checks: the broker asks again later
+      PendingCheck c = std::move(checks_.front());
+      checks_.pop_front();
+      lock.unlock();
+      Answer(std::move(c));
+      lock.lock();
+    }
+  }
+
+  void Answer(PendingCheck c) {
+    wire::Header response;
+    const wire::Header& h = c.request.header;
+    if (!h.has_check_txn_request()) {
+      response.set_code(wire::INVALID_ARGUMENT);
+      response.set_error_message("check without a check_txn_request");
+      c.respond(std::move(response), "");
+      return;
+    }
+    const wire::Message& m = h.check_txn_request().message();
+    ReceivedMessage half = ReceivedMessageAccess::FromWire(m, c.request.body);
+    TransactionResolution answer = TransactionResolution::kUnknown;
+    try {
+      answer = checker_(half);
+    } catch (const std::exception& e) {
+      spdlog::warn("transaction checker threw for message {}: {} (answering unknown)",
+                   half.message_id(), e.what());
+    } catch (...) {
+      spdlog::warn("transaction checker threw for message {} (answering unknown)",
+                   half.message_id());
+    }
+    response.mutable_check_txn_response()->set_resolution(ToWire(answer));
+    c.respond(std::move(response), "");
+  }
+
   struct SendState {
     std::vector<Message> messages;
     std::vector<std::string> ids;  // the same ids on every attempt, so retries can be deduped
     int64_t born_ms = 0;
     int attempt = 0;
+    wire::RequestKind kind = wire::SEND;
     BatchCallback done;
   };
 
   void Attempt(std::shared_ptr<SendState> state) {
     ++state->attempt;
     wire::Header h;
-    h.set_kind(wire::SEND);
+    h.set_kind(state->kind);
     auto* req = h.mutable_send_request();
     req->set_producer_group(group_);
     std::vector<std::string_view> bodies;
@@ -128,6 +276,13 @@ class Producer::Impl {
   std::unique_ptr<client::ClientCore> core_;
   std::string group_;
   int max_attempts_;
+  const TransactionChecker checker_;
+
+  std::mutex check_mu_;
+  std::condition_variable check_cv_;
+  std::deque<PendingCheck> checks_;  // GUARDED_BY(check_mu_)
+  bool stopping_ = false;            // GUARDED_BY(check_mu_)
+  std::thread check_thread_;
 };
 
 Producer::Builder& Producer::Builder::Endpoint(std::string endpoint) {
@@ -136,6 +291,10 @@ Producer::Builder& Producer::Builder::Endpoint(std::string endpoint) {
 }
 Producer::Builder& Producer::Builder::Group(std::string group) {
   group_ = std::move(group);
+  return *this;
+}
+Producer::Builder& Producer::Builder::TransactionChecker(tidemq::TransactionChecker checker) {
+  checker_ = std::move(checker);
   return *this;
 }
 Producer::Builder& Producer::Builder::RequestTimeout(int64_t timeout_ms) {
@@ -153,6 +312,9 @@ Producer::Builder& Producer::Builder::ClientId(std::string client_id) {
 
 Result<Producer> Producer::Builder::Build() const {
   if (!group_.empty()) RETURN_IF_ERROR(ValidateGroupName(group_));
+  if (checker_ && group_.empty()) {
+    return InvalidArgument("a transactional producer needs a producer group (Group(...))");
+  }
   if (max_send_attempts_ < 1 || max_send_attempts_ > 100) {
     return InvalidArgument("max send attempts must be 1..100, not " +
                            std::to_string(max_send_attempts_));
@@ -163,7 +325,8 @@ Result<Producer> Producer::Builder::Build() const {
   options.client_id = client_id_;
   if (!group_.empty()) options.producer_groups.push_back(group_);
   ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
-  return Producer(std::make_unique<Impl>(std::move(core), group_, max_send_attempts_));
+  return Producer(
+      std::make_unique<Impl>(std::move(core), group_, max_send_attempts_, checker_));
 }
 
 Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -206,8 +369,62 @@ Result<std::vector<SendReceipt>> Producer::SendBatch(std::vector<Message> messag
   return impl_->SendBatchSync(std::move(messages));
 }
 
+Result<Transaction> Producer::BeginTransaction() {
+  if (!impl_) return Moved();
+  if (!impl_->transactional()) {
+    return Status(Code::kFailedPrecondition,
+                  "transactions need a producer built with Group(...) and TransactionChecker(...)");
+  }
+  return Transaction(impl_.get());
+}
+
+Result<TransactionResolution> Producer::SendInTransaction(
+    const Message& message, const LocalTransaction& local_transaction) {
+  if (!impl_) return Moved();
+  ASSIGN_OR_RETURN(SendReceipt half, impl_->SendHalf(message));
+  TransactionResolution resolution = TransactionResolution::kUnknown;
+  try {
+    resolution = local_transaction(half);
+  } catch (const std::exception& e) {
+    spdlog::warn("local transaction for message {} threw: {} (left to the check-back)",
+                 half.message_id, e.what());
+  } catch (...) {
+    spdlog::warn("local transaction for message {} threw (left to the check-back)",
+                 half.message_id);
+  }
+  RETURN_IF_ERROR(impl_->EndTransaction(half, resolution));
+  return resolution;
+}
+
+Status Producer::EndTransaction(const SendReceipt& half, TransactionResolution resolution) {
+  if (!impl_) return Moved();
+  return impl_->EndTransaction(half, resolution);
+}
+
 void Producer::Shutdown() {
   if (impl_) impl_->Shutdown();
+}
+
+Transaction::Transaction(Transaction&&) noexcept = default;
+Transaction& Transaction::operator=(Transaction&&) noexcept = default;
+Transaction::~Transaction() = default;
+
+Result<SendReceipt> Transaction::Send(const Message& message) {
+  if (ended_) return Status(Code::kFailedPrecondition, "the transaction has already ended");
+  ASSIGN_OR_RETURN(SendReceipt half, producer_->SendHalf(message));
+  halves_.push_back(half);
+  return half;
+}
+
+Status Transaction::Commit() { return End(TransactionResolution::kCommit); }
+Status Transaction::Rollback() { return End(TransactionResolution::kRollback); }
+
+Status Transaction::End(TransactionResolution resolution) {
+  for (const SendReceipt& half : halves_) {
+    RETURN_IF_ERROR(producer_->EndTransaction(half, resolution));
+  }
+  ended_ = true;
+  return Status::Ok();
 }
 
 }  // namespace tidemq

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,47 @@ struct ScheduledInfo {
   int64_t log_offset = 0;
 };
 
+// One transactional message's transaction (docs/txn.md).
+enum class TransactionState { kPending, kCommitted, kRolledBack };
+const char* ToString(TransactionState state);
+
+struct TransactionInfo {
+  int64_t half_offset = 0;  // log offset of its half message
+  TransactionState state = TransactionState::kPending;
+  std::string producer_group;
+  std::string topic;
+  int32_t queue_id = 0;
+  std::string message_id;
+  int64_t half_store_ms = 0;
+  int64_t timeout_ms = 0;     // first check-back this long after the half was stored
+  uint32_t checks = 0;        // check-backs sent
+  int64_t next_check_ms = 0;  // pending only
+  int64_t end_ms = 0;         // ended only
+  std::string end_reason;     // producer, check, operator or max_checks
+  bool parked = false;        // rolled back after the last check, copied to %TXN_PARKED%
+};
+
+struct TransactionStatsInfo {
+  int64_t pending = 0;
+  int64_t committed = 0;
+  int64_t rolled_back = 0;  // parked ones included
+  int64_t parked = 0;
+  int64_t checks_sent = 0;
+  // Check-back answers since the broker started.
+  int64_t answers_commit = 0;
+  int64_t answers_rollback = 0;
+  int64_t answers_unknown = 0;
+  int64_t answers_failed = 0;  // no answer: error, connection lost, superseded
+  int64_t waiting_groups = 0;  // producer groups with due checks and no live producer
+};
+
+struct TransactionFilter {
+  std::optional<TransactionState> state;  // any when empty
+  bool parked_only = false;
+  int64_t after_offset = -1;  // paging: half offsets above this
+  uint32_t limit = 100;
+};
+
 class Admin {
  public:
   class Builder {
@@ -133,6 +175,14 @@ class Admin {
   Result<TimerStatsInfo> TimerStats();
   // A pending scheduled message; NotFound once it fired or was cancelled.
   Result<ScheduledInfo> ShowTimer(const std::string& message_id);
+
+  // Transactions. Ordered by half offset.
+  Result<std::vector<TransactionInfo>> ListTransactions(const TransactionFilter& filter = {});
+  Result<TransactionInfo> ShowTransaction(const std::string& message_id);
+  // Resolves a transaction by hand (commit = true: make it visible). A repeat of the same
+  // resolution is OK; the opposite of one already taken fails with TxnConflict.
+  Status ResolveTransaction(const std::string& message_id, bool commit);
+  Result<TransactionStatsInfo> TransactionStats();
 
   void Shutdown();
 

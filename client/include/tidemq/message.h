@@ -37,6 +37,9 @@ class Message {
   // Scheduled delivery: absolute (ms since the Unix epoch) or relative; 0 = none.
   int64_t deliver_at_ms() const { return deliver_at_ms_; }
   int64_t delay_ms() const { return delay_ms_; }
+  // Transactional sends: the first check-back comes this long after the half message is stored
+  // if the transaction is still open; 0 = the broker's default (6 s).
+  int64_t transaction_check_timeout_ms() const { return transaction_check_timeout_ms_; }
 
  private:
   friend class Builder;
@@ -50,6 +53,7 @@ class Message {
   std::string message_group_;
   int64_t deliver_at_ms_ = 0;
   int64_t delay_ms_ = 0;
+  int64_t transaction_check_timeout_ms_ = 0;
 };
 
 // Fluent builder: Message::NewBuilder().Topic("t").Body("b").Tag("x").Build().
@@ -66,6 +70,7 @@ class Message::Builder {
   Builder& MessageGroup(std::string group);
   Builder& DeliverAt(int64_t epoch_ms);
   Builder& Delay(int64_t delay_ms);
+  Builder& TransactionCheckTimeout(int64_t timeout_ms);
 
   Result<Message> Build() const;
 

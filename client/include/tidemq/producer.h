@@ -9,9 +9,23 @@
 // cannot fix (InvalidArgument, TopicNotFound, TooLarge, ...) are returned at once. Retries
 // mean a message may be stored twice (at-least-once); consumers dedupe by message id.
 //
+// Transactional messages (docs/txn.md): build the producer with a Group and a
+// TransactionChecker, then either
+//
+//   auto r = producer->SendInTransaction(message, [&](const tidemq::SendReceipt& half) {
+//     return db.InsertOrder(...) ? tidemq::TransactionResolution::kCommit
+//                                : tidemq::TransactionResolution::kRollback;
+//   });
+//
+// or explicitly: auto txn = producer->BeginTransaction(); txn->Send(m); txn->Commit();
+// A half message is stored but invisible until committed. If the producer never ends it
+// (it crashed, or answered kUnknown), the broker asks a live producer of the same group — the
+// checker — after the message's check timeout, and keeps asking with back-off.
+//
 // Thread safety: every method may be called from any thread concurrently. Async callbacks
 // run on the client's network thread ("tidemq-client"): keep them short, never block in them
-// and never destroy the Producer from inside one. Calls never throw.
+// and never destroy the Producer from inside one. The checker runs on its own thread
+// ("tidemq-txn-check") and may block (e.g. on a database). Calls never throw.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +40,22 @@
 
 namespace tidemq {
 
+enum class TransactionResolution {
+  kCommit,    // make the message visible
+  kRollback,  // discard it
+  kUnknown,   // not decided yet: the broker will ask the checker later
+};
+const char* ToString(TransactionResolution r);
+
+// Answers the broker's check-back for a half message whose transaction it has no outcome
+// for. Look the business record up (e.g. the order row) and answer; throwing counts as
+// kUnknown.
+using TransactionChecker = std::function<TransactionResolution(const ReceivedMessage& half)>;
+// The local transaction of SendInTransaction, run after the half message is stored.
+using LocalTransaction = std::function<TransactionResolution(const SendReceipt& half)>;
+
+class Transaction;
+
 class Producer {
  public:
   using SendCallback = std::function<void(const Result<SendReceipt>&)>;
@@ -34,8 +64,10 @@ class Producer {
    public:
     // "host:port"; default 127.0.0.1:9810.
     Builder& Endpoint(std::string endpoint);
-    // Producer group (reported to the broker; needed later by transactions).
+    // Producer group: required for transactions (check-backs go to any live member).
     Builder& Group(std::string group);
+    // Enables transactions; requires Group.
+    Builder& TransactionChecker(TransactionChecker checker);
     // Per request; default 5000 ms.
     Builder& RequestTimeout(int64_t timeout_ms);
     // Total attempts per send, the first included; default 3, at least 1.
@@ -48,6 +80,7 @@ class Producer {
    private:
     std::string endpoint_ = "127.0.0.1:9810";
     std::string group_;
+    tidemq::TransactionChecker checker_;
     std::string client_id_;
     int64_t request_timeout_ms_ = 5000;
     int max_send_attempts_ = 3;
@@ -65,6 +98,19 @@ class Producer {
   // All messages in one request; one receipt per message, in order.
   Result<std::vector<SendReceipt>> SendBatch(std::vector<Message> messages);
 
+  // Transactions (FailedPrecondition unless built with Group and TransactionChecker).
+  // Starts a transaction; the Transaction must not outlive this Producer.
+  Result<Transaction> BeginTransaction();
+  // Sends `message` as a half message, runs local_transaction, then commits or rolls back as
+  // it answers (kUnknown, or a throw: left to the check-back). Returns what was applied; an
+  // error when the half could not be stored (the local transaction did not run) or the end
+  // could not be delivered (the check-back resolves it then).
+  Result<TransactionResolution> SendInTransaction(const Message& message,
+                                                  const LocalTransaction& local_transaction);
+  // Ends the transaction of a half message by its receipt (e.g. one sent before a restart).
+  // Ending twice the same way is OK; the opposite way fails with TxnConflict.
+  Status EndTransaction(const SendReceipt& half, TransactionResolution resolution);
+
   // Closes now instead of in the destructor. Idempotent.
   void Shutdown();
 
@@ -73,6 +119,32 @@ class Producer {
  private:
   explicit Producer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// One transaction: any number of half messages, then one Commit or Rollback for all of them.
+// Destroyed without either, it is left to the check-back. Not thread-safe; must not outlive the
+// Producer that began it.
+class Transaction {
+ public:
+  Transaction(Transaction&&) noexcept;
+  Transaction& operator=(Transaction&&) noexcept;
+  ~Transaction();
+
+  // Stores a half message (invisible until Commit). FailedPrecondition once ended.
+  Result<SendReceipt> Send(const Message& message);
+  // Ends every half message sent in it. A retry after a failure is safe (ends are idempotent).
+  Status Commit();
+  Status Rollback();
+  const std::vector<SendReceipt>& halves() const { return halves_; }
+  bool ended() const { return ended_; }
+
+ private:
+  friend class Producer;
+  explicit Transaction(Producer::Impl* producer) : producer_(producer) {}
+  Status End(TransactionResolution resolution);
+  Producer::Impl* producer_;
+  std::vector<SendReceipt> halves_;
+  bool ended_ = false;
 };
 
 }  // namespace tidemq
