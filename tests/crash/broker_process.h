@@ -101,12 +101,14 @@ class BrokerProcess {
 
   // Spawns the broker and waits (bounded) until Admin::Stats answers. On failure the broker's
   // log is in the returned Status's message.
-  Status Start() {
+  // extra_args: more broker flags (e.g. shorter transaction check-backs).
+  Status Start(const std::vector<std::string>& extra_args = {}) {
     if (running()) return Status(Code::kFailedPrecondition, "broker already running");
-    pid_ = Spawn(
-        {TIDEMQ_BROKER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
-         data_dir(), "--flush-policy", "sync", "--segment-mb", "1", "--log-level", "warn"},
-        log_path(), log_path());
+    std::vector<std::string> args = {
+        TIDEMQ_BROKER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
+        data_dir(), "--flush-policy", "sync", "--segment-mb", "1", "--log-level", "warn"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    pid_ = Spawn(args, log_path(), log_path());
     if (pid_ < 0) return Status(Code::kInternal, "posix_spawn of tidemq-broker failed");
     // Recovery of a few MB is quick; the bound only keeps a broken broker from hanging the test.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
