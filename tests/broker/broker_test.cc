@@ -395,3 +395,94 @@ TEST_F(BrokerTest, DeleteTopic) {
 
 }  // namespace
 }  // namespace tidemq::testing
+
+namespace tidemq::testing {
+namespace {
+
+wire::Header HalfSend(const std::string& group, const std::string& property = "",
+                      int64_t check_timeout_ms = 0) {
+  wire::Header h;
+  h.set_kind(wire::SEND_HALF);
+  auto* sr = h.mutable_send_request();
+  sr->set_producer_group(group);
+  auto* m = sr->add_messages();
+  m->set_topic("t");
+  m->set_message_id("half-1");
+  m->set_body_size(4);
+  m->set_txn_check_timeout_ms(check_timeout_ms);
+  if (!property.empty()) (*m->mutable_properties())[property] = "v";
+  return h;
+}
+
+wire::Header EndTxn(int64_t half_offset, const std::string& message_id, wire::TxnResolution r) {
+  wire::Header h;
+  h.set_kind(wire::END_TXN);
+  auto* er = h.mutable_end_txn_request();
+  er->set_half_offset(half_offset);
+  er->set_message_id(message_id);
+  er->set_resolution(r);
+  return h;
+}
+
+TEST_F(BrokerTest, TransactionRequestErrorsAreTyped) {
+  auto c = Connect();
+  ASSERT_EQ(c->Call(CreateTopic("t", 1)).header.code(), wire::OK);
+  for (auto kind : {wire::SEND_HALF, wire::END_TXN, wire::TXN_LIST, wire::TXN_SHOW}) {
+    wire::Header empty;
+    empty.set_kind(kind);
+    EXPECT_EQ(c->Call(empty).header.code(), wire::INVALID_ARGUMENT) << wire::RequestKind_Name(kind);
+  }
+  // A half needs a producer group; TXN_* properties are the broker's; timeouts are bounded.
+  EXPECT_EQ(c->Call(HalfSend(""), {"body"}).header.code(), wire::INVALID_ARGUMENT);
+  EXPECT_EQ(c->Call(HalfSend("bad group!"), {"body"}).header.code(), wire::INVALID_ARGUMENT);
+  EXPECT_EQ(c->Call(HalfSend("g", "TXN_PRODUCER_GROUP"), {"body"}).header.code(),
+            wire::INVALID_ARGUMENT);
+  EXPECT_EQ(c->Call(HalfSend("g", "", -1), {"body"}).header.code(), wire::INVALID_ARGUMENT);
+  wire::Frame half = c->Call(HalfSend("g"), {"body"});
+  ASSERT_EQ(half.header.code(), wire::OK) << half.header.error_message();
+  const int64_t at = half.header.send_response().results(0).log_offset();
+  EXPECT_EQ(half.header.send_response().results(0).queue_offset(), -1);
+  EXPECT_TRUE(Receive(*c, "g", "t", 32, 0).empty());  // invisible
+
+  EXPECT_EQ(c->Call(EndTxn(at, "half-1", wire::TXN_UNKNOWN)).header.code(),
+            wire::INVALID_ARGUMENT);
+  EXPECT_EQ(c->Call(EndTxn(-1, "", wire::TXN_COMMIT)).header.code(), wire::INVALID_ARGUMENT);
+  EXPECT_EQ(c->Call(EndTxn(at + 1, "half-1", wire::TXN_COMMIT)).header.code(), wire::NOT_FOUND);
+  EXPECT_EQ(c->Call(EndTxn(at, "other-id", wire::TXN_COMMIT)).header.code(), wire::NOT_FOUND);
+  wire::Header wrong_group = EndTxn(at, "half-1", wire::TXN_COMMIT);
+  wrong_group.mutable_end_txn_request()->set_producer_group("someone-else");
+  EXPECT_EQ(c->Call(wrong_group).header.code(), wire::FAILED_PRECONDITION);
+
+  // A response frame nobody asked for (a forged check answer) is ignored.
+  wire::Header forged;
+  forged.set_kind(wire::CHECK_TXN);
+  forged.set_is_response(true);
+  forged.set_request_id(1);
+  forged.mutable_check_txn_response()->set_resolution(wire::TXN_COMMIT);
+  c->Send(forged);
+  wire::Header show;
+  show.set_kind(wire::TXN_SHOW);
+  show.mutable_txn_show_request()->set_message_id("half-1");
+  wire::Frame shown = c->Call(show);
+  ASSERT_EQ(shown.header.code(), wire::OK);
+  EXPECT_EQ(shown.header.txn_show_response().transaction().state(), wire::TXN_PENDING);
+
+  wire::Header list;
+  list.set_kind(wire::TXN_LIST);
+  list.mutable_txn_list_request()->set_limit(1'000'000);
+  EXPECT_EQ(c->Call(list).header.code(), wire::INVALID_ARGUMENT);
+
+  // The end itself, twice, then the opposite.
+  wire::Frame commit = c->Call(EndTxn(at, "half-1", wire::TXN_COMMIT));
+  ASSERT_EQ(commit.header.code(), wire::OK) << commit.header.error_message();
+  EXPECT_FALSE(commit.header.end_txn_response().already_done());
+  EXPECT_GT(commit.header.end_txn_response().log_offset(), at);
+  EXPECT_TRUE(c->Call(EndTxn(at, "half-1", wire::TXN_COMMIT)).header.end_txn_response().already_done());
+  EXPECT_EQ(c->Call(EndTxn(at, "half-1", wire::TXN_ROLLBACK)).header.code(), wire::TXN_CONFLICT);
+  auto got = Receive(*c, "g", "t", 32, 0);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].body, "body");
+}
+
+}  // namespace
+}  // namespace tidemq::testing
