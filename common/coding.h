@@ -23,6 +23,10 @@ inline uint64_t DecodeFixed64(const char* p) { uint64_t v; std::memcpy(&v, p, 8)
 inline void PutBigEndian64(std::string* dst, uint64_t v) {
   for (int i = 7; i >= 0; --i) dst->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
 }
+inline void PutBigEndian16(std::string* dst, uint16_t v) {
+  dst->push_back(static_cast<char>(v >> 8));
+  dst->push_back(static_cast<char>(v & 0xff));
+}
 inline uint64_t DecodeBigEndian64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);

@@ -4,6 +4,8 @@
 #include <leveldb/iterator.h>
 #include <leveldb/write_batch.h>
 
+#include <spdlog/spdlog.h>
+
 #include <map>
 #include <utility>
 
@@ -18,8 +20,11 @@ using store::FromLevelDb;
 // Key prefixes (docs/timer.md): one byte each, so the kinds never interleave.
 constexpr char kDuePrefix = 'd';        // d + be64 due + be64 offset -> value
 constexpr char kOffsetPrefix = 'o';     // o + be64 offset -> be64 due
-constexpr char kMessageIdPrefix = 'm';  // m + message id -> be64 offset
+constexpr char kMessageIdPrefix = 'm';  // m + be16 len + message id + be64 offset -> ""
 constexpr char kAppliedKey[] = "c/applied";
+// The key grammar's version. An index written in another one is rebuilt from the log.
+constexpr char kFormatKey[] = "c/format";
+constexpr int64_t kFormat = 2;
 constexpr char kPendingKey[] = "s/pending";
 constexpr char kFiredKey[] = "s/fired";
 constexpr char kCancelledKey[] = "s/cancelled";
@@ -61,8 +66,17 @@ std::string OffsetIndexKey(LogOffset offset) {
   return k;
 }
 
-std::string MessageIdIndexKey(const std::string& message_id) {
-  return std::string(1, kMessageIdPrefix) + message_id;
+std::string MessageIdPrefix(const std::string& message_id) {
+  std::string k(1, kMessageIdPrefix);
+  PutBigEndian16(&k, static_cast<uint16_t>(message_id.size()));
+  k.append(message_id);
+  return k;
+}
+
+std::string MessageIdIndexKey(const std::string& message_id, LogOffset offset) {
+  std::string k = MessageIdPrefix(message_id);
+  PutBigEndian64(&k, static_cast<uint64_t>(offset.value()));
+  return k;
 }
 
 std::string EncodeIndexValue(const IndexEntry& entry) {
@@ -103,6 +117,25 @@ Result<std::unique_ptr<TimerIndex>> TimerIndex::Open(const std::string& path) {
   leveldb::DB* db = nullptr;
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, path, &db), "open timer index " + path));
   std::unique_ptr<TimerIndex> index(new TimerIndex(db));
+  ASSIGN_OR_RETURN(std::optional<int64_t> format, GetInt(db, kFormatKey));
+  ASSIGN_OR_RETURN(std::optional<int64_t> applied, GetInt(db, kAppliedKey));
+  if (format != kFormat && applied.has_value()) {
+    // Written by another version: derived state, so start over and replay the log.
+    spdlog::info("timer index {} has key format {}, not {}: rebuilding it from the log", path,
+                 format.value_or(1), kFormat);
+    index.reset();
+    RETURN_IF_ERROR(FromLevelDb(leveldb::DestroyDB(path, options), "reset timer index " + path));
+    db = nullptr;
+    RETURN_IF_ERROR(
+        FromLevelDb(leveldb::DB::Open(options, path, &db), "open timer index " + path));
+    index.reset(new TimerIndex(db));
+  }
+  if (format != kFormat) {
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    RETURN_IF_ERROR(
+        FromLevelDb(db->Put(sync, kFormatKey, BigEndian(kFormat)), "timer index format"));
+  }
   RETURN_IF_ERROR(index->LoadCounters());
   return index;
 }
@@ -123,16 +156,10 @@ Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, boo
                          bool schedules_are_new) {
   // What this batch already changed, so a later op in the same batch sees it.
   std::map<int64_t, std::optional<IndexEntry>> entries;
-  std::map<std::string, std::optional<int64_t>> message_ids;
   auto lookup = [&](LogOffset offset) -> Result<std::optional<IndexEntry>> {
     auto it = entries.find(offset.value());
     if (it != entries.end()) return it->second;
     return Get(offset);
-  };
-  auto lookup_message_id = [&](const std::string& id) -> Result<std::optional<int64_t>> {
-    auto it = message_ids.find(id);
-    if (it != message_ids.end()) return it->second;
-    return GetInt(db_.get(), MessageIdIndexKey(id));
   };
 
   leveldb::WriteBatch batch;
@@ -146,25 +173,22 @@ Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, boo
       const IndexEntry& e = op.entry;
       batch.Put(DueIndexKey(e.key()), EncodeIndexValue(e));
       batch.Put(OffsetIndexKey(e.offset), BigEndian(e.due_ms));
-      if (!e.message_id.empty()) {
-        batch.Put(MessageIdIndexKey(e.message_id), BigEndian(e.offset.value()));
-        message_ids[e.message_id] = e.offset.value();
-      }
+      if (!e.message_id.empty()) batch.Put(MessageIdIndexKey(e.message_id, e.offset), "");
       entries[e.offset.value()] = e;
       ++pending;
       continue;
     }
-    ASSIGN_OR_RETURN(std::optional<IndexEntry> current, lookup(op.entry.offset));
+    std::optional<IndexEntry> current;
+    if (op.known_pending) {
+      current = op.entry;  // the caller vouches for it: no read
+    } else {
+      ASSIGN_OR_RETURN(current, lookup(op.entry.offset));
+    }
     if (!current.has_value()) continue;  // replayed, or cancelled and fired both
     batch.Delete(DueIndexKey(current->key()));
     batch.Delete(OffsetIndexKey(current->offset));
     if (!current->message_id.empty()) {
-      ASSIGN_OR_RETURN(std::optional<int64_t> by_id, lookup_message_id(current->message_id));
-      // A later record may have reused the id: only the entry's own mapping goes.
-      if (by_id == current->offset.value()) {
-        batch.Delete(MessageIdIndexKey(current->message_id));
-        message_ids[current->message_id] = std::nullopt;
-      }
+      batch.Delete(MessageIdIndexKey(current->message_id, current->offset));
     }
     entries[current->offset.value()] = std::nullopt;
     --pending;
@@ -229,9 +253,16 @@ Result<std::optional<IndexEntry>> TimerIndex::Get(LogOffset offset) const {
 }
 
 Result<std::optional<LogOffset>> TimerIndex::FindByMessageId(const std::string& message_id) const {
-  ASSIGN_OR_RETURN(std::optional<int64_t> offset, GetInt(db_.get(), MessageIdIndexKey(message_id)));
-  if (!offset.has_value()) return std::optional<LogOffset>();
-  return std::optional<LogOffset>(LogOffset(*offset));
+  // Ids are unique per message, but a retried send may store one twice: the latest wins.
+  const std::string prefix = MessageIdPrefix(message_id);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::optional<LogOffset> out;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) return Corruption("timer index: malformed id key");
+    out = LogOffset(static_cast<int64_t>(DecodeBigEndian64(it->key().data() + prefix.size())));
+  }
+  RETURN_IF_ERROR(FromLevelDb(it->status(), "timer index scan"));
+  return out;
 }
 
 Result<std::optional<int64_t>> TimerIndex::NextDue() const {

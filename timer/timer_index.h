@@ -53,6 +53,9 @@ struct TimerOp {
   };
   Kind kind = Kind::kSchedule;
   IndexEntry entry;
+  // kFired/kCancel: entry's due_ms, offset and message_id are those of a pending entry (the
+  // caller knows), so Apply deletes its keys without reading them first.
+  bool known_pending = false;
 };
 
 class TimerIndex {
@@ -102,7 +105,7 @@ class TimerIndex {
 // Key builders and the value codec, shared by the writer and the readers (exposed for tests).
 std::string DueIndexKey(DueKey key);
 std::string OffsetIndexKey(LogOffset offset);
-std::string MessageIdIndexKey(const std::string& message_id);
+std::string MessageIdIndexKey(const std::string& message_id, LogOffset offset);
 std::string EncodeIndexValue(const IndexEntry& entry);
 // Fills every field but due_ms and offset (they are in the key).
 Status DecodeIndexValue(std::string_view value, IndexEntry* entry);

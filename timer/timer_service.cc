@@ -61,8 +61,11 @@ void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool 
     op.kind = TimerOp::Kind::kCancel;
   } else if (record.type == store::RecordType::kMessage && record.origin_offset != kNoLogOffset &&
              !(record.flags & store::kFlagTxnCommit)) {
-    // A re-put: of a scheduled message (it fired) or of something else (a no-op here).
+    // A re-put: of a scheduled message (it fired) or of something else (a no-op here). It
+    // carries its origin's message id; with the due time kept in firing_, OnBatchEnd can
+    // delete the index keys unread.
     op.kind = TimerOp::Kind::kFired;
+    op.entry.message_id = record.message_id;
   } else {
     ++unpersisted_;
     return;
@@ -86,6 +89,17 @@ void TimerService::OnBatchEnd(bool replay) {
   }
   std::vector<TimerOp> ops = std::move(staged_);
   staged_.clear();
+  if (!replay) {
+    // A live re-put of an entry this service handed out: that entry is pending (a cancel is
+    // refused while firing), so its keys are known.
+    for (TimerOp& op : ops) {
+      if (op.kind != TimerOp::Kind::kFired) continue;
+      auto it = firing_.find(op.entry.offset.value());
+      if (it == firing_.end()) continue;
+      op.entry.due_ms = it->second;
+      op.known_pending = true;
+    }
+  }
   // Live kSchedule records are new by construction: no need to look them up.
   Status st = index_->Apply(ops, end, /*sync=*/false, /*schedules_are_new=*/!replay);
   if (!st.ok()) {
@@ -105,6 +119,7 @@ void TimerService::OnBatchEnd(bool replay) {
     }
     if (wheel_->Cancel(static_cast<uint64_t>(at))) --loaded_;
     firing_.erase(at);
+    retrying_.erase(at);
     cancelling_.erase(at);
   }
 }
@@ -170,7 +185,12 @@ void TimerService::FireLocked(int64_t now_ms, std::vector<DueTimer>* out) {
       t.kind = TimerKind::kScheduledMessage;
       t.log_offset = LogOffset(static_cast<int64_t>(e.id));
       --loaded_;
-      firing_.insert(t.log_offset.value());
+      int64_t key_due = e.due_ms;
+      if (auto r = retrying_.find(t.log_offset.value()); r != retrying_.end()) {
+        key_due = r->second;
+        retrying_.erase(r);
+      }
+      firing_[t.log_offset.value()] = key_due;
     }
     out->push_back(t);
   }
@@ -285,7 +305,10 @@ void TimerService::EndCancel(LogOffset scheduled, bool appended) {
 
 void TimerService::RetryFire(LogOffset scheduled, int64_t retry_at_ms) {
   std::lock_guard lock(mu_);
-  if (!firing_.erase(scheduled.value())) return;
+  auto it = firing_.find(scheduled.value());
+  if (it == firing_.end()) return;
+  retrying_[scheduled.value()] = it->second;
+  firing_.erase(it);
   // The index keeps its key; the wheel entry carries the retry time (within the window).
   const int64_t at = std::min(retry_at_ms, wheel_->horizon_ms() - 1);
   TIDEMQ_CHECK(wheel_->Add(at, static_cast<uint64_t>(scheduled.value())));

@@ -166,7 +166,10 @@ class TimerService : public store::Observer {
   // Every index entry with key < loaded_to_ is in the wheel, firing, or being cancelled.
   DueKey loaded_to_ GUARDED_BY(mu_);
   size_t loaded_ GUARDED_BY(mu_) = 0;  // scheduled entries in the wheel
-  std::unordered_set<int64_t> firing_ GUARDED_BY(mu_);
+  // Handed out, re-put not yet seen: offset -> its index due time (the key; a retry fires the
+  // wheel entry at another time).
+  std::unordered_map<int64_t, int64_t> firing_ GUARDED_BY(mu_);
+  std::unordered_map<int64_t, int64_t> retrying_ GUARDED_BY(mu_);  // RetryFire'd: offset -> key due
   std::unordered_set<int64_t> cancelling_ GUARDED_BY(mu_);
   std::unordered_map<uint64_t, Volatile> volatile_ GUARDED_BY(mu_);
   std::set<WheelEntry> volatile_overflow_ GUARDED_BY(mu_);  // volatile timers past the window

@@ -1,7 +1,9 @@
 #include "timer/timer_index.h"
 
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 
+#include "common/coding.h"
 #include "tests/store/test_util.h"
 
 namespace tidemq::timer {
@@ -122,6 +124,61 @@ TEST(TimerIndexTest, CheckpointAndCountersSurviveReopen) {
   EXPECT_EQ((*index)->FiredCount(), 1);
   EXPECT_EQ(*(*index)->ScanDue({0, 0}, INT64_MAX, 10),
             (std::vector<IndexEntry>{Entry(10, 1, "a")}));
+}
+
+}  // namespace
+}  // namespace tidemq::timer
+
+namespace tidemq::timer {
+namespace {
+
+using store::testing::TempDir;
+
+TEST(TimerIndexTest, KnownPendingRemovalsNeedNoReadAndLeaveNewerIdMappings) {
+  TempDir dir;
+  auto index = TimerIndex::Open(dir.path() + "/timer");
+  ASSERT_TRUE(index.ok());
+  TimerIndex& ix = **index;
+  ASSERT_TRUE(ix.Apply({Op(TimerOp::Kind::kSchedule, Entry(10, 1, "x")),
+                        Op(TimerOp::Kind::kSchedule, Entry(20, 2, "x"))},
+                       LogOffset(3), false, /*schedules_are_new=*/true)
+                  .ok());
+  // The older of the two records with id "x" fires: the caller vouches for its keys.
+  TimerOp fired = Op(TimerOp::Kind::kFired, Entry(10, 1, "x"));
+  fired.known_pending = true;
+  ASSERT_TRUE(ix.Apply({fired}, LogOffset(4)).ok());
+  EXPECT_EQ(ix.PendingCount(), 1);
+  EXPECT_EQ(ix.FiredCount(), 1);
+  EXPECT_FALSE(ix.Get(LogOffset(1))->has_value());
+  EXPECT_EQ(**ix.FindByMessageId("x"), LogOffset(2));
+  EXPECT_EQ(*ix.ScanDue({0, 0}, INT64_MAX, 10), (std::vector<IndexEntry>{Entry(20, 2, "x")}));
+}
+
+TEST(TimerIndexTest, AnIndexInAnOlderKeyFormatIsRebuilt) {
+  TempDir dir;
+  const std::string path = dir.path() + "/timer";
+  {
+    // Format 1 had no c/format key; its applied offset says "data here".
+    leveldb::Options options;
+    options.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(options, path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string applied;
+    PutBigEndian64(&applied, 12345);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "c/applied", applied).ok());
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "mold-id", applied).ok());
+  }
+  auto index = TimerIndex::Open(path);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  EXPECT_EQ((*index)->applied(), kNoLogOffset);  // the owner replays the whole log
+  EXPECT_EQ((*index)->PendingCount(), 0);
+  ASSERT_TRUE((*index)->Apply({Op(TimerOp::Kind::kSchedule, Entry(5, 7, "n"))}, LogOffset(8)).ok());
+  index->reset();
+  auto again = TimerIndex::Open(path);  // now in the current format: kept
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->applied(), LogOffset(8));
+  EXPECT_EQ(**(*again)->FindByMessageId("n"), LogOffset(7));
 }
 
 }  // namespace
