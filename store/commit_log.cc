@@ -10,6 +10,12 @@
 #include "store/segment_reader.h"
 
 namespace tidemq::store {
+namespace {
+
+// Read bytes first asked for a record: a typical message fits, so one pread serves it.
+constexpr uint64_t kSpeculativeReadBytes = 4096;
+
+}  // namespace
 
 CommitLog::CommitLog(FileSystem* fs, std::string dir, uint64_t segment_bytes)
     : fs_(fs), dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
@@ -152,17 +158,23 @@ Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
   if (room < kMinRecordSize) {
     return Corruption("no record at log offset " + std::to_string(offset.value()));
   }
-  char prefix[kRecordPrefixSize];
-  RETURN_IF_ERROR(file->ReadExact(pos, kRecordPrefixSize, prefix));
+  // One read of the likely size (most records are small); a second only for a longer one.
+  std::string bytes(std::min<uint64_t>(room, kSpeculativeReadBytes), '\0');
+  RETURN_IF_ERROR(file->ReadExact(pos, bytes.size(), bytes.data()));
   uint32_t total;
-  Status st = PeekRecordLength(std::string_view(prefix, kRecordPrefixSize), &total);
+  Status st = PeekRecordLength(bytes, &total);
   if (!st.ok() || total > room) {
     return Corruption(
         "no record at log offset " + std::to_string(offset.value()) +
         (st.ok() ? std::string(": length past the segment end") : ": " + st.message()));
   }
-  std::string bytes(total, '\0');
-  RETURN_IF_ERROR(file->ReadExact(pos, total, bytes.data()));
+  if (total > bytes.size()) {
+    const size_t have = bytes.size();
+    bytes.resize(total);
+    RETURN_IF_ERROR(file->ReadExact(pos + have, total - have, bytes.data() + have));
+  } else {
+    bytes.resize(total);
+  }
   Record record;
   size_t consumed;
   st = DecodeRecord(bytes, &record, &consumed);
