@@ -93,6 +93,8 @@ class Broker::Impl final : public RequestSink {
     });
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
+    TopicManager* topics = topics_.get();
+    scheduled_->SetTopicCheck([topics](const std::string& t) { return topics->Find(t).has_value(); });
     // Where the final action parks transactions; readable like any topic.
     RETURN_IF_ERROR(
         topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());

@@ -31,6 +31,10 @@ void ScheduledDelivery::SetVolatileHandler(std::function<void(const timer::DueTi
   volatile_handler_ = std::move(handler);
 }
 
+void ScheduledDelivery::SetTopicCheck(std::function<bool(const std::string&)> exists) {
+  topic_exists_ = std::move(exists);
+}
+
 void ScheduledDelivery::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -111,8 +115,23 @@ void ScheduledDelivery::Fire(const std::vector<timer::DueTimer>& due, int64_t no
       timer_->RetryFire(t.log_offset, now_ms + kRetryBackoffMs);
       continue;
     }
-    CountLateness(now_ms - scheduled->deliver_at_ms);
-    records.push_back(MakeRePut(*scheduled, t.log_offset));
+    if (topic_exists_ && !topic_exists_(scheduled->topic)) {
+      // Its topic was deleted while it waited: nobody can read it there. The cancel record
+      // takes it out of the index, exactly once like a re-put.
+      spdlog::warn("scheduled message {} dropped at its due time: topic '{}' was deleted",
+                   scheduled->message_id, scheduled->topic);
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      store::Record c;
+      c.type = store::RecordType::kTimerCancel;
+      c.topic = scheduled->topic;
+      c.queue_id = scheduled->queue_id;
+      c.message_id = scheduled->message_id;
+      c.origin_offset = t.log_offset;
+      records.push_back(std::move(c));
+    } else {
+      CountLateness(now_ms - scheduled->deliver_at_ms);
+      records.push_back(MakeRePut(*scheduled, t.log_offset));
+    }
     origins.push_back(t.log_offset);
     if (records.size() >= kMaxRePutBatch) {
       AppendBatch(std::move(records), std::move(origins));

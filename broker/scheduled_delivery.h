@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,12 @@ class ScheduledDelivery {
   // Runs `handler` on the timer thread for each volatile timer that fires (keep it short).
   // Call before Start().
   void SetVolatileHandler(std::function<void(const timer::DueTimer&)> handler);
+  // Says whether a topic still exists; a scheduled message whose topic was deleted while it
+  // waited is dropped at its due time (a kTimerCancel record) instead of re-put. Call before
+  // Start(); without it every topic exists.
+  void SetTopicCheck(std::function<bool(const std::string&)> exists);
+  // Scheduled messages dropped at their due time because their topic was deleted.
+  int64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   void Start();
   // Joins the timer thread (idempotent). Re-puts already handed to the store still complete.
   void Stop();
@@ -72,6 +79,8 @@ class ScheduledDelivery {
   timer::TimerService* const timer_;
   store::Store* const store_;
   std::function<void(const timer::DueTimer&)> volatile_handler_;
+  std::function<bool(const std::string&)> topic_exists_;
+  std::atomic<int64_t> dropped_{0};
   Clock* const clock_;
 
   mutable std::mutex mu_;

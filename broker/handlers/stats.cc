@@ -34,6 +34,7 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["timer_pending"] = ts.pending;
   c["timer_fired"] = ts.fired;
   c["timer_cancelled"] = ts.cancelled;
+  c["timer_dropped_topic_deleted"] = ctx.scheduled->dropped();
   txn::TxnStats xs = ctx.txn->Stats();
   c["txn_pending"] = xs.pending;
   c["txn_committed"] = xs.committed;

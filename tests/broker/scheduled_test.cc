@@ -1,7 +1,9 @@
 // Scheduled messages through a real in-process broker, in virtual time (ManualClock): delay
 // and deliver_at, limits, cancel, the timer admin requests and restarts with pending ones.
+#include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/broker/broker_fixture.h"
 
@@ -247,6 +249,39 @@ TEST_F(ScheduledTest, PendingSurviveARestartAndFireExactlyOnce) {
   for (const auto& r : Receive(*c_, "fresh", "t", 1024, 0)) ++seen[r.meta.message_id()];
   EXPECT_EQ(seen.size(), 20u);
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+}
+
+}  // namespace
+}  // namespace tidemq::testing
+
+namespace tidemq::testing {
+namespace {
+
+TEST_F(ScheduledTest, AMessageWhoseTopicWasDeletedIsDroppedAtItsDueTime) {
+  ASSERT_EQ(SendAt("gone", 1000, 0).header.code(), wire::OK);
+  ASSERT_EQ(SendAt("gone-too", 1000, 0).header.code(), wire::OK);
+  wire::Header del;
+  del.set_kind(wire::DELETE_TOPIC);
+  del.mutable_delete_topic_request()->set_topic("t");
+  ASSERT_EQ(c_->Call(del).header.code(), wire::OK);
+  clock_.AdvanceMs(2000);
+  // The timer thread notices the virtual clock within its 10 ms tick; bounded wait.
+  wire::TimerStatsResponse stats;
+  for (int i = 0; i < 500; ++i) {
+    stats = TimerStats();
+    if (stats.pending() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // poll interval
+  }
+  EXPECT_EQ(stats.pending(), 0);
+  EXPECT_EQ(stats.fired(), 0);
+  EXPECT_EQ(stats.cancelled(), 2);
+  // A topic of the same name made later does not receive them.
+  ASSERT_EQ(c_->Call(CreateTopic("t", 2)).header.code(), wire::OK);
+  EXPECT_TRUE(Receive(*c_, "g", "t", 32, 0).empty());
+  wire::Header st;
+  st.set_kind(wire::STATS);
+  wire::Frame f = c_->Call(st);
+  EXPECT_EQ(f.header.stats_response().counters().at("timer_dropped_topic_deleted"), 2);
 }
 
 }  // namespace
