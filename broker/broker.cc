@@ -94,7 +94,9 @@ class Broker::Impl final : public RequestSink {
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
     TopicManager* topics = topics_.get();
-    scheduled_->SetTopicCheck([topics](const std::string& t) { return topics->Find(t).has_value(); });
+    auto topic_exists = [topics](const std::string& t) { return topics->Find(t).has_value(); };
+    scheduled_->SetTopicCheck(topic_exists);
+    txn_coordinator_->SetTopicCheck(topic_exists);
     // Where the final action parks transactions; readable like any topic.
     RETURN_IF_ERROR(
         topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());

@@ -9,6 +9,7 @@
 
 #include "broker/handlers/handlers.h"
 #include "proto/frame.h"
+#include "txn/txn_types.h"
 
 namespace tidemq::broker {
 namespace {
@@ -58,6 +59,29 @@ void TxnCoordinator::End(LogOffset half, const std::string& message_id, txn::Txn
                            (record.ok() ? "not a half record" : record.status().ToString())));
   }
   std::vector<store::Record> records;
+  if (action == txn::TxnAction::kCommit && topic_exists_ && !topic_exists_(record->topic)) {
+    // Nowhere to deliver it: keep it where people can look, and tell the committer.
+    const std::string reason = "commit (" + std::string(txn::ToString(why)) + ") after topic '" +
+                               record->topic + "' was deleted";
+    records.push_back(
+        txn::TxnService::MakeRollback(*record, half, txn::EndReason::kTopicDeleted));
+    if (config_.txn_park) records.push_back(txn::TxnService::MakePark(*record, half, reason));
+    spdlog::warn("transaction {} rolled back{}: {}", record->message_id,
+                 config_.txn_park ? " and parked" : "", reason);
+    txn::TxnService* txn = txn_;
+    store_->Append(std::move(records),
+                   [txn, half, reason, park = config_.txn_park, done = std::move(done)](
+                       const Status& st, std::vector<store::AppendResult>) {
+                     txn->FinishEnd(half, st.ok());
+                     if (!st.ok()) return done(st);
+                     done(Status(Code::kTopicNotFound,
+                                 reason + ": the transaction was rolled back" +
+                                     (park ? " and its message parked in " +
+                                                 std::string(txn::kParkedTopic)
+                                           : std::string())));
+                   });
+    return;
+  }
   records.push_back(action == txn::TxnAction::kCommit
                         ? txn::TxnService::MakeCommit(*record, half, why)
                         : txn::TxnService::MakeRollback(*record, half, why));

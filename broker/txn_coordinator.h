@@ -73,6 +73,13 @@ class TxnCoordinator {
   void End(LogOffset half, const std::string& message_id, txn::TxnAction action,
            txn::EndReason why, std::function<void(Result<EndOutcome>)> done);
 
+  // Says whether a topic still exists (call before use; without it every topic does). A
+  // commit whose topic was deleted is rolled back and parked instead, and refused with
+  // TopicNotFound.
+  void SetTopicCheck(std::function<bool(const std::string&)> exists) {
+    topic_exists_ = std::move(exists);
+  }
+
   // A half message of `group` was stored; its first check is due at check_at_ms.
   void NoteHalf(int64_t check_at_ms);
   // A heartbeat named `group` among the connection's producer groups.
@@ -115,6 +122,7 @@ class TxnCoordinator {
   Clock* const clock_;
   boost::asio::io_context* const io_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  std::function<bool(const std::string&)> topic_exists_;
 
   mutable std::mutex mu_;
   bool stopped_ GUARDED_BY(mu_) = false;

@@ -36,6 +36,8 @@ std::string_view ToString(EndReason reason) {
       return "operator";
     case EndReason::kMaxChecks:
       return "max_checks";
+    case EndReason::kTopicDeleted:
+      return "topic_deleted";
   }
   return "unknown";
 }

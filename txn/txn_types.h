@@ -28,7 +28,13 @@ inline constexpr char kRealTopicProperty[] = "TXN_REAL_TOPIC";
 enum class TxnState : uint8_t { kPending = 1, kCommitted = 2, kRolledBack = 3 };
 enum class TxnAction : uint8_t { kCommit = 1, kRollback = 2 };
 // Who ended a transaction; travels in Record.flags (store::kFlagEndReasonShift/Mask).
-enum class EndReason : uint8_t { kProducer = 0, kCheck = 1, kOperator = 2, kMaxChecks = 3 };
+enum class EndReason : uint8_t {
+  kProducer = 0,
+  kCheck = 1,
+  kOperator = 2,
+  kMaxChecks = 3,
+  kTopicDeleted = 4,  // a commit came after its topic was deleted: rolled back and parked
+};
 
 std::string_view ToString(TxnState state);
 std::string_view ToString(TxnAction action);

@@ -515,6 +515,25 @@ TEST_F(TxnFinalActionTest, ExhaustedChecksRollBackAndPark) {
   EXPECT_TRUE(DrainBodies("inventory", 1).empty());
 }
 
+TEST_F(TxnE2eTest, ACommitAfterItsTopicWasDeletedIsRolledBackAndParked) {
+  ScriptedChecker checker;
+  Producer producer = NewTxnProducer(&checker);
+  auto txn = producer.BeginTransaction();
+  ASSERT_TRUE(txn.ok());
+  auto half = txn->Send(TxnMsg("orphaned"));
+  ASSERT_TRUE(half.ok());
+  Admin admin = NewAdmin();
+  ASSERT_TRUE(admin.DeleteTopic("orders").ok());
+  Status st = txn->Commit();
+  EXPECT_EQ(st.code(), Code::kTopicNotFound) << st.ToString();
+  EXPECT_NE(st.message().find("%TXN_PARKED%"), std::string::npos) << st.ToString();
+  auto t = Show(admin, half->message_id);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->state, TransactionState::kRolledBack);
+  EXPECT_EQ(t->end_reason, "topic_deleted");
+  EXPECT_TRUE(t->parked);
+}
+
 TEST_F(TxnE2eTest, PendingTransactionsSurviveABrokerRestart) {
   ScriptedChecker checker;
   std::string id;

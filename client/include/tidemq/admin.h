@@ -103,7 +103,7 @@ struct TransactionInfo {
   uint32_t checks = 0;        // check-backs sent
   int64_t next_check_ms = 0;  // pending only
   int64_t end_ms = 0;         // ended only
-  std::string end_reason;     // producer, check, operator or max_checks
+  std::string end_reason;     // producer, check, operator, max_checks or topic_deleted
   bool parked = false;        // rolled back after the last check, copied to %TXN_PARKED%
 };
 
