@@ -6,6 +6,8 @@
 //   tidemq-bench produce-consume --producers 2 --consumers 2
 //   tidemq-bench schedule --count 100000 --delay-ms 2000   (scheduled: lateness, fires/s)
 //   tidemq-bench produce --count 100000 --delay-ms 3600000 (schedule throughput only)
+//   tidemq-bench txn --inflight 64 --duration 10           (half + commit per message)
+//   tidemq-bench txn-check --count 10000 --check-timeout-ms 1000   (check-back lateness)
 //
 // Prints progress once a second and a summary; the last line(s) start with RESULT and hold the
 // figures as key=value pairs for scripts (bench/run_all.sh). Every run is bounded: at most
@@ -16,9 +18,12 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "bench/workload.h"
 #include "tidemq/admin.h"
@@ -35,6 +40,7 @@ constexpr uint64_t kMaxCount = 10'000'000;
 constexpr double kMaxDurationS = 600;
 constexpr double kMaxWarmupS = 60;
 constexpr int64_t kDrainLimitNs = 60'000'000'000;  // consumers behind producers: catch-up time
+constexpr int kMaxTxnSenders = 1024;  // transactional sender threads (producers x inflight)
 
 RunControl* g_control = nullptr;
 
@@ -44,7 +50,7 @@ void OnSignal(int) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-enum class Mode { kProduce, kConsume, kProduceConsume, kSchedule };
+enum class Mode { kProduce, kConsume, kProduceConsume, kSchedule, kTxn, kTxnCheck };
 
 const char* ModeName(Mode m) {
   switch (m) {
@@ -56,6 +62,10 @@ const char* ModeName(Mode m) {
       return "produce-consume";
     case Mode::kSchedule:
       return "schedule";
+    case Mode::kTxn:
+      return "txn";
+    case Mode::kTxnCheck:
+      return "txn-check";
   }
   return "?";
 }
@@ -101,6 +111,24 @@ void AddScheduleOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
 }
 
+void AddTxnOptions(CLI::App* cmd, BenchOptions* o, bool choose_end) {
+  cmd->add_option("--check-timeout-ms", o->check_timeout_ms,
+                  "Per-message check timeout (0: the broker's --txn-check-timeout-ms)")
+      ->capture_default_str();
+  cmd->add_option("--txn-group", o->txn_group, "Producer group of the transactional producers")
+      ->capture_default_str();
+  if (choose_end) {
+    const std::map<std::string, BenchOptions::TxnEnd> ends = {
+        {"commit", BenchOptions::TxnEnd::kCommit},
+        {"rollback", BenchOptions::TxnEnd::kRollback},
+        {"open", BenchOptions::TxnEnd::kOpen}};
+    cmd->add_option("--txn-end", o->txn_end,
+                    "What the local transaction answers: commit (default), rollback, or open "
+                    "(no end: left to the check-back, e.g. to measure pending transactions)")
+        ->transform(CLI::CheckedTransformer(ends, CLI::ignore_case));
+  }
+}
+
 void AddConsumeOptions(CLI::App* cmd, BenchOptions* o) {
   cmd->add_option("--group", o->group, "Consumer group")->capture_default_str();
   cmd->add_option("--consumers", o->consumers, "SimpleConsumer objects, one connection each")
@@ -133,6 +161,16 @@ std::string CheckOptions(const BenchOptions& o) {
     return "--delay-ms, --spread-ms and --same-due-ms must be 0..400 days";
   }
   if (o.idle_stop_ms < 100 || o.idle_stop_ms > 60'000) return "--idle-stop-ms must be 100..60000";
+  if (o.check_timeout_ms < 0 || o.check_timeout_ms > int64_t{24} * 3600 * 1000) {
+    return "--check-timeout-ms must be 0..86400000";
+  }
+  if (o.Transactional()) {
+    if (o.batch != 1) return "transactional sends are one at a time: no --batch";
+    if (o.producers * o.inflight > kMaxTxnSenders) {
+      return "--producers x --inflight (sender threads) is at most " +
+             std::to_string(kMaxTxnSenders) + " for transactional sends";
+    }
+  }
   return "";
 }
 
@@ -155,14 +193,18 @@ Status EnsureTopic(const BenchOptions& o) {
   return Status::Ok();
 }
 
-// Prints msg/s once a second until Finish() is called.
+// Prints each side's msg/s once a second until Finish() is called.
 class ProgressPrinter {
  public:
-  ProgressPrinter(const RunControl& control, const SideStats* produced, const SideStats* consumed)
-      : control_(control), produced_(produced), consumed_(consumed) {}
+  struct Side {
+    const char* name;  // "produce", "consume", "check"
+    const SideStats* stats;
+  };
+  ProgressPrinter(const RunControl& control, std::vector<Side> sides)
+      : control_(control), sides_(std::move(sides)) {}
 
   void Run() {
-    uint64_t last_p = 0, last_c = 0;
+    std::vector<uint64_t> last(sides_.size(), 0);
     int64_t last_ns = control_.start_ns();
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return finished_; })) {
@@ -170,19 +212,13 @@ class ProgressPrinter {
       double dt = static_cast<double>(now - last_ns) / 1e9;
       std::string line = "[" + Fixed(static_cast<double>(now - control_.start_ns()) / 1e9, 0) +
                          "s" + (control_.Measuring(now) ? "" : " warm-up") + "]";
-      if (produced_ != nullptr) {
-        uint64_t p = produced_->total();
-        line += " produce " + Fixed(static_cast<double>(p - last_p) / dt, 0) + " msg/s";
-        if (produced_->errors() > 0)
-          line += " (" + std::to_string(produced_->errors()) + " errors)";
-        last_p = p;
-      }
-      if (consumed_ != nullptr) {
-        uint64_t c = consumed_->total();
-        line += " consume " + Fixed(static_cast<double>(c - last_c) / dt, 0) + " msg/s";
-        if (consumed_->errors() > 0)
-          line += " (" + std::to_string(consumed_->errors()) + " errors)";
-        last_c = c;
+      for (size_t i = 0; i < sides_.size(); ++i) {
+        const SideStats& st = *sides_[i].stats;
+        uint64_t n = st.total();
+        line += std::string(" ") + sides_[i].name + " " +
+                Fixed(static_cast<double>(n - last[i]) / dt, 0) + " msg/s";
+        if (st.errors() > 0) line += " (" + std::to_string(st.errors()) + " errors)";
+        last[i] = n;
       }
       last_ns = now;
       std::printf("%s\n", line.c_str());
@@ -206,8 +242,7 @@ class ProgressPrinter {
 
  private:
   const RunControl& control_;
-  const SideStats* produced_;
-  const SideStats* consumed_;
+  const std::vector<Side> sides_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool finished_ = false;  // GUARDED_BY(mu_)
@@ -215,6 +250,21 @@ class ProgressPrinter {
 
 std::string Ms(int64_t nanos) {
   return ProgressPrinter::Fixed(static_cast<double>(nanos) / 1e6, 3);
+}
+
+// " latency=NAME p50_ms=... p99_ms=... p999_ms=... max_ms=..." for a RESULT line.
+std::string LatencyFields(const char* latency_name, const LatencyHistogram& h) {
+  return std::string(" latency=") + latency_name + " p50_ms=" + Ms(h.PercentileNanos(0.5)) +
+         " p99_ms=" + Ms(h.PercentileNanos(0.99)) + " p999_ms=" + Ms(h.PercentileNanos(0.999)) +
+         " max_ms=" + Ms(h.max_nanos());
+}
+
+// "  <what> ms: p50 ...": what is e.g. "send latency" or "check lateness".
+void PrintLatency(const std::string& what, const LatencyHistogram& h) {
+  std::printf("  %s ms: p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n", what.c_str(),
+              Ms(h.PercentileNanos(0.5)).c_str(), Ms(h.PercentileNanos(0.99)).c_str(),
+              Ms(h.PercentileNanos(0.999)).c_str(), Ms(h.max_nanos()).c_str(),
+              Ms(static_cast<int64_t>(h.MeanNanos())).c_str());
 }
 
 // Prints one side's summary and its RESULT line. latency_name: "" when no latency was taken.
@@ -231,26 +281,24 @@ void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl
               static_cast<unsigned long long>(stats.errors()));
   if (stats.errors() > 0) std::printf("  first error: %s\n", stats.first_error().c_str());
   bool has_latency = latency_name[0] != '\0' && h.count() > 0;
-  if (has_latency) {
-    std::printf("  %s latency ms: p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n", latency_name,
-                Ms(h.PercentileNanos(0.5)).c_str(), Ms(h.PercentileNanos(0.99)).c_str(),
-                Ms(h.PercentileNanos(0.999)).c_str(), Ms(h.max_nanos()).c_str(),
-                Ms(static_cast<int64_t>(h.MeanNanos())).c_str());
-  }
+  if (has_latency) PrintLatency(std::string(latency_name) + " latency", h);
   std::string line = std::string("RESULT mode=") + ModeName(mode) + " side=" + side +
                      " msgs=" + std::to_string(msgs) + " secs=" + ProgressPrinter::Fixed(secs, 3) +
                      " msg_s=" + ProgressPrinter::Fixed(msg_s, 0) +
                      " mb_s=" + ProgressPrinter::Fixed(mb_s, 1);
-  if (has_latency) {
-    line += std::string(" latency=") + latency_name + " p50_ms=" + Ms(h.PercentileNanos(0.5)) +
-            " p99_ms=" + Ms(h.PercentileNanos(0.99)) + " p999_ms=" + Ms(h.PercentileNanos(0.999)) +
-            " max_ms=" + Ms(h.max_nanos());
-  }
+  if (has_latency) line += LatencyFields(latency_name, h);
   line += " errors=" + std::to_string(stats.errors()) + " size=" + std::to_string(o.size);
   if (std::string(side) == "produce") {
     line += " producers=" + std::to_string(o.producers) + " batch=" + std::to_string(o.batch) +
             " inflight=" + std::to_string(o.inflight) +
             " rate=" + ProgressPrinter::Fixed(o.rate, 0);
+    if (o.Transactional()) {
+      const char* end = o.txn_end == BenchOptions::TxnEnd::kCommit     ? "commit"
+                        : o.txn_end == BenchOptions::TxnEnd::kRollback ? "rollback"
+                                                                       : "open";
+      line += std::string(" txn_end=") + end +
+              " check_timeout_ms=" + std::to_string(o.check_timeout_ms);
+    }
   } else {
     line += " consumers=" + std::to_string(o.consumers) +
             " receive_batch=" + std::to_string(o.receive_batch);
@@ -270,6 +318,35 @@ void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl
   std::printf("%s\n", line.c_str());
 }
 
+// The check-back side of txn-check: lateness of the first check of each half, and how fast
+// the checks came (first to last). `sent`: the halves sent.
+void ReportChecks(const BenchOptions& o, const CheckRecord& checks, uint64_t sent) {
+  const SideStats& stats = checks.stats;
+  const uint64_t n = stats.total();
+  const uint64_t missing = sent > n ? sent - n : 0;
+  double secs = n > 1 ? static_cast<double>(stats.last_ns() - stats.first_ns()) / 1e9 : 0;
+  double per_s = secs > 0 ? static_cast<double>(n - 1) / secs : 0;
+  std::printf(
+      "check: %llu of %llu halves checked (%llu missing), over %.3f s (first to last) = "
+      "%.0f checks/s; %llu early, %llu repeated, %llu of other topics\n",
+      static_cast<unsigned long long>(n), static_cast<unsigned long long>(sent),
+      static_cast<unsigned long long>(missing), secs, per_s,
+      static_cast<unsigned long long>(checks.early.load()),
+      static_cast<unsigned long long>(checks.repeats.load()),
+      static_cast<unsigned long long>(checks.foreign.load()));
+  if (n > 0) PrintLatency("check lateness", stats.latency());
+  std::string line = std::string("RESULT mode=") + ModeName(Mode::kTxnCheck) +
+                     " side=check msgs=" + std::to_string(n) +
+                     " secs=" + ProgressPrinter::Fixed(secs, 3) +
+                     " msg_s=" + ProgressPrinter::Fixed(per_s, 0);
+  if (n > 0) line += LatencyFields("lateness", stats.latency());
+  line += " missing=" + std::to_string(missing) + " early=" + std::to_string(checks.early.load()) +
+          " repeats=" + std::to_string(checks.repeats.load()) +
+          " check_timeout_ms=" + std::to_string(o.check_timeout_ms) +
+          " producers=" + std::to_string(o.producers) + " inflight=" + std::to_string(o.inflight);
+  std::printf("%s\n", line.c_str());
+}
+
 int Fail(const Status& st) {
   std::fprintf(stderr, "error: %s\n", st.ToString().c_str());
   return st.code() == Code::kUnavailable ? kExitUnreachable : kExitError;
@@ -277,6 +354,16 @@ int Fail(const Status& st) {
 
 int Run(Mode mode, BenchOptions o, bool duration_given) {
   if (o.count > 0 && !duration_given) o.duration_s = kMaxDurationS;
+  if (mode == Mode::kTxn && o.txn_end == BenchOptions::TxnEnd::kNone) {
+    o.txn_end = BenchOptions::TxnEnd::kCommit;
+  }
+  if (mode == Mode::kTxnCheck) {
+    o.txn_end = BenchOptions::TxnEnd::kOpen;
+    if (o.check_timeout_ms <= 0) {
+      std::fprintf(stderr, "error: txn-check needs --check-timeout-ms\n");
+      return kExitUsage;
+    }
+  }
   if (std::string err = CheckOptions(o); !err.empty()) {
     std::fprintf(stderr, "error: %s (see --help)\n", err.c_str());
     return kExitUsage;
@@ -295,8 +382,10 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
   std::signal(SIGTERM, OnSignal);
 
   bool produce = mode != Mode::kConsume;
-  bool consume = mode != Mode::kProduce;
+  bool consume = mode == Mode::kConsume || mode == Mode::kProduceConsume || mode == Mode::kSchedule;
+  bool check = mode == Mode::kTxnCheck;
   SideStats produced, consumed;
+  CheckRecord checks;
   ConsumeLimits limits;
   if (mode == Mode::kConsume) {
     if (o.count > 0) limits.count = o.count;
@@ -304,7 +393,11 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
   } else {
     limits.obey_run_deadline = false;
   }
-  ProgressPrinter progress(control, produce ? &produced : nullptr, consume ? &consumed : nullptr);
+  std::vector<ProgressPrinter::Side> sides;
+  if (produce) sides.push_back({"produce", &produced});
+  if (consume) sides.push_back({"consume", &consumed});
+  if (check) sides.push_back({"check", &checks.stats});
+  ProgressPrinter progress(control, std::move(sides));
   std::thread progress_thread([&progress] { progress.Run(); });
 
   Status produce_status, consume_status;
@@ -314,7 +407,7 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
         std::thread([&] { consume_status = RunConsumers(o, control, limits, consumed); });
   }
   if (produce) {
-    produce_status = RunProducers(o, control, produced);
+    produce_status = RunProducers(o, control, produced, check ? &checks : nullptr);
     if (!produce_status.ok()) control.Stop();
     limits.count = produced.total();
     // Scheduled messages: nothing to drain before the last one falls due.
@@ -334,13 +427,20 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
   if (!consume_status.ok()) return Fail(consume_status);
   bool failed = false;
   if (produce) {
-    Report(mode, "produce", o, control, produced, "send");
+    // Transactional with an end: from the half's send to the end's acknowledgement.
+    const bool ended =
+        o.txn_end == BenchOptions::TxnEnd::kCommit || o.txn_end == BenchOptions::TxnEnd::kRollback;
+    Report(mode, "produce", o, control, produced, ended ? "txn" : "send");
     failed |= produced.errors() > 0 || produced.measured() == 0;
   }
   if (consume) {
     const char* latency = o.Scheduled() ? "lateness" : o.stamp_bodies ? "end-to-end" : "";
     Report(mode, "consume", o, control, consumed, latency);
     failed |= consumed.errors() > 0 || consumed.measured() == 0;
+  }
+  if (check) {
+    ReportChecks(o, checks, produced.total());
+    failed |= checks.stats.total() < produced.total() || checks.early.load() > 0;
   }
   return failed ? kExitError : kExitOk;
 }
@@ -368,16 +468,24 @@ int main(int argc, char** argv) {
       {Mode::kSchedule, "schedule",
        "Send scheduled messages while consumers receive them as they fall due; report schedule "
        "msg/s, delivery msg/s and lateness (receive time - DELIVER_AT_MS)"},
+      {Mode::kTxn, "txn",
+       "Transactional sends: half message, local transaction, end (commit by default), one at a "
+       "time on each of producers x inflight threads; report msg/s and latency (half to end)"},
+      {Mode::kTxnCheck, "txn-check",
+       "Send half messages with --check-timeout-ms and never end them; the checker answers "
+       "commit and records check lateness (arrival - (half store time + timeout))"},
   };
   std::vector<std::pair<Mode, CLI::App*>> subs;
   for (const auto& c : commands) {
     CLI::App* cmd = app.add_subcommand(c.name, c.help);
     tidemq::bench::AddCommonOptions(cmd, &options);
+    const bool txn = c.mode == Mode::kTxn || c.mode == Mode::kTxnCheck;
     if (c.mode != Mode::kConsume) tidemq::bench::AddProduceOptions(cmd, &options);
     if (c.mode == Mode::kProduce || c.mode == Mode::kSchedule) {
       tidemq::bench::AddScheduleOptions(cmd, &options);
     }
-    if (c.mode != Mode::kProduce) tidemq::bench::AddConsumeOptions(cmd, &options);
+    if (txn) tidemq::bench::AddTxnOptions(cmd, &options, c.mode == Mode::kTxn);
+    if (c.mode != Mode::kProduce && !txn) tidemq::bench::AddConsumeOptions(cmd, &options);
     subs.emplace_back(c.mode, cmd);
   }
   try {

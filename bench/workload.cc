@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "common/logging.h"
@@ -18,10 +19,14 @@ namespace {
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr int kMaxBatchSendersPerProducer = 64;
 constexpr int64_t kReceiveWaitMs = 500;  // short long-polls keep stopping prompt
+// A check later than this after its timeout counts as missing.
+constexpr int64_t kCheckDrainLimitNs = 60'000'000'000;
+constexpr auto kCheckPollInterval = std::chrono::milliseconds(20);
 
 int64_t SecondsToNanos(double s) { return static_cast<int64_t>(s * kNanosPerSecond); }
 
 constexpr char kDueProperty[] = "DELIVER_AT_MS";  // set by the broker on a fired message
+constexpr char kCheckTimeoutProperty[] = "TXN_CHECK_TIMEOUT_MS";  // a half's own timeout
 
 // The message every send copies, or, with stamp_bodies, a fresh one carrying its send time.
 // Scheduled messages carry their delay (or the shared due time); with a spread each is built
@@ -63,6 +68,7 @@ class MessageFactory {
  private:
   static Message::Builder& Schedule(Message::Builder& b, const BenchOptions& o,
                                     int64_t run_start_wall_ms) {
+    if (o.check_timeout_ms > 0) b.TransactionCheckTimeout(o.check_timeout_ms);
     if (o.same_due_ms > 0) return b.DeliverAt(run_start_wall_ms + o.same_due_ms);
     if (o.delay_ms > 0) return b.Delay(o.delay_ms);
     return b;
@@ -189,6 +195,81 @@ void RunBatchSender(Producer& producer, const BenchOptions& options, double rate
   }
 }
 
+// Transactional: one SendInTransaction at a time (half, local transaction, end); the local
+// transaction answers options.txn_end at once.
+void RunTxnSender(Producer& producer, const BenchOptions& options, double rate,
+                  const MessageFactory& factory, RunControl& control, SideStats& stats) {
+  TransactionResolution answer = TransactionResolution::kUnknown;
+  if (options.txn_end == BenchOptions::TxnEnd::kCommit) answer = TransactionResolution::kCommit;
+  if (options.txn_end == BenchOptions::TxnEnd::kRollback) {
+    answer = TransactionResolution::kRollback;
+  }
+  const LocalTransaction local = [answer](const SendReceipt&) { return answer; };
+  Pacer pacer(rate, control.start_ns());
+  while (true) {
+    int64_t due = pacer.WaitForTurn();
+    bool measured = false;
+    if (control.Claim(1, NowNanos(), &measured) == 0) break;
+    auto r = producer.SendInTransaction(factory.Make(), local);
+    int64_t now = NowNanos();
+    if (r.ok()) {
+      stats.Completed(1, options.size, measured, now);
+      if (measured) stats.latency().Record(now - due);
+    } else {
+      stats.Failed(1, r.status());
+    }
+  }
+}
+
+// The checker of a transactional run: records each check into *record (see CheckRecord) and
+// answers commit. Runs on the producers' "tidemq-txn-check" threads.
+class BenchChecker {
+ public:
+  BenchChecker(const BenchOptions& options, CheckRecord* record)
+      : topic_(options.topic), default_timeout_ms_(options.check_timeout_ms), record_(record) {}
+
+  TransactionResolution Check(const ReceivedMessage& half) {
+    const int64_t now_wall = WallNanos();
+    if (record_ == nullptr) return TransactionResolution::kCommit;
+    if (half.topic() != topic_) {
+      record_->foreign.fetch_add(1, std::memory_order_relaxed);
+      return TransactionResolution::kCommit;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (!checked_.insert(half.message_id()).second) {
+        record_->repeats.fetch_add(1, std::memory_order_relaxed);
+        return TransactionResolution::kCommit;
+      }
+    }
+    int64_t timeout_ms = default_timeout_ms_;
+    if (auto it = half.properties().find(kCheckTimeoutProperty); it != half.properties().end()) {
+      timeout_ms = std::atoll(it->second.c_str());
+    }
+    const int64_t late = now_wall - (half.store_ms() + timeout_ms) * 1'000'000;
+    if (late < 0) record_->early.fetch_add(1, std::memory_order_relaxed);
+    record_->stats.latency().Record(late);
+    record_->stats.Completed(1, half.body().size(), true, NowNanos());
+    return TransactionResolution::kCommit;
+  }
+
+ private:
+  const std::string topic_;
+  const int64_t default_timeout_ms_;
+  CheckRecord* const record_;
+  std::mutex mu_;
+  std::unordered_set<std::string> checked_;  // GUARDED_BY(mu_): message ids
+};
+
+// Waits until every half of the run was checked once, the run is stopped, or the limit.
+void WaitForChecks(const BenchOptions& options, const RunControl& control, const SideStats& sent,
+                   const CheckRecord& checks) {
+  const int64_t deadline = NowNanos() + options.check_timeout_ms * 1'000'000 + kCheckDrainLimitNs;
+  while (!control.stopped() && checks.stats.total() < sent.total() && NowNanos() < deadline) {
+    std::this_thread::sleep_for(kCheckPollInterval);
+  }
+}
+
 // Runs `workers` threads named `name`, each running body(i); returns when all are done.
 template <typename Body>
 void RunThreads(int workers, const char* name, Body body) {
@@ -246,27 +327,47 @@ std::string SideStats::first_error() const {
   return first_error_;
 }
 
-Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats) {
+Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats,
+                    CheckRecord* checks) {
   MessageFactory factory(options, control.start_wall_ms());
   RETURN_IF_ERROR(factory.status());
+  // Declared before the producers: their checker threads use it until they are destroyed.
+  BenchChecker checker(options, checks);
   std::vector<Producer> producers;
   producers.reserve(options.producers);
   for (int i = 0; i < options.producers; ++i) {
-    ASSIGN_OR_RETURN(Producer p, Producer::NewBuilder().Endpoint(options.addr).Build());
+    auto builder = Producer::NewBuilder();
+    builder.Endpoint(options.addr);
+    if (options.Transactional()) {
+      builder.Group(options.txn_group).TransactionChecker([&checker](const ReceivedMessage& half) {
+        return checker.Check(half);
+      });
+    }
+    ASSIGN_OR_RETURN(Producer p, builder.Build());
     producers.push_back(std::move(p));
   }
-  int senders_per_producer = options.batch == 1 ? 1
-                                                : std::clamp(options.inflight / options.batch, 1,
-                                                             kMaxBatchSendersPerProducer);
+  int senders_per_producer = 1;  // SendAsync
+  if (options.Transactional()) {
+    senders_per_producer = options.inflight;  // one transaction at a time each
+  } else if (options.batch > 1) {
+    senders_per_producer =
+        std::clamp(options.inflight / options.batch, 1, kMaxBatchSendersPerProducer);
+  }
   double rate_per_sender = options.rate / (options.producers * senders_per_producer);
   RunThreads(options.producers * senders_per_producer, "bench-prod", [&](int i) {
     Producer& p = producers[i / senders_per_producer];
-    if (options.batch == 1) {
+    if (options.Transactional()) {
+      RunTxnSender(p, options, rate_per_sender, factory, control, stats);
+    } else if (options.batch == 1) {
       RunAsyncSender(p, options, rate_per_sender, factory, control, stats);
     } else {
       RunBatchSender(p, options, rate_per_sender, factory, control, stats);
     }
   });
+  if (checks != nullptr && options.txn_end == BenchOptions::TxnEnd::kOpen) {
+    WaitForChecks(options, control, stats, *checks);
+  }
+  for (Producer& p : producers) p.Shutdown();  // before the checker goes
   return Status::Ok();
 }
 

@@ -3,8 +3,8 @@
 //
 // Threads: RunProducers / RunConsumers start their own worker threads ("bench-prod",
 // "bench-cons") and return when every worker has finished; send callbacks run on the client's
-// network threads. Everything here is bounded: by --count, by --duration and by the hard caps
-// checked in tidemq_bench.cc.
+// network threads, transaction checks on the producers' "tidemq-txn-check" threads. Everything
+// here is bounded: by --count, by --duration and by the hard caps checked in tidemq_bench.cc.
 #pragma once
 
 #include <atomic>
@@ -42,6 +42,15 @@ struct BenchOptions {
   int64_t spread_ms = 0;
   int64_t same_due_ms = 0;
   bool Scheduled() const { return delay_ms > 0 || spread_ms > 0 || same_due_ms > 0; }
+  // Transactional sends (modes txn and txn-check): each message is one SendInTransaction by a
+  // producer of txn_group, `inflight` sender threads per producer, one transaction at a time
+  // each; the local transaction answers at once: commit, rollback, or open (kUnknown: the
+  // half is left to the check-back). check_timeout_ms: per message (0: the broker's default).
+  enum class TxnEnd { kNone, kCommit, kRollback, kOpen };  // kNone: plain sends
+  TxnEnd txn_end = TxnEnd::kNone;
+  int64_t check_timeout_ms = 0;
+  std::string txn_group = "bench-txn";
+  bool Transactional() const { return txn_end != TxnEnd::kNone; }
 };
 
 // Steady clock, for intervals within this process.
@@ -119,10 +128,25 @@ class SideStats {
   std::string first_error_;  // GUARDED_BY(error_mu_)
 };
 
+// What the transaction checker of a transactional run saw. Checks of this run's topic are
+// recorded once per half message: lateness = arrival - (half store time + its check timeout)
+// in stats.latency() (early ones as 0, and counted in `early`); a repeated check of a half
+// already answered counts in `repeats` only. Every check is answered commit.
+struct CheckRecord {
+  SideStats stats;
+  std::atomic<uint64_t> early{0};
+  std::atomic<uint64_t> repeats{0};
+  std::atomic<uint64_t> foreign{0};  // halves of other topics (an earlier run's)
+};
+
 // Sends until `control` says the run is over, then waits for the sends in flight. Latency is
 // recorded per message, from the moment it was due (paced mode) or handed to the client, to
-// the broker's acknowledgement. A producer that cannot connect is an error for the caller.
-Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats);
+// the broker's acknowledgement (transactional: to the end's acknowledgement). A producer that
+// cannot connect is an error for the caller. With `checks` and open transactions, the
+// producers stay connected until every half sent was checked (or the run is stopped, or
+// check timeout + 60 s passed), recording the checks into *checks.
+Status RunProducers(const BenchOptions& options, RunControl& control, SideStats& stats,
+                    CheckRecord* checks = nullptr);
 
 // Where consumers stop. Consume-only runs obey the run's deadline; consumers running beside
 // producers instead drain what was produced: `count` (acked messages, warm-up included) is set
