@@ -7,6 +7,7 @@
 //   tidemq-bench schedule --count 100000 --delay-ms 2000   (scheduled: lateness, fires/s)
 //   tidemq-bench produce --count 100000 --delay-ms 3600000 (schedule throughput only)
 //   tidemq-bench txn --inflight 64 --duration 10           (half + commit per message)
+//   tidemq-bench produce --blocking --inflight 64          (its baseline: 64 threads, Send)
 //   tidemq-bench txn-check --count 10000 --check-timeout-ms 1000   (check-back lateness)
 //
 // Prints progress once a second and a summary; the last line(s) start with RESULT and hold the
@@ -40,7 +41,8 @@ constexpr uint64_t kMaxCount = 10'000'000;
 constexpr double kMaxDurationS = 600;
 constexpr double kMaxWarmupS = 60;
 constexpr int64_t kDrainLimitNs = 60'000'000'000;  // consumers behind producers: catch-up time
-constexpr int kMaxTxnSenders = 1024;  // transactional sender threads (producers x inflight)
+// Transactional and blocking sends: producers x inflight threads.
+constexpr int kMaxSenderThreads = 1024;
 
 RunControl* g_control = nullptr;
 
@@ -97,6 +99,12 @@ void AddProduceOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
   cmd->add_option("--rate", o->rate, "Target msg/s over all producers (0: as fast as possible)")
       ->capture_default_str();
+}
+
+void AddBlockingOption(CLI::App* cmd, BenchOptions* o) {
+  cmd->add_flag("--blocking", o->blocking,
+                "--inflight threads per producer, each one blocking Send at a time (the "
+                "baseline for txn) instead of SendAsync");
 }
 
 void AddScheduleOptions(CLI::App* cmd, BenchOptions* o) {
@@ -164,11 +172,11 @@ std::string CheckOptions(const BenchOptions& o) {
   if (o.check_timeout_ms < 0 || o.check_timeout_ms > int64_t{24} * 3600 * 1000) {
     return "--check-timeout-ms must be 0..86400000";
   }
-  if (o.Transactional()) {
-    if (o.batch != 1) return "transactional sends are one at a time: no --batch";
-    if (o.producers * o.inflight > kMaxTxnSenders) {
+  if (o.Transactional() || o.blocking) {
+    if (o.batch != 1) return "transactional and blocking sends are one at a time: no --batch";
+    if (o.producers * o.inflight > kMaxSenderThreads) {
       return "--producers x --inflight (sender threads) is at most " +
-             std::to_string(kMaxTxnSenders) + " for transactional sends";
+             std::to_string(kMaxSenderThreads) + " for transactional and blocking sends";
     }
   }
   return "";
@@ -292,6 +300,7 @@ void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl
     line += " producers=" + std::to_string(o.producers) + " batch=" + std::to_string(o.batch) +
             " inflight=" + std::to_string(o.inflight) +
             " rate=" + ProgressPrinter::Fixed(o.rate, 0);
+    if (o.blocking) line += " blocking=1";
     if (o.Transactional()) {
       const char* end = o.txn_end == BenchOptions::TxnEnd::kCommit     ? "commit"
                         : o.txn_end == BenchOptions::TxnEnd::kRollback ? "rollback"
@@ -484,6 +493,7 @@ int main(int argc, char** argv) {
     if (c.mode == Mode::kProduce || c.mode == Mode::kSchedule) {
       tidemq::bench::AddScheduleOptions(cmd, &options);
     }
+    if (c.mode == Mode::kProduce) tidemq::bench::AddBlockingOption(cmd, &options);
     if (txn) tidemq::bench::AddTxnOptions(cmd, &options, c.mode == Mode::kTxn);
     if (c.mode != Mode::kProduce && !txn) tidemq::bench::AddConsumeOptions(cmd, &options);
     subs.emplace_back(c.mode, cmd);

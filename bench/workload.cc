@@ -195,10 +195,10 @@ void RunBatchSender(Producer& producer, const BenchOptions& options, double rate
   }
 }
 
-// Transactional: one SendInTransaction at a time (half, local transaction, end); the local
-// transaction answers options.txn_end at once.
-void RunTxnSender(Producer& producer, const BenchOptions& options, double rate,
-                  const MessageFactory& factory, RunControl& control, SideStats& stats) {
+// One blocking call at a time: Send, or with transactions SendInTransaction (half, local
+// transaction, end), the local transaction answering options.txn_end at once.
+void RunBlockingSender(Producer& producer, const BenchOptions& options, double rate,
+                       const MessageFactory& factory, RunControl& control, SideStats& stats) {
   TransactionResolution answer = TransactionResolution::kUnknown;
   if (options.txn_end == BenchOptions::TxnEnd::kCommit) answer = TransactionResolution::kCommit;
   if (options.txn_end == BenchOptions::TxnEnd::kRollback) {
@@ -210,13 +210,14 @@ void RunTxnSender(Producer& producer, const BenchOptions& options, double rate,
     int64_t due = pacer.WaitForTurn();
     bool measured = false;
     if (control.Claim(1, NowNanos(), &measured) == 0) break;
-    auto r = producer.SendInTransaction(factory.Make(), local);
+    Status st = options.Transactional() ? producer.SendInTransaction(factory.Make(), local).status()
+                                        : producer.Send(factory.Make()).status();
     int64_t now = NowNanos();
-    if (r.ok()) {
+    if (st.ok()) {
       stats.Completed(1, options.size, measured, now);
       if (measured) stats.latency().Record(now - due);
     } else {
-      stats.Failed(1, r.status());
+      stats.Failed(1, st);
     }
   }
 }
@@ -346,9 +347,10 @@ Status RunProducers(const BenchOptions& options, RunControl& control, SideStats&
     ASSIGN_OR_RETURN(Producer p, builder.Build());
     producers.push_back(std::move(p));
   }
+  const bool blocking = options.blocking || options.Transactional();
   int senders_per_producer = 1;  // SendAsync
-  if (options.Transactional()) {
-    senders_per_producer = options.inflight;  // one transaction at a time each
+  if (blocking) {
+    senders_per_producer = options.inflight;  // one call at a time each
   } else if (options.batch > 1) {
     senders_per_producer =
         std::clamp(options.inflight / options.batch, 1, kMaxBatchSendersPerProducer);
@@ -356,8 +358,8 @@ Status RunProducers(const BenchOptions& options, RunControl& control, SideStats&
   double rate_per_sender = options.rate / (options.producers * senders_per_producer);
   RunThreads(options.producers * senders_per_producer, "bench-prod", [&](int i) {
     Producer& p = producers[i / senders_per_producer];
-    if (options.Transactional()) {
-      RunTxnSender(p, options, rate_per_sender, factory, control, stats);
+    if (blocking) {
+      RunBlockingSender(p, options, rate_per_sender, factory, control, stats);
     } else if (options.batch == 1) {
       RunAsyncSender(p, options, rate_per_sender, factory, control, stats);
     } else {

@@ -31,6 +31,9 @@ struct BenchOptions {
   int producers = 1;
   int batch = 1;    // messages per SendBatch; 1: SendAsync
   double rate = 0;  // target msg/s over all producers; 0: as fast as possible
+  // inflight threads per producer, each one blocking Send at a time (like transactional
+  // sends: the baseline for them) instead of SendAsync.
+  bool blocking = false;
   int consumers = 1;
   uint32_t receive_batch = 64;
   int64_t idle_stop_ms = 5000;  // consumers give up after this long without a message
@@ -43,9 +46,10 @@ struct BenchOptions {
   int64_t same_due_ms = 0;
   bool Scheduled() const { return delay_ms > 0 || spread_ms > 0 || same_due_ms > 0; }
   // Transactional sends (modes txn and txn-check): each message is one SendInTransaction by a
-  // producer of txn_group, `inflight` sender threads per producer, one transaction at a time
-  // each; the local transaction answers at once: commit, rollback, or open (kUnknown: the
-  // half is left to the check-back). check_timeout_ms: per message (0: the broker's default).
+  // producer of txn_group, `inflight` sender threads per producer (as with `blocking`), one
+  // transaction at a time each; the local transaction answers at once: commit, rollback, or
+  // open (kUnknown: the half is left to the check-back). check_timeout_ms: per message (0: the
+  // broker's default).
   enum class TxnEnd { kNone, kCommit, kRollback, kOpen };  // kNone: plain sends
   TxnEnd txn_end = TxnEnd::kNone;
   int64_t check_timeout_ms = 0;
