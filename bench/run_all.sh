@@ -9,6 +9,8 @@
 #   SKIP_BUILD=1 bench/run_all.sh    # reuse the binaries already built
 #   TIMER=1 bench/run_all.sh         # also the scheduled-message series (about 7 more minutes)
 #   TIMER=only bench/run_all.sh      # only the scheduled-message series
+#   TXN=1 bench/run_all.sh           # also the transactional-message series (about 4 more minutes)
+#   TXN=only bench/run_all.sh        # only the transactional-message series
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,21 @@ TIMER_LATENESS_COUNT=${TIMER_LATENESS_COUNT:-100000}
 TIMER_BURST_COUNT=${TIMER_BURST_COUNT:-1000000}
 TIMER_BURST_DUE_MS=${TIMER_BURST_DUE_MS:-30000}
 TIMER_PENDING_COUNT=${TIMER_PENDING_COUNT:-1000000}
+TXN=${TXN:-0}
+# Transactional series: halves of the check-lateness run and their check timeout, and halves
+# left open (1 h timeout) for the memory measurement.
+TXN_CHECK_COUNT=${TXN_CHECK_COUNT:-10000}
+TXN_CHECK_TIMEOUT_MS=${TXN_CHECK_TIMEOUT_MS:-1000}
+TXN_PENDING_COUNT=${TXN_PENDING_COUNT:-1000000}
+# Which series run: the main one unless a series is asked for "only".
+run_main=1; run_timer=0; run_txn=0
+[ "$TIMER" != "0" ] && run_timer=1
+[ "$TXN" != "0" ] && run_txn=1
+if [ "$TIMER" = "only" ] || [ "$TXN" = "only" ]; then
+  run_main=0
+  [ "$TIMER" = "only" ] || run_timer=0
+  [ "$TXN" = "only" ] || run_txn=0
+fi
 BUILD_DIR=${TIDEMQ_BUILD_DIR:-build-bench}
 ADDR=127.0.0.1:$PORT
 BENCH=$BUILD_DIR/bench/tidemq-bench
@@ -94,7 +111,7 @@ run() {
   local label=$1; shift
   for i in $(seq 1 "$RUNS"); do
     echo "-- $label #$i (load $(cut -d' ' -f1 /proc/loadavg)): tidemq-bench $* --topic $label-$i"
-    "$BENCH" "$@" --addr "$ADDR" --topic "$label-$i" | tee "$WORK/out.txt" | grep -E '^(produce|consume|  )' || true
+    "$BENCH" "$@" --addr "$ADDR" --topic "$label-$i" | tee "$WORK/out.txt" | grep -E '^(produce|consume|check|  )' || true
     grep '^RESULT' "$WORK/out.txt" | sed "s/^RESULT /RESULT label=$label /" >>"$RESULTS"
   done
 }
@@ -111,7 +128,7 @@ consume_run() {
   done
 }
 
-if [ "$TIMER" != "only" ]; then
+if [ "$run_main" = 1 ]; then
 echo "== async flush"
 start_broker async --flush-policy async
 run produce-batched produce --batch 64 --inflight 512 --duration 5 --warmup 1
@@ -131,7 +148,7 @@ fi
 # rss_mib: the broker's resident memory (VmRSS) in MiB.
 rss_mib() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$BROKER_PID/status"; }
 
-if [ "$TIMER" != "0" ]; then
+if [ "$run_timer" = 1 ]; then
   echo "== scheduled messages (async flush)"
   start_broker timer --flush-policy async
   # (a) each message due 2 s after its send, a live consumer group: lateness.
@@ -176,6 +193,37 @@ if [ "$TIMER" != "0" ]; then
   stop_broker
 fi
 
+if [ "$run_txn" = 1 ]; then
+  echo "== transactional messages (async flush, default --txn-* flags)"
+  start_broker txn --flush-policy async
+  # (a) plain sends against transactional ones (half, local transaction answering commit at
+  # once, end) on 64 and 8 threads, each one blocking call at a time (the client has no
+  # asynchronous half send); and plain SendAsync with 64 in flight for reference.
+  run txn-plain-64 produce --blocking --inflight 64 --duration 5 --warmup 1
+  run txn-commit-64 txn --inflight 64 --duration 5 --warmup 1
+  run txn-plain-8 produce --blocking --inflight 8 --duration 5 --warmup 1
+  run txn-commit-8 txn --inflight 8 --duration 5 --warmup 1
+  run txn-plain-async-64 produce --inflight 64 --duration 5 --warmup 1
+  # (b) check-back lateness: halves never ended, each due for its first check
+  # TXN_CHECK_TIMEOUT_MS after it is stored; the checker answers commit.
+  run txn-check txn-check --count "$TXN_CHECK_COUNT" --check-timeout-ms "$TXN_CHECK_TIMEOUT_MS" \
+    --inflight 64
+  stop_broker
+
+  # (c) many open transactions (1 h check timeout): the broker's resident memory.
+  echo "== $TXN_PENDING_COUNT open transactions: memory"
+  start_broker txn-pending --flush-policy async
+  sleep 1
+  rss_empty=$(rss_mib)
+  "$BENCH" txn --addr "$ADDR" --topic txn-pending --count "$TXN_PENDING_COUNT" --txn-end open \
+    --check-timeout-ms 3600000 --inflight 64 | grep -E '^(produce|  )' || true
+  sleep 5
+  pending=$("$BUILD_DIR/tools/tidemq" --addr "$ADDR" txn stats | awk '$1 == "pending" {print $2}')
+  echo "RESULT label=txn-pending-rss rss_mib=$(rss_mib) rss_empty_mib=$rss_empty pending=$pending" \
+    | tee -a "$RESULTS"
+  stop_broker
+fi
+
 # median LABEL KEY [SIDE]: the median of KEY over the runs of LABEL (SIDE: produce or consume
 # lines only).
 median() {
@@ -186,9 +234,10 @@ median() {
 echo
 echo "== medians of $RUNS runs (disk: $DD_LINE)"
 printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms p99_ms p999_ms max_ms errors
-labels="produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16"
-[ "$TIMER" = "only" ] && labels=""
-[ "$TIMER" != "0" ] && labels="$labels sched-2s sched-2s-paced sched-burst plain-batched sched-batched plain-async sched-async"
+labels=""
+[ "$run_main" = 1 ] && labels="produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16"
+[ "$run_timer" = 1 ] && labels="$labels sched-2s sched-2s-paced sched-burst plain-batched sched-batched plain-async sched-async"
+[ "$run_txn" = 1 ] && labels="$labels txn-plain-64 txn-commit-64 txn-plain-8 txn-commit-8 txn-plain-async-64 txn-check"
 for label in $labels; do
   side=produce; [ "$label" = consume-acked ] && side=consume
   printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' "$label" "$(median "$label" msg_s $side)" \
@@ -196,8 +245,10 @@ for label in $labels; do
     "$(median "$label" p99_ms $side)" "$(median "$label" p999_ms $side)" \
     "$(median "$label" max_ms $side)" "$(median "$label" errors)"
 done
-if [ "$TIMER" != "0" ]; then
-  echo "(rows above: the senders; consume-acked: the consumers)"
+if [ "$run_timer" = 1 ] || [ "$run_txn" = 1 ]; then
+  echo "(rows above: the senders; consume-acked: the consumers; txn-check: the half messages)"
+fi
+if [ "$run_timer" = 1 ]; then
   for label in sched-2s sched-2s-paced sched-burst; do
     echo "$label consume: lateness ms p50 $(median "$label" p50_ms consume)" \
       "p99 $(median "$label" p99_ms consume) p999 $(median "$label" p999_ms consume)" \
@@ -206,5 +257,13 @@ if [ "$TIMER" != "0" ]; then
   done
   echo "pending: rss $(median pending-rss rss_mib) MiB; restart $(median pending-restart restart_ms) ms," \
     "rss after restart $(median pending-restart rss_mib) MiB"
+fi
+if [ "$run_txn" = 1 ]; then
+  echo "txn-check check: lateness ms p50 $(median txn-check p50_ms check)" \
+    "p99 $(median txn-check p99_ms check) p999 $(median txn-check p999_ms check)" \
+    "max $(median txn-check max_ms check); $(median txn-check msg_s check) checks/s;" \
+    "missing $(median txn-check missing check), early $(median txn-check early check)"
+  echo "txn-pending: $(median txn-pending-rss pending) open transactions, rss" \
+    "$(median txn-pending-rss rss_mib) MiB (empty broker $(median txn-pending-rss rss_empty_mib) MiB)"
 fi
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
