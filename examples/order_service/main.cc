@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       "order_service: an order service on SQLite that announces each order with a "
       "transactional message (TideMQ), and an inventory service that consumes them."};
   app.require_subcommand(1);
+  app.fallthrough();  // --addr before or after the subcommand
   std::string addr = "127.0.0.1:9810";
   if (const char* env = std::getenv("TIDEMQ_ADDR"); env && *env) addr = env;
   app.add_option("--addr", addr, "broker HOST:PORT (or TIDEMQ_ADDR)")->capture_default_str();
