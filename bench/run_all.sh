@@ -174,12 +174,17 @@ if [ "$run_timer" = 1 ]; then
     --inflight 512 --delay-ms 3600000 --spread-ms 2592000000 | grep -E '^(produce|  )' || true
   sleep 5
   echo "RESULT label=pending-rss rss_mib=$(rss_mib)" | tee -a "$RESULTS"
-  for i in $(seq 1 "$RUNS"); do
-    stop_broker
+  # restart_after LABEL SIGNAL: stops the broker with SIGNAL (TERM: clean, KILL: a crash),
+  # starts it again and times until an admin call answers (the port opens before recovery ends).
+  restart_after() {
+    local label=$1 sig=$2
+    kill -"$sig" "$BROKER_PID" 2>/dev/null || true
+    for _ in $(seq 1 600); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+    wait "$BROKER_PID" 2>/dev/null || true
+    BROKER_PID=""
     start_ns=$(date +%s%N)
     start_broker pending --flush-policy async >/dev/null
-    # Serving: an admin call answers (the port alone opens before recovery ends).
-    for _ in $(seq 1 1200); do
+    for _ in $(seq 1 2400); do
       if "$BUILD_DIR/tools/tidemq" --addr "$ADDR" timer stats >"$WORK/timer.txt" 2>/dev/null; then
         break
       fi
@@ -187,7 +192,11 @@ if [ "$run_timer" = 1 ]; then
     done
     ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
     sleep 2
-    echo "RESULT label=pending-restart restart_ms=$ms rss_mib=$(rss_mib)" | tee -a "$RESULTS"
+    echo "RESULT label=$label restart_ms=$ms rss_mib=$(rss_mib)" | tee -a "$RESULTS"
+  }
+  for i in $(seq 1 "$RUNS"); do
+    restart_after pending-restart TERM
+    restart_after pending-restart-kill KILL
   done
   grep -i pending "$WORK/timer.txt" || true
   stop_broker
@@ -256,7 +265,8 @@ if [ "$run_timer" = 1 ]; then
       "$(median "$label" deliver_secs consume) s at $(median "$label" deliver_msg_s consume) msg/s"
   done
   echo "pending: rss $(median pending-rss rss_mib) MiB; restart $(median pending-restart restart_ms) ms," \
-    "rss after restart $(median pending-restart rss_mib) MiB"
+    "rss after restart $(median pending-restart rss_mib) MiB;" \
+    "restart after SIGKILL $(median pending-restart-kill restart_ms) ms"
 fi
 if [ "$run_txn" = 1 ]; then
   echo "txn-check check: lateness ms p50 $(median txn-check p50_ms check)" \
