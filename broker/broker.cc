@@ -120,6 +120,7 @@ class Broker::Impl final : public RequestSink {
         config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, &io_,
         Address(), timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get()});
     scheduled_->Start();
+    txn_coordinator_->Start();
     Accept();
     SchedulePeriodic();
     for (int i = 0; i < config_.io_threads; ++i) {

@@ -231,12 +231,21 @@ void TxnCoordinator::RunChecks() {
 }
 
 void TxnCoordinator::ArmForGroups() {
+  const int64_t now = clock_->NowMs();
   int64_t next = INT64_MAX;
   for (const std::string& group : txn_->PendingGroups()) {
-    if (!HasProducer(group)) continue;
-    if (auto at = txn_->NextCheckMs(group)) next = std::min(next, *at);
+    auto at = txn_->NextCheckMs(group);
+    if (!at) continue;
+    // A group without a producer is looked at when its check falls due (to count it as
+    // waiting); once waiting, its first heartbeat runs the loop.
+    if (!HasProducer(group) && *at <= now) continue;
+    next = std::min(next, *at);
   }
   if (next != INT64_MAX) Arm(next);
+}
+
+void TxnCoordinator::Start() {
+  asio::post(strand_, [this] { RunChecks(); });
 }
 
 void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {

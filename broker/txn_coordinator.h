@@ -89,6 +89,9 @@ class TxnCoordinator {
   void OnResponse(const std::shared_ptr<Connection>& conn, const wire::Frame& frame);
   // The check-back timer fired (any thread).
   void OnTimer();
+  // Looks at the transactions recovered from the log once (arms the timer, counts the groups
+  // that wait for a producer).
+  void Start();
   // Stops arming the timer and sending checks (before the store closes).
   void Stop();
 

@@ -54,6 +54,10 @@ Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
     };
   }
   core->connection_ = std::make_unique<Connection>(std::move(copts));
+  for (auto& [kind, handler] : core->options_.handlers) {
+    core->connection_->RegisterHandler(kind, std::move(handler));
+  }
+  core->options_.handlers.clear();
   RETURN_IF_ERROR(core->connection_->Start());
   return core;
 }

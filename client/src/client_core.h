@@ -33,6 +33,8 @@ struct CoreOptions {
   std::vector<std::string> consumer_groups;
   bool heartbeat = true;
   int64_t heartbeat_interval_ms = 5000;
+  // Handlers of broker-initiated requests, in place before the first connect.
+  std::vector<std::pair<wire::RequestKind, Connection::RequestHandler>> handlers;
 };
 
 class ClientCore {

@@ -46,29 +46,105 @@ const char* ToString(TransactionResolution r) {
   return "unknown";
 }
 
+namespace {
+
+// Answers the broker's check-backs with the application's checker, on its own thread: the
+// checker may block (a database look-up) without stalling the network thread. Made before the
+// connection, so its handler is in place when the first heartbeat names the producer group.
+class CheckWorker {
+ public:
+  explicit CheckWorker(TransactionChecker checker) : checker_(std::move(checker)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CheckWorker() { Stop(); }
+
+  // The CHECK_TXN handler for the connection (it keeps the worker alive).
+  static client::Connection::RequestHandler Handler(std::shared_ptr<CheckWorker> worker) {
+    return [worker](wire::Frame request, client::Connection::Responder respond) {
+      {
+        std::lock_guard lock(worker->mu_);
+        worker->checks_.push_back({std::move(request), std::move(respond)});
+      }
+      worker->cv_.notify_one();
+    };
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+
+ private:
+  struct PendingCheck {
+    wire::Frame request;
+    client::Connection::Responder respond;
+  };
+
+  void Run() {
+    SetThreadName("tidemq-txn-check");
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stopping_ || !checks_.empty(); });
+      if (stopping_) return;  // unanswered checks: the broker asks again later
+      PendingCheck c = std::move(checks_.front());
+      checks_.pop_front();
+      lock.unlock();
+      Answer(std::move(c));
+      lock.lock();
+    }
+  }
+
+  void Answer(PendingCheck c) {
+    wire::Header response;
+    const wire::Header& h = c.request.header;
+    if (!h.has_check_txn_request()) {
+      response.set_code(wire::INVALID_ARGUMENT);
+      response.set_error_message("check without a check_txn_request");
+      c.respond(std::move(response), "");
+      return;
+    }
+    const wire::Message& m = h.check_txn_request().message();
+    ReceivedMessage half = ReceivedMessageAccess::FromWire(m, c.request.body);
+    TransactionResolution answer = TransactionResolution::kUnknown;
+    try {
+      answer = checker_(half);
+    } catch (const std::exception& e) {
+      spdlog::warn("transaction checker threw for message {}: {} (answering unknown)",
+                   half.message_id(), e.what());
+    } catch (...) {
+      spdlog::warn("transaction checker threw for message {} (answering unknown)",
+                   half.message_id());
+    }
+    response.mutable_check_txn_response()->set_resolution(ToWire(answer));
+    c.respond(std::move(response), "");
+  }
+
+  const TransactionChecker checker_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<PendingCheck> checks_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;            // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace
+
 // Lives on until its connection is closed: callbacks refer to it.
 class Producer::Impl {
  public:
   Impl(std::unique_ptr<client::ClientCore> core, std::string group, int max_attempts,
-       TransactionChecker checker)
+       std::shared_ptr<CheckWorker> checks)
       : core_(std::move(core)),
         group_(std::move(group)),
         max_attempts_(max_attempts),
-        checker_(std::move(checker)) {
-    if (!checker_) return;
-    check_thread_ = std::thread([this] { RunChecks(); });
-    core_->connection().RegisterHandler(
-        wire::CHECK_TXN, [this](wire::Frame request, client::Connection::Responder respond) {
-          {
-            std::lock_guard lock(check_mu_);
-            checks_.push_back({std::move(request), std::move(respond)});
-          }
-          check_cv_.notify_one();
-        });
-  }
+        checks_(std::move(checks)) {}
   ~Impl() { Shutdown(); }
 
-  bool transactional() const { return static_cast<bool>(checker_); }
+  bool transactional() const { return checks_ != nullptr; }
 
   void SendBatchAsync(std::vector<Message> messages, BatchCallback done,
                       wire::RequestKind kind = wire::SEND) {
@@ -139,69 +215,17 @@ class Producer::Impl {
 
   void Shutdown() {
     core_->Shutdown();  // no more check requests arrive
-    {
-      std::lock_guard lock(check_mu_);
-      stopping_ = true;
-    }
-    check_cv_.notify_all();
-    if (check_thread_.joinable() && check_thread_.get_id() != std::this_thread::get_id()) {
-      check_thread_.join();
-    }
+    if (checks_) checks_->Stop();
   }
 
  private:
   Status CheckTransactional() const {
-    if (!checker_) {
+    if (!checks_) {
       return Status(Code::kFailedPrecondition,
                     "transactions need a producer built with Group(...) and "
                     "TransactionChecker(...)");
     }
     return Status::Ok();
-  }
-
-  struct PendingCheck {
-    wire::Frame request;
-    client::Connection::Responder respond;
-  };
-
-  // The checker's thread: it may block (a database look-up) without stalling the network.
-  void RunChecks() {
-    SetThreadName("tidemq-txn-check");
-    std::unique_lock lock(check_mu_);
-    while (true) {
-      check_cv_.wait(lock, [this] { return stopping_ || !checks_.empty(); });
-      if (stopping_) return;  // unanswered checks: the broker asks again later
-      PendingCheck c = std::move(checks_.front());
-      checks_.pop_front();
-      lock.unlock();
-      Answer(std::move(c));
-      lock.lock();
-    }
-  }
-
-  void Answer(PendingCheck c) {
-    wire::Header response;
-    const wire::Header& h = c.request.header;
-    if (!h.has_check_txn_request()) {
-      response.set_code(wire::INVALID_ARGUMENT);
-      response.set_error_message("check without a check_txn_request");
-      c.respond(std::move(response), "");
-      return;
-    }
-    const wire::Message& m = h.check_txn_request().message();
-    ReceivedMessage half = ReceivedMessageAccess::FromWire(m, c.request.body);
-    TransactionResolution answer = TransactionResolution::kUnknown;
-    try {
-      answer = checker_(half);
-    } catch (const std::exception& e) {
-      spdlog::warn("transaction checker threw for message {}: {} (answering unknown)",
-                   half.message_id(), e.what());
-    } catch (...) {
-      spdlog::warn("transaction checker threw for message {} (answering unknown)",
-                   half.message_id());
-    }
-    response.mutable_check_txn_response()->set_resolution(ToWire(answer));
-    c.respond(std::move(response), "");
   }
 
   struct SendState {
@@ -276,13 +300,7 @@ class Producer::Impl {
   std::unique_ptr<client::ClientCore> core_;
   std::string group_;
   int max_attempts_;
-  const TransactionChecker checker_;
-
-  std::mutex check_mu_;
-  std::condition_variable check_cv_;
-  std::deque<PendingCheck> checks_;  // GUARDED_BY(check_mu_)
-  bool stopping_ = false;            // GUARDED_BY(check_mu_)
-  std::thread check_thread_;
+  const std::shared_ptr<CheckWorker> checks_;  // transactional producers only
 };
 
 Producer::Builder& Producer::Builder::Endpoint(std::string endpoint) {
@@ -324,9 +342,18 @@ Result<Producer> Producer::Builder::Build() const {
   options.request_timeout_ms = request_timeout_ms_;
   options.client_id = client_id_;
   if (!group_.empty()) options.producer_groups.push_back(group_);
-  ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
+  std::shared_ptr<CheckWorker> checks;
+  if (checker_) {
+    checks = std::make_shared<CheckWorker>(checker_);
+    options.handlers.emplace_back(wire::CHECK_TXN, CheckWorker::Handler(checks));
+  }
+  auto core = client::ClientCore::Create(std::move(options));
+  if (!core.ok()) {
+    if (checks) checks->Stop();
+    return core.status();
+  }
   return Producer(
-      std::make_unique<Impl>(std::move(core), group_, max_send_attempts_, checker_));
+      std::make_unique<Impl>(std::move(*core), group_, max_send_attempts_, std::move(checks)));
 }
 
 Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -369,6 +369,9 @@ TEST_F(TxnE2eTest, ProducerRestartMidTransactionIsResolvedByAnotherMember) {
   EXPECT_EQ(second_checker.Calls(id), 1);
   EXPECT_EQ(DrainBodies("inventory", 2), std::vector<std::string>{"orphan"});
   EXPECT_EQ(admin.TransactionStats()->waiting_groups, 0);
+  // The check waiting for it went out as the producer connected, and was answered: its
+  // handler is in place before its first heartbeat names the group.
+  EXPECT_EQ(admin.TransactionStats()->answers_failed, 0);
 }
 
 TEST_F(TxnE2eTest, ChecksAreSharedByTheGroupsLiveProducers) {
