@@ -221,7 +221,8 @@ TxnCounters TxnIndex::Counters() const {
   return c;
 }
 
-Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sync) {
+Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sync,
+                       bool halves_are_new) {
   // What this batch already changed, so a later op in the same batch sees it.
   std::map<int64_t, TxnEntry> entries;
   auto lookup = [&](LogOffset half) -> Result<std::optional<TxnEntry>> {
@@ -234,9 +235,11 @@ Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sy
   TxnCounters c = Counters();
   for (const TxnOp& op : ops) {
     const LogOffset half = op.kind == TxnOp::Kind::kHalf ? op.entry.half_offset : op.half;
-    ASSIGN_OR_RETURN(std::optional<TxnEntry> current, lookup(half));
     if (op.kind == TxnOp::Kind::kHalf) {
-      if (current.has_value()) continue;  // replayed
+      if (!halves_are_new) {
+        ASSIGN_OR_RETURN(std::optional<TxnEntry> current, lookup(half));
+        if (current.has_value()) continue;  // replayed
+      }
       TxnEntry e = op.entry;
       e.state = TxnState::kPending;
       batch.Put(EntryKey(half), EncodeEntryValue(e));
@@ -247,6 +250,7 @@ Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sy
       ++c.pending;
       continue;
     }
+    ASSIGN_OR_RETURN(std::optional<TxnEntry> current, lookup(half));
     if (!current.has_value()) continue;  // never indexed (or purged): nothing to change
     TxnEntry e = std::move(*current);
     switch (op.kind) {

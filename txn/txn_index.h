@@ -69,7 +69,10 @@ class TxnIndex {
   // that state, a check at or before the entry's last one, a park already parked. An end that
   // contradicts the resolved state (commit after rollback, ...) is ignored with a warning; an
   // op on an unknown half is ignored. sync=false still survives a process crash.
-  Status Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sync = false);
+  // halves_are_new: no kHalf op is a replay (live records), so their existence checks are
+  // skipped.
+  Status Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sync = false,
+               bool halves_are_new = false);
   // Records `applied` alone (records with nothing for txn/).
   Status SetApplied(LogOffset applied, bool sync);
   // Deletes up to `limit` resolved entries with end_ms < before_ms (oldest end first);

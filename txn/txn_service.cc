@@ -150,7 +150,8 @@ void TxnService::OnBatchEnd(bool /*replay*/) {
   }
   std::vector<TxnOp> ops = std::move(staged_);
   staged_.clear();
-  Status st = index_->Apply(ops, end);
+  // A live kTxnHalf record is new by construction: no need to look it up.
+  Status st = index_->Apply(ops, end, /*sync=*/false, /*halves_are_new=*/!replay);
   if (!st.ok()) {
     spdlog::error("txn: index write failed, transactions stopped until restart: {}", st.ToString());
     status_ = std::move(st);
