@@ -134,7 +134,7 @@ void TxnService::OnRecord(const store::Record& record, LogOffset offset, bool /*
   staged_.push_back(std::move(op));
 }
 
-void TxnService::OnBatchEnd(bool /*replay*/) {
+void TxnService::OnBatchEnd(bool replay) {
   std::lock_guard lock(mu_);
   if (!status_.ok() || staged_end_ == kNoLogOffset) return;
   const LogOffset end = staged_end_;
