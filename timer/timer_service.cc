@@ -46,7 +46,7 @@ LogOffset TimerService::Checkpoint() const {
 void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool /*replay*/) {
   std::lock_guard lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
-  staged_end_ = offset + static_cast<int64_t>(record.EncodedSize());
+  const LogOffset end = offset + static_cast<int64_t>(record.EncodedSize());
   TimerOp op;
   op.entry.offset = record.origin_offset;
   if (record.type == store::RecordType::kScheduled) {
@@ -67,28 +67,25 @@ void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool 
     op.kind = TimerOp::Kind::kFired;
     op.entry.message_id = record.message_id;
   } else {
-    ++unpersisted_;
+    staged_.Skip(end);
     return;
   }
-  staged_.push_back(std::move(op));
+  staged_.Add(end, std::move(op));
 }
 
 void TimerService::OnBatchEnd(bool replay) {
   std::lock_guard lock(mu_);
-  if (!status_.ok() || staged_end_ == kNoLogOffset) return;
-  const LogOffset end = staged_end_;
-  staged_end_ = kNoLogOffset;
-  if (staged_.empty()) {
+  if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
+  std::optional<store::StagedBatch<TimerOp>::Batch> batch = staged_.Take(options_.checkpoint_every);
+  if (!batch) return;
+  const LogOffset end = batch->end;
+  if (batch->ops.empty()) {
     applied_ = end;
-    if (unpersisted_ >= options_.checkpoint_every) {
-      // Only bounds the replay after a restart; losing it is harmless.
-      status_ = index_->SetApplied(end, /*sync=*/false);
-      unpersisted_ = 0;
-    }
+    // Only bounds the replay after a restart; losing it is harmless.
+    if (batch->persist_checkpoint) status_ = index_->SetApplied(end, /*sync=*/false);
     return;
   }
-  std::vector<TimerOp> ops = std::move(staged_);
-  staged_.clear();
+  std::vector<TimerOp> ops = std::move(batch->ops);
   if (!replay) {
     // A live re-put of an entry this service handed out: that entry is pending (a cancel is
     // refused while firing), so its keys are known.
@@ -108,7 +105,6 @@ void TimerService::OnBatchEnd(bool replay) {
     return;
   }
   applied_ = end;
-  unpersisted_ = 0;
   for (const TimerOp& op : ops) {
     const int64_t at = op.entry.offset.value();
     if (op.kind == TimerOp::Kind::kSchedule) {

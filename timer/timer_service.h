@@ -42,6 +42,7 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "store/record.h"
+#include "store/staged_batch.h"
 #include "store/store.h"
 #include "store/thread_annotations.h"
 #include "timer/timer_index.h"
@@ -175,9 +176,7 @@ class TimerService : public store::Observer {
   std::set<WheelEntry> volatile_overflow_ GUARDED_BY(mu_);  // volatile timers past the window
   uint64_t next_volatile_ GUARDED_BY(mu_) = 0;
   LogOffset applied_ GUARDED_BY(mu_);
-  std::vector<TimerOp> staged_ GUARDED_BY(mu_);  // this batch's ops, applied at its end
-  LogOffset staged_end_ GUARDED_BY(mu_) = kNoLogOffset;  // just past the batch's last record
-  int64_t unpersisted_ GUARDED_BY(mu_) = 0;  // records applied past the persisted checkpoint
+  store::StagedBatch<TimerOp> staged_ GUARDED_BY(mu_);  // this batch's ops, applied at its end
 };
 
 }  // namespace tidemq::timer

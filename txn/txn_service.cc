@@ -125,31 +125,28 @@ bool TxnService::OpFor(const store::Record& record, LogOffset offset, TxnOp* op)
 void TxnService::OnRecord(const store::Record& record, LogOffset offset, bool /*replay*/) {
   std::lock_guard lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
-  staged_end_ = offset + static_cast<int64_t>(record.EncodedSize());
+  const LogOffset end = offset + static_cast<int64_t>(record.EncodedSize());
   TxnOp op;
   if (!OpFor(record, offset, &op)) {
-    ++unpersisted_;
+    staged_.Skip(end);
     return;
   }
-  staged_.push_back(std::move(op));
+  staged_.Add(end, std::move(op));
 }
 
 void TxnService::OnBatchEnd(bool replay) {
   std::lock_guard lock(mu_);
-  if (!status_.ok() || staged_end_ == kNoLogOffset) return;
-  const LogOffset end = staged_end_;
-  staged_end_ = kNoLogOffset;
-  if (staged_.empty()) {
+  if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
+  std::optional<store::StagedBatch<TxnOp>::Batch> batch = staged_.Take(options_.checkpoint_every);
+  if (!batch) return;
+  const LogOffset end = batch->end;
+  if (batch->ops.empty()) {
     applied_ = end;
-    if (unpersisted_ >= options_.checkpoint_every) {
-      // Only bounds the replay after a restart; losing it is harmless.
-      status_ = index_->SetApplied(end, /*sync=*/false);
-      unpersisted_ = 0;
-    }
+    // Only bounds the replay after a restart; losing it is harmless.
+    if (batch->persist_checkpoint) status_ = index_->SetApplied(end, /*sync=*/false);
     return;
   }
-  std::vector<TxnOp> ops = std::move(staged_);
-  staged_.clear();
+  std::vector<TxnOp> ops = std::move(batch->ops);
   // A live kTxnHalf record is new by construction: no need to look it up.
   Status st = index_->Apply(ops, end, /*sync=*/false, /*halves_are_new=*/!replay);
   if (!st.ok()) {
@@ -158,7 +155,6 @@ void TxnService::OnBatchEnd(bool replay) {
     return;
   }
   applied_ = end;
-  unpersisted_ = 0;
   for (const TxnOp& op : ops) {
     const int64_t half = op.half.value();
     switch (op.kind) {

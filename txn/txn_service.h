@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "store/record.h"
+#include "store/staged_batch.h"
 #include "store/store.h"
 #include "store/thread_annotations.h"
 #include "txn/txn_index.h"
@@ -147,9 +148,7 @@ class TxnService : public store::Observer {
   std::unordered_map<int64_t, Ending> ending_ GUARDED_BY(mu_);
   std::unordered_set<int64_t> checking_ GUARDED_BY(mu_);
   LogOffset applied_ GUARDED_BY(mu_);
-  std::vector<TxnOp> staged_ GUARDED_BY(mu_);            // this batch's ops, applied at its end
-  LogOffset staged_end_ GUARDED_BY(mu_) = kNoLogOffset;  // just past the batch's last record
-  int64_t unpersisted_ GUARDED_BY(mu_) = 0;  // records applied past the persisted checkpoint
+  store::StagedBatch<TxnOp> staged_ GUARDED_BY(mu_);  // this batch's ops, applied at its end
 };
 
 }  // namespace tidemq::txn

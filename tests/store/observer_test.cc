@@ -97,3 +97,39 @@ TEST(ObserverTest, SeesLiveRecordsInOrderAndReplaysFromItsCheckpoint) {
 
 }  // namespace
 }  // namespace tidemq::store
+
+#include "store/staged_batch.h"
+
+namespace tidemq::store {
+namespace {
+
+TEST(StagedBatchTest, TakesEachBatchOnceAndCountsRecordsUntilTheCheckpoint) {
+  StagedBatch<int> staged;
+  EXPECT_FALSE(staged.Take(3).has_value());  // no record since the last take
+  staged.Skip(LogOffset(10));
+  staged.Add(LogOffset(20), 7);
+  staged.Add(LogOffset(30), 8);
+  auto b = staged.Take(3);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->end, LogOffset(30));
+  EXPECT_EQ(b->ops, (std::vector<int>{7, 8}));
+  EXPECT_FALSE(b->persist_checkpoint);  // applied with its ops
+  EXPECT_FALSE(staged.Take(3).has_value());
+  // Batches with nothing for the observer: the checkpoint is due every third record.
+  staged.Skip(LogOffset(40));
+  staged.Skip(LogOffset(50));
+  b = staged.Take(3);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_TRUE(b->ops.empty());
+  EXPECT_FALSE(b->persist_checkpoint);
+  staged.Skip(LogOffset(60));
+  b = staged.Take(3);
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->end, LogOffset(60));
+  EXPECT_TRUE(b->persist_checkpoint);
+  staged.Skip(LogOffset(70));
+  EXPECT_FALSE(staged.Take(3)->persist_checkpoint);  // the count started again
+}
+
+}  // namespace
+}  // namespace tidemq::store
