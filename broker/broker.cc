@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "broker/connection.h"
+#include "broker/dead_letters.h"
 #include "broker/consumer_manager.h"
 #include "broker/handlers/handlers.h"
 #include "broker/long_poll.h"
+#include "broker/retry_copies.h"
 #include "broker/scheduled_delivery.h"
 #include "broker/topic_manager.h"
 #include "common/file_system.h"
@@ -41,6 +43,12 @@ class ArrivalObserver final : public store::Observer {
   void OnRecord(const store::Record& record, LogOffset, bool replay) override {
     if (replay || !store::IsDispatchedToQueue(record.type)) return;
     auto waiters = polls_->Notify(record.topic);
+    // A retry copy is received by the receivers of the topic it was first sent to.
+    if (IsRetryTopic(record.topic)) {
+      for (auto& w : polls_->Notify(ReadRetryInfo(record).original_topic)) {
+        waiters.push_back(std::move(w));
+      }
+    }
     for (auto& w : waiters) asio::post(*io_, std::move(w));
   }
 
@@ -88,8 +96,9 @@ class Broker::Impl final : public RequestSink {
     txn_coordinator_ = std::make_unique<TxnCoordinator>(config_, txn, timer, store_.get(),
                                                         scheduled_.get(), clock_, &io_);
     TxnCoordinator* coordinator = txn_coordinator_.get();
-    scheduled_->SetVolatileHandler([coordinator](const timer::DueTimer& t) {
+    scheduled_->SetVolatileHandler([this, coordinator](const timer::DueTimer& t) {
       if (t.tag == kTimerTagTxnCheck) coordinator->OnTimer();
+      if (t.tag == kTimerTagConsumers) asio::post(io_, [this] { OnConsumerTimer(); });
     });
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
@@ -102,6 +111,13 @@ class Broker::Impl final : public RequestSink {
         topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());
     consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
     RETURN_IF_ERROR(consumers_->Load());
+    dead_letters_ = std::make_unique<DeadLetters>(store_.get(), topics_.get(), clock_);
+    RETURN_IF_ERROR(dead_letters_->Load());
+    // Lease deadlines and in-place retries are volatile timers of the timer engine.
+    consumers_->SetWakeup([timer, clock = clock_](int64_t monotonic_ms) {
+      const int64_t wait = std::max<int64_t>(0, monotonic_ms - clock->MonotonicMs());
+      timer->ScheduleVolatile(clock->NowMs() + wait, kTimerTagConsumers, 0);
+    });
 
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(config_.host, ec);
@@ -118,7 +134,8 @@ class Broker::Impl final : public RequestSink {
     port_ = acceptor_.local_endpoint().port();
     ctx_ = std::make_unique<BrokerContext>(BrokerContext{
         config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, &io_,
-        Address(), timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get()});
+        Address(), timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get(),
+        dead_letters_.get()});
     scheduled_->Start();
     txn_coordinator_->Start();
     Accept();
@@ -162,6 +179,7 @@ class Broker::Impl final : public RequestSink {
       // Before the store closes; re-puts already handed to it complete as it closes.
       if (txn_coordinator_) txn_coordinator_->Stop();
       if (scheduled_) scheduled_->Stop();
+      if (dead_letters_) dead_letters_->Stop();
       if (consumers_) {
         Status st = consumers_->FlushOffsets(/*sync=*/true);
         if (!st.ok()) spdlog::error("persisting consumer offsets: {}", st.ToString());
@@ -232,6 +250,9 @@ class Broker::Impl final : public RequestSink {
       case wire::TXN_LIST: return HandleTxnList(ctx, req);
       case wire::TXN_SHOW: return HandleTxnShow(ctx, req);
       case wire::TXN_STATS: return HandleTxnStats(ctx, req);
+      case wire::DLQ_LIST: return HandleDlqList(ctx, req);
+      case wire::DLQ_REDRIVE: return HandleDlqRedrive(ctx, req);
+      case wire::DLQ_PURGE: return HandleDlqPurge(ctx, req);
       default:
         stats_.bad_requests.fetch_add(1);
         return req.ReplyError(Status(Code::kUnsupported,
@@ -261,13 +282,17 @@ class Broker::Impl final : public RequestSink {
     });
   }
 
+  // Lapsed leases and due in-place retries; the long-polls of their topics are woken.
+  void OnConsumerTimer() {
+    for (const std::string& topic : consumers_->OnTimer()) {
+      for (auto& w : polls_.Notify(topic)) asio::post(io_, std::move(w));
+    }
+  }
+
   void SchedulePeriodic() {
-    periodic_.expires_after(std::chrono::milliseconds(config_.lease_check_interval_ms));
+    periodic_.expires_after(std::chrono::milliseconds(config_.housekeeping_interval_ms));
     periodic_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      for (const std::string& topic : consumers_->ExpireLeases()) {
-        for (auto& w : polls_.Notify(topic)) asio::post(io_, std::move(w));
-      }
       int64_t now = clock_->MonotonicMs();
       if (now - last_offset_flush_ >= config_.offset_flush_interval_ms) {
         last_offset_flush_ = now;
@@ -307,6 +332,7 @@ class Broker::Impl final : public RequestSink {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<ConsumerManager> consumers_;
+  std::unique_ptr<DeadLetters> dead_letters_;
   std::unique_ptr<BrokerContext> ctx_;
 
   std::mutex conns_mu_;

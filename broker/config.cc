@@ -83,6 +83,15 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--txn-keep-resolved-hours", c.txn_keep_resolved_hours,
                  "How long an ended transaction is remembered (a repeated end answers OK)")
       ->check(CLI::Range(int64_t{1}, int64_t{24} * 365));
+  std::string retry_backoff = "ladder";
+  app.add_option("--retry-backoff", retry_backoff,
+                 "Retry back-off of groups created without one: ladder (10s 30s 1m ... 2h), a "
+                 "list like 1s,5s,30s, or exponential:INITIAL,MULTIPLIER,MAX")
+      ->capture_default_str();
+  app.add_option("--retry-max-attempts", c.default_max_attempts,
+                 "Deliveries before dead-lettering, for groups created without a maximum")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off");
   app.add_option("--log-file", c.log_file, "Also log to this file");
   app.add_option("--pid-file", c.pid_file, "Write the broker's PID here");
@@ -100,6 +109,14 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   c.flush_policy = flush == "sync" ? store::FlushPolicy::kSync : store::FlushPolicy::kAsync;
   c.segment_bytes = segment_mb << 20;
   c.txn_park = final_action == "park";
+  auto policy = RetryPolicy::Parse(retry_backoff);
+  if (!policy.ok()) {
+    out.exit_now = true;
+    out.exit_code = 2;
+    out.message = "--retry-backoff: " + policy.status().message() + "\n";
+    return out;
+  }
+  c.default_retry = *policy;
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/retry_policy.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -31,8 +32,11 @@ struct BrokerConfig {
   int64_t max_wait_ms = 60'000;                  // longest long-poll a client may ask for
   uint32_t max_receive_batch = 1024;
   int64_t offset_flush_interval_ms = 1000;
-  int64_t lease_check_interval_ms = 50;
+  int64_t housekeeping_interval_ms = 100;        // offset flush and retention are checked
   int64_t max_schedule_days = 400;               // furthest a scheduled message may be due
+  // Retries (docs/retry.md): for groups created without their own settings.
+  RetryPolicy default_retry;
+  uint32_t default_max_attempts = 16;
   // Transactions (docs/txn.md).
   int64_t txn_check_timeout_ms = 6'000;          // first check-back after the half is stored
   int64_t txn_check_backoff_ms = 10'000;         // after check n: min(backoff * 2^(n-1), max)

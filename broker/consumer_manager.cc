@@ -6,6 +6,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "broker/retry_copies.h"
 #include "common/names.h"
 
 namespace tidemq::broker {
@@ -13,6 +14,8 @@ namespace {
 
 constexpr char kGroupPrefix[] = "group/";
 constexpr char kOffsetPrefix[] = "offset/";
+// Fail()'s delay for a lapsed lease: the lease was the wait, the retry is due at once.
+constexpr int64_t kDueNow = -1;
 
 Status NoSuchGroup(const std::string& name) {
   return Status(Code::kGroupNotFound, "consumer group '" + name + "' does not exist");
@@ -55,6 +58,8 @@ Status ConsumerManager::PersistGroup(const GroupConfig& c) {
   nlohmann::json j = {{"broadcast", c.broadcast},
                       {"fifo", c.fifo},
                       {"max_attempts", c.max_attempts},
+                      {"retry", c.retry.ToString()},
+                      {"fifo_block", c.fifo_block},
                       {"created_ms", c.created_ms}};
   return store_->PutMeta(kGroupPrefix + c.name, j.dump(), /*sync=*/true);
 }
@@ -71,6 +76,14 @@ Status ConsumerManager::Load() {
     g->config.fifo = j.value("fifo", false);
     g->config.max_attempts = j.value("max_attempts", 16u);
     g->config.created_ms = j.value("created_ms", int64_t{0});
+    g->config.fifo_block = j.value("fifo_block", false);
+    auto retry = RetryPolicy::Parse(j.value("retry", std::string("ladder")));
+    if (!retry.ok()) {
+      spdlog::warn("group '{}': stored retry policy unreadable ({}); using the default ladder",
+                   g->config.name, retry.status().ToString());
+    } else {
+      g->config.retry = *retry;
+    }
     groups_[g->config.name] = g;
   }
   ASSIGN_OR_RETURN(auto offsets, store_->ScanMeta(kOffsetPrefix));
@@ -90,6 +103,7 @@ Status ConsumerManager::Load() {
     if (it == groups_.end()) continue;  // group deleted; its offsets are stale
     QueueKey qk{rest.substr(a + 1, b - a - 1), queue, rest.substr(c + 1)};
     QueueState& st = it->second->queues[qk];
+    st.key = qk;
     st.committed = st.next = committed;
   }
   return Status::Ok();
@@ -97,7 +111,12 @@ Status ConsumerManager::Load() {
 
 Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
   RETURN_IF_ERROR(ValidateGroupName(config.name));
-  if (config.max_attempts == 0) config.max_attempts = 16;
+  if (config.max_attempts == 0) config.max_attempts = config_.default_max_attempts;
+  if (config.max_attempts > 1000) {
+    return InvalidArgument("max attempts must be between 1 and 1000, got " +
+                           std::to_string(config.max_attempts));
+  }
+  RETURN_IF_ERROR(config.retry.Validate());
   std::unique_lock lock(groups_mu_);
   if (auto it = groups_.find(config.name); it != groups_.end()) {
     GroupConfig& existing = it->second->config;
@@ -107,8 +126,13 @@ Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
                         (existing.broadcast ? "broadcasting" : "clustering") +
                         (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
     }
-    existing.max_attempts = config.max_attempts;
-    RETURN_IF_ERROR(PersistGroup(existing));
+    std::lock_guard glock(it->second->mu);
+    GroupConfig updated = existing;
+    updated.max_attempts = config.max_attempts;
+    updated.retry = config.retry;
+    updated.fifo_block = config.fifo_block;
+    RETURN_IF_ERROR(PersistGroup(updated));
+    existing = updated;
     return existing;
   }
   config.created_ms = clock_->NowMs();
@@ -146,14 +170,19 @@ std::vector<GroupConfig> ConsumerManager::ListGroups() const {
 Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const {
   ASSIGN_OR_RETURN(auto g, FindGroup(name, /*create=*/false));
   GroupInfo info;
-  info.config = g->config;
   std::lock_guard lock(g->mu);
+  info.config = g->config;
+  info.retried = g->retried.load(std::memory_order_relaxed);
+  info.dead_lettered = g->dead_lettered.load(std::memory_order_relaxed);
   // Queues of a consumed topic that this group has not touched yet still have lag to show:
   // they start at the oldest stored message.
   std::map<QueueKey, QueueState> untouched;
   if (!g->config.broadcast) {
     std::set<std::string> topics;
-    for (const auto& [key, _] : g->queues) topics.insert(std::get<0>(key));
+    for (const auto& [key, _] : g->queues) {
+      // Retry topics are read per subscribed topic: only the keys in use count.
+      if (!IsRetryTopic(std::get<0>(key))) topics.insert(std::get<0>(key));
+    }
     for (const std::string& t : topics) {
       auto topic = topics_->Find(t);
       if (!topic) continue;
@@ -161,6 +190,7 @@ Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const 
         QueueKey key{t, q, ""};
         if (g->queues.count(key)) continue;
         QueueState& st = untouched[key];
+        st.key = key;
         st.committed = store_->MinQueueOffset(t, q);
       }
     }
@@ -208,6 +238,8 @@ Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindOrCreateGro
   }
   GroupConfig c;
   c.name = name;
+  c.retry = config_.default_retry;
+  c.max_attempts = config_.default_max_attempts;
   auto created = CreateGroup(c);
   if (!created.ok()) return created.status();
   spdlog::info("created consumer group '{}' on its first receive", name);
@@ -219,6 +251,7 @@ ConsumerManager::QueueState& ConsumerManager::StateFor(Group& g, const QueueKey&
   if (it != g.queues.end()) return it->second;
   // A queue this group has never consumed starts at the oldest stored message.
   QueueState& st = g.queues[key];
+  st.key = key;
   st.committed = st.next = store_->MinQueueOffset(std::get<0>(key), std::get<1>(key));
   st.dirty = true;
   return st;
@@ -234,12 +267,17 @@ void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
   st.dirty = true;
 }
 
-void ConsumerManager::LeaseMessage(QueueState& st, const QueueKey& key, int64_t off,
-                                   store::Record record, LogOffset log_offset, int64_t lease_ms,
-                                   int64_t now, std::vector<Delivery>* out) {
-  uint32_t attempt = ++st.attempts[off];
+void ConsumerManager::LeaseMessage(Group& g, QueueState& st, int64_t off, store::Record record,
+                                   LogOffset log_offset, int64_t lease_ms, int64_t now,
+                                   std::vector<Delivery>* out) {
+  const QueueKey& key = st.key;
+  // Deliveries of earlier copies (retry topics) plus this queue's own.
+  uint32_t attempt = ReadRetryInfo(record).attempts + ++st.attempts[off];
   uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
-  st.inflight[off] = Lease{now + lease_ms, lease_id, attempt};
+  const int64_t deadline = now + lease_ms;
+  st.inflight[off] = Lease{deadline, lease_id, attempt, log_offset};
+  g.deadlines.emplace(deadline, &st, off);
+  NoteWake(deadline);
   Delivery d;
   d.record = std::move(record);
   d.queue_id = std::get<1>(key);
@@ -259,7 +297,9 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
   QueueState& st = StateFor(g, key);
   const bool fifo = g.config.fifo;
   // FIFO: the next message of a queue goes out only after the previous one is settled.
-  if (fifo && !st.inflight.empty()) return;
+  if (fifo && (!st.inflight.empty() || !st.moving.empty())) return;
+  // A retry topic's queue is read per subscribed topic: copies of other topics are not ours.
+  const std::string& subscription = IsRetryTopic(std::get<0>(key)) ? std::get<2>(key) : "";
   // FIFO: at most one message of a queue in flight, so a nack can never let a later message
   // of the queue overtake it. Other queues may still fill the rest of the batch.
   const size_t limit = fifo ? out->size() + 1 : args.max_messages;
@@ -280,7 +320,11 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
       MarkAcked(st, off);  // a tag-hash collision: not for this subscription
       return false;
     }
-    LeaseMessage(st, key, off, std::move(rec).value(), log_offset, args.lease_ms, now, out);
+    if (!subscription.empty() && ReadRetryInfo(*rec).original_topic != subscription) {
+      MarkAcked(st, off);
+      return false;
+    }
+    LeaseMessage(g, st, off, std::move(rec).value(), log_offset, args.lease_ms, now, out);
     return true;
   };
 
@@ -311,7 +355,10 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
         "group '{}': {}:{} offsets {}..{} were deleted by retention before being "
         "consumed",
         g.config.name, topic, queue, st.next, min);
-    for (int64_t o = st.next; o < min; ++o) st.inflight.erase(o), st.retry.erase(o);
+    for (int64_t o = st.next; o < min; ++o) {
+      if (auto it = st.inflight.find(o); it != st.inflight.end()) EndLease(g, st, it);
+      st.retry.erase(o);
+    }
     st.next = min;
     if (st.committed < min) {
       st.committed = min;
@@ -367,17 +414,25 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   std::lock_guard lock(g->mu);
   int64_t now = clock_->MonotonicMs();
   if (!args.client_id.empty()) g->clients[args.client_id] = clock_->NowMs();
-  uint32_t n = topic->queue_count;
+  // The group's retry copies of this topic take turns with the topic's own queues.
+  std::vector<QueueKey> keys;
+  for (uint32_t q = 0; q < topic->queue_count; ++q) keys.emplace_back(args.topic, q, client);
+  if (!g->config.broadcast && !g->config.fifo && args.topic[0] != '%') {
+    if (auto retry = topics_->Find(RetryTopic(args.group))) {
+      for (uint32_t q = 0; q < retry->queue_count; ++q) keys.emplace_back(retry->name, q, args.topic);
+    }
+  }
+  const size_t n = keys.size();
   uint32_t start = g->cursor++;
-  for (uint32_t i = 0; i < n && out.size() < args.max_messages; ++i) {
-    QueueKey key{args.topic, (start + i) % n, client};
-    CollectFromQueue(*g, key, tag_hashes, tags, args, now, &out);
+  for (size_t i = 0; i < n && out.size() < args.max_messages; ++i) {
+    CollectFromQueue(*g, keys[(start + i) % n], tag_hashes, tags, args, now, &out);
   }
   return out;
 }
 
 Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
-  std::string client = g.config.broadcast ? r.client_id : std::string();
+  std::string client =
+      g.config.broadcast || IsRetryTopic(r.topic) ? r.client_id : std::string();
   auto it = g.queues.find(QueueKey{r.topic, r.queue_id, client});
   if (it == g.queues.end()) {
     return Status(Code::kReceiptInvalid,
@@ -388,6 +443,9 @@ Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, con
   if (lease == st.inflight.end() || lease->second.lease_id != r.lease_id) {
     if (r.queue_offset < st.committed || st.acked.count(r.queue_offset)) {
       return Status(Code::kReceiptInvalid, "message was already acknowledged");
+    }
+    if (st.moving.count(r.queue_offset)) {
+      return Status(Code::kReceiptInvalid, "message was already nacked");
     }
     return Status(Code::kReceiptInvalid,
                   "receipt handle expired: the lease lapsed or was changed, and the message "
@@ -401,26 +459,160 @@ Status ConsumerManager::Ack(const std::string& group, const std::string& receipt
   ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
   std::lock_guard lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
-  st->inflight.erase(r.queue_offset);
+  EndLease(*g, *st, st->inflight.find(r.queue_offset));
   st->attempts.erase(r.queue_offset);
   MarkAcked(*st, r.queue_offset);
   acked_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 
-Status ConsumerManager::Nack(const std::string& group, const std::string& receipt,
-                             int64_t delay_ms) {
-  if (delay_ms < 0 || delay_ms > 24ll * 3600 * 1000) {
-    return InvalidArgument("nack delay must be between 0 and 24 h");
+ConsumerManager::Lease ConsumerManager::EndLease(Group& g, QueueState& st,
+                                                 std::map<int64_t, Lease>::iterator it) {
+  Lease lease = it->second;
+  g.deadlines.erase(Deadline{lease.deadline_ms, &st, it->first});
+  st.inflight.erase(it);
+  return lease;
+}
+
+std::optional<ConsumerManager::Move> ConsumerManager::Fail(const std::shared_ptr<Group>& g,
+                                                           QueueState& st, int64_t off,
+                                                           const Lease& lease, int64_t delay_ms,
+                                                           int64_t now) {
+  const GroupConfig& c = g->config;
+  const bool exhausted = lease.attempt >= c.max_attempts;
+  if (delay_ms == kDueNow) {
+    delay_ms = 0;
+  } else if (delay_ms <= 0) {
+    delay_ms = c.retry.DelayMs(lease.attempt);
   }
+  if (exhausted && !(c.fifo && c.fifo_block)) {
+    st.moving.insert(off);
+    return Move{g, st.key, off, lease.log_offset, lease.attempt, 0, /*dead=*/true, nullptr};
+  }
+  if (c.fifo || c.broadcast) {
+    // In place: a FIFO queue waits for it; a broadcasting member has its own offsets.
+    st.retry[off] = now + delay_ms;
+    NoteWake(now + delay_ms);
+    return std::nullopt;
+  }
+  st.moving.insert(off);
+  return Move{g, st.key, off, lease.log_offset, lease.attempt, delay_ms, /*dead=*/false, nullptr};
+}
+
+void ConsumerManager::Nack(const std::string& group, const std::string& receipt,
+                           int64_t delay_ms, NackDone done) {
+  if (delay_ms < 0 || delay_ms > 24ll * 3600 * 1000) {
+    return done(InvalidArgument("nack delay must be between 0 and 24 h"));
+  }
+  auto r = DecodeReceipt(receipt);
+  if (!r.ok()) return done(r.status());
+  auto g = FindGroup(group, false);
+  if (!g.ok()) return done(g.status());
+  std::optional<Move> move;
+  {
+    std::lock_guard lock((*g)->mu);
+    auto st = CheckReceipt(**g, *r);
+    if (!st.ok()) return done(st.status());
+    const int64_t now = clock_->MonotonicMs();
+    Lease lease = EndLease(**g, **st, (*st)->inflight.find(r->queue_offset));
+    nacked_.fetch_add(1, std::memory_order_relaxed);
+    move = Fail(*g, **st, r->queue_offset, lease, delay_ms, now);
+  }
+  if (!move) return done(Status::Ok());
+  move->done = std::move(done);
+  std::vector<Move> moves;
+  moves.push_back(std::move(*move));
+  ExecuteMoves(std::move(moves));
+}
+
+Status ConsumerManager::Release(const std::string& group, const std::string& receipt) {
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
   ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
   std::lock_guard lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
-  st->inflight.erase(r.queue_offset);
-  st->retry[r.queue_offset] = clock_->MonotonicMs() + delay_ms;
-  nacked_.fetch_add(1, std::memory_order_relaxed);
+  EndLease(*g, *st, st->inflight.find(r.queue_offset));
+  if (auto it = st->attempts.find(r.queue_offset); it != st->attempts.end() && it->second > 0) {
+    --it->second;
+  }
+  st->retry[r.queue_offset] = clock_->MonotonicMs();
   return Status::Ok();
+}
+
+void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
+  const int64_t now_ms = clock_->NowMs();
+  std::vector<store::Record> records;
+  std::vector<Move> appended;
+  auto give_back = [this](Move& m, const Status& why) {
+    // The copy was not made: the original stays and is delivered again in place.
+    {
+      std::lock_guard lock(m.group->mu);
+      auto it = m.group->queues.find(m.key);
+      if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
+        it->second.retry[m.offset] = clock_->MonotonicMs();
+      }
+    }
+    if (m.done) m.done(why);
+  };
+  std::set<std::string> created;
+  for (Move& m : moves) {
+    const std::string& name = m.group->config.name;
+    const std::string copy_topic = m.dead ? DlqTopic(name) : RetryTopic(name);
+    if (!created.count(copy_topic)) {
+      auto t = topics_->Create(copy_topic, 1, now_ms, /*allow_system=*/true);
+      if (!t.ok() && t.status().code() != Code::kAlreadyExists) {
+        spdlog::error("group '{}': cannot create {}: {}", name, copy_topic, t.status().ToString());
+        give_back(m, t.status());
+        continue;
+      }
+      created.insert(copy_topic);
+    }
+    auto rec = store_->Read(m.log_offset);
+    if (!rec.ok()) {
+      // Gone (retention) or unreadable: nothing left to retry.
+      spdlog::warn("group '{}': failed message at log offset {} unreadable ({}); settling it",
+                   name, m.log_offset.value(), rec.status().ToString());
+      std::lock_guard lock(m.group->mu);
+      auto it = m.group->queues.find(m.key);
+      if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
+        it->second.attempts.erase(m.offset);
+        MarkAcked(it->second, m.offset);
+      }
+      if (m.done) m.done(Status::Ok());
+      continue;
+    }
+    if (m.dead) {
+      spdlog::info("group '{}': message {} dead-lettered after {} deliveries", name,
+                   rec->message_id, m.attempts);
+      records.push_back(MakeDeadLetter(*rec, name, m.attempts, kMaxAttemptsReason, now_ms));
+    } else {
+      records.push_back(MakeRetryCopy(*rec, name, m.attempts, now_ms + m.delay_ms, now_ms));
+    }
+    appended.push_back(std::move(m));
+  }
+  if (records.empty()) return;
+  auto shared = std::make_shared<std::vector<Move>>(std::move(appended));
+  store_->Append(std::move(records), [this, shared, give_back](const Status& st,
+                                                               std::vector<store::AppendResult>) {
+    for (Move& m : *shared) {
+      if (!st.ok()) {
+        spdlog::warn("group '{}': storing a {} copy failed: {}", m.group->config.name,
+                     m.dead ? "dead-letter" : "retry", st.ToString());
+        give_back(m, st);
+        continue;
+      }
+      {
+        std::lock_guard lock(m.group->mu);
+        auto it = m.group->queues.find(m.key);
+        if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
+          it->second.attempts.erase(m.offset);
+          MarkAcked(it->second, m.offset);
+        }
+      }
+      (m.dead ? m.group->dead_lettered : m.group->retried).fetch_add(1, std::memory_order_relaxed);
+      (m.dead ? dead_lettered_ : retried_).fetch_add(1, std::memory_order_relaxed);
+      if (m.done) m.done(Status::Ok());
+    }
+  });
 }
 
 Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
@@ -433,8 +625,11 @@ Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
   std::lock_guard lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
   Lease& lease = st->inflight[r.queue_offset];
+  g->deadlines.erase(Deadline{lease.deadline_ms, st, r.queue_offset});
   lease.deadline_ms = clock_->MonotonicMs() + lease_ms;
   lease.lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  g->deadlines.emplace(lease.deadline_ms, st, r.queue_offset);
+  NoteWake(lease.deadline_ms);
   r.lease_id = lease.lease_id;
   return EncodeReceipt(r);
 }
@@ -446,38 +641,60 @@ void ConsumerManager::Touch(const std::string& group, const std::string& client_
   (*g)->clients[client_id] = clock_->NowMs();
 }
 
-std::set<std::string> ConsumerManager::ExpireLeases() {
+void ConsumerManager::SetWakeup(std::function<void(int64_t)> arm) { arm_ = std::move(arm); }
+
+void ConsumerManager::NoteWake(int64_t monotonic_ms) {
+  int64_t armed = armed_.load(std::memory_order_relaxed);
+  while (monotonic_ms < armed) {
+    if (armed_.compare_exchange_weak(armed, monotonic_ms, std::memory_order_relaxed)) {
+      if (arm_) arm_(monotonic_ms);
+      return;
+    }
+  }
+}
+
+std::set<std::string> ConsumerManager::OnTimer() {
+  // Whatever is armed now is this call: anything later must arm again.
+  armed_.store(INT64_MAX, std::memory_order_relaxed);
   std::vector<std::shared_ptr<Group>> groups;
   {
     std::shared_lock lock(groups_mu_);
     for (auto& [_, g] : groups_) groups.push_back(g);
   }
   std::set<std::string> ready_topics;
-  int64_t now = clock_->MonotonicMs();
+  std::vector<Move> moves;
+  const int64_t now = clock_->MonotonicMs();
+  int64_t next = INT64_MAX;
   for (auto& g : groups) {
     std::lock_guard lock(g->mu);
-    for (auto& [key, st] : g->queues) {
-      for (auto it = st.inflight.begin(); it != st.inflight.end();) {
-        if (it->second.deadline_ms <= now) {
-          st.retry[it->first] = now;
-          it = st.inflight.erase(it);
-          lapsed_.fetch_add(1, std::memory_order_relaxed);
-        } else {
-          ++it;
-        }
+    while (!g->deadlines.empty() && std::get<0>(*g->deadlines.begin()) <= now) {
+      auto [deadline, st, off] = *g->deadlines.begin();
+      auto it = st->inflight.find(off);
+      if (it == st->inflight.end()) {  // cannot happen: leases leave with their deadline
+        g->deadlines.erase(g->deadlines.begin());
+        continue;
       }
-      if (!st.retry.empty() && st.retry.begin()->second <= now) {
-        ready_topics.insert(std::get<0>(key));
-      } else if (!g->config.fifo) {
-        for (const auto& [_, ready_at] : st.retry) {
-          if (ready_at <= now) {
-            ready_topics.insert(std::get<0>(key));
-            break;
-          }
+      Lease lease = EndLease(*g, *st, it);
+      lapsed_.fetch_add(1, std::memory_order_relaxed);
+      // The lease was its wait: the retry is due at once.
+      if (auto move = Fail(g, *st, off, lease, kDueNow, now)) {
+        moves.push_back(std::move(*move));
+      }
+    }
+    if (!g->deadlines.empty()) next = std::min(next, std::get<0>(*g->deadlines.begin()));
+    for (auto& [key, st] : g->queues) {
+      for (const auto& [_, ready_at] : st.retry) {
+        if (ready_at <= now) {
+          ready_topics.insert(std::get<0>(key));
+        } else {
+          next = std::min(next, ready_at);
         }
+        if (g->config.fifo) break;  // only the first can go
       }
     }
   }
+  if (!moves.empty()) ExecuteMoves(std::move(moves));
+  if (next != INT64_MAX) NoteWake(next);
   return ready_topics;
 }
 
@@ -508,6 +725,8 @@ void ConsumerManager::OnTopicDeleted(const std::string& topic) {
     std::lock_guard glock(g->mu);
     for (auto it = g->queues.begin(); it != g->queues.end();) {
       if (std::get<0>(it->first) == topic) {
+        QueueState* st = &it->second;
+        std::erase_if(g->deadlines, [st](const Deadline& d) { return std::get<1>(d) == st; });
         (void)store_->DeleteMeta(OffsetKey(name, it->first), /*sync=*/false);
         it = g->queues.erase(it);
       } else {

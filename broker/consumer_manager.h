@@ -5,10 +5,23 @@
 //   committed  every offset below it is acked (persisted as "offset/..." in store metadata)
 //   next       the smallest offset never delivered
 //   inflight   delivered, leased, not yet acked: offset -> lease (deadline, lease id, attempt)
-//   retry      nacked or lapsed: offset -> when it may be delivered again
+//   retry      to deliver again in place: offset -> when (released, FIFO / broadcast retries)
+//   moving     being copied to the retry or dead-letter topic (settled once the copy is durable)
 //   acked      acked offsets above committed (acks arrive out of order)
 // A receipt handle names (topic, queue, offset, lease id); only the current lease's handle
 // acks. After a restart, offsets above committed are delivered again (at-least-once).
+//
+// Failures (docs/retry.md). A nack or a lapsed lease of a clustering group copies the message
+// into %RETRY%<group>, due after the group's back-off (or the nack's own delay) through the
+// timer engine, and settles the original once the copy is durable; past max_attempts the copy
+// goes to %DLQ%<group> instead. Receivers of a topic get the group's retry copies of that
+// topic too: the retry topic's queues are consumed per subscribed topic (the key's third part
+// names it) and skip copies of other topics. FIFO groups retry in place — the queue waits —
+// then dead-letter and move on (or, with fifo_block, keep retrying); broadcasting groups
+// retry in place.
+//
+// Lease deadlines are kept ordered per group; one volatile timer of the timer engine is armed
+// at the earliest deadline or in-place retry (SetWakeup) and OnTimer() handles what is due.
 //
 // Thread safety: every public method may be called from any thread; each group has its own
 // mutex, the group table a shared mutex.
@@ -16,9 +29,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -30,6 +45,7 @@
 #include "broker/receipt.h"
 #include "broker/topic_manager.h"
 #include "common/clock.h"
+#include "common/retry_policy.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -39,7 +55,9 @@ struct GroupConfig {
   std::string name;
   bool broadcast = false;
   bool fifo = false;
-  uint32_t max_attempts = 16;
+  uint32_t max_attempts = 16;     // deliveries before dead-lettering
+  RetryPolicy retry;
+  bool fifo_block = false;        // FIFO: keep retrying past max_attempts instead of DLQ
   int64_t created_ms = 0;
 };
 
@@ -57,7 +75,7 @@ struct Delivery {
   uint32_t queue_id = 0;
   int64_t queue_offset = 0;
   LogOffset log_offset;
-  uint32_t attempt = 1;
+  uint32_t attempt = 1;          // every delivery of the message, retry copies included
   std::string receipt;
 };
 
@@ -74,7 +92,12 @@ struct GroupInfo {
   GroupConfig config;
   std::vector<QueueLagInfo> queues;
   std::vector<std::string> clients;
+  int64_t retried = 0;         // retry copies made since the broker started
+  int64_t dead_lettered = 0;   // DLQ copies made since the broker started
 };
+
+// Settles one nack (OK, or why not); may run on the store's writer thread.
+using NackDone = std::function<void(const Status&)>;
 
 class ConsumerManager {
  public:
@@ -84,8 +107,9 @@ class ConsumerManager {
   // Loads group configs and committed offsets from store metadata.
   Status Load();
 
-  // Creates a group, or updates an existing one's max_attempts. Changing the mode or FIFO of an
-  // existing group is refused (kFailedPrecondition): its offsets mean something else.
+  // Creates a group, or updates an existing one's retry settings (max attempts, back-off,
+  // fifo_block). Changing the mode or FIFO of an existing group is refused
+  // (kFailedPrecondition): its offsets mean something else.
   Result<GroupConfig> CreateGroup(GroupConfig config);
   Status DeleteGroup(const std::string& name);
   std::vector<GroupConfig> ListGroups() const;
@@ -94,15 +118,24 @@ class ConsumerManager {
   // Delivers what is available now (possibly nothing); never waits.
   Result<std::vector<Delivery>> TryReceive(const ReceiveArgs& args);
   Status Ack(const std::string& group, const std::string& receipt);
-  Status Nack(const std::string& group, const std::string& receipt, int64_t delay_ms);
+  // A failed delivery: retried after delay_ms (0: the group's back-off) or dead-lettered.
+  // `done` runs once: at once, or when the retry / DLQ copy is durable.
+  void Nack(const std::string& group, const std::string& receipt, int64_t delay_ms,
+            NackDone done);
+  // Gives a delivery back unprocessed: deliverable again at once, the attempt not counted.
+  Status Release(const std::string& group, const std::string& receipt);
   // Returns the new receipt handle.
   Result<std::string> ChangeLease(const std::string& group, const std::string& receipt,
                                   int64_t lease_ms);
   void Touch(const std::string& group, const std::string& client_id);
 
-  // Turns lapsed leases into retries. Returns the topics that now have a message ready for
-  // redelivery (nacked or lapsed), so long-polling receivers can be woken.
-  std::set<std::string> ExpireLeases();
+  // `arm(monotonic_ms)` asks to be called back (OnTimer) at that time; called when a lease
+  // deadline or an in-place retry earlier than the one armed appears. Call before use.
+  void SetWakeup(std::function<void(int64_t)> arm);
+  // Turns lapsed leases into retries (copies or in place) and re-arms the wake-up. Returns the
+  // topics that now have a message ready for redelivery, so long-polling receivers can be
+  // woken (retry copies wake them when they are stored).
+  std::set<std::string> OnTimer();
   // Persists changed committed offsets.
   Status FlushOffsets(bool sync);
   void OnTopicDeleted(const std::string& topic);
@@ -111,30 +144,50 @@ class ConsumerManager {
   int64_t acked() const { return acked_.load(std::memory_order_relaxed); }
   int64_t nacked() const { return nacked_.load(std::memory_order_relaxed); }
   int64_t lapsed() const { return lapsed_.load(std::memory_order_relaxed); }
+  int64_t retried() const { return retried_.load(std::memory_order_relaxed); }
+  int64_t dead_lettered() const { return dead_lettered_.load(std::memory_order_relaxed); }
 
  private:
   struct Lease {
     int64_t deadline_ms = 0;   // monotonic
     uint64_t lease_id = 0;
-    uint32_t attempt = 0;
+    uint32_t attempt = 0;      // every delivery of the message so far, this one included
+    LogOffset log_offset;
   };
+  // (topic, queue, client id: "" for clustering groups; the subscribed topic for retry topics)
+  using QueueKey = std::tuple<std::string, uint32_t, std::string>;
   struct QueueState {
+    QueueKey key;
     int64_t committed = 0;
     int64_t next = 0;
     std::map<int64_t, Lease> inflight;
     std::map<int64_t, int64_t> retry;            // offset -> ready at (monotonic ms)
-    std::unordered_map<int64_t, uint32_t> attempts;
+    std::set<int64_t> moving;
+    std::unordered_map<int64_t, uint32_t> attempts;  // deliveries from this queue
     std::set<int64_t> acked;
     bool dirty = false;
   };
-  // (topic, queue, client id: "" for clustering groups)
-  using QueueKey = std::tuple<std::string, uint32_t, std::string>;
+  // Lease deadlines in time order: (deadline, queue, offset).
+  using Deadline = std::tuple<int64_t, QueueState*, int64_t>;
   struct Group {
     GroupConfig config;
     mutable std::mutex mu;
     std::map<QueueKey, QueueState> queues;               // GUARDED_BY(mu)
+    std::set<Deadline> deadlines;                        // GUARDED_BY(mu)
     std::map<std::string, int64_t> clients;              // GUARDED_BY(mu): last seen (wall ms)
     uint32_t cursor = 0;                                 // GUARDED_BY(mu): fair queue start
+    std::atomic<int64_t> retried{0}, dead_lettered{0};
+  };
+  // A failed delivery to copy into the retry or dead-letter topic.
+  struct Move {
+    std::shared_ptr<Group> group;
+    QueueKey key;
+    int64_t offset = 0;
+    LogOffset log_offset;
+    uint32_t attempts = 0;
+    int64_t delay_ms = 0;
+    bool dead = false;
+    NackDone done;
   };
 
   Result<std::shared_ptr<Group>> FindGroup(const std::string& name, bool create) const;
@@ -145,8 +198,17 @@ class ConsumerManager {
                         const std::set<std::string>& tags, const ReceiveArgs& args,
                         int64_t now, std::vector<Delivery>* out);
   // Leases offset `off` (record already read) and appends the delivery. REQUIRES(g.mu)
-  void LeaseMessage(QueueState& st, const QueueKey& key, int64_t off, store::Record record,
-             LogOffset log_offset, int64_t lease_ms, int64_t now, std::vector<Delivery>* out);
+  void LeaseMessage(Group& g, QueueState& st, int64_t off, store::Record record,
+                    LogOffset log_offset, int64_t lease_ms, int64_t now, std::vector<Delivery>* out);
+  // Takes a lease away (ack, nack, lapse, release). REQUIRES(g.mu)
+  static Lease EndLease(Group& g, QueueState& st, std::map<int64_t, Lease>::iterator it);
+  // Decides what a failed delivery becomes: an in-place retry (returns nullopt) or a move.
+  // REQUIRES(g.mu)
+  std::optional<Move> Fail(const std::shared_ptr<Group>& g, QueueState& st, int64_t off,
+                           const Lease& lease, int64_t delay_ms, int64_t now);
+  // Reads, copies and appends; settles each original when its copy is durable.
+  void ExecuteMoves(std::vector<Move> moves);
+  void NoteWake(int64_t monotonic_ms);
   static void MarkAcked(QueueState& st, int64_t off);  // REQUIRES(g.mu)
   // Validates a receipt against the current lease. REQUIRES(g.mu)
   Result<QueueState*> CheckReceipt(Group& g, const Receipt& r);
@@ -159,6 +221,9 @@ class ConsumerManager {
   const BrokerConfig& config_;
   std::atomic<uint64_t> lease_seq_{0};
   std::atomic<int64_t> delivered_{0}, acked_{0}, nacked_{0}, lapsed_{0};
+  std::atomic<int64_t> retried_{0}, dead_lettered_{0};
+  std::function<void(int64_t)> arm_;
+  std::atomic<int64_t> armed_{INT64_MAX};   // monotonic ms of the wake-up asked for
 
   mutable std::shared_mutex groups_mu_;
   std::map<std::string, std::shared_ptr<Group>> groups_;   // GUARDED_BY(groups_mu_)

@@ -45,6 +45,8 @@ namespace tidemq::broker {
 
 // The volatile-timer tag of the check-back loop (timer::DueTimer::tag).
 inline constexpr uint32_t kTimerTagTxnCheck = 1;
+// Lease deadlines and in-place retries of consumer groups (ConsumerManager::OnTimer).
+inline constexpr uint32_t kTimerTagConsumers = 2;
 
 struct EndOutcome {
   bool already_done = false;

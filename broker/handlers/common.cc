@@ -1,5 +1,6 @@
 // Helpers shared by several handlers.
 #include "broker/handlers/handlers.h"
+#include "broker/retry_copies.h"
 
 namespace tidemq::broker {
 
@@ -17,6 +18,12 @@ void ToWireMessage(const store::Record& r, wire::Message* m) {
   m->set_queue_offset(r.queue_offset);
   m->set_deliver_at_ms(r.deliver_at_ms);
   m->set_body_size(static_cast<uint32_t>(r.body.size()));
+  RetryInfo retry = ReadRetryInfo(r);
+  if (retry.original_topic != r.topic) {
+    m->set_original_topic(retry.original_topic);
+    m->set_first_failure_ms(retry.first_failure_ms);
+    m->set_dead_letter_reason(retry.dead_letter_reason);
+  }
 }
 
 void FillTopicInfo(BrokerContext& ctx, const Topic& topic, wire::TopicInfo* out) {

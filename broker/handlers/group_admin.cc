@@ -1,4 +1,5 @@
 // CREATE_GROUP, LIST_GROUPS, DESCRIBE_GROUP, DELETE_GROUP.
+#include "broker/dead_letters.h"
 #include "broker/handlers/handlers.h"
 
 namespace tidemq::broker {
@@ -9,10 +10,46 @@ void FillGroupConfig(const GroupConfig& c, wire::GroupConfig* out) {
   out->set_mode(c.broadcast ? wire::BROADCASTING : wire::CLUSTERING);
   out->set_fifo(c.fifo);
   out->set_max_attempts(c.max_attempts);
+  out->set_fifo_block(c.fifo_block);
+  auto* r = out->mutable_retry();
+  switch (c.retry.kind) {
+    case RetryPolicy::Kind::kLadder: r->set_kind(wire::RetryPolicy::LADDER); break;
+    case RetryPolicy::Kind::kCustom: r->set_kind(wire::RetryPolicy::CUSTOM); break;
+    case RetryPolicy::Kind::kExponential: r->set_kind(wire::RetryPolicy::EXPONENTIAL); break;
+  }
+  for (int64_t d : c.retry.delays_ms) r->add_delays_ms(d);
+  r->set_initial_ms(c.retry.initial_ms);
+  r->set_multiplier(c.retry.multiplier);
+  r->set_max_ms(c.retry.max_ms);
 }
 
-void FillGroupInfo(const GroupInfo& info, wire::GroupInfo* out) {
+Result<RetryPolicy> PolicyFromWire(const wire::RetryPolicy& w) {
+  RetryPolicy p;
+  switch (w.kind()) {
+    case wire::RetryPolicy::LADDER:
+      return p;
+    case wire::RetryPolicy::CUSTOM:
+      p.kind = RetryPolicy::Kind::kCustom;
+      p.delays_ms.assign(w.delays_ms().begin(), w.delays_ms().end());
+      break;
+    case wire::RetryPolicy::EXPONENTIAL:
+      p.kind = RetryPolicy::Kind::kExponential;
+      p.initial_ms = w.initial_ms();
+      p.multiplier = w.multiplier();
+      p.max_ms = w.max_ms();
+      break;
+    default:
+      return InvalidArgument("unknown retry policy kind " + std::to_string(w.kind()));
+  }
+  RETURN_IF_ERROR(p.Validate());
+  return p;
+}
+
+void FillGroupInfo(BrokerContext& ctx, const GroupInfo& info, wire::GroupInfo* out) {
   FillGroupConfig(info.config, out->mutable_config());
+  out->set_retried(info.retried);
+  out->set_dead_lettered(info.dead_lettered);
+  out->set_dlq_messages(ctx.dead_letters->Count(info.config.name));
   int64_t total = 0;
   for (const QueueLagInfo& q : info.queues) {
     auto* l = out->add_queues();
@@ -39,6 +76,23 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
   config.broadcast = c.mode() == wire::BROADCASTING;
   config.fifo = c.fifo();
   config.max_attempts = c.max_attempts();
+  config.fifo_block = c.fifo_block();
+  // Unset retry settings keep the group's own (update) or take the broker's defaults (create).
+  auto existing = ctx.consumers->DescribeGroup(c.name());
+  if (c.has_retry()) {
+    auto policy = PolicyFromWire(c.retry());
+    if (!policy.ok()) return req.ReplyError(policy.status());
+    config.retry = *policy;
+  } else {
+    config.retry = existing.ok() ? existing->config.retry : ctx.config.default_retry;
+  }
+  if (config.max_attempts == 0) {
+    config.max_attempts =
+        existing.ok() ? existing->config.max_attempts : ctx.config.default_max_attempts;
+  }
+  if (config.fifo_block && !config.fifo) {
+    return req.ReplyError(InvalidArgument("fifo_block applies to FIFO groups only"));
+  }
   if (config.broadcast && config.fifo) {
     return req.ReplyError(InvalidArgument("a group is either broadcasting or FIFO, not both"));
   }
@@ -47,7 +101,7 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
   auto info = ctx.consumers->DescribeGroup(created->name);
   if (!info.ok()) return req.ReplyError(info.status());
   wire::Header h;
-  FillGroupInfo(*info, h.mutable_create_group_response()->mutable_group());
+  FillGroupInfo(ctx, *info, h.mutable_create_group_response()->mutable_group());
   req.Reply(std::move(h));
 }
 
@@ -56,7 +110,7 @@ void HandleListGroups(BrokerContext& ctx, const Request& req) {
   auto* resp = h.mutable_list_groups_response();
   for (const GroupConfig& c : ctx.consumers->ListGroups()) {
     auto info = ctx.consumers->DescribeGroup(c.name);
-    if (info.ok()) FillGroupInfo(*info, resp->add_groups());
+    if (info.ok()) FillGroupInfo(ctx, *info, resp->add_groups());
   }
   req.Reply(std::move(h));
 }
@@ -66,7 +120,7 @@ void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
   auto info = ctx.consumers->DescribeGroup(req.header().describe_group_request().group());
   if (!info.ok()) return req.ReplyError(info.status());
   wire::Header h;
-  FillGroupInfo(*info, h.mutable_describe_group_response()->mutable_group());
+  FillGroupInfo(ctx, *info, h.mutable_describe_group_response()->mutable_group());
   req.Reply(std::move(h));
 }
 

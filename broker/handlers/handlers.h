@@ -24,6 +24,7 @@
 namespace tidemq::broker {
 
 class TxnCoordinator;
+class DeadLetters;
 
 struct BrokerStats {
   std::atomic<int64_t> messages_in{0};
@@ -53,6 +54,7 @@ struct BrokerContext {
   ScheduledDelivery* scheduled;
   txn::TxnService* txn;
   TxnCoordinator* txn_coordinator;
+  DeadLetters* dead_letters;
 };
 
 void HandleSend(BrokerContext& ctx, const Request& req);
@@ -79,6 +81,9 @@ void HandleEndTxn(BrokerContext& ctx, const Request& req);
 void HandleTxnList(BrokerContext& ctx, const Request& req);
 void HandleTxnShow(BrokerContext& ctx, const Request& req);
 void HandleTxnStats(BrokerContext& ctx, const Request& req);
+void HandleDlqList(BrokerContext& ctx, const Request& req);
+void HandleDlqRedrive(BrokerContext& ctx, const Request& req);
+void HandleDlqPurge(BrokerContext& ctx, const Request& req);
 
 // Shared by receive and query: a stored record as a wire message (body not included).
 void ToWireMessage(const store::Record& record, wire::Message* out);

@@ -17,6 +17,8 @@ void ReplyDeliveries(const Request& req, std::vector<Delivery> deliveries) {
   for (const Delivery& d : deliveries) {
     wire::Message* m = resp->add_messages();
     ToWireMessage(d.record, m);
+    // A retry copy is delivered as a message of the topic it was sent to.
+    if (!m->original_topic().empty()) m->set_topic(m->original_topic());
     m->set_queue_id(static_cast<int32_t>(d.queue_id));
     m->set_delivered_queue_id(static_cast<int32_t>(d.queue_id));
     m->set_queue_offset(d.queue_offset);
@@ -65,7 +67,7 @@ struct Poll : std::enable_shared_from_this<Poll> {
   void Finish(std::vector<Delivery> deliveries, Status error = Status::Ok()) {
     if (done.exchange(true)) {
       // Lost a race with the timer: give the messages back at once for someone else.
-      for (const Delivery& d : deliveries) (void)ctx.consumers->Nack(args.group, d.receipt, 0);
+      for (const Delivery& d : deliveries) (void)ctx.consumers->Release(args.group, d.receipt);
       return;
     }
     timer.cancel();

@@ -1,4 +1,5 @@
 // STATS: counters and facts about the broker and its store.
+#include "broker/dead_letters.h"
 #include "broker/handlers/handlers.h"
 
 namespace tidemq::broker {
@@ -18,6 +19,10 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["messages_acked"] = ctx.consumers->acked();
   c["messages_nacked"] = ctx.consumers->nacked();
   c["leases_lapsed"] = ctx.consumers->lapsed();
+  c["messages_retried"] = ctx.consumers->retried();
+  c["messages_dead_lettered"] = ctx.consumers->dead_lettered();
+  c["dlq_redriven"] = ctx.dead_letters->redriven();
+  c["dlq_purged"] = ctx.dead_letters->purged();
   c["connections"] = s.connections.load();
   c["connections_total"] = s.connections_total.load();
   c["bad_frames"] = s.bad_frames.load();

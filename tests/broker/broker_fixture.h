@@ -24,7 +24,7 @@ class BrokerTest : public ::testing::Test {
     config_.port = 0;
     config_.data_dir = dir_;
     config_.segment_bytes = 1 << 20;
-    config_.lease_check_interval_ms = 10;
+    config_.housekeeping_interval_ms = 10;
     StartBroker();
   }
   void TearDown() override {

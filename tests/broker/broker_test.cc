@@ -59,13 +59,22 @@ TEST_F(BrokerTest, NackRedelivers) {
   ASSERT_EQ(Send(*c, "t", {{"retry-me"}}).header.code(), wire::OK);
   auto first = Receive(*c, "g", "t", 1, 0);
   ASSERT_EQ(first.size(), 1u);
+  const int64_t failed_at = clock_.NowMs();
   wire::Frame n = Settle(*c, wire::NACK, "g", "t", {first[0].meta.receipt_handle()});
   ASSERT_EQ(n.header.code(), wire::OK);
   EXPECT_EQ(n.header.nack_response().results(0).code(), wire::OK);
+  // The group's back-off (the default ladder: 10 s first) runs on the broker's clock.
+  EXPECT_TRUE(Receive(*c, "g", "t", 1, 0).empty());
+  clock_.AdvanceMs(10'000);
   auto second = Receive(*c, "g", "t", 1, 5000);
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].body, "retry-me");
   EXPECT_EQ(second[0].meta.delivery_attempt(), 2u);
+  // A retry copy: delivered as a message of its topic, same id, with its history.
+  EXPECT_EQ(second[0].meta.topic(), "t");
+  EXPECT_EQ(second[0].meta.original_topic(), "t");
+  EXPECT_EQ(second[0].meta.message_id(), first[0].meta.message_id());
+  EXPECT_EQ(second[0].meta.first_failure_ms(), failed_at);
   // The first lease is gone: its handle no longer acks.
   EXPECT_EQ(Ack(*c, "g", "t", first[0].meta.receipt_handle()), wire::RECEIPT_INVALID);
   EXPECT_EQ(Ack(*c, "g", "t", second[0].meta.receipt_handle()), wire::OK);
@@ -172,6 +181,8 @@ TEST_F(BrokerTest, FifoDeliversNextOnlyAfterAck) {
   EXPECT_TRUE(Receive(*c, "ordered", "t", 1, 0).empty());  // blocked behind step-0
   // A nack keeps the order: step-0 comes again before step-1.
   ASSERT_EQ(Settle(*c, wire::NACK, "ordered", "t", {first[0].meta.receipt_handle()}).header.code(), wire::OK);
+  EXPECT_TRUE(Receive(*c, "ordered", "t", 1, 0).empty());  // retried in place after 10 s
+  clock_.AdvanceMs(10'000);
   for (int i = 0; i < 5; ++i) {
     auto got = Receive(*c, "ordered", "t", 1, 5000);
     ASSERT_EQ(got.size(), 1u);

@@ -26,7 +26,9 @@ class ClientE2eTest : public ::testing::Test {
     config_.port = 0;
     config_.data_dir = dir_;
     config_.segment_bytes = 1 << 20;
-    config_.lease_check_interval_ms = 10;
+    config_.housekeeping_interval_ms = 10;
+    // Failed messages come back quickly (groups may set their own back-off).
+    config_.default_retry = *RetryPolicy::Parse("100ms");
     config_.max_message_bytes = 1 << 20;  // below the client's 4 MiB: the broker's check shows
     StartBroker();
   }
