@@ -118,6 +118,9 @@ class Broker::Impl final : public RequestSink {
       const int64_t wait = std::max<int64_t>(0, monotonic_ms - clock->MonotonicMs());
       timer->ScheduleVolatile(clock->NowMs() + wait, kTimerTagConsumers, 0);
     });
+    consumers_->SetReadyNotifier([this](const std::string& topic) {
+      for (auto& w : polls_.Notify(topic)) asio::post(io_, std::move(w));
+    });
 
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(config_.host, ec);

@@ -457,12 +457,16 @@ Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, con
 Status ConsumerManager::Ack(const std::string& group, const std::string& receipt) {
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
   ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
-  std::lock_guard lock(g->mu);
-  ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
-  EndLease(*g, *st, st->inflight.find(r.queue_offset));
-  st->attempts.erase(r.queue_offset);
-  MarkAcked(*st, r.queue_offset);
+  {
+    std::lock_guard lock(g->mu);
+    ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
+    EndLease(*g, *st, st->inflight.find(r.queue_offset));
+    st->attempts.erase(r.queue_offset);
+    MarkAcked(*st, r.queue_offset);
+  }
   acked_.fetch_add(1, std::memory_order_relaxed);
+  // A FIFO queue's next message is deliverable now: wake its long-polling receivers.
+  if (g->config.fifo && ready_) ready_(r.topic);
   return Status::Ok();
 }
 
@@ -608,6 +612,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
           MarkAcked(it->second, m.offset);
         }
       }
+      if (m.group->config.fifo && ready_) ready_(std::get<0>(m.key));
       (m.dead ? m.group->dead_lettered : m.group->retried).fetch_add(1, std::memory_order_relaxed);
       (m.dead ? dead_lettered_ : retried_).fetch_add(1, std::memory_order_relaxed);
       if (m.done) m.done(Status::Ok());
@@ -642,6 +647,10 @@ void ConsumerManager::Touch(const std::string& group, const std::string& client_
 }
 
 void ConsumerManager::SetWakeup(std::function<void(int64_t)> arm) { arm_ = std::move(arm); }
+
+void ConsumerManager::SetReadyNotifier(std::function<void(const std::string&)> ready) {
+  ready_ = std::move(ready);
+}
 
 void ConsumerManager::NoteWake(int64_t monotonic_ms) {
   int64_t armed = armed_.load(std::memory_order_relaxed);

@@ -132,6 +132,9 @@ class ConsumerManager {
   // `arm(monotonic_ms)` asks to be called back (OnTimer) at that time; called when a lease
   // deadline or an in-place retry earlier than the one armed appears. Call before use.
   void SetWakeup(std::function<void(int64_t)> arm);
+  // `ready(topic)` is called when a message of `topic` became deliverable without a new
+  // arrival: a FIFO queue unblocked by an ack or a dead-letter move. Call before use.
+  void SetReadyNotifier(std::function<void(const std::string&)> ready);
   // Turns lapsed leases into retries (copies or in place) and re-arms the wake-up. Returns the
   // topics that now have a message ready for redelivery, so long-polling receivers can be
   // woken (retry copies wake them when they are stored).
@@ -223,6 +226,7 @@ class ConsumerManager {
   std::atomic<int64_t> delivered_{0}, acked_{0}, nacked_{0}, lapsed_{0};
   std::atomic<int64_t> retried_{0}, dead_lettered_{0};
   std::function<void(int64_t)> arm_;
+  std::function<void(const std::string&)> ready_;
   std::atomic<int64_t> armed_{INT64_MAX};   // monotonic ms of the wake-up asked for
 
   mutable std::shared_mutex groups_mu_;
