@@ -272,7 +272,8 @@ void ConsumerManager::LeaseMessage(Group& g, QueueState& st, int64_t off, store:
                                    std::vector<Delivery>* out) {
   const QueueKey& key = st.key;
   // Deliveries of earlier copies (retry topics) plus this queue's own.
-  uint32_t attempt = ReadRetryInfo(record).attempts + ++st.attempts[off];
+  uint32_t attempt = ++st.attempts[off];
+  if (IsRetryTopic(std::get<0>(key))) attempt += ReadRetryInfo(record).attempts;
   uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const int64_t deadline = now + lease_ms;
   st.inflight[off] = Lease{deadline, lease_id, attempt, log_offset};
