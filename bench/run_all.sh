@@ -11,6 +11,8 @@
 #   TIMER=only bench/run_all.sh      # only the scheduled-message series
 #   TXN=1 bench/run_all.sh           # also the transactional-message series (about 4 more minutes)
 #   TXN=only bench/run_all.sh        # only the transactional-message series
+#   RETRY=1 bench/run_all.sh         # also retries and rebalancing (about 2 more minutes)
+#   RETRY=only bench/run_all.sh      # only the retry series
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,14 +31,27 @@ TXN=${TXN:-0}
 TXN_CHECK_COUNT=${TXN_CHECK_COUNT:-10000}
 TXN_CHECK_TIMEOUT_MS=${TXN_CHECK_TIMEOUT_MS:-1000}
 TXN_PENDING_COUNT=${TXN_PENDING_COUNT:-1000000}
+RETRY=${RETRY:-0}
+# Retry series: messages consumed with and without failures, messages nacked once for the
+# lateness run, and the rebalance run's producer pace, phase (time between membership events)
+# and lease.
+RETRY_FAIL_COUNT=${RETRY_FAIL_COUNT:-200000}
+RETRY_FAIL_RATE=${RETRY_FAIL_RATE:-0.01}
+RETRY_LATENESS_COUNT=${RETRY_LATENESS_COUNT:-20000}
+RETRY_LATENESS_DELAY_MS=${RETRY_LATENESS_DELAY_MS:-2000}
+RETRY_REBALANCE_RATE=${RETRY_REBALANCE_RATE:-5000}
+RETRY_PHASE_MS=${RETRY_PHASE_MS:-5000}
+RETRY_LEASE_MS=${RETRY_LEASE_MS:-2000}
 # Which series run: the main one unless a series is asked for "only".
-run_main=1; run_timer=0; run_txn=0
+run_main=1; run_timer=0; run_txn=0; run_retry=0
 [ "$TIMER" != "0" ] && run_timer=1
 [ "$TXN" != "0" ] && run_txn=1
-if [ "$TIMER" = "only" ] || [ "$TXN" = "only" ]; then
+[ "$RETRY" != "0" ] && run_retry=1
+if [ "$TIMER" = "only" ] || [ "$TXN" = "only" ] || [ "$RETRY" = "only" ]; then
   run_main=0
   [ "$TIMER" = "only" ] || run_timer=0
   [ "$TXN" = "only" ] || run_txn=0
+  [ "$RETRY" = "only" ] || run_retry=0
 fi
 BUILD_DIR=${TIDEMQ_BUILD_DIR:-build-bench}
 ADDR=127.0.0.1:$PORT
@@ -106,12 +121,17 @@ RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
 # run LABEL ARGS...: runs tidemq-bench $RUNS times, tagging its RESULT lines with LABEL.
-# Each run uses its own topic (LABEL-N) so runs do not read each other's messages.
+# Each run uses its own topic (LABEL-N) so runs do not read each other's messages; with
+# PER_RUN_GROUP=1 also its own consumer group (LABEL-N), so that retry copies
+# (%RETRY%<group>) of one run are not read by the next.
 run() {
   local label=$1; shift
   for i in $(seq 1 "$RUNS"); do
-    echo "-- $label #$i (load $(cut -d' ' -f1 /proc/loadavg)): tidemq-bench $* --topic $label-$i"
-    "$BENCH" "$@" --addr "$ADDR" --topic "$label-$i" | tee "$WORK/out.txt" | grep -E '^(produce|consume|check|  )' || true
+    local names=(--topic "$label-$i")
+    [ "${PER_RUN_GROUP:-0}" = 1 ] && names+=(--group "$label-$i")
+    echo "-- $label #$i (load $(cut -d' ' -f1 /proc/loadavg)): tidemq-bench $* ${names[*]}"
+    "$BENCH" "$@" --addr "$ADDR" "${names[@]}" | tee "$WORK/out.txt" \
+      | grep -E '^(produce|consume|check|retry|rebalance|preloaded|  )' || true
     grep '^RESULT' "$WORK/out.txt" | sed "s/^RESULT /RESULT label=$label /" >>"$RESULTS"
   done
 }
@@ -233,6 +253,26 @@ if [ "$run_txn" = 1 ]; then
   stop_broker
 fi
 
+if [ "$run_retry" = 1 ]; then
+  # The group back-off of groups created without one (every group here): what consume-fail's
+  # nacks (--nack-delay-ms 0) wait. retry-lateness nacks with its own delay.
+  echo "== retries and rebalancing (async flush, --retry-backoff 100ms)"
+  start_broker retry --flush-policy async --retry-backoff 100ms
+  # (a) consume with acks, all succeeding against RETRY_FAIL_RATE nacked once (the same
+  # messages every run); 2 consumers, receive 256, one batch ack per receive.
+  PER_RUN_GROUP=1 run consume-ok consume-fail --count "$RETRY_FAIL_COUNT" --fail-rate 0 \
+    --nack-delay-ms 0 --consumers 2 --receive-batch 256
+  PER_RUN_GROUP=1 run consume-fail consume-fail --count "$RETRY_FAIL_COUNT" \
+    --fail-rate "$RETRY_FAIL_RATE" --nack-delay-ms 0 --consumers 2 --receive-batch 256
+  # (b) every message nacked once with a fixed delay: redelivery lateness.
+  PER_RUN_GROUP=1 run retry-lateness retry-lateness --count "$RETRY_LATENESS_COUNT" \
+    --nack-delay-ms "$RETRY_LATENESS_DELAY_MS" --consumers 4 --receive-batch 64
+  # (c) a paced producer; consumers join, one leaves, one is killed (its leases lapse).
+  PER_RUN_GROUP=1 run rebalance rebalance --rate "$RETRY_REBALANCE_RATE" --consumers 3 \
+    --phase-ms "$RETRY_PHASE_MS" --lease-ms "$RETRY_LEASE_MS" --receive-batch 32
+  stop_broker
+fi
+
 # median LABEL KEY [SIDE]: the median of KEY over the runs of LABEL (SIDE: produce or consume
 # lines only).
 median() {
@@ -242,11 +282,12 @@ median() {
 
 echo
 echo "== medians of $RUNS runs (disk: $DD_LINE)"
-printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms p99_ms p999_ms max_ms errors
 labels=""
 [ "$run_main" = 1 ] && labels="produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16"
 [ "$run_timer" = 1 ] && labels="$labels sched-2s sched-2s-paced sched-burst plain-batched sched-batched plain-async sched-async"
 [ "$run_txn" = 1 ] && labels="$labels txn-plain-64 txn-commit-64 txn-plain-8 txn-commit-8 txn-plain-async-64 txn-check"
+[ -n "$labels" ] && printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms \
+  p99_ms p999_ms max_ms errors
 for label in $labels; do
   side=produce; [ "$label" = consume-acked ] && side=consume
   printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' "$label" "$(median "$label" msg_s $side)" \
@@ -275,5 +316,33 @@ if [ "$run_txn" = 1 ]; then
     "missing $(median txn-check missing check), early $(median txn-check early check)"
   echo "txn-pending: $(median txn-pending-rss pending) open transactions, rss" \
     "$(median txn-pending-rss rss_mib) MiB (empty broker $(median txn-pending-rss rss_empty_mib) MiB)"
+fi
+if [ "$run_retry" = 1 ]; then
+  ok=$(median consume-ok msg_s); failing=$(median consume-fail msg_s)
+  ok_total=$(median consume-ok total_secs); failing_total=$(median consume-fail total_secs)
+  echo "consume-fail: first deliveries msg/s: all succeed $ok, $RETRY_FAIL_RATE failing" \
+    "$failing = $(awk -v a="$failing" -v b="$ok" 'BEGIN {printf "%.1f", (b > 0 ? 100 * a / b : 0)}') %;" \
+    "every message acked after $ok_total s / $failing_total s" \
+    "($(median consume-ok total_msg_s) / $(median consume-fail total_msg_s) msg/s);" \
+    "nacks $(median consume-fail nacks), missing $(median consume-ok missing) /" \
+    "$(median consume-fail missing), errors $(median consume-ok errors) / $(median consume-fail errors)"
+  echo "retry-lateness ($RETRY_LATENESS_COUNT nacked, ${RETRY_LATENESS_DELAY_MS} ms): lateness ms" \
+    "p50 $(median retry-lateness p50_ms) p99 $(median retry-lateness p99_ms)" \
+    "p999 $(median retry-lateness p999_ms) max $(median retry-lateness max_ms);" \
+    "$(median retry-lateness msg_s) redeliveries/s, $(median retry-lateness nack_msg_s) nacks/s;" \
+    "early $(median retry-lateness early), missing $(median retry-lateness missing)," \
+    "errors $(median retry-lateness errors)"
+  echo "rebalance (${RETRY_REBALANCE_RATE} msg/s, lease ${RETRY_LEASE_MS} ms): every queue served" \
+    "again ms: join2 $(median rebalance join2_served_ms), join3 $(median rebalance join3_served_ms)," \
+    "leave $(median rebalance leave_served_ms), kill $(median rebalance kill_served_ms);" \
+    "new consumer's first message ms: join2 $(median rebalance join2_first_ms)," \
+    "join3 $(median rebalance join3_first_ms), from every queue: join2" \
+    "$(median rebalance join2_allq_ms), join3 $(median rebalance join3_allq_ms)"
+  echo "rebalance kill: $(median rebalance kill_orphans) held, $(median rebalance kill_back)" \
+    "back, the last after $(median rebalance kill_redeliver_ms) ms; shares with 3 consumers" \
+    "min $(median rebalance share_min) max $(median rebalance share_max); sent" \
+    "$(median rebalance sent), missing $(median rebalance missing), redelivered" \
+    "$(median rebalance redelivered), acked twice $(median rebalance acked_twice)," \
+    "errors $(median rebalance errors)"
 fi
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

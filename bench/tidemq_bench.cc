@@ -9,6 +9,9 @@
 //   tidemq-bench txn --inflight 64 --duration 10           (half + commit per message)
 //   tidemq-bench produce --blocking --inflight 64          (its baseline: 64 threads, Send)
 //   tidemq-bench txn-check --count 10000 --check-timeout-ms 1000   (check-back lateness)
+//   tidemq-bench consume-fail --count 200000 --fail-rate 0.01      (1 % nacked once)
+//   tidemq-bench retry-lateness --count 20000 --nack-delay-ms 2000 (redelivery lateness)
+//   tidemq-bench rebalance --rate 5000 --consumers 3 --lease-ms 2000   (joins, leave, kill)
 //
 // Prints progress once a second and a summary; the last line(s) start with RESULT and hold the
 // figures as key=value pairs for scripts (bench/run_all.sh). Every run is bounded: at most
@@ -16,16 +19,16 @@
 // acks failed (or nothing was measured), 2 usage error, 3 the broker cannot be reached.
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bench/report.h"
+#include "bench/retry_workload.h"
 #include "bench/workload.h"
 #include "tidemq/admin.h"
 
@@ -52,7 +55,21 @@ void OnSignal(int) {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-enum class Mode { kProduce, kConsume, kProduceConsume, kSchedule, kTxn, kTxnCheck };
+enum class Mode {
+  kProduce,
+  kConsume,
+  kProduceConsume,
+  kSchedule,
+  kTxn,
+  kTxnCheck,
+  kConsumeFail,
+  kRetryLateness,
+  kRebalance
+};
+
+bool RetryMode(Mode m) {
+  return m == Mode::kConsumeFail || m == Mode::kRetryLateness || m == Mode::kRebalance;
+}
 
 const char* ModeName(Mode m) {
   switch (m) {
@@ -68,6 +85,12 @@ const char* ModeName(Mode m) {
       return "txn";
     case Mode::kTxnCheck:
       return "txn-check";
+    case Mode::kConsumeFail:
+      return "consume-fail";
+    case Mode::kRetryLateness:
+      return "retry-lateness";
+    case Mode::kRebalance:
+      return "rebalance";
   }
   return "?";
 }
@@ -108,7 +131,8 @@ void AddBlockingOption(CLI::App* cmd, BenchOptions* o) {
 }
 
 void AddScheduleOptions(CLI::App* cmd, BenchOptions* o) {
-  cmd->add_option("--delay-ms", o->delay_ms, "Scheduled messages: each due this long after its send")
+  cmd->add_option("--delay-ms", o->delay_ms,
+                  "Scheduled messages: each due this long after its send")
       ->capture_default_str();
   cmd->add_option("--spread-ms", o->spread_ms,
                   "Spread due times uniformly over [delay, delay + spread)")
@@ -148,6 +172,30 @@ void AddConsumeOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
 }
 
+void AddRetryOptions(CLI::App* cmd, BenchOptions* o, Mode mode) {
+  if (mode == Mode::kConsumeFail) {
+    cmd->add_option("--fail-rate", o->fail_rate,
+                    "Share of messages nacked on their first delivery (the same ones every run: "
+                    "by a hash of their sequence number), acked when they come back")
+        ->capture_default_str();
+  }
+  if (mode != Mode::kRebalance) {
+    cmd->add_option("--nack-delay-ms", o->nack_delay_ms,
+                    "The nacks' own delay; 0: the group's retry back-off (then --idle-stop-ms "
+                    "must exceed it). Default: 100 (consume-fail), 2000 (retry-lateness)");
+  }
+  cmd->add_option("--lease-ms", o->lease_ms,
+                  mode == Mode::kRebalance
+                      ? "Consumers' lease: how long the killed consumer's messages stay "
+                        "invisible (default 2000)"
+                      : "Consumers' lease (default: the client's, 30 s)");
+  if (mode == Mode::kRebalance) {
+    cmd->add_option("--phase-ms", o->phase_ms,
+                    "Time between membership events: each join, the leave, the kill")
+        ->capture_default_str();
+  }
+}
+
 // Empty when the options are usable.
 std::string CheckOptions(const BenchOptions& o) {
   if (o.count > kMaxCount) return "--count is at most " + std::to_string(kMaxCount);
@@ -172,6 +220,14 @@ std::string CheckOptions(const BenchOptions& o) {
   if (o.check_timeout_ms < 0 || o.check_timeout_ms > int64_t{24} * 3600 * 1000) {
     return "--check-timeout-ms must be 0..86400000";
   }
+  if (o.fail_rate < 0 || o.fail_rate > 1) return "--fail-rate must be 0..1";
+  if (o.nack_delay_ms < -1 || o.nack_delay_ms > int64_t{24} * 3600 * 1000) {
+    return "--nack-delay-ms must be 0..86400000";
+  }
+  if (o.lease_ms != 0 && (o.lease_ms < 1000 || o.lease_ms > int64_t{12} * 3600 * 1000)) {
+    return "--lease-ms must be 1000..43200000";
+  }
+  if (o.phase_ms < 1000 || o.phase_ms > 60'000) return "--phase-ms must be 1000..60000";
   if (o.Transactional() || o.blocking) {
     if (o.batch != 1) return "transactional and blocking sends are one at a time: no --batch";
     if (o.producers * o.inflight > kMaxSenderThreads) {
@@ -201,80 +257,6 @@ Status EnsureTopic(const BenchOptions& o) {
   return Status::Ok();
 }
 
-// Prints each side's msg/s once a second until Finish() is called.
-class ProgressPrinter {
- public:
-  struct Side {
-    const char* name;  // "produce", "consume", "check"
-    const SideStats* stats;
-  };
-  ProgressPrinter(const RunControl& control, std::vector<Side> sides)
-      : control_(control), sides_(std::move(sides)) {}
-
-  void Run() {
-    std::vector<uint64_t> last(sides_.size(), 0);
-    int64_t last_ns = control_.start_ns();
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return finished_; })) {
-      int64_t now = NowNanos();
-      double dt = static_cast<double>(now - last_ns) / 1e9;
-      std::string line = "[" + Fixed(static_cast<double>(now - control_.start_ns()) / 1e9, 0) +
-                         "s" + (control_.Measuring(now) ? "" : " warm-up") + "]";
-      for (size_t i = 0; i < sides_.size(); ++i) {
-        const SideStats& st = *sides_[i].stats;
-        uint64_t n = st.total();
-        line += std::string(" ") + sides_[i].name + " " +
-                Fixed(static_cast<double>(n - last[i]) / dt, 0) + " msg/s";
-        if (st.errors() > 0) line += " (" + std::to_string(st.errors()) + " errors)";
-        last[i] = n;
-      }
-      last_ns = now;
-      std::printf("%s\n", line.c_str());
-      std::fflush(stdout);
-    }
-  }
-
-  void Finish() {
-    {
-      std::lock_guard lock(mu_);
-      finished_ = true;
-    }
-    cv_.notify_all();
-  }
-
-  static std::string Fixed(double v, int decimals) {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
-    return buf;
-  }
-
- private:
-  const RunControl& control_;
-  const std::vector<Side> sides_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool finished_ = false;  // GUARDED_BY(mu_)
-};
-
-std::string Ms(int64_t nanos) {
-  return ProgressPrinter::Fixed(static_cast<double>(nanos) / 1e6, 3);
-}
-
-// " latency=NAME p50_ms=... p99_ms=... p999_ms=... max_ms=..." for a RESULT line.
-std::string LatencyFields(const char* latency_name, const LatencyHistogram& h) {
-  return std::string(" latency=") + latency_name + " p50_ms=" + Ms(h.PercentileNanos(0.5)) +
-         " p99_ms=" + Ms(h.PercentileNanos(0.99)) + " p999_ms=" + Ms(h.PercentileNanos(0.999)) +
-         " max_ms=" + Ms(h.max_nanos());
-}
-
-// "  <what> ms: p50 ...": what is e.g. "send latency" or "check lateness".
-void PrintLatency(const std::string& what, const LatencyHistogram& h) {
-  std::printf("  %s ms: p50 %s  p99 %s  p99.9 %s  max %s  mean %s\n", what.c_str(),
-              Ms(h.PercentileNanos(0.5)).c_str(), Ms(h.PercentileNanos(0.99)).c_str(),
-              Ms(h.PercentileNanos(0.999)).c_str(), Ms(h.max_nanos()).c_str(),
-              Ms(static_cast<int64_t>(h.MeanNanos())).c_str());
-}
-
 // Prints one side's summary and its RESULT line. latency_name: "" when no latency was taken.
 void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl& control,
             const SideStats& stats, const char* latency_name) {
@@ -291,15 +273,13 @@ void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl
   bool has_latency = latency_name[0] != '\0' && h.count() > 0;
   if (has_latency) PrintLatency(std::string(latency_name) + " latency", h);
   std::string line = std::string("RESULT mode=") + ModeName(mode) + " side=" + side +
-                     " msgs=" + std::to_string(msgs) + " secs=" + ProgressPrinter::Fixed(secs, 3) +
-                     " msg_s=" + ProgressPrinter::Fixed(msg_s, 0) +
-                     " mb_s=" + ProgressPrinter::Fixed(mb_s, 1);
+                     " msgs=" + std::to_string(msgs) + " secs=" + Fixed(secs, 3) +
+                     " msg_s=" + Fixed(msg_s, 0) + " mb_s=" + Fixed(mb_s, 1);
   if (has_latency) line += LatencyFields(latency_name, h);
   line += " errors=" + std::to_string(stats.errors()) + " size=" + std::to_string(o.size);
   if (std::string(side) == "produce") {
     line += " producers=" + std::to_string(o.producers) + " batch=" + std::to_string(o.batch) +
-            " inflight=" + std::to_string(o.inflight) +
-            " rate=" + ProgressPrinter::Fixed(o.rate, 0);
+            " inflight=" + std::to_string(o.inflight) + " rate=" + Fixed(o.rate, 0);
     if (o.blocking) line += " blocking=1";
     if (o.Transactional()) {
       const char* end = o.txn_end == BenchOptions::TxnEnd::kCommit     ? "commit"
@@ -317,11 +297,11 @@ void Report(Mode mode, const char* side, const BenchOptions& o, const RunControl
     double fire_secs = static_cast<double>(stats.last_ns() - stats.first_ns()) / 1e9;
     double fire_s = fire_secs > 0 ? static_cast<double>(msgs - 1) / fire_secs : 0;
     std::printf("  delivered over %.3f s (first to last) = %.0f msg/s\n", fire_secs, fire_s);
-    line += " deliver_secs=" + ProgressPrinter::Fixed(fire_secs, 3) +
-            " deliver_msg_s=" + ProgressPrinter::Fixed(fire_s, 0);
+    line += " deliver_secs=" + Fixed(fire_secs, 3) + " deliver_msg_s=" + Fixed(fire_s, 0);
   }
   if (o.Scheduled()) {
-    line += " delay_ms=" + std::to_string(o.delay_ms) + " spread_ms=" + std::to_string(o.spread_ms) +
+    line += " delay_ms=" + std::to_string(o.delay_ms) +
+            " spread_ms=" + std::to_string(o.spread_ms) +
             " same_due_ms=" + std::to_string(o.same_due_ms);
   }
   std::printf("%s\n", line.c_str());
@@ -345,9 +325,8 @@ void ReportChecks(const BenchOptions& o, const CheckRecord& checks, uint64_t sen
       static_cast<unsigned long long>(checks.foreign.load()));
   if (n > 0) PrintLatency("check lateness", stats.latency());
   std::string line = std::string("RESULT mode=") + ModeName(Mode::kTxnCheck) +
-                     " side=check msgs=" + std::to_string(n) +
-                     " secs=" + ProgressPrinter::Fixed(secs, 3) +
-                     " msg_s=" + ProgressPrinter::Fixed(per_s, 0);
+                     " side=check msgs=" + std::to_string(n) + " secs=" + Fixed(secs, 3) +
+                     " msg_s=" + Fixed(per_s, 0);
   if (n > 0) line += LatencyFields("lateness", stats.latency());
   line += " missing=" + std::to_string(missing) + " early=" + std::to_string(checks.early.load()) +
           " repeats=" + std::to_string(checks.repeats.load()) +
@@ -361,8 +340,37 @@ int Fail(const Status& st) {
   return st.code() == Code::kUnavailable ? kExitUnreachable : kExitError;
 }
 
+// consume-fail, retry-lateness and rebalance (bench/retry_workload.h), on numbered bodies.
+int RunRetry(Mode mode, BenchOptions o) {
+  if (mode != Mode::kRebalance && o.count == 0) {
+    std::fprintf(stderr, "error: %s needs --count\n", ModeName(mode));
+    return kExitUsage;
+  }
+  if (o.size < sizeof(uint64_t)) {
+    std::fprintf(stderr, "error: %s needs --size >= 8 (the sequence number)\n", ModeName(mode));
+    return kExitUsage;
+  }
+  if (Status st = EnsureTopic(o); !st.ok()) return Fail(st);
+  RunControl control(0, 0, o.duration_s);
+  g_control = &control;
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  Result<bool> sound = mode == Mode::kConsumeFail     ? RunConsumeFail(o, control)
+                       : mode == Mode::kRetryLateness ? RunRetryLateness(o, control)
+                                                      : RunRebalance(o, control);
+  g_control = nullptr;
+  if (!sound.ok()) {
+    if (sound.status().code() != Code::kInvalidArgument) return Fail(sound.status());
+    std::fprintf(stderr, "error: %s\n", sound.status().message().c_str());
+    return kExitUsage;
+  }
+  return *sound ? kExitOk : kExitError;
+}
+
 int Run(Mode mode, BenchOptions o, bool duration_given) {
-  if (o.count > 0 && !duration_given) o.duration_s = kMaxDurationS;
+  // Runs of a given count, and the retry modes (bounded by their own phases), are limited by
+  // the hard limit only.
+  if ((o.count > 0 || RetryMode(mode)) && !duration_given) o.duration_s = kMaxDurationS;
   if (mode == Mode::kTxn && o.txn_end == BenchOptions::TxnEnd::kNone) {
     o.txn_end = BenchOptions::TxnEnd::kCommit;
   }
@@ -377,6 +385,7 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
     std::fprintf(stderr, "error: %s (see --help)\n", err.c_str());
     return kExitUsage;
   }
+  if (RetryMode(mode)) return RunRetry(mode, o);
   o.stamp_bodies = mode == Mode::kProduceConsume;
   if (mode == Mode::kSchedule && !o.Scheduled()) {
     std::fprintf(stderr, "error: schedule needs --delay-ms, --spread-ms or --same-due-ms\n");
@@ -422,7 +431,8 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
     // Scheduled messages: nothing to drain before the last one falls due.
     int64_t now = NowNanos();
     int64_t last_due_ns = now + (o.delay_ms + o.spread_ms) * 1'000'000;
-    if (o.same_due_ms > 0) last_due_ns = std::max(now, control.start_ns() + o.same_due_ms * 1'000'000);
+    if (o.same_due_ms > 0)
+      last_due_ns = std::max(now, control.start_ns() + o.same_due_ms * 1'000'000);
     limits.idle_from_ns = last_due_ns;
     limits.drain_deadline_ns = last_due_ns + kDrainLimitNs;
     limits.producers_done = true;
@@ -483,13 +493,27 @@ int main(int argc, char** argv) {
       {Mode::kTxnCheck, "txn-check",
        "Send half messages with --check-timeout-ms and never end them; the checker answers "
        "commit and records check lateness (arrival - (half store time + timeout))"},
+      {Mode::kConsumeFail, "consume-fail",
+       "Preload --count messages, consume them with acks while --fail-rate of them are nacked "
+       "once; report first deliveries/s and the time until every message was acked"},
+      {Mode::kRetryLateness, "retry-lateness",
+       "Preload --count messages, nack each once with --nack-delay-ms, ack its redelivery; "
+       "report redeliveries/s and lateness (receive - (nack sent + delay))"},
+      {Mode::kRebalance, "rebalance",
+       "Producer paced at --rate; consumers join one per --phase-ms up to --consumers, then "
+       "one leaves and one is killed; report per event the time until every queue is served "
+       "again, consumer shares, messages lost and redelivered"},
   };
   std::vector<std::pair<Mode, CLI::App*>> subs;
   for (const auto& c : commands) {
     CLI::App* cmd = app.add_subcommand(c.name, c.help);
     tidemq::bench::AddCommonOptions(cmd, &options);
     const bool txn = c.mode == Mode::kTxn || c.mode == Mode::kTxnCheck;
-    if (c.mode != Mode::kConsume) tidemq::bench::AddProduceOptions(cmd, &options);
+    const bool retry = tidemq::bench::RetryMode(c.mode);
+    if (c.mode != Mode::kConsume && (!retry || c.mode == Mode::kRebalance)) {
+      tidemq::bench::AddProduceOptions(cmd, &options);
+    }
+    if (retry) tidemq::bench::AddRetryOptions(cmd, &options, c.mode);
     if (c.mode == Mode::kProduce || c.mode == Mode::kSchedule) {
       tidemq::bench::AddScheduleOptions(cmd, &options);
     }

@@ -18,7 +18,6 @@ namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr int kMaxBatchSendersPerProducer = 64;
-constexpr int64_t kReceiveWaitMs = 500;  // short long-polls keep stopping prompt
 // A check later than this after its timeout counts as missing.
 constexpr int64_t kCheckDrainLimitNs = 60'000'000'000;
 constexpr auto kCheckPollInterval = std::chrono::milliseconds(20);
@@ -28,20 +27,21 @@ int64_t SecondsToNanos(double s) { return static_cast<int64_t>(s * kNanosPerSeco
 constexpr char kDueProperty[] = "DELIVER_AT_MS";  // set by the broker on a fired message
 constexpr char kCheckTimeoutProperty[] = "TXN_CHECK_TIMEOUT_MS";  // a half's own timeout
 
-// The message every send copies, or, with stamp_bodies, a fresh one carrying its send time.
-// Scheduled messages carry their delay (or the shared due time); with a spread each is built
-// afresh with its own delay.
+// The message every send copies, or, with stamp_bodies, a fresh one carrying its send time,
+// or, with number_bodies, its sequence number. Scheduled messages carry their delay (or the
+// shared due time); with a spread each is built afresh with its own delay.
 class MessageFactory {
  public:
   MessageFactory(const BenchOptions& options, int64_t run_start_wall_ms)
       : topic_(options.topic),
         body_(Body(options.size)),
         stamp_(options.stamp_bodies && options.size >= sizeof(int64_t)),
+        number_(options.number_bodies && options.size >= sizeof(uint64_t)),
         delay_ms_(options.delay_ms),
         spread_ms_(options.spread_ms),
-        template_(Schedule(Message::NewBuilder().Topic(topic_).Body(body_), options,
-                           run_start_wall_ms)
-                      .Build()) {}
+        template_(
+            Schedule(Message::NewBuilder().Topic(topic_).Body(body_), options, run_start_wall_ms)
+                .Build()) {}
 
   const Status& status() const { return template_.status(); }
 
@@ -55,13 +55,21 @@ class MessageFactory {
     if (spread_ms_ > 0) {
       thread_local std::minstd_rand rng(std::random_device{}());
       int64_t delay = delay_ms_ + static_cast<int64_t>(rng() % static_cast<uint64_t>(spread_ms_));
-      return *Message::NewBuilder().Topic(topic_).Body(body_).Delay(std::max<int64_t>(delay, 1))
+      return *Message::NewBuilder()
+                  .Topic(topic_)
+                  .Body(body_)
+                  .Delay(std::max<int64_t>(delay, 1))
                   .Build();
     }
-    if (!stamp_) return *template_;
+    if (!stamp_ && !number_) return *template_;
     std::string body = body_;
-    int64_t now = WallNanos();
-    std::memcpy(body.data(), &now, sizeof(now));
+    if (number_) {
+      uint64_t seq = next_seq_.fetch_add(1, std::memory_order_relaxed);
+      std::memcpy(body.data(), &seq, sizeof(seq));
+    } else {
+      int64_t now = WallNanos();
+      std::memcpy(body.data(), &now, sizeof(now));
+    }
     return *Message::NewBuilder().Topic(topic_).Body(std::move(body)).Build();
   }
 
@@ -77,6 +85,10 @@ class MessageFactory {
   std::string topic_;
   std::string body_;
   bool stamp_;
+  bool number_;
+  // Handed out by Make (const: the senders share one factory). Every Make follows a granted
+  // RunControl::Claim, so a run's numbers are 0 .. sent - 1 without gaps.
+  mutable std::atomic<uint64_t> next_seq_{0};
   int64_t delay_ms_;
   int64_t spread_ms_;
   Result<Message> template_;
@@ -269,20 +281,6 @@ void WaitForChecks(const BenchOptions& options, const RunControl& control, const
   while (!control.stopped() && checks.stats.total() < sent.total() && NowNanos() < deadline) {
     std::this_thread::sleep_for(kCheckPollInterval);
   }
-}
-
-// Runs `workers` threads named `name`, each running body(i); returns when all are done.
-template <typename Body>
-void RunThreads(int workers, const char* name, Body body) {
-  std::vector<std::thread> threads;
-  threads.reserve(workers);
-  for (int i = 0; i < workers; ++i) {
-    threads.emplace_back([&body, name, i] {
-      SetThreadName(name);
-      body(i);
-    });
-  }
-  for (auto& t : threads) t.join();
 }
 
 }  // namespace

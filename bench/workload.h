@@ -10,10 +10,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bench/latency_histogram.h"
+#include "common/logging.h"
 #include "common/status.h"
 
 namespace tidemq::bench {
@@ -38,6 +42,9 @@ struct BenchOptions {
   uint32_t receive_batch = 64;
   int64_t idle_stop_ms = 5000;  // consumers give up after this long without a message
   bool stamp_bodies = false;    // first 8 body bytes: send time (end-to-end latency)
+  // First 8 body bytes: the message's sequence number in this run (0, 1, 2 ... in the order
+  // the sends are made; see BodySequence), so consumers can tell which message they hold.
+  bool number_bodies = false;
   // Scheduled messages: each is due delay_ms after its send, plus a uniform share of
   // [0, spread_ms); or, with same_due_ms > 0, all at one due time: same_due_ms after the run
   // starts. Consumers then measure lateness: receive time - the DELIVER_AT_MS property.
@@ -55,7 +62,24 @@ struct BenchOptions {
   int64_t check_timeout_ms = 0;
   std::string txn_group = "bench-txn";
   bool Transactional() const { return txn_end != TxnEnd::kNone; }
+  // Retries (modes consume-fail, retry-lateness, rebalance; bench/retry_workload.h).
+  double fail_rate = 0;        // consume-fail: share of messages nacked on first delivery
+  int64_t nack_delay_ms = -1;  // the nack's own delay; 0: the group's back-off; -1: per mode
+  int64_t lease_ms = 0;        // consumers' lease; 0: per mode (client default 30 s)
+  int64_t phase_ms = 5000;     // rebalance: time between two membership events
 };
+
+// The sequence number of a numbered body (BenchOptions::number_bodies); -1 when the body is
+// too short to carry one.
+inline int64_t BodySequence(const std::string& body) {
+  uint64_t seq = 0;
+  if (body.size() < sizeof(seq)) return -1;
+  std::memcpy(&seq, body.data(), sizeof(seq));
+  return seq > static_cast<uint64_t>(INT64_MAX) ? -1 : static_cast<int64_t>(seq);
+}
+
+// Consumers' long-poll wait per Receive: short, so stopping is prompt.
+inline constexpr int64_t kReceiveWaitMs = 500;
 
 // Steady clock, for intervals within this process.
 inline int64_t NowNanos() {
@@ -170,5 +194,19 @@ struct ConsumeLimits {
 // scheduled messages (options.Scheduled()), the lateness (receive - DELIVER_AT_MS) instead.
 Status RunConsumers(const BenchOptions& options, RunControl& control, const ConsumeLimits& limits,
                     SideStats& stats);
+
+// Runs `workers` threads named `name`, each running body(i); returns when all are done.
+template <typename Body>
+void RunThreads(int workers, const char* name, Body body) {
+  std::vector<std::thread> threads;
+  threads.reserve(workers);
+  for (int i = 0; i < workers; ++i) {
+    threads.emplace_back([&body, name, i] {
+      SetThreadName(name);
+      body(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
 
 }  // namespace tidemq::bench
