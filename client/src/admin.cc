@@ -6,6 +6,8 @@
 namespace tidemq {
 namespace {
 
+constexpr uint32_t kMaxDeadLetterPage = 10'000;
+
 Status Moved() { return Status(Code::kFailedPrecondition, "admin client was moved from"); }
 
 TopicInfo ToTopicInfo(const wire::TopicInfo& t) {
@@ -17,12 +19,51 @@ TopicInfo ToTopicInfo(const wire::TopicInfo& t) {
   return out;
 }
 
+RetryPolicy FromWire(const wire::RetryPolicy& p) {
+  RetryPolicy out;
+  switch (p.kind()) {
+    case wire::RetryPolicy::CUSTOM: out.kind = RetryPolicy::Kind::kCustom; break;
+    case wire::RetryPolicy::EXPONENTIAL: out.kind = RetryPolicy::Kind::kExponential; break;
+    default: out.kind = RetryPolicy::Kind::kLadder; break;
+  }
+  if (out.kind == RetryPolicy::Kind::kCustom) {
+    out.delays_ms.assign(p.delays_ms().begin(), p.delays_ms().end());
+  }
+  if (out.kind == RetryPolicy::Kind::kExponential) {
+    out.initial_ms = p.initial_ms();
+    out.multiplier = p.multiplier();
+    out.max_ms = p.max_ms();
+  }
+  return out;
+}
+
+void ToWire(const RetryPolicy& p, wire::RetryPolicy* out) {
+  switch (p.kind) {
+    case RetryPolicy::Kind::kLadder: out->set_kind(wire::RetryPolicy::LADDER); break;
+    case RetryPolicy::Kind::kCustom:
+      out->set_kind(wire::RetryPolicy::CUSTOM);
+      for (int64_t d : p.delays_ms) out->add_delays_ms(d);
+      break;
+    case RetryPolicy::Kind::kExponential:
+      out->set_kind(wire::RetryPolicy::EXPONENTIAL);
+      out->set_initial_ms(p.initial_ms);
+      out->set_multiplier(p.multiplier);
+      out->set_max_ms(p.max_ms);
+      break;
+  }
+}
+
 GroupInfo ToGroupInfo(const wire::GroupInfo& g) {
   GroupInfo out;
   out.name = g.config().name();
   out.broadcast = g.config().mode() == wire::BROADCASTING;
   out.fifo = g.config().fifo();
+  out.fifo_block = g.config().fifo_block();
   out.max_attempts = g.config().max_attempts();
+  out.retry = FromWire(g.config().retry());
+  out.retried = g.retried();
+  out.dead_lettered = g.dead_lettered();
+  out.dlq_messages = g.dlq_messages();
   for (const auto& q : g.queues()) {
     out.queues.push_back({q.topic(), q.queue_id(), q.committed_offset(), q.max_offset(), q.lag(),
                           q.inflight(), q.client_id()});
@@ -59,6 +100,19 @@ TransactionInfo ToTransactionInfo(const wire::TxnInfo& t) {
 }
 
 }  // namespace
+
+bool DeadLetterFilter::empty() const {
+  return message_id.empty() && dlq_offset < 0 && tag.empty() && key.empty() &&
+         original_topic.empty() && from_ms == 0 && to_ms == 0;
+}
+
+const char* ToString(RedriveTarget target) {
+  switch (target) {
+    case RedriveTarget::kOriginalTopic: return "original topic";
+    case RedriveTarget::kRetryQueue: return "retry queue";
+  }
+  return "unknown";
+}
 
 const char* ToString(TransactionState state) {
   switch (state) {
@@ -155,15 +209,32 @@ Status Admin::DeleteTopic(const std::string& name) {
 
 Result<GroupInfo> Admin::CreateGroup(const std::string& name, bool broadcast, bool fifo,
                                      uint32_t max_attempts) {
+  GroupOptions options;
+  options.broadcast = broadcast;
+  options.fifo = fifo;
+  options.max_attempts = max_attempts;
+  return CreateGroup(name, options);
+}
+
+Result<GroupInfo> Admin::CreateGroup(const std::string& name, const GroupOptions& options) {
   if (!impl_) return Moved();
   RETURN_IF_ERROR(ValidateGroupName(name));
+  if (options.fifo_block && !options.fifo) {
+    return InvalidArgument("fifo_block applies to FIFO groups only (set fifo too)");
+  }
+  if (options.retry) {
+    Status st = options.retry->Validate();
+    if (!st.ok()) return InvalidArgument("retry back-off: " + st.message());
+  }
   wire::Header h;
   h.set_kind(wire::CREATE_GROUP);
   auto* c = h.mutable_create_group_request()->mutable_config();
   c->set_name(name);
-  c->set_mode(broadcast ? wire::BROADCASTING : wire::CLUSTERING);
-  c->set_fifo(fifo);
-  c->set_max_attempts(max_attempts);
+  c->set_mode(options.broadcast ? wire::BROADCASTING : wire::CLUSTERING);
+  c->set_fifo(options.fifo);
+  c->set_fifo_block(options.fifo_block);
+  c->set_max_attempts(options.max_attempts);
+  if (options.retry) ToWire(*options.retry, c->mutable_retry());
   ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
   return ToGroupInfo(f.header.create_group_response().group());
 }
@@ -196,6 +267,120 @@ Status Admin::DeleteGroup(const std::string& name) {
   h.set_kind(wire::DELETE_GROUP);
   h.mutable_delete_group_request()->set_group(name);
   return impl_->core_->Call(std::move(h)).status();
+}
+
+namespace {
+
+Status CheckDeadLetterFilter(const DeadLetterFilter& f) {
+  if (f.message_id.size() > kMaxMessageIdLength) {
+    return InvalidArgument("message id is longer than " + std::to_string(kMaxMessageIdLength) +
+                           " characters");
+  }
+  if (f.dlq_offset < -1) return InvalidArgument("DLQ offset must be -1 (any) or >= 0");
+  if (!f.tag.empty()) RETURN_IF_ERROR(ValidateTag(f.tag));
+  if (f.key.size() > kMaxKeyLength) {
+    return InvalidArgument("key is longer than " + std::to_string(kMaxKeyLength) + " bytes");
+  }
+  if (!f.original_topic.empty()) RETURN_IF_ERROR(ValidateTopicName(f.original_topic));
+  if (f.from_ms < 0 || f.to_ms < 0) return InvalidArgument("times must not be negative");
+  if (f.from_ms > 0 && f.to_ms > 0 && f.from_ms >= f.to_ms) {
+    return InvalidArgument("the time range is empty: from " + std::to_string(f.from_ms) +
+                           " is not before to " + std::to_string(f.to_ms));
+  }
+  return Status::Ok();
+}
+
+// Redrive and purge act on "everything" only when told so.
+Status CheckSelection(const std::string& group, const DeadLetterFilter& f, bool all,
+                      const char* verb) {
+  RETURN_IF_ERROR(ValidateGroupName(group));
+  RETURN_IF_ERROR(CheckDeadLetterFilter(f));
+  if (f.empty() && !all) {
+    return InvalidArgument(std::string("nothing selected to ") + verb +
+                           ": give a filter, or all = true for every dead letter of group '" +
+                           group + "'");
+  }
+  return Status::Ok();
+}
+
+// dlq_offset is proto3 int64 where 0 is a valid offset: "any" travels as -1, always.
+void ToWire(const DeadLetterFilter& f, wire::DlqFilter* out) {
+  out->set_message_id(f.message_id);
+  out->set_dlq_offset(f.dlq_offset);
+  out->set_tag(f.tag);
+  out->set_key(f.key);
+  out->set_from_ms(f.from_ms);
+  out->set_to_ms(f.to_ms);
+  out->set_original_topic(f.original_topic);
+}
+
+}  // namespace
+
+Result<DeadLetterPage> Admin::ListDeadLetters(const std::string& group,
+                                              const DeadLetterFilter& filter, int64_t after_offset,
+                                              uint32_t limit, bool with_bodies) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateGroupName(group));
+  RETURN_IF_ERROR(CheckDeadLetterFilter(filter));
+  if (after_offset < -1) return InvalidArgument("after offset must be -1 (start) or >= 0");
+  if (limit == 0 || limit > kMaxDeadLetterPage) {
+    return InvalidArgument("limit must be 1.." + std::to_string(kMaxDeadLetterPage) + ", not " +
+                           std::to_string(limit));
+  }
+  wire::Header h;
+  h.set_kind(wire::DLQ_LIST);
+  auto* r = h.mutable_dlq_list_request();
+  r->set_group(group);
+  ToWire(filter, r->mutable_filter());
+  r->set_after_offset(after_offset);
+  r->set_limit(limit);
+  r->set_with_bodies(with_bodies);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  const auto& resp = f.header.dlq_list_response();
+  DeadLetterPage page;
+  page.total = resp.total();
+  std::vector<std::string_view> bodies;
+  if (with_bodies) {
+    Status st = wire::SplitBodies(resp.messages(), f.body, &bodies);
+    if (!st.ok()) return Status(st.code(), "bad response from broker: " + st.message());
+  }
+  page.messages.reserve(resp.messages_size());
+  for (int i = 0; i < resp.messages_size(); ++i) {
+    // Without bodies, body_size may still say how long the body is: nothing follows.
+    page.messages.push_back(ReceivedMessageAccess::FromWireDeadLetter(
+        resp.messages(i), with_bodies ? bodies[i] : std::string_view()));
+  }
+  return page;
+}
+
+Result<int64_t> Admin::RedriveDeadLetters(const std::string& group, const DeadLetterFilter& filter,
+                                          bool all, RedriveTarget target) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckSelection(group, filter, all, "redrive"));
+  wire::Header h;
+  h.set_kind(wire::DLQ_REDRIVE);
+  auto* r = h.mutable_dlq_redrive_request();
+  r->set_group(group);
+  ToWire(filter, r->mutable_filter());
+  r->set_all(all);
+  r->set_target(target == RedriveTarget::kRetryQueue ? wire::DlqRedriveRequest::RETRY_QUEUE
+                                                     : wire::DlqRedriveRequest::ORIGINAL_TOPIC);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return f.header.dlq_redrive_response().redriven();
+}
+
+Result<int64_t> Admin::PurgeDeadLetters(const std::string& group, const DeadLetterFilter& filter,
+                                        bool all) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckSelection(group, filter, all, "purge"));
+  wire::Header h;
+  h.set_kind(wire::DLQ_PURGE);
+  auto* r = h.mutable_dlq_purge_request();
+  r->set_group(group);
+  ToWire(filter, r->mutable_filter());
+  r->set_all(all);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return f.header.dlq_purge_response().purged();
 }
 
 // log_offset is proto3 int64 where 0 is a valid offset, so "not by offset" is sent as -1.

@@ -26,6 +26,16 @@ ReceivedMessage ReceivedMessageAccess::FromWire(const wire::Message& m, std::str
   r.deliver_at_ms_ = m.deliver_at_ms();
   r.delivery_attempt_ = m.delivery_attempt();
   r.receipt_handle_ = m.receipt_handle();
+  r.original_topic_ = m.original_topic();
+  r.first_failure_ms_ = m.first_failure_ms();
+  r.dead_letter_reason_ = m.dead_letter_reason();
+  return r;
+}
+
+ReceivedMessage ReceivedMessageAccess::FromWireDeadLetter(const wire::Message& m,
+                                                          std::string_view body) {
+  ReceivedMessage r = FromWire(m, body);
+  r.dlq_offset_ = m.dlq_offset();  // 0 is a real offset: only DLQ_LIST replies carry one
   return r;
 }
 
@@ -241,25 +251,72 @@ Status AckMany(ClientCore& core, const ConsumerSpec& spec,
   return HandleStatus(f.header.ack_response().results());
 }
 
-Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
-            int64_t delay_ms) {
-  if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
-  if (delay_ms < 0) return InvalidArgument("nack delay is negative");
+namespace {
+
+constexpr int64_t kMaxNackDelayMs = 24 * 3600 * 1000LL;
+
+// `done` runs on the io thread, or inline on a bad argument.
+void NackManyAsync(ClientCore& core, const ConsumerSpec& spec,
+                   const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
+                   bool release, SettleCallback done) {
+  if (receipt_handles.empty()) return done(Status::Ok());
+  if (delay_ms < 0 || delay_ms > kMaxNackDelayMs) {
+    return done(InvalidArgument("nack delay must be between 0 and 24 h, not " +
+                                std::to_string(delay_ms) + " ms"));
+  }
   wire::Header h;
   h.set_kind(wire::NACK);
   auto* r = h.mutable_nack_request();
   r->set_group(spec.group);
   r->set_topic(spec.topic);
-  r->add_receipt_handles(receipt_handle);
+  for (std::string_view handle : receipt_handles) {
+    if (handle.empty()) return done(InvalidArgument("message has no receipt handle"));
+    r->add_receipt_handles()->assign(handle.data(), handle.size());
+  }
   r->set_delay_ms(delay_ms);
-  ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
-  return HandleStatus(f.header.nack_response().results());
+  r->set_release(release);
+  core.connection().Call(std::move(h), {}, core.request_timeout_ms(),
+                         [done = std::move(done)](Result<wire::Frame> f) {
+                           if (!f.ok()) return done(f.status());
+                           done(HandleStatus(f->header.nack_response().results()));
+                         });
 }
 
-Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,
-                                const std::string& receipt_handle, int64_t lease_ms) {
+Status NackMany(ClientCore& core, const ConsumerSpec& spec,
+                const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
+                bool release) {
+  if (core.connection().OnIoThread()) {
+    return Status(Code::kFailedPrecondition, "blocking Nack called from a client callback");
+  }
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  NackManyAsync(core, spec, receipt_handles, delay_ms, release,
+                [&promise](Status st) { promise.set_value(std::move(st)); });
+  return future.get();
+}
+
+}  // namespace
+
+Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
+            int64_t delay_ms) {
   if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
-  RETURN_IF_ERROR(CheckTimeout("lease duration", lease_ms));
+  return NackMany(core, spec, {receipt_handle}, delay_ms, /*release=*/false);
+}
+
+Status Release(ClientCore& core, const ConsumerSpec& spec,
+               const std::vector<std::string_view>& receipt_handles) {
+  return NackMany(core, spec, receipt_handles, 0, /*release=*/true);
+}
+
+void ReleaseAsync(ClientCore& core, const ConsumerSpec& spec,
+                  const std::vector<std::string_view>& receipt_handles, SettleCallback done) {
+  NackManyAsync(core, spec, receipt_handles, 0, /*release=*/true, std::move(done));
+}
+
+void ChangeLeaseAsync(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
+                      int64_t lease_ms, ChangeLeaseCallback done) {
+  if (receipt_handle.empty()) return done(InvalidArgument("message has no receipt handle"));
+  if (Status st = CheckTimeout("lease duration", lease_ms); !st.ok()) return done(st);
   wire::Header h;
   h.set_kind(wire::CHANGE_LEASE);
   auto* r = h.mutable_change_lease_request();
@@ -267,10 +324,25 @@ Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,
   r->set_topic(spec.topic);
   r->set_receipt_handle(receipt_handle);
   r->set_lease_ms(lease_ms);
-  ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
-  const std::string& handle = f.header.change_lease_response().receipt_handle();
-  if (handle.empty()) return Internal("broker returned no new receipt handle");
-  return handle;
+  core.connection().Call(
+      std::move(h), {}, core.request_timeout_ms(), [done = std::move(done)](Result<wire::Frame> f) {
+        if (!f.ok()) return done(f.status());
+        const std::string& handle = f->header.change_lease_response().receipt_handle();
+        if (handle.empty()) return done(Internal("broker returned no new receipt handle"));
+        done(handle);
+      });
+}
+
+Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,
+                                const std::string& receipt_handle, int64_t lease_ms) {
+  if (core.connection().OnIoThread()) {
+    return Status(Code::kFailedPrecondition, "blocking ChangeLease called from a client callback");
+  }
+  std::promise<Result<std::string>> promise;
+  auto future = promise.get_future();
+  ChangeLeaseAsync(core, spec, receipt_handle, lease_ms,
+                   [&promise](Result<std::string> r) { promise.set_value(std::move(r)); });
+  return future.get();
 }
 
 }  // namespace client

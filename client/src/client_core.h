@@ -20,6 +20,8 @@ namespace tidemq {
 // The one way into ReceivedMessage's fields (it is a friend).
 struct ReceivedMessageAccess {
   static ReceivedMessage FromWire(const wire::Message& m, std::string_view body);
+  // A message of a DLQ_LIST reply: FromWire plus its DLQ offset.
+  static ReceivedMessage FromWireDeadLetter(const wire::Message& m, std::string_view body);
   static void SetReceiptHandle(ReceivedMessage* m, std::string handle);
 };
 
@@ -94,8 +96,21 @@ Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receip
 // All handles in one request: Ok when every one was acked, else the first failure.
 Status AckMany(ClientCore& core, const ConsumerSpec& spec,
                const std::vector<std::string_view>& receipt_handles);
+// delay_ms 0: the group's retry back-off; at most 24 h.
 Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
             int64_t delay_ms);
+// Gives messages back unprocessed: redelivered at once, their attempts not counted. All
+// handles in one request, answered like AckMany.
+Status Release(ClientCore& core, const ConsumerSpec& spec,
+               const std::vector<std::string_view>& receipt_handles);
+using SettleCallback = std::function<void(Status)>;
+// `done` runs on the io thread (or inline on a bad argument); usable from a callback.
+void ReleaseAsync(ClientCore& core, const ConsumerSpec& spec,
+                  const std::vector<std::string_view>& receipt_handles, SettleCallback done);
+using ChangeLeaseCallback = std::function<void(Result<std::string>)>;
+// The new receipt handle goes to `done` (on the io thread, or inline on a bad argument).
+void ChangeLeaseAsync(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
+                      int64_t lease_ms, ChangeLeaseCallback done);
 Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,
                                 const std::string& receipt_handle, int64_t lease_ms);
 

@@ -60,6 +60,19 @@ Status SimpleConsumer::Nack(const ReceivedMessage& message, int64_t delay_ms) {
   return client::Nack(*impl_->core_, impl_->spec_, message.receipt_handle(), delay_ms);
 }
 
+Status SimpleConsumer::Release(const ReceivedMessage& message) {
+  if (!impl_) return Moved();
+  return client::Release(*impl_->core_, impl_->spec_, {message.receipt_handle()});
+}
+
+Status SimpleConsumer::Release(const std::vector<ReceivedMessage>& messages) {
+  if (!impl_) return Moved();
+  std::vector<std::string_view> handles;
+  handles.reserve(messages.size());
+  for (const auto& m : messages) handles.push_back(m.receipt_handle());
+  return client::Release(*impl_->core_, impl_->spec_, handles);
+}
+
 Status SimpleConsumer::ChangeLease(ReceivedMessage& message, int64_t lease_ms) {
   if (!impl_) return Moved();
   ASSIGN_OR_RETURN(std::string handle, client::ChangeLease(*impl_->core_, impl_->spec_,

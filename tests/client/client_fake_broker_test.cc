@@ -283,6 +283,59 @@ TEST(SimpleConsumerTest, BatchAckSendsEveryHandleInOneRequest) {
   EXPECT_TRUE(consumer->Ack(std::vector<ReceivedMessage>{}).ok());
 }
 
+TEST(SimpleConsumerTest, ReleaseIsANackThatDoesNotCount) {
+  FakeBroker broker;
+  auto consumer = SimpleConsumer::NewBuilder()
+                      .Endpoint(broker.endpoint())
+                      .Group("g")
+                      .Topic("orders")
+                      .AwaitDuration(1000)
+                      .Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  broker.Accept();
+  auto received = std::async(std::launch::async, [&] { return consumer->Receive(2); });
+  wire::Frame req = broker.ReadFrame();
+  wire::Header resp;
+  for (int i = 0; i < 2; ++i) {
+    auto* m = resp.mutable_receive_response()->add_messages();
+    m->set_topic("orders");
+    m->set_message_id("id" + std::to_string(i));
+    m->set_original_topic("orders");
+    m->set_first_failure_ms(1'700'000'000'000 + i);
+    m->set_delivery_attempt(3);
+    m->set_body_size(1);
+    m->set_receipt_handle("h" + std::to_string(i));
+  }
+  broker.Respond(req, resp, "ab");
+  auto batch = received.get();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_EQ((*batch)[1].original_topic(), "orders");
+  EXPECT_EQ((*batch)[1].first_failure_ms(), 1'700'000'000'001);
+  EXPECT_EQ((*batch)[1].dlq_offset(), -1);  // not a dead letter
+
+  auto released = std::async(std::launch::async, [&] { return consumer->Release(*batch); });
+  wire::Frame nack = broker.ReadFrame();
+  ASSERT_EQ(nack.header.kind(), wire::NACK);
+  EXPECT_TRUE(nack.header.nack_request().release());
+  EXPECT_EQ(nack.header.nack_request().delay_ms(), 0);
+  ASSERT_EQ(nack.header.nack_request().receipt_handles_size(), 2);
+  broker.Respond(nack, wire::Header());
+  EXPECT_TRUE(released.get().ok());
+
+  released = std::async(std::launch::async, [&] { return consumer->Release((*batch)[0]); });
+  nack = broker.ReadFrame();
+  EXPECT_TRUE(nack.header.nack_request().release());
+  EXPECT_EQ(nack.header.nack_request().receipt_handles(0), "h0");
+  broker.Respond(nack, wire::Header());
+  EXPECT_TRUE(released.get().ok());
+
+  // Refused before reaching the wire.
+  EXPECT_EQ(consumer->Nack((*batch)[0], -1).code(), Code::kInvalidArgument);
+  EXPECT_EQ(consumer->Nack((*batch)[0], 25 * 3600 * 1000LL).code(), Code::kInvalidArgument);
+  EXPECT_EQ(consumer->Release(ReceivedMessage()).code(), Code::kInvalidArgument);
+}
+
 TEST(SimpleConsumerTest, BuildValidatesNames) {
   EXPECT_EQ(SimpleConsumer::NewBuilder().Topic("t").Build().status().code(),
             Code::kInvalidArgument);  // no group
@@ -342,6 +395,172 @@ TEST(AdminTest, QueryByIdDoesNotAskForOffsetZero) {
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].body(), "hi");
+}
+
+TEST(AdminTest, CreateGroupSendsTheRetryPolicy) {
+  FakeBroker broker;
+  auto admin = Admin::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(admin.ok());
+  broker.Accept();
+  GroupOptions options;
+  options.max_attempts = 4;
+  options.retry = *RetryPolicy::Parse("1s,2s,4s");
+  auto f = std::async(std::launch::async, [&] { return admin->CreateGroup("g", options); });
+  wire::Frame req = broker.ReadFrame();
+  ASSERT_EQ(req.header.kind(), wire::CREATE_GROUP);
+  const auto& c = req.header.create_group_request().config();
+  EXPECT_EQ(c.max_attempts(), 4u);
+  ASSERT_TRUE(c.has_retry());
+  EXPECT_EQ(c.retry().kind(), wire::RetryPolicy::CUSTOM);
+  ASSERT_EQ(c.retry().delays_ms_size(), 3);
+  EXPECT_EQ(c.retry().delays_ms(2), 4000);
+  wire::Header resp;
+  auto* g = resp.mutable_create_group_response()->mutable_group();
+  *g->mutable_config() = c;
+  g->set_retried(7);
+  g->set_dead_lettered(2);
+  g->set_dlq_messages(1);
+  broker.Respond(req, resp);
+  auto r = f.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->retry, *options.retry);
+  EXPECT_EQ(r->retry.ToString(), "1s,2s,4s");
+  EXPECT_EQ(r->max_attempts, 4u);
+  EXPECT_EQ(r->retried, 7);
+  EXPECT_EQ(r->dead_lettered, 2);
+  EXPECT_EQ(r->dlq_messages, 1);
+
+  // No policy given: none sent, the broker keeps its default.
+  auto plain = std::async(std::launch::async, [&] { return admin->CreateGroup("p"); });
+  req = broker.ReadFrame();
+  EXPECT_FALSE(req.header.create_group_request().config().has_retry());
+  wire::Header presp;
+  presp.mutable_create_group_response()->mutable_group()->mutable_config()->set_name("p");
+  broker.Respond(req, presp);
+  EXPECT_TRUE(plain.get().ok());
+}
+
+TEST(AdminTest, CreateGroupValidatesBeforeSending) {
+  FakeBroker broker;
+  auto admin = Admin::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(admin.ok());
+  GroupOptions block_without_fifo;
+  block_without_fifo.fifo_block = true;
+  EXPECT_EQ(admin->CreateGroup("g", block_without_fifo).status().code(), Code::kInvalidArgument);
+  GroupOptions bad_policy;
+  bad_policy.retry = RetryPolicy{};
+  bad_policy.retry->kind = RetryPolicy::Kind::kCustom;  // no delays
+  EXPECT_EQ(admin->CreateGroup("g", bad_policy).status().code(), Code::kInvalidArgument);
+}
+
+TEST(AdminTest, ListDeadLettersSendsTheFilterAndReadsBodies) {
+  FakeBroker broker;
+  auto admin = Admin::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(admin.ok());
+  broker.Accept();
+  DeadLetterFilter filter;
+  filter.tag = "created";
+  filter.from_ms = 1000;
+  auto f = std::async(std::launch::async,
+                      [&] { return admin->ListDeadLetters("g", filter, 4, 10, true); });
+  wire::Frame req = broker.ReadFrame();
+  ASSERT_EQ(req.header.kind(), wire::DLQ_LIST);
+  const auto& lr = req.header.dlq_list_request();
+  EXPECT_EQ(lr.group(), "g");
+  EXPECT_EQ(lr.filter().tag(), "created");
+  EXPECT_EQ(lr.filter().from_ms(), 1000);
+  EXPECT_EQ(lr.filter().dlq_offset(), -1);  // "any", never offset 0
+  EXPECT_EQ(lr.after_offset(), 4);
+  EXPECT_EQ(lr.limit(), 10u);
+  EXPECT_TRUE(lr.with_bodies());
+  wire::Header resp;
+  for (int i = 0; i < 2; ++i) {
+    auto* m = resp.mutable_dlq_list_response()->add_messages();
+    m->set_topic("orders");
+    m->set_original_topic("orders");
+    m->set_message_id("id" + std::to_string(i));
+    m->set_dlq_offset(5 + i);
+    m->set_delivery_attempt(16);
+    m->set_first_failure_ms(100);
+    m->set_store_ms(200);
+    m->set_dead_letter_reason("max_attempts");
+    m->set_body_size(i == 0 ? 2 : 3);
+  }
+  resp.mutable_dlq_list_response()->set_total(9);
+  broker.Respond(req, resp, "ab\x01\x02\x03");
+  auto r = f.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->total, 9);
+  ASSERT_EQ(r->messages.size(), 2u);
+  EXPECT_EQ(r->messages[0].body(), "ab");
+  EXPECT_EQ(r->messages[1].body(), "\x01\x02\x03");
+  EXPECT_EQ(r->messages[1].dlq_offset(), 6);
+  EXPECT_EQ(r->messages[1].dead_letter_reason(), "max_attempts");
+  EXPECT_EQ(r->messages[1].delivery_attempt(), 16u);
+  EXPECT_EQ(r->messages[1].original_topic(), "orders");
+
+  // Without bodies nothing follows the header, whatever body_size says.
+  auto nobody = std::async(std::launch::async, [&] { return admin->ListDeadLetters("g"); });
+  req = broker.ReadFrame();
+  EXPECT_FALSE(req.header.dlq_list_request().with_bodies());
+  wire::Header resp2;
+  auto* m = resp2.mutable_dlq_list_response()->add_messages();
+  m->set_message_id("id0");
+  m->set_dlq_offset(0);
+  m->set_body_size(10);
+  broker.Respond(req, resp2);
+  auto r2 = nobody.get();
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  ASSERT_EQ(r2->messages.size(), 1u);
+  EXPECT_EQ(r2->messages[0].dlq_offset(), 0);
+  EXPECT_TRUE(r2->messages[0].body().empty());
+}
+
+TEST(AdminTest, RedriveAndPurgeNeedASelectionOrAll) {
+  FakeBroker broker;
+  auto admin = Admin::NewBuilder().Endpoint(broker.endpoint()).Build();
+  ASSERT_TRUE(admin.ok());
+  broker.Accept();
+  // Refused without a request: nothing selected, or a bad filter.
+  EXPECT_EQ(admin->RedriveDeadLetters("g", {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(admin->PurgeDeadLetters("g", {}).status().code(), Code::kInvalidArgument);
+  DeadLetterFilter backwards;
+  backwards.from_ms = 2000;
+  backwards.to_ms = 1000;
+  EXPECT_EQ(admin->PurgeDeadLetters("g", backwards).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(admin->ListDeadLetters("g", {}, -1, 0).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(admin->ListDeadLetters("bad group!").status().code(), Code::kInvalidArgument);
+
+  DeadLetterFilter one;
+  one.dlq_offset = 0;
+  EXPECT_FALSE(one.empty());
+  auto redriven = std::async(std::launch::async, [&] {
+    return admin->RedriveDeadLetters("g", one, false, RedriveTarget::kRetryQueue);
+  });
+  wire::Frame req = broker.ReadFrame();
+  ASSERT_EQ(req.header.kind(), wire::DLQ_REDRIVE);
+  EXPECT_EQ(req.header.dlq_redrive_request().filter().dlq_offset(), 0);
+  EXPECT_FALSE(req.header.dlq_redrive_request().all());
+  EXPECT_EQ(req.header.dlq_redrive_request().target(), wire::DlqRedriveRequest::RETRY_QUEUE);
+  wire::Header resp;
+  resp.mutable_dlq_redrive_response()->set_redriven(1);
+  broker.Respond(req, resp);
+  auto r = redriven.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 1);
+
+  auto purged =
+      std::async(std::launch::async, [&] { return admin->PurgeDeadLetters("g", {}, true); });
+  req = broker.ReadFrame();
+  ASSERT_EQ(req.header.kind(), wire::DLQ_PURGE);
+  EXPECT_TRUE(req.header.dlq_purge_request().all());
+  EXPECT_EQ(req.header.dlq_purge_request().filter().dlq_offset(), -1);
+  wire::Header presp;
+  presp.mutable_dlq_purge_response()->set_purged(3);
+  broker.Respond(req, presp);
+  auto p = purged.get();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(*p, 3);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Admin: topics, consumer groups, message look-up, scheduled messages and broker statistics.
+// Admin: topics, consumer groups (with their retry policy), dead letters, message look-up,
+// scheduled messages, transactions and broker statistics.
 //
 //   auto admin = tidemq::Admin::NewBuilder().Endpoint("127.0.0.1:9810").Build();
 //   admin->CreateTopic("orders", 8);
@@ -9,11 +10,12 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/retry_policy.h"
 #include "common/status.h"
 #include "tidemq/message.h"
 
@@ -41,15 +43,60 @@ struct QueueLag {
   std::string client_id;  // broadcasting groups: whose offset this is
 };
 
+// How a consumer group consumes and retries. A failed delivery (nack, lapsed lease) waits
+// retry.DelayMs(n) after its n-th failure; after max_attempts deliveries the message goes
+// to %DLQ%<group> (FIFO groups retry in place, and with fifo_block never dead-letter).
+struct GroupOptions {
+  bool broadcast = false;     // every member gets every message
+  bool fifo = false;          // a queue's next message only after the previous is settled
+  bool fifo_block = false;    // FIFO: keep retrying past max_attempts instead of dead-lettering
+  uint32_t max_attempts = 0;  // 0: the broker's default (16)
+  std::optional<RetryPolicy> retry;  // empty: the broker's default (ladder)
+};
+
 struct GroupInfo {
   std::string name;
   bool broadcast = false;
   bool fifo = false;
+  bool fifo_block = false;
   uint32_t max_attempts = 0;
+  RetryPolicy retry;  // the back-off in force
   std::vector<QueueLag> queues;
   std::vector<std::string> clients;
   int64_t total_lag = 0;
+  int64_t retried = 0;        // retry copies made (nack, lapsed lease) since broker start
+  int64_t dead_lettered = 0;  // moved to %DLQ%<group> since broker start
+  int64_t dlq_messages = 0;   // in %DLQ%<group> now, neither redriven nor purged
 };
+
+// Selects dead letters of one group: every field that is set must match. An empty filter
+// selects all of them; redrive and purge then also need all = true, so that "everything" is
+// always said explicitly.
+struct DeadLetterFilter {
+  std::string message_id;
+  int64_t dlq_offset = -1;  // one message (ReceivedMessage::dlq_offset()); -1: any
+  std::string tag;
+  std::string key;
+  std::string original_topic;  // the topic it was sent to
+  int64_t from_ms = 0;         // dead-lettered at or after (ms since the epoch); 0: any
+  int64_t to_ms = 0;           // dead-lettered before; 0: any
+
+  bool empty() const;
+};
+
+struct DeadLetterPage {
+  // Ordered by dlq_offset(); each with original_topic(), delivery_attempt() (deliveries
+  // made), first_failure_ms(), dead_letter_reason() and store_ms() = when dead-lettered.
+  std::vector<ReceivedMessage> messages;
+  int64_t total = 0;  // dead letters of the group, matching the filter or not
+};
+
+// Where a redriven dead letter goes.
+enum class RedriveTarget {
+  kOriginalTopic,  // back into its topic: every group of the topic receives it again
+  kRetryQueue,     // into %RETRY%<group>: only this group, its attempts counted from 1 again
+};
+const char* ToString(RedriveTarget target);
 
 struct StatsInfo {
   std::map<std::string, int64_t> counters;
@@ -153,12 +200,30 @@ class Admin {
   Result<TopicInfo> DescribeTopic(const std::string& name);
   Status DeleteTopic(const std::string& name);
 
+  // Creates a group or updates an existing one (its mode, broadcast and fifo, cannot change).
   // max_attempts 0: the broker's default.
   Result<GroupInfo> CreateGroup(const std::string& name, bool broadcast = false, bool fifo = false,
                                 uint32_t max_attempts = 0);
+  Result<GroupInfo> CreateGroup(const std::string& name, const GroupOptions& options);
   Result<std::vector<GroupInfo>> ListGroups();
   Result<GroupInfo> DescribeGroup(const std::string& name);
   Status DeleteGroup(const std::string& name);
+
+  // Dead letters of a group (%DLQ%<group>), neither redriven nor purged. Paging: pass the
+  // last dlq_offset() seen as after_offset (-1: from the start). limit 1..10000. Bodies are
+  // fetched only with with_bodies.
+  Result<DeadLetterPage> ListDeadLetters(const std::string& group,
+                                         const DeadLetterFilter& filter = {},
+                                         int64_t after_offset = -1, uint32_t limit = 100,
+                                         bool with_bodies = false);
+  // Sends the selected dead letters back to target; returns how many. The filter must not be
+  // empty unless all is true (InvalidArgument otherwise).
+  Result<int64_t> RedriveDeadLetters(const std::string& group, const DeadLetterFilter& filter,
+                                     bool all = false,
+                                     RedriveTarget target = RedriveTarget::kOriginalTopic);
+  // Drops the selected dead letters for good; returns how many. Same rule as redrive.
+  Result<int64_t> PurgeDeadLetters(const std::string& group, const DeadLetterFilter& filter,
+                                   bool all = false);
 
   // topic narrows the search and may be empty.
   Result<std::vector<ReceivedMessage>> QueryById(const std::string& message_id,

@@ -78,11 +78,18 @@ class Message::Builder {
   Message m_;
 };
 
+// A failed delivery (nack, exception in a PushConsumer listener, lapsed lease) comes back as a
+// retry copy after the group's back-off, and after the group's max attempts the message is
+// dead-lettered into %DLQ%<group>. Every copy keeps the message id, topic, tag, keys,
+// properties and body of the message the producer sent; the fields below say which copy this
+// is. Idempotent consumers dedupe on message_id().
 class ReceivedMessage {
  public:
   ReceivedMessage() = default;
 
+  // Assigned by the producer; the same on every delivery, retry copy and dead letter.
   const std::string& message_id() const { return message_id_; }
+  // The topic it was sent to, also on a retry copy (stored in %RETRY%<group>).
   const std::string& topic() const { return topic_; }
   const std::string& tag() const { return tag_; }
   const std::vector<std::string>& keys() const { return keys_; }
@@ -99,6 +106,18 @@ class ReceivedMessage {
   uint32_t delivery_attempt() const { return delivery_attempt_; }
   // Identifies this delivery's lease; empty for messages returned by a query.
   const std::string& receipt_handle() const { return receipt_handle_; }
+
+  // Retries and dead letters. The topic the message was sent to, when this is a retry copy
+  // or a dead letter; empty on a first delivery.
+  const std::string& original_topic() const { return original_topic_; }
+  // When its first delivery failed (ms since the Unix epoch); 0 if it never failed.
+  int64_t first_failure_ms() const { return first_failure_ms_; }
+  // Dead letters only (Admin::ListDeadLetters): why it was dead-lettered ("max_attempts",
+  // ...) and its offset in %DLQ%<group>, which selects it for a redrive or purge. For a dead
+  // letter, delivery_attempt() is the number of deliveries made and store_ms() the time it
+  // was dead-lettered.
+  const std::string& dead_letter_reason() const { return dead_letter_reason_; }
+  int64_t dlq_offset() const { return dlq_offset_; }
 
  private:
   friend struct ReceivedMessageAccess;  // the client library fills these in
@@ -118,6 +137,10 @@ class ReceivedMessage {
   int64_t deliver_at_ms_ = 0;
   uint32_t delivery_attempt_ = 0;
   std::string receipt_handle_;
+  std::string original_topic_;
+  int64_t first_failure_ms_ = 0;
+  std::string dead_letter_reason_;
+  int64_t dlq_offset_ = -1;
 };
 
 struct SendReceipt {

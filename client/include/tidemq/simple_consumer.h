@@ -7,7 +7,9 @@
 //   for (auto& m : *batch) { Process(m); consumer->Ack(m); }
 //
 // A received message is invisible to the rest of the group for LeaseDuration; if it is
-// neither acked nor nacked by then, the broker redelivers it (delivery_attempt grows).
+// neither acked nor nacked by then, the broker redelivers it (delivery_attempt grows), as a
+// retry copy after the group's back-off, like a nack. ChangeLease extends the lease of a
+// message that takes long to process.
 // Receive long-polls: it waits up to AwaitDuration for a message, then returns an empty batch.
 //
 // Thread safety: every method may be called from any thread concurrently. Calls never throw.
@@ -48,8 +50,15 @@ class SimpleConsumer {
   // Acks the whole batch in one request. Ok when every message was acked; otherwise the first
   // failure, its message saying how many failed (the others are acked all the same).
   Status Ack(const std::vector<ReceivedMessage>& messages);
-  // Gives the message back; redelivered no sooner than delay_ms from now (0: broker policy).
+  // Processing failed: the message comes back with delivery_attempt() one higher, after
+  // delay_ms (0: the group's retry back-off; at most 24 h), or is dead-lettered into
+  // %DLQ%<group> once the group's max attempts are used up.
   Status Nack(const ReceivedMessage& message, int64_t delay_ms = 0);
+  // Not processed (e.g. this consumer is stopping): the message is redelivered at once and
+  // the delivery does not count as an attempt. The vector form releases in one request,
+  // answered like the batch Ack.
+  Status Release(const ReceivedMessage& message);
+  Status Release(const std::vector<ReceivedMessage>& messages);
   // Makes the message invisible for lease_ms from now; stores the new receipt handle in
   // *message, so later Ack / Nack calls use it.
   Status ChangeLease(ReceivedMessage& message, int64_t lease_ms);
