@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -201,16 +202,26 @@ void PrintGroupLine(const tidemq::GroupInfo& gi) {
               static_cast<long long>(gi.total_lag), gi.clients.size());
 }
 
-int GroupCreate(const Globals& g, const std::string& name, bool broadcast, bool fifo,
-                uint32_t max_attempts) {
+struct GroupCreateOptions {
+  tidemq::GroupOptions group;
+  std::string retry_backoff;  // RetryPolicy text; empty: the broker's default
+};
+
+int GroupCreate(const Globals& g, const std::string& name, GroupCreateOptions o) {
+  if (!o.retry_backoff.empty()) {
+    auto policy = tidemq::RetryPolicy::Parse(o.retry_backoff);
+    if (!policy.ok()) return Usage("--retry-backoff: " + policy.status().message());
+    o.group.retry = std::move(*policy);
+  }
+  if (o.group.fifo_block && !o.group.fifo) return Usage("--fifo-block needs --fifo");
   auto admin = ConnectAdmin(g);
   if (!admin.ok()) return Fail(admin.status());
-  auto r = admin->CreateGroup(name, broadcast, fifo, max_attempts);
+  auto r = admin->CreateGroup(name, o.group);
   if (!r.ok()) return Fail(r.status());
   std::cout << "created group " << r->name << " (" << (r->broadcast ? "broadcasting" : "clustering")
-            << (r->fifo ? ", fifo" : "");
+            << (r->fifo ? ", fifo" : "") << (r->fifo_block ? ", fifo-block" : "");
   if (r->max_attempts) std::cout << ", max attempts " << r->max_attempts;
-  std::cout << ")\n";
+  std::cout << ", retry back-off " << r->retry.ToString() << ")\n";
   return kExitOk;
 }
 
@@ -232,8 +243,14 @@ int GroupStatus(const Globals& g, const std::string& name) {
   const auto& gi = *r;
   std::cout << "group " << gi.name << "  mode=" << (gi.broadcast ? "broadcasting" : "clustering")
             << " fifo=" << (gi.fifo ? "yes" : "no");
-  if (gi.max_attempts) std::cout << " max_attempts=" << gi.max_attempts;
   std::cout << " total_lag=" << gi.total_lag << "\n";
+  std::cout << "retry: back-off=" << gi.retry.ToString();
+  if (gi.max_attempts) std::cout << " max_attempts=" << gi.max_attempts;
+  if (gi.fifo_block) std::cout << " fifo_block=yes";
+  std::cout << " retried=" << gi.retried << " dead_lettered=" << gi.dead_lettered
+            << " dlq=" << gi.dlq_messages;
+  if (gi.dlq_messages > 0) std::cout << "  (tidemq dlq list " << gi.name << ")";
+  std::cout << "\n";
   std::cout << "clients: " << (gi.clients.empty() ? "(none)" : Join(gi.clients, ", ")) << "\n";
   if (gi.queues.empty()) {
     std::cout << "no queues consumed yet\n";
@@ -651,6 +668,300 @@ int TxnStats(const Globals& g, bool json) {
   return kExitOk;
 }
 
+// ---- dead letters ----------------------------------------------------------------------
+
+// What selects dead letters on the command line: MESSAGE_ID, --offset and the filters.
+struct DlqOptions {
+  std::string group;
+  std::string message_id;
+  int64_t offset = -1;
+  std::string tag;
+  std::string key;
+  std::string topic;
+  std::string since;
+  std::string until;
+  bool all = false;
+  uint32_t limit = 100;
+  int64_t after = -1;
+  std::string to = "original";
+  bool json = false;
+};
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "-10m" (relative to now), "now", "2024-05-01", "2024-05-01 13:45[:30]" (local time) or
+// milliseconds since the epoch.
+tidemq::Result<int64_t> ParseTime(const std::string& text, int64_t now_ms) {
+  const std::string forms =
+      "use -DURATION (e.g. -10m, -2h), now, YYYY-MM-DD[ HH:MM[:SS]] (local time) or ms since "
+      "the epoch";
+  if (text == "now") return now_ms;
+  if (!text.empty() && text[0] == '-') {
+    auto d = tidemq::ParseDurationMs(text.substr(1));
+    if (!d.ok()) {
+      return tidemq::InvalidArgument("bad time '" + text + "': " + d.status().message());
+    }
+    return now_ms - *d;
+  }
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() < 12) {  // before 1973: surely meant as something else
+      return tidemq::InvalidArgument("bad time '" + text + "': too small for ms since the epoch; " +
+                                     "for a relative time write -" + text + "s or similar");
+    }
+    return static_cast<int64_t>(std::stoll(text));
+  }
+  for (const char* fmt :
+       {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), fmt, &tm);
+    if (end == nullptr || *end != '\0') continue;
+    tm.tm_isdst = -1;
+    std::time_t secs = std::mktime(&tm);
+    if (secs == static_cast<std::time_t>(-1)) break;
+    return static_cast<int64_t>(secs) * 1000;
+  }
+  return tidemq::InvalidArgument("bad time '" + text + "': " + forms);
+}
+
+// Builds the filter from the selectors; a usage problem comes back as InvalidArgument.
+tidemq::Result<tidemq::DeadLetterFilter> DlqFilterFrom(const DlqOptions& o) {
+  tidemq::DeadLetterFilter f;
+  if (!o.message_id.empty() && o.offset >= 0) {
+    return tidemq::InvalidArgument("give MESSAGE_ID or --offset, not both");
+  }
+  f.message_id = o.message_id;
+  f.dlq_offset = o.offset;
+  f.tag = o.tag;
+  f.key = o.key;
+  f.original_topic = o.topic;
+  const int64_t now = NowMs();
+  if (!o.since.empty()) {
+    auto t = ParseTime(o.since, now);
+    if (!t.ok()) return tidemq::InvalidArgument("--since: " + t.status().message());
+    f.from_ms = *t;
+  }
+  if (!o.until.empty()) {
+    auto t = ParseTime(o.until, now);
+    if (!t.ok()) return tidemq::InvalidArgument("--until: " + t.status().message());
+    f.to_ms = *t;
+  }
+  if (f.from_ms > 0 && f.to_ms > 0 && f.from_ms >= f.to_ms) {
+    return tidemq::InvalidArgument("--since must be before --until");
+  }
+  return f;
+}
+
+// Redrive and purge: a selection, or --all, never both and never neither.
+tidemq::Result<tidemq::DeadLetterFilter> DlqSelection(const DlqOptions& o, const char* verb) {
+  auto f = DlqFilterFrom(o);
+  if (!f.ok()) return f;
+  if (o.all && !f->empty()) {
+    return tidemq::InvalidArgument(
+        "--all selects every dead letter; do not combine it with MESSAGE_ID, --offset or "
+        "filters");
+  }
+  if (!o.all && f->empty()) {
+    return tidemq::InvalidArgument(std::string("select what to ") + verb +
+                                   ": MESSAGE_ID, --offset N, filters (--tag, --key, --topic, "
+                                   "--since, --until) or --all");
+  }
+  return f;
+}
+
+// A body is shown as text when it is valid UTF-8 without control characters (other than
+// newline, tab, carriage return); otherwise as a hex dump.
+bool IsText(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\n' && c != '\t' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    size_t extra = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 0;
+    if (extra == 0 || c < 0xc2 || c > 0xf4 || i + extra >= s.size()) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    }
+    i += 1 + extra;
+  }
+  return true;
+}
+
+std::string HexDump(const std::string& s) {
+  std::string out;
+  char line[96];
+  for (size_t off = 0; off < s.size(); off += 16) {
+    int n = std::snprintf(line, sizeof(line), "%08zx  ", off);
+    std::string ascii;
+    for (size_t i = 0; i < 16; ++i) {
+      if (off + i < s.size()) {
+        auto c = static_cast<unsigned char>(s[off + i]);
+        n += std::snprintf(line + n, sizeof(line) - n, "%02x ", c);
+        ascii.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '.');
+      } else {
+        n += std::snprintf(line + n, sizeof(line) - n, "   ");
+      }
+      if (i == 7) n += std::snprintf(line + n, sizeof(line) - n, " ");
+    }
+    out += line;
+    out += " |" + ascii + "|\n";
+  }
+  return out;
+}
+
+nlohmann::json DeadLetterJson(const tidemq::ReceivedMessage& m, bool with_body) {
+  nlohmann::json j;
+  j["dlq_offset"] = m.dlq_offset();
+  j["message_id"] = m.message_id();
+  j["original_topic"] = m.original_topic();
+  j["tag"] = m.tag();
+  j["keys"] = m.keys();
+  j["properties"] = m.properties();
+  if (!m.message_group().empty()) j["message_group"] = m.message_group();
+  j["attempts"] = m.delivery_attempt();
+  j["first_failure_ms"] = m.first_failure_ms();
+  j["dead_lettered_ms"] = m.store_ms();
+  j["reason"] = m.dead_letter_reason();
+  j["born_ms"] = m.born_ms();
+  if (with_body) j["body"] = m.body();
+  return j;
+}
+
+int DlqList(const Globals& g, const DlqOptions& o) {
+  auto filter = DlqFilterFrom(o);
+  if (!filter.ok()) return Usage(filter.status().message());
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ListDeadLetters(o.group, *filter, o.after, o.limit);
+  if (!r.ok()) return Fail(r.status());
+  if (o.json) {
+    nlohmann::json j;
+    j["total"] = r->total;
+    j["messages"] = nlohmann::json::array();
+    for (const auto& m : r->messages) j["messages"].push_back(DeadLetterJson(m, false));
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  if (r->messages.empty()) {
+    std::printf("no dead letters%s (%lld in the DLQ of %s)\n",
+                filter->empty() && o.after < 0 ? "" : " match", static_cast<long long>(r->total),
+                o.group.c_str());
+    return kExitOk;
+  }
+  std::printf("%10s  %-32s  %-20s  %-12s  %8s  %-23s  %-23s  %s\n", "DLQ_OFFSET", "MESSAGE ID",
+              "ORIGINAL TOPIC", "TAG", "ATTEMPTS", "FIRST FAILURE", "DEAD-LETTERED", "REASON");
+  for (const auto& m : r->messages) {
+    std::printf("%10lld  %-32s  %-20s  %-12s  %8u  %-23s  %-23s  %s\n",
+                static_cast<long long>(m.dlq_offset()), m.message_id().c_str(),
+                m.original_topic().c_str(), m.tag().empty() ? "-" : m.tag().c_str(),
+                m.delivery_attempt(), FormatTime(m.first_failure_ms()).c_str(),
+                FormatTime(m.store_ms()).c_str(), m.dead_letter_reason().c_str());
+  }
+  std::printf("%zu shown, %lld in the DLQ of %s\n", r->messages.size(),
+              static_cast<long long>(r->total), o.group.c_str());
+  if (r->messages.size() == o.limit) {
+    std::printf("more may follow: --after %lld\n",
+                static_cast<long long>(r->messages.back().dlq_offset()));
+  }
+  return kExitOk;
+}
+
+void PrintDeadLetter(const tidemq::ReceivedMessage& m) {
+  std::printf("%-16s %lld\n", "dlq offset", static_cast<long long>(m.dlq_offset()));
+  std::printf("%-16s %s\n", "message id", m.message_id().c_str());
+  std::printf("%-16s %s\n", "original topic", m.original_topic().c_str());
+  std::printf("%-16s %s\n", "tag", m.tag().empty() ? "-" : m.tag().c_str());
+  std::printf("%-16s %s\n", "keys", m.keys().empty() ? "-" : Join(m.keys(), ", ").c_str());
+  if (!m.message_group().empty()) {
+    std::printf("%-16s %s\n", "message group", m.message_group().c_str());
+  }
+  for (const auto& [k, v] : m.properties()) {
+    std::printf("%-16s %s=%s\n", "property", k.c_str(), Printable(v, 256).c_str());
+  }
+  std::printf("%-16s %u\n", "attempts", m.delivery_attempt());
+  std::printf("%-16s %s\n", "born", FormatTime(m.born_ms()).c_str());
+  std::printf("%-16s %s\n", "first failure", FormatTime(m.first_failure_ms()).c_str());
+  std::printf("%-16s %s\n", "dead-lettered", FormatTime(m.store_ms()).c_str());
+  std::printf("%-16s %s\n", "reason", m.dead_letter_reason().c_str());
+  const bool text = IsText(m.body());
+  std::printf("body (%zu bytes, %s):\n", m.body().size(), text ? "text" : "hex");
+  if (text) {
+    std::cout << m.body();
+    if (!m.body().empty() && m.body().back() != '\n') std::cout << "\n";
+  } else {
+    std::cout << HexDump(m.body());
+  }
+  std::cout.flush();
+}
+
+int DlqShow(const Globals& g, const DlqOptions& o) {
+  if (o.message_id.empty() == (o.offset < 0)) return Usage("give MESSAGE_ID or --offset N");
+  tidemq::DeadLetterFilter filter;
+  filter.message_id = o.message_id;
+  filter.dlq_offset = o.offset;
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->ListDeadLetters(o.group, filter, -1, o.limit, /*with_bodies=*/true);
+  if (!r.ok()) return Fail(r.status());
+  if (r->messages.empty()) {
+    std::fprintf(stderr, "no such dead letter in the DLQ of %s\n", o.group.c_str());
+    return kExitError;
+  }
+  if (o.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& m : r->messages) j.push_back(DeadLetterJson(m, true));
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  for (size_t i = 0; i < r->messages.size(); ++i) {
+    if (i) std::printf("\n");
+    PrintDeadLetter(r->messages[i]);
+  }
+  return kExitOk;
+}
+
+int DlqRedrive(const Globals& g, const DlqOptions& o) {
+  auto filter = DlqSelection(o, "redrive");
+  if (!filter.ok()) return Usage(filter.status().message());
+  const auto target =
+      o.to == "retry" ? tidemq::RedriveTarget::kRetryQueue : tidemq::RedriveTarget::kOriginalTopic;
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->RedriveDeadLetters(o.group, *filter, o.all, target);
+  if (!r.ok()) return Fail(r.status());
+  if (*r == 0) {
+    std::printf("no dead letter of %s matched; nothing redriven\n", o.group.c_str());
+  } else if (target == tidemq::RedriveTarget::kRetryQueue) {
+    std::printf(
+        "redriven %lld message(s) to %%RETRY%%%s: group %s receives them again, "
+        "attempts counted from 1\n",
+        static_cast<long long>(*r), o.group.c_str(), o.group.c_str());
+  } else {
+    std::printf(
+        "redriven %lld message(s) to their original topic: every group receives "
+        "them again\n",
+        static_cast<long long>(*r));
+  }
+  return kExitOk;
+}
+
+int DlqPurge(const Globals& g, const DlqOptions& o) {
+  auto filter = DlqSelection(o, "purge");
+  if (!filter.ok()) return Usage(filter.status().message());
+  auto admin = ConnectAdmin(g);
+  if (!admin.ok()) return Fail(admin.status());
+  auto r = admin->PurgeDeadLetters(o.group, *filter, o.all);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("purged %lld dead letter(s) of %s\n", static_cast<long long>(*r), o.group.c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -744,18 +1055,36 @@ int main(int argc, char** argv) {
   // group
   auto* group = app.add_subcommand("group", "create, list, inspect and delete consumer groups");
   group->require_subcommand(1);
-  bool broadcast = false, fifo = false;
-  uint32_t max_attempts = 0;
+  GroupCreateOptions gco;
   auto* gc = group->add_subcommand("create", "create or update a consumer group");
+  gc->footer(
+      "A failed delivery (nack, lapsed lease) is retried after the back-off; after\n"
+      "--max-attempts deliveries the message goes to the group's dead-letter queue\n"
+      "(see `tidemq dlq`). For example:\n"
+      "  tidemq group create billing --max-attempts 5 --retry-backoff exponential:1s,2,1m");
   gc->add_option("NAME", name, "group name")->required();
-  gc->add_flag("--broadcast", broadcast, "every consumer gets every message");
-  gc->add_flag("--fifo", fifo, "deliver a queue's next message only after the previous is acked");
-  gc->add_option("--max-attempts", max_attempts, "deliveries before dead-lettering (0: default)");
-  gc->callback(
-      [&] { action = [&] { return GroupCreate(g, name, broadcast, fifo, max_attempts); }; });
+  gc->add_flag("--broadcast", gco.group.broadcast, "every consumer gets every message");
+  gc->add_flag("--fifo", gco.group.fifo,
+               "deliver a queue's next message only after the previous is acked");
+  gc->add_flag("--fifo-block", gco.group.fifo_block,
+               "FIFO: keep retrying a failing message past --max-attempts instead of\n"
+               "dead-lettering it (its queue waits)");
+  gc->add_option("--max-attempts", gco.group.max_attempts,
+                 "deliveries before dead-lettering (0: the broker's default, 16)");
+  gc->add_option(
+      "--retry-backoff", gco.retry_backoff,
+      "wait before the n-th retry:\n"
+      "  ladder                 10s 30s 1m 2m ... 30m 1h 2h (RocketMQ's levels; default)\n"
+      "  1s,5s,30s              these delays, the last one repeating\n"
+      "  exponential:1s,2,10m   1s, 2s, 4s, ... at most 10m\n"
+      "units: ms, s, m, h, d (a plain number is milliseconds)");
+  gc->callback([&] { action = [&] { return GroupCreate(g, name, gco); }; });
   auto* gl = group->add_subcommand("list", "list consumer groups");
   gl->callback([&] { action = [&] { return GroupList(g); }; });
-  auto* gs = group->add_subcommand("status", "per-queue committed offset, lag and inflight");
+  auto* gs = group->add_subcommand(
+      "status",
+      "retry policy, retried and dead-lettered counts, DLQ size, and per-queue "
+      "committed offset, lag and inflight");
   gs->add_option("NAME", name, "group name")->required();
   gs->callback([&] { action = [&] { return GroupStatus(g, name); }; });
   auto* gd = group->add_subcommand("delete", "delete a consumer group");
@@ -811,6 +1140,75 @@ int main(int argc, char** argv) {
   auto* xst = txn->add_subcommand("stats", "pending, committed, rolled back, checks, answers");
   xst->add_flag("--json", x_json, "JSON output");
   xst->callback([&] { action = [&] { return TxnStats(g, x_json); }; });
+
+  // dead letters
+  DlqOptions dq;
+  auto* dlq =
+      app.add_subcommand("dlq", "dead letters of a consumer group: list, show, redrive, purge");
+  dlq->footer(
+      "A message whose deliveries failed --max-attempts times (see `tidemq group create`) is\n"
+      "moved to its group's dead-letter queue %DLQ%<group>, where it waits to be inspected,\n"
+      "sent back (redrive) or dropped (purge).\n"
+      "  tidemq dlq list billing --since -1h\n"
+      "  tidemq dlq show billing <MESSAGE_ID>\n"
+      "  tidemq dlq redrive billing --tag created --to retry\n"
+      "  tidemq dlq purge billing --all");
+  dlq->require_subcommand(1);
+  const std::string time_help =
+      "-DURATION (e.g. -10m, -2h), now, YYYY-MM-DD[ HH:MM[:SS]] (local time), or ms since the "
+      "epoch";
+  // The filters every subcommand but show takes.
+  auto add_filters = [&](CLI::App* sub) {
+    sub->add_option("--tag", dq.tag, "only with this tag");
+    sub->add_option("--key", dq.key, "only with this key");
+    sub->add_option("--topic", dq.topic, "only those sent to this topic");
+    sub->add_option("--since", dq.since, "dead-lettered at or after this time: " + time_help);
+    sub->add_option("--until", dq.until, "dead-lettered before this time (same forms)");
+  };
+  auto add_selectors = [&](CLI::App* sub, const char* verb) {
+    sub->add_option("GROUP", dq.group, "consumer group")->required();
+    sub->add_option("MESSAGE_ID", dq.message_id, std::string("the message to ") + verb);
+    sub->add_option(
+           "--offset", dq.offset,
+           std::string("the dead letter at this DLQ offset ") + "(first column of `dlq list`)")
+        ->check(CLI::NonNegativeNumber);
+    add_filters(sub);
+    sub->add_flag("--all", dq.all,
+                  std::string(verb) +
+                      " every dead letter of the group (required when nothing "
+                      "else is selected)");
+  };
+  auto* dll = dlq->add_subcommand("list", "dead letters, oldest first, with attempts and reason");
+  dll->add_option("GROUP", dq.group, "consumer group")->required();
+  add_filters(dll);
+  dll->add_option("--limit", dq.limit, "at most this many")
+      ->check(CLI::Range(1u, 10'000u))
+      ->capture_default_str();
+  dll->add_option("--after", dq.after, "paging: only DLQ offsets above this")
+      ->check(CLI::NonNegativeNumber);
+  dll->add_flag("--json", dq.json, "JSON output");
+  dll->callback([&] { action = [&] { return DlqList(g, dq); }; });
+  auto* dls = dlq->add_subcommand(
+      "show", "one dead letter with every field and its body (text, or a hex dump)");
+  dls->add_option("GROUP", dq.group, "consumer group")->required();
+  dls->add_option("MESSAGE_ID", dq.message_id, "message id");
+  dls->add_option("--offset", dq.offset, "DLQ offset (first column of `dlq list`)")
+      ->check(CLI::NonNegativeNumber);
+  dls->add_flag("--json", dq.json, "JSON output");
+  dls->callback([&] { action = [&] { return DlqShow(g, dq); }; });
+  auto* dlr = dlq->add_subcommand(
+      "redrive", "send dead letters back to their original topic or to the group's retry queue");
+  dlr->footer(
+      "--to original: every group of the topic receives the message again, as a new message.\n"
+      "--to retry: only this group receives it again, with its attempts counted from 1.");
+  add_selectors(dlr, "redrive");
+  dlr->add_option("--to", dq.to, "original: the topic it was sent to; retry: %RETRY%<group>")
+      ->check(CLI::IsMember({"original", "retry"}))
+      ->capture_default_str();
+  dlr->callback([&] { action = [&] { return DlqRedrive(g, dq); }; });
+  auto* dlp = dlq->add_subcommand("purge", "drop dead letters for good");
+  add_selectors(dlp, "purge");
+  dlp->callback([&] { action = [&] { return DlqPurge(g, dq); }; });
 
   try {
     app.parse(argc, argv);
