@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 namespace tidemq_examples {
 
@@ -12,8 +13,9 @@ struct Args {
   std::string group = "demo-group";
 };
 
-inline Args ParseArgs(int argc, char** argv) {
-  Args a;
+// `defaults` gives the topic and group used when they are not on the command line.
+inline Args ParseArgs(int argc, char** argv, Args defaults = {}) {
+  Args a = std::move(defaults);
   if (const char* env = std::getenv("TIDEMQ_ADDR"); env && *env) a.addr = env;
   int positional = 0;
   for (int i = 1; i < argc; ++i) {
