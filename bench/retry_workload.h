@@ -20,6 +20,10 @@
 // errors, nothing missing); a Status only when the run could not be made (e.g. the broker is
 // unreachable). Uses only the client's public API.
 //
+// Preconditions (checked by tidemq_bench.cc): o.count > 0 for consume-fail and
+// retry-lateness, o.nack_delay_ms != 0 for retry-lateness, o.rate > 0 and o.consumers >= 3
+// for rebalance; o.size >= 8 and the topic exists.
+//
 // Threads: each function blocks the caller and starts its own threads ("bench-prod",
 // "bench-cons"), all joined before it returns. `control` is the run's hard limit
 // (--duration, Ctrl-C); every wait is also bounded by the run's own phase limits.

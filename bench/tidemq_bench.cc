@@ -350,6 +350,18 @@ int RunRetry(Mode mode, BenchOptions o) {
     std::fprintf(stderr, "error: %s needs --size >= 8 (the sequence number)\n", ModeName(mode));
     return kExitUsage;
   }
+  std::string err;
+  if (mode == Mode::kRetryLateness && o.nack_delay_ms == 0) {
+    err = "retry-lateness needs --nack-delay-ms > 0";
+  } else if (mode == Mode::kRebalance && o.rate <= 0) {
+    err = "rebalance needs --rate (the producer's pace)";
+  } else if (mode == Mode::kRebalance && o.consumers < 3) {
+    err = "rebalance needs --consumers >= 3: the peak, then one leaves and one is killed";
+  }
+  if (!err.empty()) {
+    std::fprintf(stderr, "error: %s\n", err.c_str());
+    return kExitUsage;
+  }
   if (Status st = EnsureTopic(o); !st.ok()) return Fail(st);
   RunControl control(0, 0, o.duration_s);
   g_control = &control;
@@ -359,11 +371,7 @@ int RunRetry(Mode mode, BenchOptions o) {
                        : mode == Mode::kRetryLateness ? RunRetryLateness(o, control)
                                                       : RunRebalance(o, control);
   g_control = nullptr;
-  if (!sound.ok()) {
-    if (sound.status().code() != Code::kInvalidArgument) return Fail(sound.status());
-    std::fprintf(stderr, "error: %s\n", sound.status().message().c_str());
-    return kExitUsage;
-  }
+  if (!sound.ok()) return Fail(sound.status());
   return *sound ? kExitOk : kExitError;
 }
 
