@@ -28,7 +28,8 @@ bool FailsFirstDelivery(int64_t seq, double fail_rate) {
 
 Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
   const uint64_t n = o.count;
-  const int64_t nack_delay_ms = o.nack_delay_ms < 0 ? kFailNackDelayMs : o.nack_delay_ms;
+  const int64_t nack_delay_ms = NackDelayMs(o, kFailNackDelayMs);
+  const int64_t retry_wait_ns = MsToNanos(FirstRetryWaitMs(o, nack_delay_ms));
   RETURN_IF_ERROR(Preload(o, n));
   ASSIGN_OR_RETURN(auto consumers, NewConsumers(o, o.lease_ms));
 
@@ -45,7 +46,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
     RunThreads(o.consumers, "bench-cons", [&](int i) {
       SimpleConsumer& consumer = consumers[i];
       // Idle counts from the last message, or from when the last nack of this consumer is
-      // due back (the group's back-off, if the nack has no delay, is not known here).
+      // due back.
       int64_t idle_from = NowNanos();
       std::vector<ReceivedMessage> to_ack;
       std::vector<int64_t> to_ack_seqs;
@@ -81,7 +82,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
               } else {
                 acked.Failed(1, st);
               }
-              idle_from = std::max(idle_from, NowNanos() + MsToNanos(nack_delay_ms));
+              idle_from = std::max(idle_from, NowNanos() + retry_wait_ns);
               continue;
             }
           } else {
@@ -118,7 +119,9 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
       "delivery (back-off %s), %llu redeliveries\n",
       static_cast<unsigned long long>(n), o.consumers, o.fail_rate,
       static_cast<unsigned long long>(nacks.load()),
-      nack_delay_ms > 0 ? (std::to_string(nack_delay_ms) + " ms").c_str() : "the group's",
+      nack_delay_ms > 0 ? (std::to_string(nack_delay_ms) + " ms").c_str()
+      : o.group_retry   ? ("the group's, " + o.group_retry->ToString()).c_str()
+                        : "the group's",
       static_cast<unsigned long long>(redeliveries.load()));
   if (nack_latency.count() > 0) PrintLatency("nack call", nack_latency);
   std::printf("  first deliveries: %llu in %.3f s = %.0f msg/s\n",
@@ -139,7 +142,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
       "RESULT mode=consume-fail side=consume msgs=%llu secs=%s msg_s=%.0f total_secs=%s "
       "total_msg_s=%.0f nacks=%llu redeliveries=%llu missing=%llu acked_twice=%llu errors=%llu "
       "fail_rate=%s nack_delay_ms=%lld nack_p50_ms=%s nack_p99_ms=%s consumers=%d "
-      "receive_batch=%u size=%u\n",
+      "receive_batch=%u size=%u%s\n",
       static_cast<unsigned long long>(firsts.total()), Fixed(first_ns / 1e9, 3).c_str(),
       first_msg_s, Fixed(done_ns / 1e9, 3).c_str(), total_msg_s,
       static_cast<unsigned long long>(nacks.load()),
@@ -148,7 +151,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
       static_cast<unsigned long long>(tally.acked_twice), static_cast<unsigned long long>(errors),
       Fixed(o.fail_rate, 4).c_str(), static_cast<long long>(nack_delay_ms),
       Ms(nack_latency.PercentileNanos(0.5)).c_str(), Ms(nack_latency.PercentileNanos(0.99)).c_str(),
-      o.consumers, o.receive_batch, o.size);
+      o.consumers, o.receive_batch, o.size, RetryBackoffField(o).c_str());
   return errors == 0 && tally.missing == 0 && firsts.total() == n;
 }
 

@@ -19,7 +19,9 @@ constexpr int64_t kLatenessNackDelayMs = 2000;
 
 Result<bool> RunRetryLateness(const BenchOptions& o, RunControl& control) {
   const uint64_t n = o.count;
-  const int64_t delay_ms = o.nack_delay_ms < 0 ? kLatenessNackDelayMs : o.nack_delay_ms;
+  // The nack's own delay (0: the group's back-off) and when the message is due back.
+  const int64_t nack_delay_ms = NackDelayMs(o, kLatenessNackDelayMs);
+  const int64_t delay_ms = FirstRetryWaitMs(o, nack_delay_ms);
   const int64_t delay_ns = MsToNanos(delay_ms);
   RETURN_IF_ERROR(Preload(o, n));
   ASSIGN_OR_RETURN(auto consumers, NewConsumers(o, o.lease_ms));
@@ -66,7 +68,7 @@ Result<bool> RunRetryLateness(const BenchOptions& o, RunControl& control) {
             // Sent before the broker sees it: the lateness may include the nack's trip there.
             const int64_t sent_ns = NowNanos();
             nacked_at[seq].store(sent_ns, std::memory_order_release);
-            Status st = consumer.Nack(m, delay_ms);
+            Status st = consumer.Nack(m, nack_delay_ms);
             if (st.ok()) {
               nacked.Completed(1, m.body().size(), true, NowNanos());
             } else {
@@ -135,13 +137,15 @@ Result<bool> RunRetryLateness(const BenchOptions& o, RunControl& control) {
   std::string line = "RESULT mode=retry-lateness side=redeliver msgs=" + std::to_string(got) +
                      " secs=" + Fixed(spread_ns / 1e9, 3) + " msg_s=" + Fixed(redeliver_s, 0);
   if (h.count() > 0) line += LatencyFields("lateness", h);
-  line +=
-      " nacks=" + std::to_string(nacked.total()) + " nack_secs=" + Fixed(nack_ns / 1e9, 3) +
-      " nack_msg_s=" + Fixed(nack_s, 0) + " early=" + std::to_string(early.load()) +
-      " early_max_ms=" + Ms(-earliest.load()) + " unmeasured=" + std::to_string(unmeasured.load()) +
-      " missing=" + std::to_string(tally.missing) + " errors=" + std::to_string(errors) +
-      " nack_delay_ms=" + std::to_string(delay_ms) + " consumers=" + std::to_string(o.consumers) +
-      " receive_batch=" + std::to_string(o.receive_batch) + " size=" + std::to_string(o.size);
+  line += " nacks=" + std::to_string(nacked.total()) + " nack_secs=" + Fixed(nack_ns / 1e9, 3) +
+          " nack_msg_s=" + Fixed(nack_s, 0) + " early=" + std::to_string(early.load()) +
+          " early_max_ms=" + Ms(-earliest.load()) +
+          " unmeasured=" + std::to_string(unmeasured.load()) +
+          " missing=" + std::to_string(tally.missing) + " errors=" + std::to_string(errors) +
+          " nack_delay_ms=" + std::to_string(nack_delay_ms) +
+          " retry_wait_ms=" + std::to_string(delay_ms) + RetryBackoffField(o) +
+          " consumers=" + std::to_string(o.consumers) +
+          " receive_batch=" + std::to_string(o.receive_batch) + " size=" + std::to_string(o.size);
   std::printf("%s\n", line.c_str());
   return errors == 0 && tally.missing == 0;
 }

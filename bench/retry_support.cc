@@ -112,4 +112,18 @@ Status Preload(const BenchOptions& o, uint64_t count) {
   return Status::Ok();
 }
 
+int64_t NackDelayMs(const BenchOptions& o, int64_t fallback_ms) {
+  if (o.nack_delay_ms >= 0) return o.nack_delay_ms;
+  return o.group_retry ? 0 : fallback_ms;
+}
+
+int64_t FirstRetryWaitMs(const BenchOptions& o, int64_t nack_delay_ms) {
+  if (nack_delay_ms > 0) return nack_delay_ms;
+  return o.group_retry ? o.group_retry->DelayMs(1) : 0;
+}
+
+std::string RetryBackoffField(const BenchOptions& o) {
+  return " retry_backoff=" + (o.group_retry ? o.group_retry->ToString() : std::string("-"));
+}
+
 }  // namespace tidemq::bench

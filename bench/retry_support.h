@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -73,6 +74,15 @@ void ReceiveFailed(SideStats& stats, const Status& status);
 BenchOptions NumberedSends(const BenchOptions& o, bool preload);
 // Sends numbered messages 0 .. count - 1 to o.topic (not measured); an error unless all went.
 Status Preload(const BenchOptions& o, uint64_t count);
+
+// The nacks' own delay: --nack-delay-ms, or when it is not given, 0 (the group's back-off) if
+// --retry-backoff set one, else `fallback_ms`.
+int64_t NackDelayMs(const BenchOptions& o, int64_t fallback_ms);
+// How long after a nack with this delay its message is due again: the delay, or the group's
+// first back-off step for a nack without one; 0 when that is not known here.
+int64_t FirstRetryWaitMs(const BenchOptions& o, int64_t nack_delay_ms);
+// " retry_backoff=<policy or ->" for a RESULT line.
+std::string RetryBackoffField(const BenchOptions& o);
 
 // Runs the progress printer on its own thread for the lifetime of this object.
 class Progress {

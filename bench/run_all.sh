@@ -131,7 +131,7 @@ run() {
     [ "${PER_RUN_GROUP:-0}" = 1 ] && names+=(--group "$label-$i")
     echo "-- $label #$i (load $(cut -d' ' -f1 /proc/loadavg)): tidemq-bench $* ${names[*]}"
     "$BENCH" "$@" --addr "$ADDR" "${names[@]}" | tee "$WORK/out.txt" \
-      | grep -E '^(produce|consume|check|retry|rebalance|preloaded|  )' || true
+      | grep -E '^(produce|consume|check|retry|rebalance|preloaded|group|  )' || true
     grep '^RESULT' "$WORK/out.txt" | sed "s/^RESULT /RESULT label=$label /" >>"$RESULTS"
   done
 }
@@ -254,19 +254,19 @@ if [ "$run_txn" = 1 ]; then
 fi
 
 if [ "$run_retry" = 1 ]; then
-  # The group back-off of groups created without one (every group here): what consume-fail's
-  # nacks (--nack-delay-ms 0) wait. retry-lateness nacks with its own delay.
-  echo "== retries and rebalancing (async flush, --retry-backoff 100ms)"
-  start_broker retry --flush-policy async --retry-backoff 100ms
+  echo "== retries and rebalancing (async flush)"
+  start_broker retry --flush-policy async
   # (a) consume with acks, all succeeding against RETRY_FAIL_RATE nacked once (the same
-  # messages every run); 2 consumers, receive 256, one batch ack per receive.
+  # messages every run) and acked when they come back; the group's back-off is 100 ms (the
+  # nacks carry no delay). 2 consumers, receive 256, one batch ack per receive.
   PER_RUN_GROUP=1 run consume-ok consume-fail --count "$RETRY_FAIL_COUNT" --fail-rate 0 \
-    --nack-delay-ms 0 --consumers 2 --receive-batch 256
+    --retry-backoff 100ms --consumers 2 --receive-batch 256
   PER_RUN_GROUP=1 run consume-fail consume-fail --count "$RETRY_FAIL_COUNT" \
-    --fail-rate "$RETRY_FAIL_RATE" --nack-delay-ms 0 --consumers 2 --receive-batch 256
-  # (b) every message nacked once with a fixed delay: redelivery lateness.
+    --fail-rate "$RETRY_FAIL_RATE" --retry-backoff 100ms --consumers 2 --receive-batch 256
+  # (b) every message nacked once; the group's back-off RETRY_LATENESS_DELAY_MS: redelivery
+  # lateness.
   PER_RUN_GROUP=1 run retry-lateness retry-lateness --count "$RETRY_LATENESS_COUNT" \
-    --nack-delay-ms "$RETRY_LATENESS_DELAY_MS" --consumers 4 --receive-batch 64
+    --retry-backoff "${RETRY_LATENESS_DELAY_MS}ms" --consumers 4 --receive-batch 64
   # (c) a paced producer; consumers join, one leaves, one is killed (its leases lapse).
   PER_RUN_GROUP=1 run rebalance rebalance --rate "$RETRY_REBALANCE_RATE" --consumers 3 \
     --phase-ms "$RETRY_PHASE_MS" --lease-ms "$RETRY_LEASE_MS" --receive-batch 32

@@ -181,8 +181,11 @@ void AddRetryOptions(CLI::App* cmd, BenchOptions* o, Mode mode) {
   }
   if (mode != Mode::kRebalance) {
     cmd->add_option("--nack-delay-ms", o->nack_delay_ms,
-                    "The nacks' own delay; 0: the group's retry back-off (then --idle-stop-ms "
-                    "must exceed it). Default: 100 (consume-fail), 2000 (retry-lateness)");
+                    "The nacks' own delay; 0: the group's retry back-off. Default: 0 with "
+                    "--retry-backoff, else 100 (consume-fail) or 2000 (retry-lateness)");
+    cmd->add_option("--retry-backoff", o->retry_backoff,
+                    "Create (or update) the group with this retry back-off first: ladder, a "
+                    "list like 100ms or 1s,5s, or exponential:INITIAL,MULTIPLIER,MAX");
   }
   cmd->add_option("--lease-ms", o->lease_ms,
                   mode == Mode::kRebalance
@@ -340,29 +343,51 @@ int Fail(const Status& st) {
   return st.code() == Code::kUnavailable ? kExitUnreachable : kExitError;
 }
 
+// Creates o.group, or updates it, with the back-off of --retry-backoff.
+Status SetGroupBackoff(const BenchOptions& o) {
+  ASSIGN_OR_RETURN(Admin admin, Admin::NewBuilder().Endpoint(o.addr).Build());
+  GroupOptions options;
+  options.retry = o.group_retry;
+  ASSIGN_OR_RETURN(GroupInfo group, admin.CreateGroup(o.group, options));
+  std::printf("group %s: retry back-off %s, max attempts %u\n", group.name.c_str(),
+              group.retry.ToString().c_str(), group.max_attempts);
+  return Status::Ok();
+}
+
+// Empty when the options suit the retry mode; parses --retry-backoff into o->group_retry.
+std::string CheckRetryOptions(Mode mode, BenchOptions* o) {
+  if (mode != Mode::kRebalance && o->count == 0)
+    return std::string(ModeName(mode)) + " needs --count";
+  if (o->size < sizeof(uint64_t)) {
+    return std::string(ModeName(mode)) + " needs --size >= 8 (the sequence number)";
+  }
+  if (!o->retry_backoff.empty()) {
+    auto policy = RetryPolicy::Parse(o->retry_backoff);
+    if (!policy.ok()) return "--retry-backoff: " + policy.status().message();
+    o->group_retry = *policy;
+  }
+  if (mode == Mode::kRetryLateness && o->nack_delay_ms == 0 && !o->group_retry) {
+    return "retry-lateness with --nack-delay-ms 0 needs --retry-backoff (to know when the "
+           "messages are due back)";
+  }
+  if (mode == Mode::kRebalance && o->rate <= 0)
+    return "rebalance needs --rate (the producer's pace)";
+  if (mode == Mode::kRebalance && o->consumers < 3) {
+    return "rebalance needs --consumers >= 3: the peak, then one leaves and one is killed";
+  }
+  return "";
+}
+
 // consume-fail, retry-lateness and rebalance (bench/retry_workload.h), on numbered bodies.
 int RunRetry(Mode mode, BenchOptions o) {
-  if (mode != Mode::kRebalance && o.count == 0) {
-    std::fprintf(stderr, "error: %s needs --count\n", ModeName(mode));
-    return kExitUsage;
-  }
-  if (o.size < sizeof(uint64_t)) {
-    std::fprintf(stderr, "error: %s needs --size >= 8 (the sequence number)\n", ModeName(mode));
-    return kExitUsage;
-  }
-  std::string err;
-  if (mode == Mode::kRetryLateness && o.nack_delay_ms == 0) {
-    err = "retry-lateness needs --nack-delay-ms > 0";
-  } else if (mode == Mode::kRebalance && o.rate <= 0) {
-    err = "rebalance needs --rate (the producer's pace)";
-  } else if (mode == Mode::kRebalance && o.consumers < 3) {
-    err = "rebalance needs --consumers >= 3: the peak, then one leaves and one is killed";
-  }
-  if (!err.empty()) {
-    std::fprintf(stderr, "error: %s\n", err.c_str());
+  if (std::string err = CheckRetryOptions(mode, &o); !err.empty()) {
+    std::fprintf(stderr, "error: %s (see --help)\n", err.c_str());
     return kExitUsage;
   }
   if (Status st = EnsureTopic(o); !st.ok()) return Fail(st);
+  if (o.group_retry) {
+    if (Status st = SetGroupBackoff(o); !st.ok()) return Fail(st);
+  }
   RunControl control(0, 0, o.duration_s);
   g_control = &control;
   std::signal(SIGINT, OnSignal);

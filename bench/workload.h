@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/latency_histogram.h"
 #include "common/logging.h"
+#include "common/retry_policy.h"
 #include "common/status.h"
 
 namespace tidemq::bench {
@@ -67,6 +69,9 @@ struct BenchOptions {
   int64_t nack_delay_ms = -1;  // the nack's own delay; 0: the group's back-off; -1: per mode
   int64_t lease_ms = 0;        // consumers' lease; 0: per mode (client default 30 s)
   int64_t phase_ms = 5000;     // rebalance: time between two membership events
+  // --retry-backoff: the consumer group is created (or updated) with this back-off first.
+  std::string retry_backoff;
+  std::optional<RetryPolicy> group_retry;  // retry_backoff parsed
 };
 
 // The sequence number of a numbered body (BenchOptions::number_bodies); -1 when the body is
