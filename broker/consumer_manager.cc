@@ -415,18 +415,21 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   std::lock_guard lock(g->mu);
   int64_t now = clock_->MonotonicMs();
   if (!args.client_id.empty()) g->clients[args.client_id] = clock_->NowMs();
-  // The group's retry copies of this topic take turns with the topic's own queues.
-  std::vector<QueueKey> keys;
-  for (uint32_t q = 0; q < topic->queue_count; ++q) keys.emplace_back(args.topic, q, client);
+  // The group's retry copies of this topic go first: they are due (the timer put them in the
+  // retry queue at their due time) and were sent before anything waiting in the topic.
   if (!g->config.broadcast && !g->config.fifo && args.topic[0] != '%') {
     if (auto retry = topics_->Find(RetryTopic(args.group))) {
-      for (uint32_t q = 0; q < retry->queue_count; ++q) keys.emplace_back(retry->name, q, args.topic);
+      for (uint32_t q = 0; q < retry->queue_count && out.size() < args.max_messages; ++q) {
+        CollectFromQueue(*g, QueueKey{retry->name, q, args.topic}, tag_hashes, tags, args, now,
+                         &out);
+      }
     }
   }
-  const size_t n = keys.size();
+  uint32_t n = topic->queue_count;
   uint32_t start = g->cursor++;
-  for (size_t i = 0; i < n && out.size() < args.max_messages; ++i) {
-    CollectFromQueue(*g, keys[(start + i) % n], tag_hashes, tags, args, now, &out);
+  for (uint32_t i = 0; i < n && out.size() < args.max_messages; ++i) {
+    QueueKey key{args.topic, (start + i) % n, client};
+    CollectFromQueue(*g, key, tag_hashes, tags, args, now, &out);
   }
   return out;
 }
@@ -504,30 +507,48 @@ std::optional<ConsumerManager::Move> ConsumerManager::Fail(const std::shared_ptr
   return Move{g, st.key, off, lease.log_offset, lease.attempt, delay_ms, /*dead=*/false, nullptr};
 }
 
-void ConsumerManager::Nack(const std::string& group, const std::string& receipt,
-                           int64_t delay_ms, NackDone done) {
+void ConsumerManager::Nack(const std::string& group, const std::vector<std::string>& receipts,
+                           int64_t delay_ms, const NackDone& done) {
   if (delay_ms < 0 || delay_ms > 24ll * 3600 * 1000) {
-    return done(InvalidArgument("nack delay must be between 0 and 24 h"));
+    for (size_t i = 0; i < receipts.size(); ++i) {
+      done(i, InvalidArgument("nack delay must be between 0 and 24 h"));
+    }
+    return;
   }
-  auto r = DecodeReceipt(receipt);
-  if (!r.ok()) return done(r.status());
   auto g = FindGroup(group, false);
-  if (!g.ok()) return done(g.status());
-  std::optional<Move> move;
+  if (!g.ok()) {
+    for (size_t i = 0; i < receipts.size(); ++i) done(i, g.status());
+    return;
+  }
+  std::vector<Move> moves;
+  std::vector<std::pair<size_t, Status>> settled;  // answered without a copy
   {
     std::lock_guard lock((*g)->mu);
-    auto st = CheckReceipt(**g, *r);
-    if (!st.ok()) return done(st.status());
     const int64_t now = clock_->MonotonicMs();
-    Lease lease = EndLease(**g, **st, (*st)->inflight.find(r->queue_offset));
-    nacked_.fetch_add(1, std::memory_order_relaxed);
-    move = Fail(*g, **st, r->queue_offset, lease, delay_ms, now);
+    for (size_t i = 0; i < receipts.size(); ++i) {
+      auto r = DecodeReceipt(receipts[i]);
+      if (!r.ok()) {
+        settled.emplace_back(i, r.status());
+        continue;
+      }
+      auto st = CheckReceipt(**g, *r);
+      if (!st.ok()) {
+        settled.emplace_back(i, st.status());
+        continue;
+      }
+      Lease lease = EndLease(**g, **st, (*st)->inflight.find(r->queue_offset));
+      nacked_.fetch_add(1, std::memory_order_relaxed);
+      if (auto move = Fail(*g, **st, r->queue_offset, lease, delay_ms, now)) {
+        move->done = [done, i](const Status& s) { done(i, s); };
+        moves.push_back(std::move(*move));
+      } else {
+        settled.emplace_back(i, Status::Ok());
+      }
+    }
   }
-  if (!move) return done(Status::Ok());
-  move->done = std::move(done);
-  std::vector<Move> moves;
-  moves.push_back(std::move(*move));
-  ExecuteMoves(std::move(moves));
+  for (auto& [i, st] : settled) done(i, st);
+  // All copies of one nack request in one store append.
+  if (!moves.empty()) ExecuteMoves(std::move(moves));
 }
 
 Status ConsumerManager::Release(const std::string& group, const std::string& receipt) {
@@ -562,7 +583,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
   for (Move& m : moves) {
     const std::string& name = m.group->config.name;
     const std::string copy_topic = m.dead ? DlqTopic(name) : RetryTopic(name);
-    if (!created.count(copy_topic)) {
+    if (!created.count(copy_topic) && !topics_->Find(copy_topic)) {
       auto t = topics_->Create(copy_topic, 1, now_ms, /*allow_system=*/true);
       if (!t.ok() && t.status().code() != Code::kAlreadyExists) {
         spdlog::error("group '{}': cannot create {}: {}", name, copy_topic, t.status().ToString());

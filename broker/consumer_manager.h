@@ -96,8 +96,8 @@ struct GroupInfo {
   int64_t dead_lettered = 0;   // DLQ copies made since the broker started
 };
 
-// Settles one nack (OK, or why not); may run on the store's writer thread.
-using NackDone = std::function<void(const Status&)>;
+// Settles the i-th receipt of a nack (OK, or why not); may run on the store's writer thread.
+using NackDone = std::function<void(size_t, const Status&)>;
 
 class ConsumerManager {
  public:
@@ -120,8 +120,8 @@ class ConsumerManager {
   Status Ack(const std::string& group, const std::string& receipt);
   // A failed delivery: retried after delay_ms (0: the group's back-off) or dead-lettered.
   // `done` runs once: at once, or when the retry / DLQ copy is durable.
-  void Nack(const std::string& group, const std::string& receipt, int64_t delay_ms,
-            NackDone done);
+  void Nack(const std::string& group, const std::vector<std::string>& receipts,
+            int64_t delay_ms, const NackDone& done);
   // Gives a delivery back unprocessed: deliverable again at once, the attempt not counted.
   Status Release(const std::string& group, const std::string& receipt);
   // Returns the new receipt handle.
@@ -190,7 +190,7 @@ class ConsumerManager {
     uint32_t attempts = 0;
     int64_t delay_ms = 0;
     bool dead = false;
-    NackDone done;
+    std::function<void(const Status&)> done;
   };
 
   Result<std::shared_ptr<Group>> FindGroup(const std::string& name, bool create) const;

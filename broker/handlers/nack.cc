@@ -52,14 +52,14 @@ void HandleNack(BrokerContext& ctx, const Request& req) {
     return req.Reply(std::move(h));
   }
   auto reply = std::make_shared<NackReply>(req, nr.receipt_handles_size());
-  for (int i = 0; i < nr.receipt_handles_size(); ++i) {
-    const std::string& handle = nr.receipt_handles(i);
-    if (nr.release()) {
-      reply->Done(i, ctx.consumers->Release(nr.group(), handle));
-      continue;
+  if (nr.release()) {
+    for (int i = 0; i < nr.receipt_handles_size(); ++i) {
+      reply->Done(i, ctx.consumers->Release(nr.group(), nr.receipt_handles(i)));
     }
-    ctx.consumers->Nack(nr.group(), handle, nr.delay_ms(),
-                        [reply, i](const Status& st) { reply->Done(i, st); });
+  } else {
+    std::vector<std::string> handles(nr.receipt_handles().begin(), nr.receipt_handles().end());
+    ctx.consumers->Nack(nr.group(), handles, nr.delay_ms(),
+                        [reply](size_t i, const Status& st) { reply->Done(i, st); });
   }
   // In-place retries due now (released, FIFO): wake receivers of the topic.
   for (auto& retry : ctx.polls->Notify(nr.topic())) boost::asio::post(*ctx.io, std::move(retry));
