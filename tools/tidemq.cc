@@ -1070,14 +1070,16 @@ int main(int argc, char** argv) {
                "FIFO: keep retrying a failing message past --max-attempts instead of\n"
                "dead-lettering it (its queue waits)");
   gc->add_option("--max-attempts", gco.group.max_attempts,
-                 "deliveries before dead-lettering (0: the broker's default, 16)");
-  gc->add_option(
-      "--retry-backoff", gco.retry_backoff,
-      "wait before the n-th retry:\n"
-      "  ladder                 10s 30s 1m 2m ... 30m 1h 2h (RocketMQ's levels; default)\n"
-      "  1s,5s,30s              these delays, the last one repeating\n"
-      "  exponential:1s,2,10m   1s, 2s, 4s, ... at most 10m\n"
-      "units: ms, s, m, h, d (a plain number is milliseconds)");
+                 "deliveries before dead-lettering, 1..1000 (0: the broker's\n"
+                 "--retry-max-attempts, 16 unless configured)")
+      ->check(CLI::Range(0u, 1000u));
+  gc->add_option("--retry-backoff", gco.retry_backoff,
+                 "wait before the n-th retry:\n"
+                 "  ladder                 10s 30s 1m 2m ... 30m 1h 2h (RocketMQ's levels)\n"
+                 "  1s,5s,30s              these delays, the last one repeating\n"
+                 "  exponential:1s,2,10m   1s, 2s, 4s, ... at most 10m\n"
+                 "units: ms, s, m, h, d (a plain number is milliseconds);\n"
+                 "default: the broker's --retry-backoff (ladder unless configured)");
   gc->callback([&] { action = [&] { return GroupCreate(g, name, gco); }; });
   auto* gl = group->add_subcommand("list", "list consumer groups");
   gl->callback([&] { action = [&] { return GroupList(g); }; });

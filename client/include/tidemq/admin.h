@@ -50,8 +50,8 @@ struct GroupOptions {
   bool broadcast = false;     // every member gets every message
   bool fifo = false;          // a queue's next message only after the previous is settled
   bool fifo_block = false;    // FIFO: keep retrying past max_attempts instead of dead-lettering
-  uint32_t max_attempts = 0;  // 0: the broker's default (16)
-  std::optional<RetryPolicy> retry;  // empty: the broker's default (ladder)
+  uint32_t max_attempts = 0;  // 1..1000; 0: the broker's default (16 unless configured)
+  std::optional<RetryPolicy> retry;  // empty: the broker's default (ladder unless configured)
 };
 
 struct GroupInfo {
