@@ -153,8 +153,7 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec) {
 }
 
 Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
-                                                    int64_t request_timeout_ms,
-                                                    int64_t await_ms) {
+                                                    int64_t request_timeout_ms, int64_t await_ms) {
   RETURN_IF_ERROR(ValidateConsumerSpec(*spec));
   if (await_ms < 0) return InvalidArgument("await duration is negative");
   CoreOptions options;
@@ -255,10 +254,10 @@ namespace {
 
 constexpr int64_t kMaxNackDelayMs = 24 * 3600 * 1000LL;
 
-// `done` runs on the io thread, or inline on a bad argument.
-void NackManyAsync(ClientCore& core, const ConsumerSpec& spec,
-                   const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
-                   bool release, SettleCallback done) {
+// NACK with or without release; `done` runs on the io thread, or inline on a bad argument.
+void NackRequestAsync(ClientCore& core, const ConsumerSpec& spec,
+                      const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
+                      bool release, SettleCallback done) {
   if (receipt_handles.empty()) return done(Status::Ok());
   if (delay_ms < 0 || delay_ms > kMaxNackDelayMs) {
     return done(InvalidArgument("nack delay must be between 0 and 24 h, not " +
@@ -282,16 +281,16 @@ void NackManyAsync(ClientCore& core, const ConsumerSpec& spec,
                          });
 }
 
-Status NackMany(ClientCore& core, const ConsumerSpec& spec,
-                const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
-                bool release) {
+Status NackRequest(ClientCore& core, const ConsumerSpec& spec,
+                   const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
+                   bool release) {
   if (core.connection().OnIoThread()) {
     return Status(Code::kFailedPrecondition, "blocking Nack called from a client callback");
   }
   std::promise<Status> promise;
   auto future = promise.get_future();
-  NackManyAsync(core, spec, receipt_handles, delay_ms, release,
-                [&promise](Status st) { promise.set_value(std::move(st)); });
+  NackRequestAsync(core, spec, receipt_handles, delay_ms, release,
+                   [&promise](Status st) { promise.set_value(std::move(st)); });
   return future.get();
 }
 
@@ -300,17 +299,28 @@ Status NackMany(ClientCore& core, const ConsumerSpec& spec,
 Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
             int64_t delay_ms) {
   if (receipt_handle.empty()) return InvalidArgument("message has no receipt handle");
-  return NackMany(core, spec, {receipt_handle}, delay_ms, /*release=*/false);
+  return NackRequest(core, spec, {receipt_handle}, delay_ms, /*release=*/false);
+}
+
+Status NackMany(ClientCore& core, const ConsumerSpec& spec,
+                const std::vector<std::string_view>& receipt_handles, int64_t delay_ms) {
+  return NackRequest(core, spec, receipt_handles, delay_ms, /*release=*/false);
+}
+
+void NackManyAsync(ClientCore& core, const ConsumerSpec& spec,
+                   const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
+                   SettleCallback done) {
+  NackRequestAsync(core, spec, receipt_handles, delay_ms, /*release=*/false, std::move(done));
 }
 
 Status Release(ClientCore& core, const ConsumerSpec& spec,
                const std::vector<std::string_view>& receipt_handles) {
-  return NackMany(core, spec, receipt_handles, 0, /*release=*/true);
+  return NackRequest(core, spec, receipt_handles, 0, /*release=*/true);
 }
 
 void ReleaseAsync(ClientCore& core, const ConsumerSpec& spec,
                   const std::vector<std::string_view>& receipt_handles, SettleCallback done) {
-  NackManyAsync(core, spec, receipt_handles, 0, /*release=*/true, std::move(done));
+  NackRequestAsync(core, spec, receipt_handles, 0, /*release=*/true, std::move(done));
 }
 
 void ChangeLeaseAsync(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,

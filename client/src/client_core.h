@@ -83,8 +83,7 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec);
 // What both consumer builders do last: validate the spec and the await duration, connect,
 // and fill in the client id the core chose (spec.client_id).
 Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
-                                                    int64_t request_timeout_ms,
-                                                    int64_t await_ms);
+                                                    int64_t request_timeout_ms, int64_t await_ms);
 
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
 // Long-polls for up to await_ms; returns the request id (for Connection::Cancel).
@@ -99,12 +98,17 @@ Status AckMany(ClientCore& core, const ConsumerSpec& spec,
 // delay_ms 0: the group's retry back-off; at most 24 h.
 Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
             int64_t delay_ms);
-// Gives messages back unprocessed: redelivered at once, their attempts not counted. All
-// handles in one request, answered like AckMany.
+using SettleCallback = std::function<void(Status)>;
+// All handles in one request, answered like AckMany. The async forms run `done` on the io
+// thread (or inline on a bad argument), so they may be used from a callback.
+Status NackMany(ClientCore& core, const ConsumerSpec& spec,
+                const std::vector<std::string_view>& receipt_handles, int64_t delay_ms);
+void NackManyAsync(ClientCore& core, const ConsumerSpec& spec,
+                   const std::vector<std::string_view>& receipt_handles, int64_t delay_ms,
+                   SettleCallback done);
+// Gives messages back unprocessed: redelivered at once, their attempts not counted.
 Status Release(ClientCore& core, const ConsumerSpec& spec,
                const std::vector<std::string_view>& receipt_handles);
-using SettleCallback = std::function<void(Status)>;
-// `done` runs on the io thread (or inline on a bad argument); usable from a callback.
 void ReleaseAsync(ClientCore& core, const ConsumerSpec& spec,
                   const std::vector<std::string_view>& receipt_handles, SettleCallback done);
 using ChangeLeaseCallback = std::function<void(Result<std::string>)>;

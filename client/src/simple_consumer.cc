@@ -5,6 +5,13 @@
 namespace tidemq {
 namespace {
 Status Moved() { return Status(Code::kFailedPrecondition, "consumer was moved from"); }
+
+std::vector<std::string_view> Handles(const std::vector<ReceivedMessage>& messages) {
+  std::vector<std::string_view> handles;
+  handles.reserve(messages.size());
+  for (const auto& m : messages) handles.push_back(m.receipt_handle());
+  return handles;
+}
 }  // namespace
 
 class SimpleConsumer::Impl {
@@ -17,7 +24,6 @@ class SimpleConsumer::Impl {
   client::ConsumerSpec spec_;
   int64_t await_ms_;
 };
-
 
 Result<SimpleConsumer> SimpleConsumer::Builder::Build() const {
   client::ConsumerSpec spec{group_, topic_, tag_filter_, client_id_, lease_ms_};
@@ -47,17 +53,26 @@ Status SimpleConsumer::Ack(const ReceivedMessage& message) {
   return client::Ack(*impl_->core_, impl_->spec_, message.receipt_handle());
 }
 
-Status SimpleConsumer::Ack(const std::vector<ReceivedMessage>& messages) {
-  if (!impl_) return Moved();
-  std::vector<std::string_view> handles;
-  handles.reserve(messages.size());
-  for (const auto& m : messages) handles.push_back(m.receipt_handle());
-  return client::AckMany(*impl_->core_, impl_->spec_, handles);
-}
-
 Status SimpleConsumer::Nack(const ReceivedMessage& message, int64_t delay_ms) {
   if (!impl_) return Moved();
   return client::Nack(*impl_->core_, impl_->spec_, message.receipt_handle(), delay_ms);
+}
+
+Status SimpleConsumer::Ack(const std::vector<ReceivedMessage>& messages) {
+  if (!impl_) return Moved();
+  return client::AckMany(*impl_->core_, impl_->spec_, Handles(messages));
+}
+
+Status SimpleConsumer::Nack(const std::vector<ReceivedMessage>& messages, int64_t delay_ms) {
+  if (!impl_) return Moved();
+  return client::NackMany(*impl_->core_, impl_->spec_, Handles(messages), delay_ms);
+}
+
+void SimpleConsumer::NackAsync(const std::vector<ReceivedMessage>& messages, int64_t delay_ms,
+                               SettleCallback callback) {
+  if (!impl_) return callback(Moved());
+  client::NackManyAsync(*impl_->core_, impl_->spec_, Handles(messages), delay_ms,
+                        [callback = std::move(callback)](Status st) { callback(st); });
 }
 
 Status SimpleConsumer::Release(const ReceivedMessage& message) {
@@ -67,10 +82,7 @@ Status SimpleConsumer::Release(const ReceivedMessage& message) {
 
 Status SimpleConsumer::Release(const std::vector<ReceivedMessage>& messages) {
   if (!impl_) return Moved();
-  std::vector<std::string_view> handles;
-  handles.reserve(messages.size());
-  for (const auto& m : messages) handles.push_back(m.receipt_handle());
-  return client::Release(*impl_->core_, impl_->spec_, handles);
+  return client::Release(*impl_->core_, impl_->spec_, Handles(messages));
 }
 
 Status SimpleConsumer::ChangeLease(ReceivedMessage& message, int64_t lease_ms) {

@@ -336,6 +336,62 @@ TEST(SimpleConsumerTest, ReleaseIsANackThatDoesNotCount) {
   EXPECT_EQ(consumer->Release(ReceivedMessage()).code(), Code::kInvalidArgument);
 }
 
+TEST(SimpleConsumerTest, BatchNackIsOneRequestAndCanBeAsync) {
+  FakeBroker broker;
+  auto consumer = SimpleConsumer::NewBuilder()
+                      .Endpoint(broker.endpoint())
+                      .Group("g")
+                      .Topic("orders")
+                      .AwaitDuration(1000)
+                      .Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  broker.Accept();
+  auto received = std::async(std::launch::async, [&] { return consumer->Receive(2); });
+  wire::Frame req = broker.ReadFrame();
+  wire::Header resp;
+  for (int i = 0; i < 2; ++i) {
+    auto* m = resp.mutable_receive_response()->add_messages();
+    m->set_topic("orders");
+    m->set_message_id("id" + std::to_string(i));
+    m->set_body_size(1);
+    m->set_receipt_handle("h" + std::to_string(i));
+  }
+  broker.Respond(req, resp, "ab");
+  auto batch = received.get();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+
+  auto nacked = std::async(std::launch::async, [&] { return consumer->Nack(*batch, 250); });
+  wire::Frame nack = broker.ReadFrame();
+  ASSERT_EQ(nack.header.kind(), wire::NACK);
+  EXPECT_FALSE(nack.header.nack_request().release());
+  EXPECT_EQ(nack.header.nack_request().delay_ms(), 250);
+  ASSERT_EQ(nack.header.nack_request().receipt_handles_size(), 2);
+  broker.Respond(nack, wire::Header());
+  EXPECT_TRUE(nacked.get().ok());
+
+  // The async form returns at once; the callback brings the broker's answer.
+  std::promise<Status> outcome;
+  consumer->NackAsync(*batch, 0, [&outcome](const Status& st) { outcome.set_value(st); });
+  nack = broker.ReadFrame();
+  ASSERT_EQ(nack.header.kind(), wire::NACK);
+  EXPECT_EQ(nack.header.nack_request().delay_ms(), 0);
+  wire::Header refused;
+  for (int i = 0; i < 2; ++i) {
+    auto* r = refused.mutable_nack_response()->add_results();
+    r->set_code(wire::RECEIPT_INVALID);
+    r->set_error_message("receipt handle expired");
+  }
+  broker.Respond(nack, refused);
+  Status st = outcome.get_future().get();
+  EXPECT_EQ(st.code(), Code::kReceiptInvalid);
+  EXPECT_EQ(st.message(), "receipt handle expired (2 of 2 handles failed)");
+
+  // A bad delay is refused before the wire, through the callback too.
+  std::promise<Status> bad;
+  consumer->NackAsync(*batch, -1, [&bad](const Status& s) { bad.set_value(s); });
+  EXPECT_EQ(bad.get_future().get().code(), Code::kInvalidArgument);
+}
+
 TEST(SimpleConsumerTest, BuildValidatesNames) {
   EXPECT_EQ(SimpleConsumer::NewBuilder().Topic("t").Build().status().code(),
             Code::kInvalidArgument);  // no group

@@ -13,9 +13,11 @@
 // Receive long-polls: it waits up to AwaitDuration for a message, then returns an empty batch.
 //
 // Thread safety: every method may be called from any thread concurrently. Calls never throw.
+// Async callbacks run on the client's network thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +56,13 @@ class SimpleConsumer {
   // delay_ms (0: the group's retry back-off; at most 24 h), or is dead-lettered into
   // %DLQ%<group> once the group's max attempts are used up.
   Status Nack(const ReceivedMessage& message, int64_t delay_ms = 0);
+  // The whole batch in one request, answered like the batch Ack.
+  Status Nack(const std::vector<ReceivedMessage>& messages, int64_t delay_ms = 0);
+  // Same, without waiting: `callback` gets the outcome on the client's network thread once
+  // the broker has stored the retry copies (it must not block, nor call blocking methods).
+  using SettleCallback = std::function<void(const Status&)>;
+  void NackAsync(const std::vector<ReceivedMessage>& messages, int64_t delay_ms,
+                 SettleCallback callback);
   // Not processed (e.g. this consumer is stopping): the message is redelivered at once and
   // the delivery does not count as an attempt. The vector form releases in one request,
   // answered like the batch Ack.
