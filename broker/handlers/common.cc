@@ -11,7 +11,15 @@ void ToWireMessage(const store::Record& r, wire::Message* m) {
   m->set_tag(r.tag);
   m->set_message_group(r.message_group);
   for (const auto& k : r.keys) m->add_keys(k);
-  for (const auto& [k, v] : r.properties) (*m->mutable_properties())[k] = v;
+  // The broker's own bookkeeping of a retry or DLQ copy is sent as the typed fields below.
+  const bool copy = r.topic[0] == '%' && ReadRetryInfo(r).original_topic != r.topic;
+  for (const auto& [k, v] : r.properties) {
+    if (copy && (k == kOriginalTopicProperty || k == kAttemptsProperty ||
+                 k == kFirstFailureProperty || k == kDeadLetterReasonProperty)) {
+      continue;
+    }
+    (*m->mutable_properties())[k] = v;
+  }
   m->set_message_id(r.message_id);
   m->set_born_ms(r.born_ms);
   m->set_store_ms(r.store_ms);
