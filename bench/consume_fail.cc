@@ -36,7 +36,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
   SeqTracker seqs(n);
   SideStats firsts;               // first deliveries, settled (acked or nacked)
   SideStats acked;                // every ack, redeliveries included; errors of any call
-  LatencyHistogram nack_latency;  // each Nack call, request to reply
+  LatencyHistogram nack_latency;  // each Nack call (one per received batch), request to reply
   std::atomic<uint64_t> nacks{0}, redeliveries{0}, foreign{0};
   std::atomic<int64_t> all_acked_ns{0};
   const int64_t idle_stop_ns = MsToNanos(o.idle_stop_ms);
@@ -48,7 +48,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
       // Idle counts from the last message, or from when the last nack of this consumer is
       // due back.
       int64_t idle_from = NowNanos();
-      std::vector<ReceivedMessage> to_ack;
+      std::vector<ReceivedMessage> to_ack, to_nack;
       std::vector<int64_t> to_ack_seqs;
       while (!control.stopped() && seqs.acked_distinct() < n) {
         int64_t now = NowNanos();
@@ -60,6 +60,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
         }
         if (batch->empty()) continue;
         to_ack.clear();
+        to_nack.clear();
         to_ack_seqs.clear();
         uint64_t first = 0, first_bytes = 0, bytes = 0;
         for (ReceivedMessage& m : *batch) {
@@ -74,15 +75,7 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
             ++first;
             first_bytes += m.body().size();
             if (FailsFirstDelivery(seq, o.fail_rate)) {
-              const int64_t nack_start_ns = NowNanos();
-              Status st = consumer.Nack(m, nack_delay_ms);
-              nack_latency.Record(NowNanos() - nack_start_ns);
-              if (st.ok()) {
-                nacks.fetch_add(1, std::memory_order_relaxed);
-              } else {
-                acked.Failed(1, st);
-              }
-              idle_from = std::max(idle_from, NowNanos() + retry_wait_ns);
+              to_nack.push_back(std::move(m));
               continue;
             }
           } else {
@@ -91,6 +84,18 @@ Result<bool> RunConsumeFail(const BenchOptions& o, RunControl& control) {
           bytes += m.body().size();
           to_ack_seqs.push_back(seq);
           to_ack.push_back(std::move(m));
+        }
+        if (!to_nack.empty()) {
+          // A batch's failures go back in one request, like its acks.
+          const int64_t nack_start_ns = NowNanos();
+          Status nst = consumer.Nack(to_nack, nack_delay_ms);
+          nack_latency.Record(NowNanos() - nack_start_ns);
+          if (nst.ok()) {
+            nacks.fetch_add(to_nack.size(), std::memory_order_relaxed);
+          } else {
+            acked.Failed(to_nack.size(), nst);
+          }
+          idle_from = std::max(idle_from, NowNanos() + retry_wait_ns);
         }
         Status st = to_ack.empty() ? Status::Ok() : consumer.Ack(to_ack);
         now = NowNanos();
