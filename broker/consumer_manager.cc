@@ -568,17 +568,6 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
   const int64_t now_ms = clock_->NowMs();
   std::vector<store::Record> records;
   std::vector<Move> appended;
-  auto give_back = [this](Move& m, const Status& why) {
-    // The copy was not made: the original stays and is delivered again in place.
-    {
-      std::lock_guard lock(m.group->mu);
-      auto it = m.group->queues.find(m.key);
-      if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
-        it->second.retry[m.offset] = clock_->MonotonicMs();
-      }
-    }
-    if (m.done) m.done(why);
-  };
   std::set<std::string> created;
   for (Move& m : moves) {
     const std::string& name = m.group->config.name;
@@ -587,7 +576,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
       auto t = topics_->Create(copy_topic, 1, now_ms, /*allow_system=*/true);
       if (!t.ok() && t.status().code() != Code::kAlreadyExists) {
         spdlog::error("group '{}': cannot create {}: {}", name, copy_topic, t.status().ToString());
-        give_back(m, t.status());
+        EndMove(m, /*settled=*/false, t.status());
         continue;
       }
       created.insert(copy_topic);
@@ -597,13 +586,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
       // Gone (retention) or unreadable: nothing left to retry.
       spdlog::warn("group '{}': failed message at log offset {} unreadable ({}); settling it",
                    name, m.log_offset.value(), rec.status().ToString());
-      std::lock_guard lock(m.group->mu);
-      auto it = m.group->queues.find(m.key);
-      if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
-        it->second.attempts.erase(m.offset);
-        MarkAcked(it->second, m.offset);
-      }
-      if (m.done) m.done(Status::Ok());
+      EndMove(m, /*settled=*/true, Status::Ok());
       continue;
     }
     if (m.dead) {
@@ -617,29 +600,39 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
   }
   if (records.empty()) return;
   auto shared = std::make_shared<std::vector<Move>>(std::move(appended));
-  store_->Append(std::move(records), [this, shared, give_back](const Status& st,
-                                                               std::vector<store::AppendResult>) {
+  store_->Append(std::move(records), [this, shared](const Status& st,
+                                                     std::vector<store::AppendResult>) {
     for (Move& m : *shared) {
       if (!st.ok()) {
         spdlog::warn("group '{}': storing a {} copy failed: {}", m.group->config.name,
                      m.dead ? "dead-letter" : "retry", st.ToString());
-        give_back(m, st);
+        EndMove(m, /*settled=*/false, st);
         continue;
       }
-      {
-        std::lock_guard lock(m.group->mu);
-        auto it = m.group->queues.find(m.key);
-        if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
-          it->second.attempts.erase(m.offset);
-          MarkAcked(it->second, m.offset);
-        }
-      }
-      if (m.group->config.fifo && ready_) ready_(std::get<0>(m.key));
       (m.dead ? m.group->dead_lettered : m.group->retried).fetch_add(1, std::memory_order_relaxed);
       (m.dead ? dead_lettered_ : retried_).fetch_add(1, std::memory_order_relaxed);
-      if (m.done) m.done(Status::Ok());
+      EndMove(m, /*settled=*/true, Status::Ok());
     }
   });
+}
+
+void ConsumerManager::EndMove(Move& m, bool settled, const Status& why) {
+  {
+    std::lock_guard lock(m.group->mu);
+    auto it = m.group->queues.find(m.key);
+    if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
+      if (settled) {
+        it->second.attempts.erase(m.offset);
+        MarkAcked(it->second, m.offset);
+      } else {
+        // No copy was made: the original stays and is delivered again in place.
+        it->second.retry[m.offset] = clock_->MonotonicMs();
+      }
+    }
+  }
+  // Either way the message is deliverable again or settled: a FIFO queue can go on.
+  if (m.group->config.fifo && ready_) ready_(std::get<0>(m.key));
+  if (m.done) m.done(why);
 }
 
 Result<std::string> ConsumerManager::ChangeLease(const std::string& group,

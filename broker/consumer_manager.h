@@ -211,6 +211,9 @@ class ConsumerManager {
                            const Lease& lease, int64_t delay_ms, int64_t now);
   // Reads, copies and appends; settles each original when its copy is durable.
   void ExecuteMoves(std::vector<Move> moves);
+  // A move is over: the original is settled (its copy is durable, or it is gone) or, when no
+  // copy could be made, deliverable again in place.
+  void EndMove(Move& m, bool settled, const Status& why);
   void NoteWake(int64_t monotonic_ms);
   static void MarkAcked(QueueState& st, int64_t off);  // REQUIRES(g.mu)
   // Validates a receipt against the current lease. REQUIRES(g.mu)
