@@ -2,6 +2,7 @@
 // how answers come back through the public API.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <future>
 
 #include "tests/client/fake_broker.h"
@@ -28,6 +29,43 @@ wire::Header SendOk(const wire::Frame& req, int64_t first_offset) {
     r->set_log_offset(1000 + i);
   }
   return resp;
+}
+
+// A consumer of group "g", topic "orders" on `broker`, which has received `n` one-byte
+// messages "id<i>" with receipt handles "h<i>"; `fill` may add fields to each.
+struct FakeBatch {
+  std::unique_ptr<SimpleConsumer> consumer;
+  std::vector<ReceivedMessage> messages;
+};
+FakeBatch ReceiveFakeBatch(FakeBroker& broker, int n,
+                           const std::function<void(int, wire::Message*)>& fill = nullptr) {
+  FakeBatch out;
+  auto consumer = SimpleConsumer::NewBuilder()
+                      .Endpoint(broker.endpoint())
+                      .Group("g")
+                      .Topic("orders")
+                      .AwaitDuration(1000)
+                      .Build();
+  EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
+  if (!consumer.ok()) return out;
+  out.consumer = std::make_unique<SimpleConsumer>(std::move(consumer).value());
+  broker.Accept();
+  auto received = std::async(std::launch::async, [&] { return out.consumer->Receive(n); });
+  wire::Frame req = broker.ReadFrame();
+  wire::Header resp;
+  for (int i = 0; i < n; ++i) {
+    auto* m = resp.mutable_receive_response()->add_messages();
+    m->set_topic("orders");
+    m->set_message_id("id" + std::to_string(i));
+    m->set_body_size(1);
+    m->set_receipt_handle("h" + std::to_string(i));
+    if (fill) fill(i, m);
+  }
+  broker.Respond(req, resp, std::string(n, 'x'));
+  auto batch = received.get();
+  EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+  if (batch.ok()) out.messages = std::move(batch).value();
+  return out;
 }
 
 TEST(ProducerTest, SendPutsMetadataAndBodyOnTheWire) {
@@ -224,29 +262,10 @@ TEST(SimpleConsumerTest, ReceiveAckNackChangeLease) {
 
 TEST(SimpleConsumerTest, BatchAckSendsEveryHandleInOneRequest) {
   FakeBroker broker;
-  auto consumer = SimpleConsumer::NewBuilder()
-                      .Endpoint(broker.endpoint())
-                      .Group("g")
-                      .Topic("orders")
-                      .AwaitDuration(1000)
-                      .Build();
-  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  broker.Accept();
-
-  auto received = std::async(std::launch::async, [&] { return consumer->Receive(3); });
-  wire::Frame req = broker.ReadFrame();
-  wire::Header resp;
-  for (int i = 0; i < 3; ++i) {
-    auto* m = resp.mutable_receive_response()->add_messages();
-    m->set_topic("orders");
-    m->set_message_id("id" + std::to_string(i));
-    m->set_body_size(1);
-    m->set_receipt_handle("h" + std::to_string(i));
-  }
-  broker.Respond(req, resp, "abc");
-  auto batch = received.get();
-  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-  ASSERT_EQ(batch->size(), 3u);
+  FakeBatch fb = ReceiveFakeBatch(broker, 3);
+  ASSERT_EQ(fb.messages.size(), 3u);
+  SimpleConsumer* consumer = fb.consumer.get();
+  std::vector<ReceivedMessage>* batch = &fb.messages;
 
   // All acked.
   auto acked = std::async(std::launch::async, [&] { return consumer->Ack(*batch); });
@@ -285,31 +304,14 @@ TEST(SimpleConsumerTest, BatchAckSendsEveryHandleInOneRequest) {
 
 TEST(SimpleConsumerTest, ReleaseIsANackThatDoesNotCount) {
   FakeBroker broker;
-  auto consumer = SimpleConsumer::NewBuilder()
-                      .Endpoint(broker.endpoint())
-                      .Group("g")
-                      .Topic("orders")
-                      .AwaitDuration(1000)
-                      .Build();
-  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  broker.Accept();
-  auto received = std::async(std::launch::async, [&] { return consumer->Receive(2); });
-  wire::Frame req = broker.ReadFrame();
-  wire::Header resp;
-  for (int i = 0; i < 2; ++i) {
-    auto* m = resp.mutable_receive_response()->add_messages();
-    m->set_topic("orders");
-    m->set_message_id("id" + std::to_string(i));
+  FakeBatch fb = ReceiveFakeBatch(broker, 2, [](int i, wire::Message* m) {
     m->set_original_topic("orders");
     m->set_first_failure_ms(1'700'000'000'000 + i);
     m->set_delivery_attempt(3);
-    m->set_body_size(1);
-    m->set_receipt_handle("h" + std::to_string(i));
-  }
-  broker.Respond(req, resp, "ab");
-  auto batch = received.get();
-  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-  ASSERT_EQ(batch->size(), 2u);
+  });
+  ASSERT_EQ(fb.messages.size(), 2u);
+  SimpleConsumer* consumer = fb.consumer.get();
+  std::vector<ReceivedMessage>* batch = &fb.messages;
   EXPECT_EQ((*batch)[1].original_topic(), "orders");
   EXPECT_EQ((*batch)[1].first_failure_ms(), 1'700'000'000'001);
   EXPECT_EQ((*batch)[1].dlq_offset(), -1);  // not a dead letter
@@ -338,27 +340,10 @@ TEST(SimpleConsumerTest, ReleaseIsANackThatDoesNotCount) {
 
 TEST(SimpleConsumerTest, BatchNackIsOneRequestAndCanBeAsync) {
   FakeBroker broker;
-  auto consumer = SimpleConsumer::NewBuilder()
-                      .Endpoint(broker.endpoint())
-                      .Group("g")
-                      .Topic("orders")
-                      .AwaitDuration(1000)
-                      .Build();
-  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  broker.Accept();
-  auto received = std::async(std::launch::async, [&] { return consumer->Receive(2); });
-  wire::Frame req = broker.ReadFrame();
-  wire::Header resp;
-  for (int i = 0; i < 2; ++i) {
-    auto* m = resp.mutable_receive_response()->add_messages();
-    m->set_topic("orders");
-    m->set_message_id("id" + std::to_string(i));
-    m->set_body_size(1);
-    m->set_receipt_handle("h" + std::to_string(i));
-  }
-  broker.Respond(req, resp, "ab");
-  auto batch = received.get();
-  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  FakeBatch fb = ReceiveFakeBatch(broker, 2);
+  ASSERT_EQ(fb.messages.size(), 2u);
+  SimpleConsumer* consumer = fb.consumer.get();
+  std::vector<ReceivedMessage>* batch = &fb.messages;
 
   auto nacked = std::async(std::launch::async, [&] { return consumer->Nack(*batch, 250); });
   wire::Frame nack = broker.ReadFrame();
