@@ -303,7 +303,10 @@ class Broker::Impl final : public RequestSink {
           spdlog::error("persisting consumer offsets: {}", st.ToString());
         }
       }
-      if (now - last_retention_ >= 60'000) {
+      // Every minute; every few seconds while the store refuses appends for want of space,
+      // so that what retention may delete is deleted soon.
+      const int64_t retention_every = store_->Stats().refusing_reason.empty() ? 60'000 : 5'000;
+      if (now - last_retention_ >= retention_every) {
         last_retention_ = now;
         auto deleted = store_->RunRetention();
         if (!deleted.ok()) spdlog::error("retention: {}", deleted.status().ToString());

@@ -15,6 +15,9 @@ store::StoreOptions BrokerConfig::ToStoreOptions() const {
   o.flush_interval_ms = flush_interval_ms;
   o.retention_ms = retention_hours * 3600 * 1000;
   o.disk_high_watermark = disk_high_watermark;
+  o.disk_reserve_bytes = disk_reserve_mb << 20;
+  o.strict_recovery = strict_recovery;
+  o.max_open_queue_files = max_open_queue_files;
   return o;
 }
 
@@ -47,6 +50,19 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--disk-watermark", c.disk_high_watermark,
                  "Delete oldest segments while disk usage is above this fraction")
       ->check(CLI::Range(0.1, 0.99));
+  app.add_option("--disk-reserve-mb", c.disk_reserve_mb,
+                 "Refuse appends (RESOURCE_EXHAUSTED, accepted again once space is freed) while "
+                 "the data directory's file system has less than this free; 0: 1 % of it, "
+                 "between 4 and 256 MiB")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
+  app.add_flag("--strict-recovery", c.strict_recovery,
+               "Refuse to start when the CommitLog has a damaged range (by default it is "
+               "skipped, logged, counted and copied to <data-dir>/damaged/, and every intact "
+               "record is kept)");
+  app.add_option("--max-open-queue-files", c.max_open_queue_files,
+                 "Consume-queue files kept open at once (an LRU shared by all queues); 0: a "
+                 "quarter of the descriptor limit, between 64 and 4096")
+      ->check(CLI::Range(0u, 1u << 20));
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest message body accepted")
       ->check(CLI::Range(1u, 32u << 20));
   app.add_option("--max-frame-bytes", c.max_frame_bytes,

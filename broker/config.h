@@ -22,6 +22,9 @@ struct BrokerConfig {
   uint64_t segment_bytes = 1ull << 30;
   int64_t retention_hours = 72;
   double disk_high_watermark = 0.90;
+  uint64_t disk_reserve_mb = 0;                  // refuse appends below this free; 0: auto
+  bool strict_recovery = false;                  // refuse to start on a damaged log
+  uint32_t max_open_queue_files = 0;             // consume-queue descriptors; 0: auto
   uint32_t max_message_bytes = 4u << 20;
   uint32_t max_frame_bytes = 64u << 20;
   int io_threads = 2;

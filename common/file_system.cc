@@ -14,9 +14,11 @@ namespace tidemq {
 namespace {
 
 Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
+  // Out of space or descriptors may pass (the store retries); other errors may not.
   Code code = (err == ENOENT) ? Code::kNotFound
-              : (err == ENOSPC || err == EDQUOT) ? Code::kResourceExhausted
-                                                 : Code::kIOError;
+              : (err == ENOSPC || err == EDQUOT || err == EMFILE || err == ENFILE)
+                  ? Code::kResourceExhausted
+                  : Code::kIOError;
   return Status(code, std::string(what) + " " + path + ": " + std::strerror(err));
 }
 

@@ -54,19 +54,31 @@ Status CommitLog::Recover() {
   ASSIGN_OR_RETURN(uint64_t file_size, active_->Size());
   SegmentReader reader(active_, 0, file_size);
   Record record;
+  uint64_t valid = 0;  // end of the last intact record
   while (true) {
     Result<bool> next = reader.Next(&record);
-    if (!next.ok()) {
-      if (next.status().code() != Code::kCorruption) return next.status();
-      spdlog::warn("commit log {}: torn tail at {} ({}); truncating {} bytes", dir_,
-                   active_base_ + static_cast<int64_t>(reader.pos()), next.status().ToString(),
-                   file_size - reader.pos());
+    if (next.ok()) {
+      if (!*next) break;
+      recovered_last_store_ms_ = record.store_ms;
+      valid = reader.pos();
+      continue;
+    }
+    if (next.status().code() != Code::kCorruption) return next.status();
+    const uint64_t bad = reader.pos();
+    ASSIGN_OR_RETURN(bool resynced, reader.Resync());
+    if (!resynced) {
+      torn_tail_bytes_ = file_size - bad;
+      spdlog::warn("commit log {}: torn tail at log offset {} ({}); nothing intact follows in "
+                   "the active segment, truncating {} bytes",
+                   dir_, active_base_ + static_cast<int64_t>(bad), next.status().message(),
+                   torn_tail_bytes_);
       break;
     }
-    if (!*next) break;
-    recovered_last_store_ms_ = record.store_ms;
+    // Intact records follow: the bad bytes are damage, not the end of the log.
+    damaged_.push_back(DamagedRange{LogOffset(active_base_ + static_cast<int64_t>(bad)),
+                                    LogOffset(active_base_ + static_cast<int64_t>(reader.pos())),
+                                    next.status().message()});
   }
-  uint64_t valid = reader.pos();
   if (valid > segment_bytes_) {
     // Written with a larger segment_bytes setting: keep it, roll at the next append.
     spdlog::info("commit log {}: active segment is larger than segment_bytes", dir_);
@@ -109,6 +121,10 @@ Status CommitLog::Write(std::string_view bytes) {
   RETURN_IF_ERROR(active_->Write(static_cast<uint64_t>(end - active_base_), bytes));
   end_.store(end + static_cast<int64_t>(bytes.size()), std::memory_order_release);
   return Status::Ok();
+}
+
+Status CommitLog::DiscardUnwritten() {
+  return active_->Truncate(static_cast<uint64_t>(end_.load(std::memory_order_relaxed) - active_base_));
 }
 
 Status CommitLog::Roll() {
@@ -154,13 +170,21 @@ Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
     segment_end = next == segments_.end() ? limit.value() : std::min(next->first, limit.value());
   }
   const uint64_t pos = static_cast<uint64_t>(offset.value() - base);
-  const uint64_t room = static_cast<uint64_t>(segment_end - offset.value());
+  uint64_t room = static_cast<uint64_t>(segment_end - offset.value());
   if (room < kMinRecordSize) {
     return Corruption("no record at log offset " + std::to_string(offset.value()));
   }
   // One read of the likely size (most records are small); a second only for a longer one.
-  std::string bytes(std::min<uint64_t>(room, kSpeculativeReadBytes), '\0');
-  RETURN_IF_ERROR(file->ReadExact(pos, bytes.size(), bytes.data()));
+  // A short read is fine here: the record may be the last in a file that ends early (the
+  // rest of a damaged segment was cut off).
+  std::string bytes;
+  const uint64_t wanted = std::min<uint64_t>(room, kSpeculativeReadBytes);
+  RETURN_IF_ERROR(file->Read(pos, wanted, &bytes));
+  if (bytes.size() < wanted) room = bytes.size();  // the file ends here
+  if (bytes.size() < kRecordPrefixSize) {
+    return Corruption("no record at log offset " + std::to_string(offset.value()) +
+                      ": the segment file ends before it");
+  }
   uint32_t total;
   Status st = PeekRecordLength(bytes, &total);
   if (!st.ok() || total > room) {
@@ -171,7 +195,12 @@ Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
   if (total > bytes.size()) {
     const size_t have = bytes.size();
     bytes.resize(total);
-    RETURN_IF_ERROR(file->ReadExact(pos + have, total - have, bytes.data() + have));
+    st = file->ReadExact(pos + have, total - have, bytes.data() + have);
+    if (st.code() == Code::kOutOfRange) {
+      return Corruption("record at log offset " + std::to_string(offset.value()) +
+                        " is cut short: the segment file ends inside it");
+    }
+    RETURN_IF_ERROR(st);
   } else {
     bytes.resize(total);
   }

@@ -2,8 +2,11 @@
 // files <dir>/<20-digit base offset> (docs/storage_format.md). A record never spans segments;
 // the last segment is the active one.
 //
-// Open() recovers: it scans the last segment from its start and truncates it at the first
-// record that is short or fails its magic/length/CRC checks (the torn tail of a crash).
+// Open() recovers: it scans the last segment from its start. At the first record that is short
+// or fails its magic/length/CRC checks it looks for an intact record further on
+// (SegmentReader::Resync): if there is one, the bad bytes are damage in the middle — every
+// intact record after them is kept and the range is reported in damaged(); if there is none,
+// they are the torn tail of a crash and the segment is truncated there.
 //
 // Thread safety: Write/Roll are called by one thread at a time (the store's writer); Sync may
 // also be called concurrently by the flusher.
@@ -24,6 +27,7 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "store/record.h"
+#include "store/store.h"
 #include "store/thread_annotations.h"
 
 namespace tidemq::store {
@@ -47,6 +51,9 @@ class CommitLog {
   // Writes encoded records at end_offset(); they must fit RoomInActiveSegment(). On failure
   // end_offset() does not move (the bytes that did reach the file are a torn tail).
   Status Write(std::string_view bytes);
+  // After a failed Write: drops whatever part of it reached the file past end_offset(), so a
+  // crash cannot make a refused write look like records.
+  Status DiscardUnwritten();
   // Syncs the active segment and starts a new one at end_offset().
   Status Roll();
   // fdatasync of the active segment (earlier segments were synced when they were rolled).
@@ -66,6 +73,10 @@ class CommitLog {
   Status DeleteOldestSegment();
   // store_ms of the last record found by recovery (0 for an empty log).
   int64_t recovered_last_store_ms() const { return recovered_last_store_ms_; }
+  // What recovery found in the active segment: damaged ranges it skipped (intact records on
+  // both sides) and the bytes of the torn tail it truncated.
+  const std::vector<DamagedRange>& damaged() const { return damaged_; }
+  uint64_t torn_tail_bytes() const { return torn_tail_bytes_; }
 
  private:
   struct Segment {
@@ -81,6 +92,8 @@ class CommitLog {
   const std::string dir_;
   const uint64_t segment_bytes_;
   int64_t recovered_last_store_ms_ = 0;
+  std::vector<DamagedRange> damaged_;  // Open only
+  uint64_t torn_tail_bytes_ = 0;       // Open only
 
   mutable std::shared_mutex mu_;
   std::map<int64_t, Segment> segments_ GUARDED_BY(mu_);  // by base offset

@@ -6,12 +6,19 @@
 // Derived state: everything here can be rebuilt from the log, and Append is idempotent
 // (entries below next_offset() are skipped), so replay after a crash is harmless.
 //
-// Thread safety: Append, Sync and TruncateFromLog are called by the store's writer thread;
-// Read, min_offset and next_offset by any thread; TrimBelowLog by retention (one at a time).
+// Holes: an all-zero entry was never written (or was cut off with the log tail it pointed
+// at); readers skip holes. A queue offset, once given out, is never given to another message:
+// entries past a truncated log tail become holes instead of being reused.
+//
+// Descriptors: the queue holds none of its own; its files are opened through the store's
+// FileCache (an LRU shared by every queue) and may be closed between two uses.
+//
+// Thread safety: Append, Flush, Sync and TruncateFromLog are called by the store's writer
+// thread (Sync also by the flusher); Read, min_offset and next_offset by any thread;
+// TrimBelowLog by retention (one at a time).
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <set>
 #include <shared_mutex>
@@ -21,6 +28,7 @@
 #include "common/file_system.h"
 #include "common/status.h"
 #include "common/types.h"
+#include "store/file_cache.h"
 #include "store/store.h"
 #include "store/thread_annotations.h"
 
@@ -36,8 +44,10 @@ QueueEntry DecodeQueueEntry(const char* src);
 class ConsumeQueue {
  public:
   // Loads the files found in dir (which may not exist yet: it is created on first append).
-  static Result<std::unique_ptr<ConsumeQueue>> Open(FileSystem* fs, std::string dir,
-                                                    uint32_t entries_per_file);
+  static Result<std::unique_ptr<ConsumeQueue>> Open(FileSystem* fs,
+                                                    std::shared_ptr<FileCache> cache,
+                                                    std::string dir, uint32_t entries_per_file);
+  ~ConsumeQueue();
 
   // Stages `entry` at entry.queue_offset; it becomes readable at the next Flush(), which
   // writes every staged entry with one write per file (the writer stages a whole group
@@ -46,11 +56,17 @@ class ConsumeQueue {
   // offset past that leaves a hole (all-zero entries readers skip). *first_staged tells
   // whether this made the queue go from nothing staged to something staged.
   Status Append(const QueueEntry& entry, bool* first_staged = nullptr);
-  // Writes the staged entries and publishes them to readers.
+  // Writes the staged entries and publishes them to readers. On failure nothing new is
+  // published and the entries stay staged: the next Flush writes them again.
   Status Flush();
+  // Writer thread: the log offset of the first staged entry not yet written (kNoLogOffset
+  // when everything is written), and the bytes staged.
+  LogOffset first_unflushed() const;
+  size_t staged_bytes() const { return staged_.size(); }
   // fdatasync of every file written since the last Sync.
   Status Sync();
-  // Drops the entries pointing at or past log_end (they outran a truncated torn log tail).
+  // Turns the entries pointing at or past log_end into holes (they outran a truncated torn
+  // log tail); next_offset() stays, so their queue offsets are not reused.
   Status TruncateFromLog(LogOffset log_end);
   // Advances min_offset() past entries below log_min and removes files holding only such
   // entries (never the file holding the last entry: it records next_offset()).
@@ -60,25 +76,37 @@ class ConsumeQueue {
   Result<std::vector<QueueEntry>> Read(int64_t from, size_t max, LogOffset log_min) const;
   int64_t min_offset() const;
   int64_t next_offset() const;
+  const std::string& dir() const { return dir_; }
 
  private:
-  ConsumeQueue(FileSystem* fs, std::string dir, uint32_t entries_per_file);
+  ConsumeQueue(FileSystem* fs, std::shared_ptr<FileCache> cache, std::string dir,
+               uint32_t entries_per_file);
   Status Load();
   int64_t FileBase(int64_t queue_offset) const {
     return queue_offset - queue_offset % entries_per_file_;
   }
-  // Entry at queue_offset; requires the lock held and the entry to be inside a file.
-  Status ReadEntryLocked(int64_t queue_offset, QueueEntry* out) const;
-  // First queue offset in [lo, hi) whose entry is not a hole and points at or past `log`;
-  // hi when none. Entries are in log order, so this is a binary search.
+  std::string FilePath(int64_t base) const;
+  Result<std::shared_ptr<File>> FileAt(int64_t base, bool create) const;
+  // Reads n entries from queue offset `pos` (inside one file) into *buf; slots past the
+  // file's end read as holes. REQUIRES(mu_) (shared)
+  Status ReadSlotsLocked(int64_t pos, size_t n, std::string* buf) const;
+  // The first entry at or after `from` and below `hi` that is not a hole: *at is its queue
+  // offset, or hi when there is none. REQUIRES(mu_) (shared)
+  Status NextEntryLocked(int64_t from, int64_t hi, int64_t* at, QueueEntry* out) const;
+  // A queue offset in [lo, hi] such that every entry from it up to the first entry that is
+  // not a hole and points at or past `log` is a hole (hi when no such entry). Entries are in
+  // log order, so this is a binary search; a hole takes the verdict of the next real entry.
+  // REQUIRES(mu_) (shared)
   Status FindFirstAtOrPastLocked(int64_t lo, int64_t hi, LogOffset log, int64_t* out) const;
 
   FileSystem* const fs_;
+  const std::shared_ptr<FileCache> cache_;  // shared: a reader may outlive the queue set
+  const uint64_t owner_;  // this queue's files in cache_
   const std::string dir_;
   const int64_t entries_per_file_;
 
   mutable std::shared_mutex mu_;
-  std::map<int64_t, std::shared_ptr<File>> files_ GUARDED_BY(mu_);  // by first queue offset
+  std::set<int64_t> bases_ GUARDED_BY(mu_);  // files that exist, by first queue offset
   int64_t min_offset_ GUARDED_BY(mu_) = 0;
   int64_t next_offset_ GUARDED_BY(mu_) = 0;
   std::set<int64_t> dirty_ GUARDED_BY(mu_);  // files written since the last Sync

@@ -24,8 +24,13 @@ bool IsSafeTopicDirName(std::string_view topic) {
          topic.find('/') == std::string_view::npos && topic.find('\0') == std::string_view::npos;
 }
 
-ConsumeQueueSet::ConsumeQueueSet(FileSystem* fs, std::string root, uint32_t entries_per_file)
-    : fs_(fs), root_(std::move(root)), entries_per_file_(entries_per_file) {}
+ConsumeQueueSet::ConsumeQueueSet(FileSystem* fs, std::string root, uint32_t entries_per_file,
+                                 size_t max_open_files)
+    : fs_(fs),
+      root_(std::move(root)),
+      entries_per_file_(entries_per_file),
+      cache_(std::make_shared<FileCache>(
+          fs, max_open_files != 0 ? max_open_files : FileCache::DefaultCapacity())) {}
 
 std::string ConsumeQueueSet::QueueDir(const std::string& topic, uint32_t queue_id) const {
   return JoinPath(JoinPath(root_, topic), std::to_string(queue_id));
@@ -33,8 +38,10 @@ std::string ConsumeQueueSet::QueueDir(const std::string& topic, uint32_t queue_i
 
 Result<std::unique_ptr<ConsumeQueueSet>> ConsumeQueueSet::Open(FileSystem* fs, std::string root,
                                                                uint32_t entries_per_file,
+                                                               size_t max_open_files,
                                                                bool* existed) {
-  std::unique_ptr<ConsumeQueueSet> set(new ConsumeQueueSet(fs, std::move(root), entries_per_file));
+  std::unique_ptr<ConsumeQueueSet> set(
+      new ConsumeQueueSet(fs, std::move(root), entries_per_file, max_open_files));
   *existed = fs->Exists(set->root_);
   if (!*existed) {
     RETURN_IF_ERROR(fs->CreateDirs(set->root_));
@@ -50,7 +57,8 @@ Result<std::unique_ptr<ConsumeQueueSet>> ConsumeQueueSet::Open(FileSystem* fs, s
       uint32_t id;
       if (!ParseQueueId(name, &id)) continue;
       ASSIGN_OR_RETURN(std::unique_ptr<ConsumeQueue> cq,
-                       ConsumeQueue::Open(fs, set->QueueDir(topic, id), entries_per_file));
+                       ConsumeQueue::Open(fs, set->cache_, set->QueueDir(topic, id),
+                                                          entries_per_file));
       set->queues_[{topic, id}] = std::move(cq);
     }
   }
@@ -74,7 +82,7 @@ Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::FindOrCreate(const std::s
   auto it = queues_.find({topic, queue_id});
   if (it != queues_.end()) return it->second;
   ASSIGN_OR_RETURN(std::unique_ptr<ConsumeQueue> cq,
-                   ConsumeQueue::Open(fs_, QueueDir(topic, queue_id), entries_per_file_));
+                   ConsumeQueue::Open(fs_, cache_, QueueDir(topic, queue_id), entries_per_file_));
   std::shared_ptr<ConsumeQueue> shared = std::move(cq);
   queues_.emplace(Key{topic, queue_id}, shared);
   return shared;
@@ -85,6 +93,17 @@ std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::All() const {
   std::vector<std::shared_ptr<ConsumeQueue>> out;
   out.reserve(queues_.size());
   for (const auto& [key, cq] : queues_) out.push_back(cq);
+  return out;
+}
+
+std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::TopicQueues(
+    const std::string& topic) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::shared_ptr<ConsumeQueue>> out;
+  for (auto it = queues_.lower_bound({topic, 0}); it != queues_.end() && it->first.first == topic;
+       ++it) {
+    out.push_back(it->second);
+  }
   return out;
 }
 

@@ -45,15 +45,30 @@ std::string MessageIdIndexPrefix(const std::string& message_id) {
 IndexBatch::IndexBatch() : batch_(std::make_unique<leveldb::WriteBatch>()) {}
 IndexBatch::~IndexBatch() = default;
 
+void IndexBatch::Note(LogOffset offset) {
+  ++count_;
+  if (first_ == kNoLogOffset || offset < first_) first_ = offset;
+}
+
 void IndexBatch::AddKey(const std::string& topic, const std::string& key, LogOffset offset) {
   batch_->Put(WithOffset(KeyIndexPrefix(topic, key), offset), leveldb::Slice());
-  ++count_;
+  Note(offset);
 }
 
 void IndexBatch::AddMessageId(const std::string& message_id, LogOffset offset) {
   batch_->Put(WithOffset(MessageIdIndexPrefix(message_id), offset), leveldb::Slice());
-  ++count_;
+  Note(offset);
 }
+
+void IndexBatch::Append(const IndexBatch& later) {
+  batch_->Append(*later.batch_);
+  count_ += later.count_;
+  if (later.first_ != kNoLogOffset && (first_ == kNoLogOffset || later.first_ < first_)) {
+    first_ = later.first_;
+  }
+}
+
+size_t IndexBatch::ApproximateBytes() const { return batch_->ApproximateSize(); }
 
 void IndexBatch::SetCheckpoint(const std::string& name, LogOffset offset) {
   std::string value;
@@ -65,6 +80,7 @@ void IndexBatch::SetCheckpoint(const std::string& name, LogOffset offset) {
 void IndexBatch::Clear() {
   batch_->Clear();
   count_ = 0;
+  first_ = kNoLogOffset;
 }
 
 IndexDb::IndexDb(leveldb::DB* db) : db_(db) {}
@@ -78,6 +94,7 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* ex
   options.compression = leveldb::kNoCompression;
   // A larger memtable means fewer, larger level-0 tables and less compaction per message.
   options.write_buffer_size = 16u << 20;
+  options.max_open_files = LevelDbMaxOpenFiles();
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, path, &db);
   *existed = s.ok();

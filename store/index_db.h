@@ -36,13 +36,20 @@ class IndexBatch {
   void AddKey(const std::string& topic, const std::string& key, LogOffset offset);
   void AddMessageId(const std::string& message_id, LogOffset offset);
   void SetCheckpoint(const std::string& name, LogOffset offset);
+  // Adds `later`'s entries after this batch's (a batch that could not be written goes first).
+  void Append(const IndexBatch& later);
   size_t count() const { return count_; }
+  // The smallest log offset an entry of this batch indexes; kNoLogOffset when none.
+  LogOffset first_offset() const { return first_; }
+  size_t ApproximateBytes() const;
   void Clear();
 
  private:
   friend class IndexDb;
+  void Note(LogOffset offset);
   std::unique_ptr<leveldb::WriteBatch> batch_;
   size_t count_ = 0;
+  LogOffset first_ = kNoLogOffset;
 };
 
 class IndexDb {

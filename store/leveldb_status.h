@@ -12,4 +12,10 @@ namespace tidemq::store {
 
 Status FromLevelDb(const leveldb::Status& s, const std::string& what);
 
+// leveldb::Options.max_open_files for the broker's LevelDB databases (store index, timer and
+// transaction indexes): LevelDB's default of 1000 table files could take every descriptor
+// of a process under a common `ulimit -n` of 1024. An eighth of the soft limit, within
+// [64, 1000].
+int LevelDbMaxOpenFiles();
+
 }  // namespace tidemq::store

@@ -9,9 +9,14 @@
 //
 // Durability: under FlushPolicy::kSync the callback runs only after fdatasync; under kAsync
 // after the write reached the page cache (a flusher syncs every flush_interval_ms). Records
-// become visible to readers (consume queues, lookups) only after their callback-worthy point,
-// in log order. After any write or sync error the store turns read-only: every later Append
-// fails with Code::kReadOnly and a message naming the original error.
+// become visible to readers (consume queues, lookups) in log order, normally before their
+// callback runs; when a consume queue or the index cannot be written (out of space or
+// descriptors), the record is acknowledged once durable in the log and becomes visible when
+// the write succeeds on a retry.
+// Faults: out of disk space (or below disk_reserve_bytes) and out of descriptors pass by
+// themselves — appends fail with kResourceExhausted meanwhile and succeed again without a
+// restart. After any other write or sync error the store turns read-only: every later Append
+// fails with Code::kReadOnly and a message naming the original error, until a restart.
 #pragma once
 
 #include <cstdint>
@@ -39,11 +44,36 @@ struct StoreOptions {
   int64_t flush_interval_ms = 200;               // kAsync only
   int64_t retention_ms = 72ll * 3600 * 1000;     // segments older than this may be deleted
   double disk_high_watermark = 0.90;             // delete oldest segments above this usage
+  // Disk full (docs/storage_format.md, "Faults"): appends are refused with kResourceExhausted
+  // while the file system has less than this free, and accepted again by themselves once
+  // space is freed. 0: 1 % of the file system, within [4 MiB, 256 MiB].
+  uint64_t disk_reserve_bytes = 0;
+  // Above disk_high_watermark, refuse appends instead of only deleting what retention may
+  // (retention guards can keep unconsumed messages; then writes stop, not deletes go on).
+  bool refuse_writes_above_watermark = false;
+  // Consume-queue files open at once (an LRU shared by every queue). 0: a quarter of the
+  // process's descriptor limit, within [64, 4096].
+  size_t max_open_queue_files = 0;
   uint32_t queue_entries_per_file = 300'000;     // consume queue file size, in entries
   size_t max_batch_bytes = 8u << 20;             // group commit: most bytes per write
+  // Recovery (docs/storage_format.md, "Recovery"): a damaged range of the log with intact
+  // records after it is skipped, counted and logged (and the first kMaxDamagedCopyBytes of it
+  // copied to <data_dir>/damaged/); strict_recovery makes Open fail instead.
+  bool strict_recovery = false;
   FileSystem* fs = nullptr;                      // nullptr: FileSystem::Default()
   Clock* clock = nullptr;                        // nullptr: SystemClock::Get()
 };
+
+// A range of the log that recovery or replay found damaged, with intact records on both sides:
+// its records cannot be read (Read says kCorruption) and were skipped.
+struct DamagedRange {
+  LogOffset from;
+  LogOffset to;          // the next intact record
+  std::string reason;    // what was wrong at `from`
+};
+
+// The most bytes of a damaged range copied aside for an operator to inspect.
+inline constexpr uint64_t kMaxDamagedCopyBytes = 16u << 20;
 
 struct AppendResult {
   LogOffset log_offset;
@@ -91,6 +121,18 @@ struct StoreStats {
   int64_t batches = 0;                 // group-commit writes
   bool read_only = false;
   std::string read_only_reason;
+  // Appends refused for a reason that passes by itself (disk full, derived state that could
+  // not be written yet); empty when appends are accepted.
+  std::string refusing_reason;
+  int64_t disk_free_bytes = -1;        // at the last check; -1 when unknown
+  int64_t disk_reserve_bytes = 0;
+  int64_t open_queue_files = 0;
+  // Found by recovery and replay since this Open: damaged ranges skipped, their bytes, and the
+  // bytes of the torn tail truncated from the active segment.
+  int64_t damaged_ranges = 0;
+  int64_t damaged_bytes = 0;
+  int64_t torn_tail_bytes = 0;
+  int64_t corrupt_reads = 0;           // Read() calls that met a damaged record
 };
 
 class Store {

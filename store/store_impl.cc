@@ -79,7 +79,11 @@ Status StoreImpl::RunOnWriter(std::function<Status()> task) {
 }
 
 Result<Record> StoreImpl::Read(LogOffset offset) const {
-  return log_->Read(offset, LogOffset(confirmed_.load(std::memory_order_acquire)));
+  Result<Record> record = log_->Read(offset, LogOffset(confirmed_.load(std::memory_order_acquire)));
+  if (!record.ok() && record.status().code() == Code::kCorruption) {
+    corrupt_reads_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return record;
 }
 
 Result<std::vector<QueueEntry>> StoreImpl::ReadQueue(const std::string& topic, uint32_t queue_id,
@@ -102,6 +106,12 @@ int64_t StoreImpl::MaxQueueOffset(const std::string& topic, uint32_t queue_id) c
 Status StoreImpl::DeleteTopicQueues(const std::string& topic) {
   // On the writer thread, so that no append of the topic is half dispatched meanwhile.
   return RunOnWriter([this, &topic] {
+    // Entries of its queues still waiting for a retry are not written anywhere now.
+    for (const auto& cq : queues_->TopicQueues(topic)) {
+      std::erase(lagging_queues_, cq);
+      std::erase(staged_queues_, cq);
+    }
+    UpdateDerivedFloor();
     RETURN_IF_ERROR(queues_->DeleteTopic(topic));
     auto it = next_queue_offset_.lower_bound({topic, 0});
     while (it != next_queue_offset_.end() && it->first.first == topic) {
@@ -156,15 +166,28 @@ StoreStats StoreImpl::Stats() const {
   s.appended_bytes = appended_bytes_.load();
   s.syncs = syncs_.load();
   s.batches = batches_.load();
+  s.damaged_ranges = static_cast<int64_t>(damaged_.size());
+  for (const DamagedRange& r : damaged_) s.damaged_bytes += r.to.value() - r.from.value();
+  s.torn_tail_bytes = torn_tail_bytes_;
+  s.corrupt_reads = corrupt_reads_.load(std::memory_order_relaxed);
   s.read_only = read_only();
   if (s.read_only) s.read_only_reason = ReadOnlyStatus().message();
+  {
+    std::lock_guard lock(refusing_mu_);
+    s.refusing_reason = refusing_;
+  }
+  s.disk_free_bytes = disk_free_seen_.load(std::memory_order_relaxed);
+  s.disk_reserve_bytes = static_cast<int64_t>(disk_reserve_);
+  s.open_queue_files = static_cast<int64_t>(queues_->file_cache().open_files());
   return s;
 }
 
 void StoreImpl::EnterReadOnly(const Status& cause) {
   std::lock_guard lock(read_only_mu_);
   if (read_only_.load()) return;
-  read_only_reason_ = "the store is read-only after an I/O error: " + cause.ToString();
+  read_only_reason_ = "the store is read-only after an I/O error: " + cause.ToString() +
+                      " (reads keep working; appends are refused until the broker is restarted "
+                      "once the cause is fixed)";
   spdlog::error("{}", read_only_reason_);
   read_only_.store(true, std::memory_order_release);
 }

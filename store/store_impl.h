@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -69,6 +70,11 @@ class StoreImpl final : public Store {
   // store_recovery.cc
   Status Recover();
   Status Replay(LogOffset from, LogOffset dispatch_from);
+  // A damaged range found by recovery or replay: counted once, logged as an error and copied
+  // aside; under strict_recovery it fails Open instead.
+  Status NoteDamage(const DamagedRange& range);
+  // Copies the start of a damaged range to <data_dir>/damaged/; its path, or "" on failure.
+  std::string CopyDamaged(const DamagedRange& range);
 
   // store_writer.cc
   void WriterLoop();
@@ -79,8 +85,25 @@ class StoreImpl final : public Store {
   void ProcessBatch(std::vector<Request>* batch);
   // Applies one record to the consume queues and the index batch (idempotent).
   Status Dispatch(const Record& record, LogOffset offset, uint32_t size, IndexBatch* batch);
-  // Writes the consume queue entries Dispatch staged and makes them readable.
+  // Writes the consume queue entries Dispatch staged (and those of queues behind) and makes
+  // them readable. A queue whose write fails keeps its entries staged and joins
+  // lagging_queues_; the first error is returned.
   Status FlushStagedQueues();
+  // Writes `batch` to the index after any batch still waiting; a batch that fails waits in
+  // lagging_index_ (transient errors) — the returned error says what happened.
+  Status WriteIndex(IndexBatch* batch);
+  // Writer thread: tries again to write what is behind.
+  void RetryLagging();
+  // Writer thread: derived_floor_ from what is behind.
+  void UpdateDerivedFloor();
+  // Writer thread: after writing derived state (st: the first failure, or OK); logs the
+  // start and the end of a stretch of failures, and again every kLaggingLogInterval.
+  void NoteLagging(const Status& st);
+  bool Lagging() const { return !lagging_queues_.empty() || lagging_index_ != nullptr; }
+  // Writer thread: kResourceExhausted when the disk is (nearly) full, above the watermark
+  // under refuse_writes_above_watermark, or too much derived state waits; OK otherwise.
+  Status CheckRoom(size_t batch_bytes);
+  void SetRefusing(const std::string& reason);
   int64_t TakeQueueOffset(const std::string& topic, uint32_t queue_id);
   void FlushLog();
   // Syncs the consume queues, then records dispatched_ as the dispatch checkpoint.
@@ -116,6 +139,24 @@ class StoreImpl final : public Store {
   std::atomic<int64_t> dispatched_{0};
   // Writer thread: queues with entries staged by Dispatch, written by FlushStagedQueues.
   std::vector<std::shared_ptr<ConsumeQueue>> staged_queues_;
+  // Writer thread: derived state a transient error kept from being written (retried).
+  std::vector<std::shared_ptr<ConsumeQueue>> lagging_queues_;
+  std::unique_ptr<IndexBatch> lagging_index_;
+  Status lagging_error_;
+  std::chrono::steady_clock::time_point lagging_logged_{};
+  // The smallest log offset whose derived state is not written yet (INT64_MAX: none); the
+  // dispatch checkpoint never passes it. Set by the writer, read by checkpoints.
+  std::atomic<int64_t> derived_floor_{INT64_MAX};
+  // Writer thread: free space as last measured (minus what was written since).
+  uint64_t disk_reserve_ = 0;
+  int64_t disk_free_ = -1;
+  double disk_used_ = 0;
+  int64_t next_space_check_ms_ = 0;  // monotonic
+  uint64_t written_since_space_check_ = 0;
+  bool refusing_for_space_ = false;
+  std::atomic<int64_t> disk_free_seen_{-1};  // for Stats
+  mutable std::mutex refusing_mu_;
+  std::string refusing_ GUARDED_BY(refusing_mu_);
   std::mutex checkpoint_mu_;  // one WriteCheckpoint at a time (flusher, writer tasks)
   int64_t checkpointed_ GUARDED_BY(checkpoint_mu_) = -1;
   int64_t last_store_ms_ = 0;  // store_ms never decreases along the log
@@ -125,6 +166,11 @@ class StoreImpl final : public Store {
   std::atomic<bool> read_only_{false};
   mutable std::mutex read_only_mu_;
   std::string read_only_reason_ GUARDED_BY(read_only_mu_);
+
+  // Open only (read by Stats after): what recovery and replay found.
+  std::vector<DamagedRange> damaged_;
+  int64_t torn_tail_bytes_ = 0;
+  mutable std::atomic<int64_t> corrupt_reads_{0};
 
   std::atomic<int64_t> appended_records_{0};
   std::atomic<int64_t> appended_bytes_{0};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "store/file_names.h"
 #include "store/segment_reader.h"
 #include "store/store_impl.h"
 
@@ -12,6 +13,9 @@ namespace {
 
 // Index entries of one replay chunk, written together.
 constexpr size_t kReplayIndexBatch = 4096;
+// The automatic disk reserve: 1 % of the file system, within these bounds.
+constexpr uint64_t kMinAutoDiskReserve = 4u << 20;
+constexpr uint64_t kMaxAutoDiskReserve = 256u << 20;
 
 }  // namespace
 
@@ -42,9 +46,18 @@ Status StoreImpl::Recover() {
   ASSIGN_OR_RETURN(log_, CommitLog::Open(fs_, JoinPath(dir, "commitlog"), options_.segment_bytes));
   ASSIGN_OR_RETURN(queues_,
                    ConsumeQueueSet::Open(fs_, JoinPath(dir, "consumequeue"),
-                                         options_.queue_entries_per_file, &queues_existed));
+                                         options_.queue_entries_per_file,
+                                         options_.max_open_queue_files, &queues_existed));
+  disk_reserve_ = options_.disk_reserve_bytes;
+  if (disk_reserve_ == 0) {
+    uint64_t free_bytes = 0, total = 0;
+    (void)fs_->DiskUsage(dir, &free_bytes, &total);
+    disk_reserve_ = std::clamp<uint64_t>(total / 100, kMinAutoDiskReserve, kMaxAutoDiskReserve);
+  }
   const LogOffset log_min = log_->min_offset();
   const LogOffset log_end = log_->end_offset();
+  torn_tail_bytes_ = static_cast<int64_t>(log_->torn_tail_bytes());
+  for (const DamagedRange& range : log_->damaged()) RETURN_IF_ERROR(NoteDamage(range));
 
   // Under kAsync the derived state may have run ahead of a torn tail that recovery cut off.
   ASSIGN_OR_RETURN(LogOffset index_end, index_->GetCheckpoint(kIndexEndCheckpoint));
@@ -98,9 +111,19 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
     while (true) {
       Result<bool> next = reader.Next(&record);
       if (!next.ok()) {
-        return Corruption("replay of segment " + std::to_string(seg.base.value()) +
-                          " at position " + std::to_string(reader.pos()) + ": " +
-                          next.status().ToString());
+        if (next.status().code() != Code::kCorruption) {
+          return Status(next.status().code(), "replay of segment " +
+                                                  std::to_string(seg.base.value()) + ": " +
+                                                  next.status().message());
+        }
+        // Damage: skip to the next intact record (or the segment's end) and go on.
+        const LogOffset bad = seg.base + static_cast<int64_t>(reader.pos());
+        ASSIGN_OR_RETURN(bool resynced, reader.Resync());
+        const LogOffset next_intact =
+            resynced ? seg.base + static_cast<int64_t>(reader.pos()) : seg.end;
+        RETURN_IF_ERROR(NoteDamage(DamagedRange{bad, next_intact, next.status().message()}));
+        if (!resynced) break;
+        continue;
       }
       if (!*next) break;
       const LogOffset offset = seg.base + static_cast<int64_t>(reader.record_pos());
@@ -136,6 +159,52 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
                  from.value());
   }
   return Status::Ok();
+}
+
+Status StoreImpl::NoteDamage(const DamagedRange& range) {
+  for (const DamagedRange& known : damaged_) {
+    if (known.from == range.from) return Status::Ok();  // recovery and replay both met it
+  }
+  damaged_.push_back(range);
+  const int64_t bytes = range.to.value() - range.from.value();
+  if (options_.strict_recovery) {
+    return Corruption("the commit log is damaged at log offsets " +
+                      std::to_string(range.from.value()) + ".." +
+                      std::to_string(range.to.value()) + " (" + range.reason +
+                      "); --strict-recovery is set, so the broker does not start. Without it the "
+                      "damaged range is skipped and every intact record after it is kept");
+  }
+  const std::string copy = CopyDamaged(range);
+  spdlog::error(
+      "store {}: the commit log is DAMAGED at log offsets {}..{} ({} bytes: {}); the records "
+      "there are lost and skipped, every intact record after them is kept{}",
+      options_.data_dir, range.from.value(), range.to.value(), bytes, range.reason,
+      copy.empty() ? std::string() : "; the damaged bytes were copied to " + copy);
+  return Status::Ok();
+}
+
+std::string StoreImpl::CopyDamaged(const DamagedRange& range) {
+  const std::string dir = JoinPath(options_.data_dir, "damaged");
+  const std::string path = JoinPath(dir, OffsetFileName(range.from.value()) + "-" +
+                                             OffsetFileName(range.to.value()));
+  if (fs_->Exists(path)) return path;
+  for (const auto& seg : log_->Segments()) {
+    if (range.from < seg.base || range.from >= seg.end) continue;
+    const uint64_t len = std::min<uint64_t>(
+        kMaxDamagedCopyBytes, static_cast<uint64_t>(range.to.value() - range.from.value()));
+    std::string bytes;
+    Status st = seg.file->Read(static_cast<uint64_t>(range.from.value() - seg.base.value()), len,
+                               &bytes);
+    if (st.ok()) st = fs_->CreateDirs(dir);
+    if (st.ok()) st = fs_->WriteFileAtomic(path, bytes);
+    if (!st.ok()) {
+      spdlog::warn("store {}: could not copy the damaged range aside: {}", options_.data_dir,
+                   st.ToString());
+      return "";
+    }
+    return path;
+  }
+  return "";
 }
 
 }  // namespace tidemq::store

@@ -15,6 +15,19 @@ namespace {
 // How often the dispatch checkpoint is persisted. Background housekeeping periods use the
 // steady clock: they bound replay work after a crash and carry no meaning a test observes.
 constexpr std::chrono::milliseconds kCheckpointInterval(1000);
+// How often the writer tries again to write derived state that a transient error held back,
+// and measures the free disk space (also after every disk_reserve/4 bytes written).
+constexpr std::chrono::milliseconds kRetryInterval(100);
+constexpr int64_t kSpaceCheckIntervalMs = 100;
+// How often a lasting failure to write derived state is logged again.
+constexpr std::chrono::seconds kLaggingLogInterval(10);
+// Most bytes of derived state (staged consume-queue entries, index entries) allowed to wait
+// for a retry; past it appends are refused until the writes succeed.
+constexpr size_t kMaxLaggingBytes = 64u << 20;
+
+bool Transient(const Status& st) { return st.code() == Code::kResourceExhausted; }
+
+std::string Mib(int64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 }  // namespace
 
@@ -24,7 +37,17 @@ void StoreImpl::WriterLoop() {
     std::vector<Request> batch;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return !pending_.empty() || stopping_; });
+      auto ready = [this] { return !pending_.empty() || stopping_; };
+      if (Lagging()) {
+        // Something waits for a retry: wake up for it even when no append comes.
+        if (!cv_.wait_for(lock, kRetryInterval, ready)) {
+          lock.unlock();
+          RetryLagging();
+          continue;
+        }
+      } else {
+        cv_.wait(lock, ready);
+      }
       if (pending_.empty() && stopping_) break;
       size_t bytes = 0;
       while (!pending_.empty()) {
@@ -43,6 +66,7 @@ void StoreImpl::WriterLoop() {
       ProcessBatch(&batch);
     }
   }
+  RetryLagging();  // a last try; what is still behind is replayed at the next start
 }
 
 void StoreImpl::FlusherLoop() {
@@ -89,11 +113,20 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     fail_all(ReadOnlyStatus());
     return;
   }
+  size_t batch_bytes = 0;
+  for (const Request& r : *batch) batch_bytes += r.bytes;
+  if (Status room = CheckRoom(batch_bytes); !room.ok()) {
+    fail_all(room);
+    return;
+  }
   // store_ms never decreases along the log, even when the wall clock steps back: retention
   // relies on it to date a whole segment by the first record of the next one.
   const int64_t now = std::max(clock_->NowMs(), last_store_ms_);
   last_store_ms_ = now;
 
+  const LogOffset batch_start = log_->end_offset();
+  // Queue offsets taken, to give back if the batch is refused.
+  std::vector<std::pair<std::pair<std::string, uint32_t>, int64_t>> taken;
   std::vector<std::vector<AppendResult>> results(batch->size());
   std::string buf;
   uint64_t room = log_->RoomInActiveSegment();
@@ -102,7 +135,10 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     for (Record& r : (*batch)[i].records) {
       r.store_ms = now;
       const bool queued = IsDispatchedToQueue(r.type);
-      if (queued) r.queue_offset = TakeQueueOffset(r.topic, r.queue_id);
+      if (queued) {
+        r.queue_offset = TakeQueueOffset(r.topic, r.queue_id);
+        taken.push_back({{r.topic, r.queue_id}, r.queue_offset});
+      }
       const size_t size = r.EncodedSize();
       if (buf.size() + size > room) {  // a record never spans segments
         if (!buf.empty()) st = log_->Write(buf);
@@ -122,6 +158,24 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     }
   }
   if (st.ok() && !buf.empty()) st = log_->Write(buf);
+  if (!st.ok() && Transient(st) && log_->end_offset() == batch_start) {
+    // Out of space or descriptors, and nothing of this batch is in the log: refuse it and go
+    // on; the next batch measures the free space again.
+    Status discarded = log_->DiscardUnwritten();
+    if (discarded.ok()) {
+      for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
+        next_queue_offset_[it->first] = it->second;
+      }
+      next_space_check_ms_ = 0;
+      const Status refused(Code::kResourceExhausted,
+                           "the append was not stored: " + st.message() +
+                               " (appends are accepted again by themselves once there is room)");
+      SetRefusing(refused.message());
+      fail_all(refused);
+      return;
+    }
+    st = discarded;
+  }
   if (st.ok()) {
     log_->NoteStoreMs(now);
     const LogOffset written = log_->end_offset();
@@ -140,6 +194,8 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   const LogOffset end = log_->end_offset();
   confirmed_.store(end.value(), std::memory_order_release);
   batches_.fetch_add(1);
+  written_since_space_check_ += static_cast<uint64_t>(end.value() - batch_start.value());
+  if (disk_free_ >= 0) disk_free_ -= end.value() - batch_start.value();
 
   IndexBatch index_batch;
   for (size_t i = 0; i < batch->size() && st.ok(); ++i) {
@@ -148,17 +204,23 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
       st = Dispatch(records[j], results[i][j].log_offset, results[i][j].size, &index_batch);
     }
   }
-  if (st.ok()) st = FlushStagedQueues();
-  if (st.ok()) {
-    index_batch.SetCheckpoint(kIndexEndCheckpoint, end);
-    st = index_->Write(&index_batch, /*sync=*/false);
-  }
   if (!st.ok()) {
-    // The records are in the log but not visible in their queues: the producer must retry.
+    // The records are in the log but cannot be dispatched: the producer must retry.
     EnterReadOnly(st);
     fail_all(ReadOnlyStatus());
     return;
   }
+  // The records are durable in the log: from here on they are acknowledged even when their
+  // consume-queue or index entries must wait for a retry (they become visible then).
+  const Status queues_st = FlushStagedQueues();
+  index_batch.SetCheckpoint(kIndexEndCheckpoint, end);
+  const Status index_st = WriteIndex(&index_batch);
+  if (!index_st.ok() && !Transient(index_st)) {
+    EnterReadOnly(index_st);
+    fail_all(ReadOnlyStatus());
+    return;
+  }
+  NoteLagging(queues_st.ok() ? index_st : queues_st);
   dispatched_.store(end.value(), std::memory_order_release);
 
   int64_t records = 0, bytes = 0;
@@ -176,6 +238,68 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   for (size_t i = 0; i < batch->size(); ++i) {
     (*batch)[i].callback(Status::Ok(), std::move(results[i]));
   }
+}
+
+Status StoreImpl::CheckRoom(size_t batch_bytes) {
+  size_t lagging_bytes = lagging_index_ ? lagging_index_->ApproximateBytes() : 0;
+  for (const auto& cq : lagging_queues_) lagging_bytes += cq->staged_bytes();
+  if (lagging_bytes > kMaxLaggingBytes) {
+    Status refused(Code::kResourceExhausted,
+                   "appends are refused: " + Mib(static_cast<int64_t>(lagging_bytes)) +
+                       " of consume-queue and index entries wait to be written (" +
+                       lagging_error_.ToString() + "); they are retried every " +
+                       std::to_string(kRetryInterval.count()) + " ms");
+    SetRefusing(refused.message());
+    return refused;
+  }
+  // Measured every kSpaceCheckInterval and every disk_reserve/4 bytes written — and at every
+  // batch while refusing, so that appends resume as soon as space is freed.
+  const int64_t now = clock_->MonotonicMs();
+  if (disk_free_ < 0 || refusing_for_space_ || now >= next_space_check_ms_ ||
+      written_since_space_check_ >= disk_reserve_ / 4) {
+    uint64_t free_bytes = 0, total = 0;
+    if (fs_->DiskUsage(options_.data_dir, &free_bytes, &total).ok() && total > 0) {
+      disk_free_ = static_cast<int64_t>(free_bytes);
+      disk_used_ = static_cast<double>(total - free_bytes) / static_cast<double>(total);
+      disk_free_seen_.store(disk_free_, std::memory_order_relaxed);
+    }
+    next_space_check_ms_ = now + kSpaceCheckIntervalMs;
+    written_since_space_check_ = 0;
+  }
+  refusing_for_space_ = true;  // until the checks below pass
+  if (disk_free_ >= 0 &&
+      static_cast<uint64_t>(disk_free_) < disk_reserve_ + static_cast<uint64_t>(batch_bytes)) {
+    Status refused(Code::kResourceExhausted,
+                   "disk full: " + Mib(disk_free_) + " free in " + options_.data_dir +
+                       ", below the reserve of " + Mib(static_cast<int64_t>(disk_reserve_)) +
+                       "; appends are accepted again by themselves once space is freed");
+    SetRefusing(refused.message());
+    return refused;
+  }
+  if (options_.refuse_writes_above_watermark && disk_used_ > options_.disk_high_watermark) {
+    Status refused(Code::kResourceExhausted,
+                   "disk above the high watermark (" + std::to_string(int(disk_used_ * 100)) +
+                       "% used of " + options_.data_dir + ", watermark " +
+                       std::to_string(int(options_.disk_high_watermark * 100)) +
+                       "%) and retention may not delete unconsumed messages; appends are "
+                       "accepted again once retention or an operator frees space");
+    SetRefusing(refused.message());
+    return refused;
+  }
+  refusing_for_space_ = false;
+  SetRefusing("");
+  return Status::Ok();
+}
+
+void StoreImpl::SetRefusing(const std::string& reason) {
+  std::lock_guard lock(refusing_mu_);
+  if (reason == refusing_) return;
+  if (reason.empty()) {
+    spdlog::info("store {}: appends are accepted again", options_.data_dir);
+  } else if (refusing_.empty()) {
+    spdlog::warn("store {}: {}", options_.data_dir, reason);
+  }
+  refusing_ = reason;
 }
 
 Status StoreImpl::Dispatch(const Record& record, LogOffset offset, uint32_t size,
@@ -202,12 +326,88 @@ Status StoreImpl::Dispatch(const Record& record, LogOffset offset, uint32_t size
 }
 
 Status StoreImpl::FlushStagedQueues() {
-  Status st;
-  for (const auto& cq : staged_queues_) {
-    if (st.ok()) st = cq->Flush();
+  Status first;
+  std::vector<std::shared_ptr<ConsumeQueue>> queues;
+  queues.swap(lagging_queues_);
+  for (auto& cq : staged_queues_) {
+    if (std::find(queues.begin(), queues.end(), cq) == queues.end()) queues.push_back(cq);
   }
   staged_queues_.clear();
+  for (const auto& cq : queues) {
+    Status st = cq->Flush();
+    if (st.ok()) continue;
+    // Its entries stay staged: it is written again with the next batch or retry.
+    lagging_queues_.push_back(cq);
+    if (first.ok()) first = Status(st.code(), "consume queue " + cq->dir() + ": " + st.message());
+  }
+  UpdateDerivedFloor();
+  return first;
+}
+
+Status StoreImpl::WriteIndex(IndexBatch* batch) {
+  IndexBatch* target = batch;
+  if (lagging_index_) {
+    lagging_index_->Append(*batch);
+    target = lagging_index_.get();
+  }
+  Status st = index_->Write(target, /*sync=*/false);
+  if (st.ok()) {
+    lagging_index_.reset();
+  } else if (!lagging_index_) {
+    lagging_index_ = std::make_unique<IndexBatch>();
+    lagging_index_->Append(*batch);
+  }
+  UpdateDerivedFloor();
   return st;
+}
+
+void StoreImpl::UpdateDerivedFloor() {
+  int64_t floor = INT64_MAX;
+  for (const auto& cq : lagging_queues_) {
+    LogOffset first = cq->first_unflushed();
+    if (first != kNoLogOffset) floor = std::min(floor, first.value());
+  }
+  if (lagging_index_ && lagging_index_->first_offset() != kNoLogOffset) {
+    floor = std::min(floor, lagging_index_->first_offset().value());
+  }
+  derived_floor_.store(floor, std::memory_order_release);
+}
+
+void StoreImpl::NoteLagging(const Status& st) {
+  const auto now = std::chrono::steady_clock::now();
+  if (st.ok() && !Lagging()) {
+    if (!lagging_error_.ok()) {
+      spdlog::info("store {}: consume queues and index are written again (after: {})",
+                   options_.data_dir, lagging_error_.ToString());
+      lagging_error_ = Status::Ok();
+    }
+    return;
+  }
+  if (st.ok()) return;
+  const bool first = lagging_error_.ok();
+  lagging_error_ = st;
+  if (first || now - lagging_logged_ >= kLaggingLogInterval) {
+    lagging_logged_ = now;
+    spdlog::error(
+        "store {}: cannot write derived state ({}); the messages are durable in the log and "
+        "become visible when the write succeeds (retried every {} ms)",
+        options_.data_dir, st.ToString(), kRetryInterval.count());
+  }
+}
+
+void StoreImpl::RetryLagging() {
+  if (!Lagging() || read_only()) return;
+  const Status queues_st = FlushStagedQueues();
+  Status index_st;
+  if (lagging_index_) {
+    IndexBatch nothing;
+    index_st = WriteIndex(&nothing);
+    if (!index_st.ok() && !Transient(index_st)) {
+      EnterReadOnly(index_st);
+      return;
+    }
+  }
+  NoteLagging(queues_st.ok() ? index_st : queues_st);
 }
 
 void StoreImpl::FlushLog() {
@@ -229,20 +429,25 @@ void StoreImpl::FlushLog() {
 void StoreImpl::WriteCheckpoint(bool sync) {
   std::lock_guard lock(checkpoint_mu_);
   // Read before syncing the queues: their entries up to here were written before it was set.
-  const int64_t dispatched = dispatched_.load(std::memory_order_acquire);
+  // Never past derived state still waiting to be written (the writer lowers the floor before
+  // it moves dispatched_, so read in this order): replay must redo it.
+  const int64_t dispatched_end = dispatched_.load(std::memory_order_acquire);
+  const int64_t dispatched =
+      std::min(dispatched_end, derived_floor_.load(std::memory_order_acquire));
   if (dispatched == checkpointed_ && !sync) return;
   // Queue entries must be durable before a checkpoint says they need no replay. (The log
   // itself need not be: recovery clamps the checkpoint to the recovered log end.)
   for (const auto& cq : queues_->All()) {
     Status st = cq->Sync();
     if (!st.ok()) {
-      EnterReadOnly(st);
+      // Out of space or descriptors: keep the older checkpoint and try again next time.
+      if (!Transient(st)) EnterReadOnly(st);
       return;
     }
   }
   Status st = index_->PutCheckpoint(kDispatchCheckpoint, LogOffset(dispatched), sync);
   if (!st.ok()) {
-    EnterReadOnly(st);
+    if (!Transient(st)) EnterReadOnly(st);
     return;
   }
   checkpointed_ = dispatched;

@@ -114,6 +114,7 @@ Result<std::unique_ptr<TimerIndex>> TimerIndex::Open(const std::string& path) {
   // Keys are big-endian numbers and message ids: snappy would only cost CPU.
   options.compression = leveldb::kNoCompression;
   options.write_buffer_size = 8u << 20;
+  options.max_open_files = store::LevelDbMaxOpenFiles();
   leveldb::DB* db = nullptr;
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, path, &db), "open timer index " + path));
   std::unique_ptr<TimerIndex> index(new TimerIndex(db));

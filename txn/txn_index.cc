@@ -189,6 +189,7 @@ Result<std::unique_ptr<TxnIndex>> TxnIndex::Open(const std::string& path, CheckB
   // Keys are big-endian numbers, names and ids: snappy would only cost CPU.
   options.compression = leveldb::kNoCompression;
   options.write_buffer_size = 4u << 20;
+  options.max_open_files = store::LevelDbMaxOpenFiles();
   leveldb::DB* db = nullptr;
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, path, &db), "open txn index " + path));
   std::unique_ptr<TxnIndex> index(new TxnIndex(db, backoff));

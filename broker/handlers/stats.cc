@@ -35,6 +35,13 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["log_segments"] = ss.segments;
   c["store_syncs"] = ss.syncs;
   c["store_batches"] = ss.batches;
+  c["store_damaged_ranges"] = ss.damaged_ranges;
+  c["store_damaged_bytes"] = ss.damaged_bytes;
+  c["store_torn_tail_bytes"] = ss.torn_tail_bytes;
+  c["store_corrupt_reads"] = ss.corrupt_reads;
+  c["store_disk_free_bytes"] = ss.disk_free_bytes;
+  c["store_disk_reserve_bytes"] = ss.disk_reserve_bytes;
+  c["store_open_queue_files"] = ss.open_queue_files;
   timer::TimerStats ts = ctx.timer->Stats();
   c["timer_pending"] = ts.pending;
   c["timer_fired"] = ts.fired;
@@ -52,6 +59,7 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   info["data_dir"] = ctx.config.data_dir;
   info["flush_policy"] = std::string(FlushPolicyName(ctx.config.flush_policy));
   info["read_only"] = ss.read_only ? "yes: " + ss.read_only_reason : "no";
+  info["refusing_appends"] = ss.refusing_reason.empty() ? "no" : "yes: " + ss.refusing_reason;
   req.Reply(std::move(h));
 }
 

@@ -98,6 +98,8 @@ class BrokerProcess {
   std::string log_path() const { return root_ + "/broker.log"; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
+  // A command the broker is started under, e.g. {"/usr/bin/prlimit", "--nofile=256:256", "--"}.
+  void SetLauncher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
 
   // Spawns the broker and waits (bounded) until Admin::Stats answers. On failure the broker's
   // log is in the returned Status's message.
@@ -108,6 +110,7 @@ class BrokerProcess {
         TIDEMQ_BROKER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
         data_dir(), "--flush-policy", "sync", "--segment-mb", "1", "--log-level", "warn"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    args.insert(args.begin(), launcher_.begin(), launcher_.end());
     pid_ = Spawn(args, log_path(), log_path());
     if (pid_ < 0) return Status(Code::kInternal, "posix_spawn of tidemq-broker failed");
     // Recovery of a few MB is quick; the bound only keeps a broken broker from hanging the test.
@@ -144,6 +147,7 @@ class BrokerProcess {
   std::string root_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
+  std::vector<std::string> launcher_;
 };
 
 }  // namespace tidemq::testing

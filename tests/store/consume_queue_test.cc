@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/store/fault_fs.h"
 #include "tests/store/test_util.h"
 
 namespace tidemq::store {
@@ -19,10 +20,23 @@ QueueEntry Entry(int64_t queue_offset, int64_t log_offset) {
   return e;
 }
 
-std::unique_ptr<ConsumeQueue> OpenQueue(const std::string& dir) {
-  auto cq = ConsumeQueue::Open(FileSystem::Default(), dir, /*entries_per_file=*/4);
+// Two descriptors for every queue of a test: reading three files evicts.
+std::unique_ptr<ConsumeQueue> OpenQueue(const std::string& dir,
+                                        FileSystem* fs = FileSystem::Default(),
+                                        size_t open_files = 2) {
+  auto cq = ConsumeQueue::Open(fs, std::make_shared<FileCache>(fs, open_files), dir,
+                               /*entries_per_file=*/4);
   EXPECT_TRUE(cq.ok()) << cq.status().ToString();
   return std::move(cq).value();
+}
+
+std::vector<int64_t> Offsets(const ConsumeQueue& cq, int64_t from = 0,
+                             LogOffset log_min = LogOffset(0)) {
+  auto entries = cq.Read(from, 100, log_min);
+  EXPECT_TRUE(entries.ok()) << entries.status().ToString();
+  std::vector<int64_t> out;
+  for (const auto& e : *entries) out.push_back(e.queue_offset);
+  return out;
 }
 
 TEST(ConsumeQueueTest, EntryEncodingRoundTrips) {
@@ -72,21 +86,108 @@ TEST(ConsumeQueueTest, AppendReadAcrossFilesAndReopen) {
   EXPECT_TRUE(cq->Read(10, 5, LogOffset(0))->empty());
 }
 
-TEST(ConsumeQueueTest, TruncateFromLogDropsEntriesPastTheEnd) {
+TEST(ConsumeQueueTest, TruncateFromLogTurnsEntriesPastTheEndIntoHoles) {
   TempDir tmp;
   auto cq = OpenQueue(tmp.path() + "/q");
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
   ASSERT_TRUE(cq->Flush().ok());
   ASSERT_TRUE(cq->TruncateFromLog(LogOffset(450)).ok());  // entries 5.. point at 500..
-  EXPECT_EQ(cq->next_offset(), 5);
-  ASSERT_TRUE(cq->Append(Entry(5, 450)).ok());
+  // Their queue offsets are not given to other messages: a consumer may have seen them.
+  EXPECT_EQ(cq->next_offset(), 10);
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  ASSERT_TRUE(cq->Append(Entry(5, 450)).ok());  // a replayed offset: skipped
+  ASSERT_TRUE(cq->Append(Entry(10, 450)).ok());
   ASSERT_TRUE(cq->Flush().ok());
   cq.reset();
   cq = OpenQueue(tmp.path() + "/q");
-  EXPECT_EQ(cq->next_offset(), 6);
+  EXPECT_EQ(cq->next_offset(), 11);
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{0, 1, 2, 3, 4, 10}));
   auto e = cq->Read(5, 1, LogOffset(0));
   ASSERT_EQ(e->size(), 1u);
   EXPECT_EQ((*e)[0].log_offset.value(), 450);
+}
+
+TEST(ConsumeQueueTest, SearchesSeeThroughHolesAnywhere) {
+  // Real entries, a long gap of holes (a raised next offset), real entries again: trimming
+  // must land on the right entry whichever holes the binary search meets.
+  TempDir tmp;
+  std::string dir = tmp.path() + "/q";
+  auto cq = OpenQueue(dir);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(cq->Append(Entry(30 + i, 1000 + i * 100)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{0, 1, 2, 3, 30, 31, 32, 33}));
+  ASSERT_TRUE(cq->TrimBelowLog(LogOffset(200)).ok());
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{2, 3, 30, 31, 32, 33}));
+  ASSERT_TRUE(cq->TrimBelowLog(LogOffset(1150)).ok());
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{32, 33}));
+  cq.reset();
+  cq = OpenQueue(dir);
+  EXPECT_EQ(cq->next_offset(), 34);
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{32, 33}));
+  // Truncation past a gap turns only the entries past the end into holes.
+  ASSERT_TRUE(cq->TruncateFromLog(LogOffset(1250)).ok());
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{32}));
+  EXPECT_EQ(cq->next_offset(), 34);
+}
+
+TEST(ConsumeQueueTest, ManyFilesThroughFewDescriptors) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/q";
+  auto cache = std::make_shared<FileCache>(FileSystem::Default(), 1);
+  auto opened = ConsumeQueue::Open(FileSystem::Default(), cache, dir, 4);
+  ASSERT_TRUE(opened.ok());
+  auto cq = std::move(opened).value();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
+  ASSERT_TRUE(cq->Sync().ok());
+  EXPECT_EQ(Offsets(*cq).size(), 20u);  // five files, read through one descriptor
+  EXPECT_LE(cache->open_files(), 1u);
+  EXPECT_GT(cache->evictions(), 0);
+}
+
+TEST(ConsumeQueueTest, FailedFlushKeepsEntriesStagedForTheNextOne) {
+  TempDir tmp;
+  testing::FaultFileSystem fs(FileSystem::Default(), "/q/");
+  auto cq = OpenQueue(tmp.path() + "/q", &fs);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(cq->Append(Entry(i, 1000 + i * 100)).ok());
+  fs.FailWith(Code::kResourceExhausted);
+  fs.FailWritesAfter(1);  // the first file is written, the second is not
+  Status st = cq->Flush();
+  EXPECT_EQ(st.code(), Code::kResourceExhausted) << st.ToString();
+  EXPECT_EQ(cq->next_offset(), 0);  // nothing published
+  EXPECT_EQ(cq->first_unflushed(), LogOffset(1000));
+  // More arrive meanwhile, past a gap: staged behind the failed ones, the gap as holes.
+  ASSERT_TRUE(cq->Append(Entry(8, 2000)).ok());
+  fs.FailWritesAfter(-1);
+  ASSERT_TRUE(cq->Flush().ok());
+  EXPECT_EQ(cq->first_unflushed(), kNoLogOffset);
+  EXPECT_EQ(cq->next_offset(), 9);
+  EXPECT_EQ(Offsets(*cq), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 8}));
+}
+
+TEST(ConsumeQueueTest, OutOfDescriptorsEvictsAndRetries) {
+  TempDir tmp;
+  testing::FaultFileSystem fs(FileSystem::Default(), "/q/");
+  auto cache = std::make_shared<FileCache>(&fs, 8);
+  auto opened = ConsumeQueue::Open(&fs, cache, tmp.path() + "/q", 4);
+  ASSERT_TRUE(opened.ok());
+  auto cq = std::move(opened).value();
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(cq->Append(Entry(i, i * 100)).ok());
+  ASSERT_TRUE(cq->Flush().ok());
+  EXPECT_EQ(cache->open_files(), 3u);
+  cache->Erase(1, 8);  // forget the last file: reading it opens it again
+  fs.FailWith(Code::kResourceExhausted);
+  fs.FailOpensAfter(0);  // EMFILE once: the cache closes others and tries again
+  auto entries = cq->Read(8, 4, LogOffset(0));
+  // The injected failure does not stop after one call: the retry fails too, and the read
+  // reports it as running out of resources, not as damage.
+  EXPECT_EQ(entries.status().code(), Code::kResourceExhausted);
+  EXPECT_LT(cache->open_files(), 3u);  // it did close idle files before retrying
+  fs.FailOpensAfter(-1);
+  ASSERT_TRUE(cq->Read(8, 4, LogOffset(0)).ok());
+  EXPECT_EQ(cq->Read(8, 4, LogOffset(0))->size(), 4u);
 }
 
 TEST(ConsumeQueueTest, TrimBelowLogMovesMinAndRemovesFiles) {

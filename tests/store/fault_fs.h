@@ -1,6 +1,8 @@
 // A FileSystem wrapper that injects failures: after N more successful calls, every Write() or
 // Sync() of the files it opened (optionally only those whose path contains a filter) fails
-// with kIOError. Used to check that the store turns read-only instead of pretending.
+// with kIOError (or the code given to FailWith: kResourceExhausted is what a full disk or an
+// exhausted descriptor table gives). Opens can be made to fail the same way, and the free
+// space it reports can be set, to play a full disk that is freed again.
 #pragma once
 
 #include <atomic>
@@ -20,8 +22,19 @@ class FaultFileSystem final : public FileSystem {
   // n successful calls from now, then every call fails. -1: never fail.
   void FailWritesAfter(int n) { writes_left_ = n; }
   void FailSyncsAfter(int n) { syncs_left_ = n; }
+  void FailOpensAfter(int n) { opens_left_ = n; }
+  // The code injected failures carry (kIOError unless set).
+  void FailWith(Code code) { code_ = code; }
+  // What DiskUsage reports; free < 0: the real file system's figures.
+  void SetDiskUsage(int64_t free_bytes, int64_t total) {
+    fake_free_ = free_bytes;
+    fake_total_ = total;
+  }
 
   Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override {
+    if ((filter_.empty() || path.find(filter_) != std::string::npos) && Take(&opens_left_)) {
+      return Status(code_.load(), "injected open failure on " + path);
+    }
     auto file = base_->Open(path, create);
     if (!file.ok()) return file.status();
     bool faulty = filter_.empty() || path.find(filter_) != std::string::npos;
@@ -40,6 +53,11 @@ class FaultFileSystem final : public FileSystem {
   }
   Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
   Status DiskUsage(const std::string& path, uint64_t* free_bytes, uint64_t* total) override {
+    if (fake_free_.load() >= 0) {
+      *free_bytes = static_cast<uint64_t>(fake_free_.load());
+      *total = static_cast<uint64_t>(fake_total_.load());
+      return Status::Ok();
+    }
     return base_->DiskUsage(path, free_bytes, total);
   }
 
@@ -48,7 +66,9 @@ class FaultFileSystem final : public FileSystem {
    public:
     FaultFile(FaultFileSystem* fs, std::unique_ptr<File> base) : fs_(fs), base_(std::move(base)) {}
     Status Write(uint64_t offset, std::string_view data) override {
-      if (Take(&fs_->writes_left_)) return IOError("injected write failure on " + path());
+      if (Take(&fs_->writes_left_)) {
+        return Status(fs_->code_.load(), "injected write failure on " + path());
+      }
       return base_->Write(offset, data);
     }
     Status Read(uint64_t offset, size_t n, std::string* out) const override {
@@ -58,7 +78,9 @@ class FaultFileSystem final : public FileSystem {
       return base_->ReadExact(offset, n, dst);
     }
     Status Sync() override {
-      if (Take(&fs_->syncs_left_)) return IOError("injected fdatasync failure on " + path());
+      if (Take(&fs_->syncs_left_)) {
+        return Status(fs_->code_.load(), "injected fdatasync failure on " + path());
+      }
       return base_->Sync();
     }
     Status Truncate(uint64_t size) override { return base_->Truncate(size); }
@@ -67,21 +89,26 @@ class FaultFileSystem final : public FileSystem {
     const std::string& path() const override { return base_->path(); }
 
    private:
-    // True when this call must fail: the budget is exhausted (it stays at 0).
-    static bool Take(std::atomic<int>* left) {
-      int v = left->load();
-      while (v > 0 && !left->compare_exchange_weak(v, v - 1)) {
-      }
-      return v == 0;
-    }
     FaultFileSystem* fs_;
     std::unique_ptr<File> base_;
   };
+
+  // True when this call must fail: the budget is exhausted (it stays at 0).
+  static bool Take(std::atomic<int>* left) {
+    int v = left->load();
+    while (v > 0 && !left->compare_exchange_weak(v, v - 1)) {
+    }
+    return v == 0;
+  }
 
   FileSystem* base_;
   std::string filter_;
   std::atomic<int> writes_left_{-1};
   std::atomic<int> syncs_left_{-1};
+  std::atomic<int> opens_left_{-1};
+  std::atomic<Code> code_{Code::kIOError};
+  std::atomic<int64_t> fake_free_{-1};
+  std::atomic<int64_t> fake_total_{0};
 };
 
 }  // namespace tidemq::store::testing
