@@ -53,7 +53,7 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--disk-reserve-mb", c.disk_reserve_mb,
                  "Refuse appends (RESOURCE_EXHAUSTED, accepted again once space is freed) while "
                  "the data directory's file system has less than this free; 0: 1 % of it, "
-                 "between 4 and 256 MiB")
+                 "between 32 and 256 MiB")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
   app.add_flag("--strict-recovery", c.strict_recovery,
                "Refuse to start when the CommitLog has a damaged range (by default it is "

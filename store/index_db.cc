@@ -5,6 +5,7 @@
 #include <leveldb/write_batch.h>
 
 #include <cstring>
+#include <mutex>
 
 #include "common/coding.h"
 #include "store/leveldb_status.h"
@@ -83,10 +84,12 @@ void IndexBatch::Clear() {
   first_ = kNoLogOffset;
 }
 
-IndexDb::IndexDb(leveldb::DB* db) : db_(db) {}
+IndexDb::IndexDb(std::string path, leveldb::DB* db) : path_(std::move(path)), db_(db) {}
 IndexDb::~IndexDb() = default;
 
-Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* existed) {
+namespace {
+
+leveldb::Options IndexOptions() {
   leveldb::Options options;
   options.create_if_missing = false;
   // Keys are message ids, keys and offsets: random bytes that snappy cannot shrink, so
@@ -95,6 +98,18 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* ex
   // A larger memtable means fewer, larger level-0 tables and less compaction per message.
   options.write_buffer_size = 16u << 20;
   options.max_open_files = LevelDbMaxOpenFiles();
+  return options;
+}
+
+Status Unavailable(const std::string& path) {
+  return Status(Code::kResourceExhausted,
+                "index " + path + " is closed: reopening it after a failure did not succeed yet");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* existed) {
+  leveldb::Options options = IndexOptions();
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, path, &db);
   *existed = s.ok();
@@ -104,19 +119,43 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* ex
     s = leveldb::DB::Open(options, path, &db);
   }
   RETURN_IF_ERROR(FromLevelDb(s, "open index " + path));
-  return std::unique_ptr<IndexDb>(new IndexDb(db));
+  return std::unique_ptr<IndexDb>(new IndexDb(path, db));
+}
+
+Status IndexDb::Reopen() {
+  std::unique_lock lock(db_mu_);
+  db_.reset();  // releases LevelDB's lock on the directory
+  leveldb::DB* db = nullptr;
+  RETURN_IF_ERROR(
+      FromLevelDb(leveldb::DB::Open(IndexOptions(), path_, &db), "reopen index " + path_));
+  db_.reset(db);
+  write_failing_.store(false, std::memory_order_relaxed);
+  return Status::Ok();
 }
 
 Status IndexDb::Write(IndexBatch* batch, bool sync) {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   leveldb::WriteOptions options;
   options.sync = sync;
-  return FromLevelDb(db_->Write(options, batch->batch_.get()), "index write");
+  return NoteWrite(FromLevelDb(db_->Write(options, batch->batch_.get()), "index write"));
+}
+
+Status IndexDb::NoteWrite(Status st) {
+  if (st.code() == Code::kResourceExhausted) {
+    write_failing_.store(true, std::memory_order_relaxed);
+  } else if (st.ok()) {
+    write_failing_.store(false, std::memory_order_relaxed);
+  }
+  return st;
 }
 
 Result<std::vector<LogOffset>> IndexDb::ScanNewestFirst(const std::string& prefix,
                                                         size_t max) const {
   std::vector<LogOffset> out;
   if (max == 0) return out;
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   // Past every "prefix + 8-byte offset" key: step back from here.
   std::string upper = prefix + std::string(9, '\xff');
@@ -147,6 +186,8 @@ Result<std::vector<LogOffset>> IndexDb::LookupMessageId(const std::string& messa
 }
 
 Status IndexDb::DeleteIndexEntriesFrom(LogOffset offset) {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (char kind : {'i', 'k'}) {
@@ -165,6 +206,8 @@ Status IndexDb::DeleteIndexEntriesFrom(LogOffset offset) {
 }
 
 Result<LogOffset> IndexDb::GetCheckpoint(const std::string& name) const {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   std::string value;
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), kCheckpointPrefix + name, &value);
   if (s.IsNotFound()) return kNoLogOffset;
@@ -180,18 +223,24 @@ Status IndexDb::PutCheckpoint(const std::string& name, LogOffset offset, bool sy
 }
 
 Status IndexDb::PutMeta(const std::string& key, const std::string& value, bool sync) {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   leveldb::WriteOptions options;
   options.sync = sync;
-  return FromLevelDb(db_->Put(options, kMetaPrefix + key, value), "put meta " + key);
+  return NoteWrite(FromLevelDb(db_->Put(options, kMetaPrefix + key, value), "put meta " + key));
 }
 
 Status IndexDb::DeleteMeta(const std::string& key, bool sync) {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   leveldb::WriteOptions options;
   options.sync = sync;
-  return FromLevelDb(db_->Delete(options, kMetaPrefix + key), "delete meta " + key);
+  return NoteWrite(FromLevelDb(db_->Delete(options, kMetaPrefix + key), "delete meta " + key));
 }
 
 Result<std::optional<std::string>> IndexDb::GetMeta(const std::string& key) const {
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   std::string value;
   leveldb::Status s = db_->Get(leveldb::ReadOptions(), kMetaPrefix + key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
@@ -202,6 +251,8 @@ Result<std::optional<std::string>> IndexDb::GetMeta(const std::string& key) cons
 Result<std::vector<std::pair<std::string, std::string>>> IndexDb::ScanMeta(
     const std::string& prefix) const {
   std::vector<std::pair<std::string, std::string>> out;
+  std::shared_lock lock(db_mu_);
+  if (!db_) return Unavailable(path_);
   const std::string full = kMetaPrefix + prefix;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(full); it->Valid() && StartsWith(it->key(), full); it->Next()) {

@@ -7,9 +7,11 @@
 // An IndexBatch is used by one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +61,13 @@ class IndexDb {
   ~IndexDb();
 
   Status Write(IndexBatch* batch, bool sync);
+  // Closes and opens the database again. LevelDB stops accepting writes for good after a
+  // background write fails (a memtable flush on a full disk); a reopen clears that once
+  // the cause has passed. Calls meanwhile fail with kResourceExhausted.
+  Status Reopen();
+  // True after a write failed for want of space or descriptors, until one succeeds (or a
+  // Reopen): the store then reopens the database once there is room again.
+  bool write_failing() const { return write_failing_.load(std::memory_order_relaxed); }
 
   // Newest first (highest log offset first), at most max.
   Result<std::vector<LogOffset>> LookupKey(const std::string& topic, const std::string& key,
@@ -80,10 +89,15 @@ class IndexDb {
       const std::string& prefix) const;
 
  private:
-  explicit IndexDb(leveldb::DB* db);
+  IndexDb(std::string path, leveldb::DB* db);
   Result<std::vector<LogOffset>> ScanNewestFirst(const std::string& prefix, size_t max) const;
+  Status NoteWrite(Status st);  // keeps write_failing_
 
-  std::unique_ptr<leveldb::DB> db_;
+  const std::string path_;
+  // Shared by every call, exclusive for Reopen (which swaps db_).
+  mutable std::shared_mutex db_mu_;
+  std::unique_ptr<leveldb::DB> db_;  // null when a Reopen failed
+  std::atomic<bool> write_failing_{false};
 };
 
 // Key builders, shared by the writer and the readers (exposed for tests).

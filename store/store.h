@@ -46,7 +46,7 @@ struct StoreOptions {
   double disk_high_watermark = 0.90;             // delete oldest segments above this usage
   // Disk full (docs/storage_format.md, "Faults"): appends are refused with kResourceExhausted
   // while the file system has less than this free, and accepted again by themselves once
-  // space is freed. 0: 1 % of the file system, within [4 MiB, 256 MiB].
+  // space is freed. 0: 1 % of the file system, within [32 MiB, 256 MiB].
   uint64_t disk_reserve_bytes = 0;
   // Above disk_high_watermark, refuse appends instead of only deleting what retention may
   // (retention guards can keep unconsumed messages; then writes stop, not deletes go on).

@@ -99,7 +99,12 @@ class StoreImpl final : public Store {
   // Writer thread: after writing derived state (st: the first failure, or OK); logs the
   // start and the end of a stretch of failures, and again every kLaggingLogInterval.
   void NoteLagging(const Status& st);
-  bool Lagging() const { return !lagging_queues_.empty() || lagging_index_ != nullptr; }
+  bool Lagging() const {
+    return !lagging_queues_.empty() || lagging_index_ != nullptr || index_->write_failing();
+  }
+  // Writer thread: when index writes fail for want of space and there is room again, reopens
+  // the index (LevelDB refuses every write after one failed flush until it is reopened).
+  void MaybeReopenIndex();
   // Writer thread: kResourceExhausted when the disk is (nearly) full, above the watermark
   // under refuse_writes_above_watermark, or too much derived state waits; OK otherwise.
   Status CheckRoom(size_t batch_bytes);
@@ -143,6 +148,7 @@ class StoreImpl final : public Store {
   std::vector<std::shared_ptr<ConsumeQueue>> lagging_queues_;
   std::unique_ptr<IndexBatch> lagging_index_;
   Status lagging_error_;
+  int64_t next_index_reopen_ms_ = 0;  // monotonic
   std::chrono::steady_clock::time_point lagging_logged_{};
   // The smallest log offset whose derived state is not written yet (INT64_MAX: none); the
   // dispatch checkpoint never passes it. Set by the writer, read by checkpoints.

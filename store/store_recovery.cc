@@ -13,8 +13,10 @@ namespace {
 
 // Index entries of one replay chunk, written together.
 constexpr size_t kReplayIndexBatch = 4096;
-// The automatic disk reserve: 1 % of the file system, within these bounds.
-constexpr uint64_t kMinAutoDiskReserve = 4u << 20;
+// The automatic disk reserve: 1 % of the file system, within these bounds. The floor leaves
+// room for what the LevelDB indexes write after an append was admitted (a memtable flush
+// writes a table of up to its 16 MiB write buffer; LevelDB stops for good on a failed one).
+constexpr uint64_t kMinAutoDiskReserve = 32u << 20;
 constexpr uint64_t kMaxAutoDiskReserve = 256u << 20;
 
 }  // namespace

@@ -19,6 +19,8 @@ constexpr std::chrono::milliseconds kCheckpointInterval(1000);
 // and measures the free disk space (also after every disk_reserve/4 bytes written).
 constexpr std::chrono::milliseconds kRetryInterval(100);
 constexpr int64_t kSpaceCheckIntervalMs = 100;
+// Least time between two reopens of the index after its writes failed.
+constexpr int64_t kIndexReopenIntervalMs = 1000;
 // How often a lasting failure to write derived state is logged again.
 constexpr std::chrono::seconds kLaggingLogInterval(10);
 // Most bytes of derived state (staged consume-queue entries, index entries) allowed to wait
@@ -395,8 +397,27 @@ void StoreImpl::NoteLagging(const Status& st) {
   }
 }
 
+void StoreImpl::MaybeReopenIndex() {
+  if (!index_->write_failing()) return;
+  const int64_t now = clock_->MonotonicMs();
+  if (now < next_index_reopen_ms_) return;
+  next_index_reopen_ms_ = now + kIndexReopenIntervalMs;
+  uint64_t free_bytes = 0, total = 0;
+  if (!fs_->DiskUsage(options_.data_dir, &free_bytes, &total).ok() || free_bytes < disk_reserve_) {
+    return;  // no room yet: a reopen would fail the same way
+  }
+  Status st = index_->Reopen();
+  if (st.ok()) {
+    spdlog::info("store {}: reopened the index after write failures", options_.data_dir);
+  } else {
+    spdlog::warn("store {}: reopening the index failed ({}); trying again in {} ms",
+                 options_.data_dir, st.ToString(), kIndexReopenIntervalMs);
+  }
+}
+
 void StoreImpl::RetryLagging() {
   if (!Lagging() || read_only()) return;
+  MaybeReopenIndex();
   const Status queues_st = FlushStagedQueues();
   Status index_st;
   if (lagging_index_) {
