@@ -11,9 +11,12 @@ namespace tidemq::client {
 
 wire::TxnResolution ToWire(TransactionResolution r) {
   switch (r) {
-    case TransactionResolution::kCommit: return wire::TXN_COMMIT;
-    case TransactionResolution::kRollback: return wire::TXN_ROLLBACK;
-    case TransactionResolution::kUnknown: break;
+    case TransactionResolution::kCommit:
+      return wire::TXN_COMMIT;
+    case TransactionResolution::kRollback:
+      return wire::TXN_ROLLBACK;
+    case TransactionResolution::kUnknown:
+      break;
   }
   return wire::TXN_UNKNOWN;
 }
@@ -96,9 +99,10 @@ void TxnCheckDispatcher::Submit(wire::Frame request, Connection::Responder respo
     auto oldest = entries_.find(queue_.front());
     stats_.dropped += static_cast<int64_t>(oldest->second.waiters.size());
     if (stats_.dropped % 1000 == 1) {
-      spdlog::warn("transaction check queue full ({} transactions waiting): dropping the oldest "
-                   "checks, the broker will ask again ({} dropped so far)",
-                   queue_.size(), stats_.dropped);
+      spdlog::warn(
+          "transaction check queue full ({} transactions waiting): dropping the oldest "
+          "checks, the broker will ask again ({} dropped so far)",
+          queue_.size(), stats_.dropped);
     }
     entries_.erase(oldest);
     queue_.pop_front();
@@ -142,8 +146,7 @@ TransactionResolution TxnCheckDispatcher::Check(const wire::Frame& request) {
     spdlog::warn("transaction checker threw for message {}: {} (answering unknown)",
                  half.message_id(), e.what());
   } catch (...) {
-    spdlog::warn("transaction checker threw for message {} (answering unknown)",
-                 half.message_id());
+    spdlog::warn("transaction checker threw for message {} (answering unknown)", half.message_id());
   }
   return TransactionResolution::kUnknown;
 }

@@ -40,9 +40,9 @@ namespace tidemq::client {
 wire::TxnResolution ToWire(TransactionResolution r);
 
 struct TxnCheckOptions {
-  int threads = 4;                // checker threads
-  size_t max_queued = 10'000;     // transactions waiting for a thread
-  size_t answer_cache = 10'000;   // definitive answers remembered
+  int threads = 4;               // checker threads
+  size_t max_queued = 10'000;    // transactions waiting for a thread
+  size_t answer_cache = 10'000;  // definitive answers remembered
 };
 
 class TxnCheckDispatcher {
@@ -93,8 +93,8 @@ class TxnCheckDispatcher {
   std::deque<Key> queue_;         // GUARDED_BY(mu_): the waiting ones, oldest first
   std::list<Key> lru_;            // GUARDED_BY(mu_): cache order, most recent first
   std::map<Key, std::pair<TransactionResolution, std::list<Key>::iterator>> cache_;  // ditto
-  Stats stats_;                   // GUARDED_BY(mu_)
-  bool stopping_ = false;         // GUARDED_BY(mu_)
+  Stats stats_;            // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 

@@ -97,9 +97,9 @@ class WireProducer {
  private:
   bool ReadExactly(char* p, size_t n, SteadyClock::time_point deadline) {
     while (n > 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline - SteadyClock::now())
-                            .count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+              .count();
       if (left <= 0) return false;
       pollfd pfd{fd_, POLLIN, 0};
       if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;

@@ -3,6 +3,8 @@
 // transaction instead of running the checker again, definitive answers are cached, and what
 // waits is bounded. First the dispatcher on its own, then through a Producer against the
 // scripted broker. Checkers block on conditions the test controls; waits are bounded.
+#include "client/src/txn_check_dispatcher.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "client/src/txn_check_dispatcher.h"
 #include "tests/client/fake_broker.h"
 #include "tidemq/producer.h"
 
@@ -109,9 +110,8 @@ class Answers {
       Answer a;
       a.request_id = request_id;
       a.resolution = h.check_txn_response().resolution();
-      a.half_offset = h.check_txn_response().has_half_offset()
-                          ? h.check_txn_response().half_offset()
-                          : -1;
+      a.half_offset =
+          h.check_txn_response().has_half_offset() ? h.check_txn_response().half_offset() : -1;
       a.message_id = h.check_txn_response().message_id();
       {
         std::lock_guard lock(mu_);
@@ -234,7 +234,7 @@ TEST(TxnCheckDispatcherTest, QueueIsBoundedAndDropsTheOldestWaitingTransaction) 
   d.Submit(CheckRequest(3, "t2", 20), answers.For(3));
   d.Submit(CheckRequest(4, "t1", 10), answers.For(4));  // a duplicate takes no place
   d.Submit(CheckRequest(5, "t3", 30), answers.For(5));  // one too many: t1 goes
-  EXPECT_EQ(d.stats().dropped, 2);  // t1's two requests
+  EXPECT_EQ(d.stats().dropped, 2);                      // t1's two requests
   checker.Release("t0");
   auto got = answers.WaitFor(3);
   ASSERT_EQ(got.size(), 3u);
