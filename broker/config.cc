@@ -96,6 +96,10 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
                  "After the last check-back: park (roll back and copy the message to "
                  "%TXN_PARKED% with the reason) or rollback")
       ->check(CLI::IsMember({"park", "rollback"}));
+  app.add_option("--txn-check-answer-timeout-ms", c.txn_check_answer_timeout_ms,
+                 "How long a check-back sent to a live producer may stay unanswered before it "
+                 "counts as lost; the final action waits this long for a check in flight")
+      ->check(CLI::Range(int64_t{100}, int64_t{3600} * 1000));
   app.add_option("--txn-keep-resolved-hours", c.txn_keep_resolved_hours,
                  "How long an ended transaction is remembered (a repeated end answers OK)")
       ->check(CLI::Range(int64_t{1}, int64_t{24} * 365));

@@ -48,6 +48,8 @@ struct BrokerConfig {
   bool txn_park = true;                          // final action: roll back and park (true) or
                                                  // only roll back (false)
   int64_t txn_keep_resolved_hours = 24;          // how long a repeated end is recognised
+  int64_t txn_check_answer_timeout_ms = 30'000;  // a check unanswered this long counts as lost;
+                                                 // the final action waits at most this long
   size_t max_connection_write_bytes = 64u << 20; // back-pressure: stop reading above this
   std::string log_level = "info";
   std::string log_file;

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <iterator>
+#include <optional>
 
 #include "broker/handlers/handlers.h"
 #include "proto/frame.h"
@@ -20,6 +22,14 @@ namespace asio = boost::asio;
 constexpr size_t kChecksPerRound = 1024;
 // When an append for a check or a final action fails, look again this much later.
 constexpr int64_t kRetryAfterFailureMs = 1000;
+// Definitive answers kept for the final action when their end failed (see remembered_).
+constexpr size_t kMaxRememberedAnswers = 100'000;
+
+// End failures after which the transaction is no longer pending, or the answer is moot: the
+// answer is not remembered for the final action.
+bool AnswerSettledBy(Code code) {
+  return code == Code::kTxnConflict || code == Code::kNotFound || code == Code::kTopicNotFound;
+}
 
 }  // namespace
 
@@ -145,23 +155,28 @@ void TxnCoordinator::RegisterProducer(const std::string& group,
 }
 
 void TxnCoordinator::OnClosed(const std::shared_ptr<Connection>& conn) {
-  std::lock_guard lock(mu_);
-  for (auto& [group, conns] : producers_) {
-    std::erase_if(conns, [&](const std::weak_ptr<Connection>& w) {
-      auto c = w.lock();
-      return !c || c == conn;
-    });
-  }
-  std::erase_if(producers_, [](const auto& kv) { return kv.second.empty(); });
-  for (auto it = outstanding_.begin(); it != outstanding_.end();) {
-    if (it->second.conn_id == conn->id()) {
-      outstanding_by_half_.erase(it->second.half.value());
-      ++stats_.answers_failed;
-      it = outstanding_.erase(it);
-    } else {
-      ++it;
+  bool final_wait = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [group, conns] : producers_) {
+      std::erase_if(conns, [&](const std::weak_ptr<Connection>& w) {
+        auto c = w.lock();
+        return !c || c == conn;
+      });
+    }
+    std::erase_if(producers_, [](const auto& kv) { return kv.second.empty(); });
+    // Its checks can no longer be answered.
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      if (it->second.conn_id == conn->id()) {
+        final_wait |= final_waits_.count(it->second.half.value()) > 0;
+        ++stats_.answers_failed;
+        EraseInFlightLocked(it);
+      }
+      it = next;
     }
   }
+  if (final_wait) RunChecksSoon();
 }
 
 bool TxnCoordinator::HasProducer(const std::string& group) const {
@@ -171,6 +186,16 @@ bool TxnCoordinator::HasProducer(const std::string& group) const {
   return std::any_of(it->second.begin(), it->second.end(), [](const auto& w) {
     auto c = w.lock();
     return c && !c->closed();
+  });
+}
+
+bool TxnCoordinator::IsProducerOf(const std::string& group, const Connection& conn) const {
+  std::lock_guard lock(mu_);
+  auto it = producers_.find(group);
+  if (it == producers_.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(), [&](const auto& w) {
+    auto c = w.lock();
+    return c && c.get() == &conn && !c->closed();
   });
 }
 
@@ -187,11 +212,31 @@ std::shared_ptr<Connection> TxnCoordinator::PickConnection(const std::string& gr
   return nullptr;
 }
 
+void TxnCoordinator::RunChecksSoon() {
+  if (run_posted_.exchange(true)) return;
+  asio::post(strand_, [this] {
+    run_posted_ = false;
+    RunChecks();
+  });
+}
+
 void TxnCoordinator::RunChecks() {
+  std::vector<int64_t> released;
   {
     std::lock_guard lock(mu_);
     if (stopped_) return;
+    ExpireInFlightLocked(clock_->MonotonicMs());
+    // Final actions whose answers came (or will not come): due again, taken below.
+    for (auto it = final_waits_.begin(); it != final_waits_.end();) {
+      if (AnswerPendingLocked(*it)) {
+        ++it;
+      } else {
+        released.push_back(*it);
+        it = final_waits_.erase(it);
+      }
+    }
   }
+  for (int64_t half : released) txn_->CheckAborted(LogOffset(half));
   const int64_t now = clock_->NowMs();
   bool more = false;
   std::set<std::string> waiting;
@@ -210,12 +255,21 @@ void TxnCoordinator::RunChecks() {
     if (due->size() >= kChecksPerRound) more = true;
     std::vector<txn::TxnEntry> checks;
     for (txn::TxnEntry& e : *due) {
-      if (txn_->ChecksExhausted(e)) {
-        txn_->CheckAborted(e.half_offset);
-        FinalAction(e);
-      } else {
+      if (!txn_->ChecksExhausted(e)) {
         checks.push_back(std::move(e));
+        continue;
       }
+      {
+        // A check of it is on its way or its answer is being applied: the final action
+        // waits (keeping the hold, so it is not taken again) until that settles or times out.
+        std::lock_guard lock(mu_);
+        if (AnswerPendingLocked(e.half_offset.value())) {
+          if (final_waits_.insert(e.half_offset.value()).second) ++stats_.final_actions_deferred;
+          continue;
+        }
+      }
+      txn_->CheckAborted(e.half_offset);
+      FinalAction(e);
     }
     if (!checks.empty()) SendChecks(std::move(checks));
   }
@@ -241,6 +295,19 @@ void TxnCoordinator::ArmForGroups() {
     if (!HasProducer(group) && *at <= now) continue;
     next = std::min(next, *at);
   }
+  {
+    // A waiting final action goes ahead when the oldest check it waits for times out.
+    std::lock_guard lock(mu_);
+    const int64_t mono = clock_->MonotonicMs();
+    for (int64_t half : final_waits_) {
+      auto ids = in_flight_by_half_.find(half);
+      if (ids == in_flight_by_half_.end()) continue;
+      for (uint64_t id : ids->second) {
+        const int64_t expires = in_flight_.at(id).sent_ms + config_.txn_check_answer_timeout_ms;
+        next = std::min(next, now + std::max<int64_t>(0, expires - mono));
+      }
+    }
+  }
   if (next != INT64_MAX) Arm(next);
 }
 
@@ -249,36 +316,79 @@ void TxnCoordinator::Start() {
 }
 
 void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
+  // Each check is in flight from here on, before its record is appended: once the record is
+  // applied the transaction may fall due again (its final action, say), and that must see the
+  // check on its way.
+  struct Check {
+    txn::TxnEntry entry;
+    uint64_t id = 0;
+    std::weak_ptr<Connection> conn;
+  };
+  std::vector<Check> checks;
   std::vector<store::Record> records;
+  checks.reserve(entries.size());
   records.reserve(entries.size());
-  for (const txn::TxnEntry& e : entries) records.push_back(txn::TxnService::MakeCheck(e));
-  store_->Append(std::move(records), [this, entries = std::move(entries)](
+  for (txn::TxnEntry& e : entries) {
+    std::shared_ptr<Connection> conn = PickConnection(e.producer_group);
+    if (!conn) {
+      txn_->CheckAborted(e.half_offset);
+      std::lock_guard lock(mu_);
+      waiting_groups_.insert(e.producer_group);
+      continue;
+    }
+    const uint64_t id = next_request_id_++;
+    {
+      std::lock_guard lock(mu_);
+      AddInFlightLocked(id, InFlight{e.half_offset, e.message_id, conn->id(),
+                                     clock_->MonotonicMs()});
+    }
+    records.push_back(txn::TxnService::MakeCheck(e));
+    checks.push_back(Check{std::move(e), id, conn});
+  }
+  if (checks.empty()) return;
+  store_->Append(std::move(records), [this, checks = std::move(checks)](
                                          const Status& st, std::vector<store::AppendResult>) {
     if (!st.ok()) {
       spdlog::warn("recording {} transaction checks failed ({}); retrying in {} ms",
-                   entries.size(), st.ToString(), kRetryAfterFailureMs);
-      for (const txn::TxnEntry& e : entries) txn_->CheckAborted(e.half_offset);
+                   checks.size(), st.ToString(), kRetryAfterFailureMs);
+      {
+        std::lock_guard lock(mu_);
+        for (const Check& c : checks) {  // never sent: nothing to count
+          if (auto it = in_flight_.find(c.id); it != in_flight_.end()) EraseInFlightLocked(it);
+        }
+      }
+      for (const Check& c : checks) txn_->CheckAborted(c.entry.half_offset);
       Arm(clock_->NowMs() + kRetryAfterFailureMs);
       return;
     }
     // The kTxnCheck records are applied: each transaction's next check is scheduled.
-    asio::post(strand_, [this, entries] {
-      for (const txn::TxnEntry& e : entries) {
+    asio::post(strand_, [this, checks] {
+      for (const Check& c : checks) {
+        const txn::TxnEntry& e = c.entry;
         Result<store::Record> half = store_->Read(e.half_offset);
-        if (!half.ok()) {
-          spdlog::error("transaction check: half at log offset {} unreadable: {}",
-                        e.half_offset.value(), half.status().ToString());
-          continue;
-        }
-        std::shared_ptr<Connection> conn = PickConnection(e.producer_group);
-        if (!conn) {
+        std::shared_ptr<Connection> conn = c.conn.lock();
+        const bool sendable = half.ok() && conn && !conn->closed();
+        {
           std::lock_guard lock(mu_);
-          waiting_groups_.insert(e.producer_group);
+          auto it = in_flight_.find(c.id);
+          // Forgotten meanwhile: its connection closed (and counted it), or more checks of
+          // its transaction went out since.
+          if (it == in_flight_.end()) continue;
+          if (!sendable) {  // it never reaches the producer
+            EraseInFlightLocked(it);
+            ++stats_.answers_failed;
+          }
+        }
+        if (!sendable) {
+          if (!half.ok()) {
+            spdlog::error("transaction check: half at log offset {} unreadable: {}",
+                          e.half_offset.value(), half.status().ToString());
+          }
+          NoteAnswerSettled(e.half_offset.value());
           continue;
         }
-        const uint64_t id = next_request_id_++;
         wire::Header h;
-        h.set_request_id(id);
+        h.set_request_id(c.id);
         h.set_kind(wire::CHECK_TXN);
         auto* req = h.mutable_check_txn_request();
         ToWireMessage(*half, req->mutable_message());
@@ -288,16 +398,6 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
         req->set_check_number(e.checks + 1);
         std::string frame;
         wire::EncodeFrame(h, half->body, &frame);
-        {
-          std::lock_guard lock(mu_);
-          auto prev = outstanding_by_half_.find(e.half_offset.value());
-          if (prev != outstanding_by_half_.end()) {  // superseded: never answered
-            outstanding_.erase(prev->second);
-            ++stats_.answers_failed;
-          }
-          outstanding_[id] = Outstanding{e.half_offset, e.message_id, conn->id()};
-          outstanding_by_half_[e.half_offset.value()] = id;
-        }
         conn->Send(std::move(frame));
       }
       ArmForGroups();
@@ -306,6 +406,19 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
 }
 
 void TxnCoordinator::FinalAction(const txn::TxnEntry& e) {
+  {
+    // A producer did answer, but its end could not be appended then: that answer, not a
+    // rollback.
+    std::unique_lock lock(mu_);
+    auto it = remembered_.find(e.half_offset.value());
+    if (it != remembered_.end()) {
+      const txn::TxnAction action = it->second;
+      remembered_.erase(it);
+      ++answering_[e.half_offset.value()];
+      lock.unlock();
+      return ApplyAnswer(e.half_offset, e.message_id, action);
+    }
+  }
   Result<txn::EndDecision> decision =
       txn_->BeginEnd(e.half_offset, e.message_id, txn::TxnAction::kRollback);
   if (!decision.ok() || *decision == txn::EndDecision::kAlreadyDone) return;
@@ -337,40 +450,141 @@ void TxnCoordinator::OnResponse(const std::shared_ptr<Connection>& conn,
                                 const wire::Frame& frame) {
   const wire::Header& h = frame.header;
   if (h.kind() != wire::CHECK_TXN) return;
-  Outstanding o;
+  const bool answered = h.code() == wire::OK && h.has_check_txn_response();
+  const wire::CheckTxnResponse& r = h.check_txn_response();
+  std::optional<txn::TxnAction> action;
+  if (answered && r.resolution() == wire::TXN_COMMIT) action = txn::TxnAction::kCommit;
+  if (answered && r.resolution() == wire::TXN_ROLLBACK) action = txn::TxnAction::kRollback;
+
+  // By the check it answers, if that is still in flight; the in-flight entry goes and the
+  // answer is marked as being applied in one step, so a waiting final action never sees
+  // neither.
+  LogOffset half = kNoLogOffset;
+  std::string message_id;
   {
     std::lock_guard lock(mu_);
-    auto it = outstanding_.find(h.request_id());
-    if (it == outstanding_.end() || it->second.conn_id != conn->id()) return;  // superseded
-    o = it->second;
-    outstanding_by_half_.erase(o.half.value());
-    outstanding_.erase(it);
+    auto it = in_flight_.find(h.request_id());
+    if (it != in_flight_.end() && it->second.conn_id == conn->id()) {
+      half = it->second.half;
+      message_id = it->second.message_id;
+      EraseInFlightLocked(it);
+      if (action) ++answering_[half.value()];
+    }
   }
-  if (h.code() != wire::OK || !h.has_check_txn_response()) {
-    spdlog::warn("check-back for transaction {} failed on the producer: {}", o.message_id,
+  if (half == kNoLogOffset) {
+    // Not (any more) in flight: timed out, forgotten, or never sent here. An answer naming
+    // its half still counts when it comes from a producer of the transaction's group.
+    Result<std::optional<txn::TxnEntry>> e =
+        r.has_half_offset() && !r.message_id().empty() && r.half_offset() >= 0
+            ? txn_->Get(LogOffset(r.half_offset()))
+            : Result<std::optional<txn::TxnEntry>>(std::optional<txn::TxnEntry>());
+    if (!e.ok() || !e->has_value() || (*e)->message_id != r.message_id() ||
+        !IsProducerOf((*e)->producer_group, *conn)) {
+      spdlog::debug("check-back answer {} from connection {} matches no check: ignored",
+                    h.request_id(), conn->id());
+      return CountAnswer(&CheckStats::answers_unmatched);
+    }
+    half = (*e)->half_offset;
+    message_id = (*e)->message_id;
+    std::lock_guard lock(mu_);
+    ++stats_.answers_late;
+    // An error reply to a check already counted as failed adds nothing.
+    if (!answered) return;
+    if (action) ++answering_[half.value()];
+  }
+  if (!answered) {
+    spdlog::warn("check-back for transaction {} failed on the producer: {}", message_id,
                  h.error_message());
-    return CountAnswer(&CheckStats::answers_failed);
+    CountAnswer(&CheckStats::answers_failed);
+    return NoteAnswerSettled(half.value());
   }
-  txn::TxnAction action;
-  switch (h.check_txn_response().resolution()) {
-    case wire::TXN_COMMIT:
-      CountAnswer(&CheckStats::answers_commit);
-      action = txn::TxnAction::kCommit;
-      break;
-    case wire::TXN_ROLLBACK:
-      CountAnswer(&CheckStats::answers_rollback);
-      action = txn::TxnAction::kRollback;
-      break;
-    default:
-      return CountAnswer(&CheckStats::answers_unknown);
+  if (!action) {
+    CountAnswer(&CheckStats::answers_unknown);
+    return NoteAnswerSettled(half.value());
   }
-  End(o.half, o.message_id, action, txn::EndReason::kCheck,
-      [o](Result<EndOutcome> r) {
-        if (!r.ok()) {
-          spdlog::warn("ending transaction {} after its check-back: {}", o.message_id,
-                       r.status().ToString());
+  CountAnswer(*action == txn::TxnAction::kCommit ? &CheckStats::answers_commit
+                                                 : &CheckStats::answers_rollback);
+  ApplyAnswer(half, message_id, *action);
+}
+
+void TxnCoordinator::ApplyAnswer(LogOffset half, const std::string& message_id,
+                                 txn::TxnAction action) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = answering_.find(half.value());
+    if (it != answering_.end() && it->second > 1) {
+      // Another definitive answer of it is being applied (a producer answering several
+      // checks of one transaction at once): the first one decides.
+      --it->second;
+      return;
+    }
+  }
+  End(half, message_id, action, txn::EndReason::kCheck,
+      [this, half, message_id, action](Result<EndOutcome> r) {
+        bool retry = false;
+        {
+          std::lock_guard lock(mu_);
+          auto it = answering_.find(half.value());
+          if (it != answering_.end() && --it->second <= 0) answering_.erase(it);
+          if (r.ok() || AnswerSettledBy(r.status().code())) {
+            remembered_.erase(half.value());
+          } else if (remembered_.size() < kMaxRememberedAnswers) {
+            remembered_[half.value()] = action;
+            retry = true;
+          }
         }
+        if (!r.ok()) {
+          spdlog::warn("ending transaction {} ({}) after its check-back: {}{}", message_id,
+                       txn::ToString(action), r.status().ToString(),
+                       retry ? " (the answer is kept for the final action)" : "");
+        }
+        if (retry) Arm(clock_->NowMs() + kRetryAfterFailureMs);
+        NoteAnswerSettled(half.value());
       });
+}
+
+void TxnCoordinator::NoteAnswerSettled(int64_t half) {
+  {
+    std::lock_guard lock(mu_);
+    if (final_waits_.count(half) == 0) return;
+  }
+  RunChecksSoon();
+}
+
+void TxnCoordinator::AddInFlightLocked(uint64_t id, InFlight f) {
+  std::vector<uint64_t>& ids = in_flight_by_half_[f.half.value()];
+  if (ids.size() >= kMaxChecksInFlightPerTxn) {
+    // A producer this far behind answers the newest check as well as the oldest (and names
+    // the half, so a late answer to the forgotten one still counts).
+    in_flight_.erase(ids.front());
+    ids.erase(ids.begin());
+    ++stats_.answers_failed;
+  }
+  ids.push_back(id);
+  in_flight_.emplace(id, std::move(f));
+}
+
+void TxnCoordinator::EraseInFlightLocked(std::map<uint64_t, InFlight>::iterator it) {
+  auto ids = in_flight_by_half_.find(it->second.half.value());
+  if (ids != in_flight_by_half_.end()) {
+    std::erase(ids->second, it->first);
+    if (ids->second.empty()) in_flight_by_half_.erase(ids);
+  }
+  in_flight_.erase(it);
+}
+
+void TxnCoordinator::ExpireInFlightLocked(int64_t now_mono_ms) {
+  // Request ids are handed out in time order, so the oldest checks come first.
+  while (!in_flight_.empty() &&
+         in_flight_.begin()->second.sent_ms + config_.txn_check_answer_timeout_ms <=
+             now_mono_ms) {
+    ++stats_.answers_failed;
+    EraseInFlightLocked(in_flight_.begin());
+  }
+}
+
+bool TxnCoordinator::AnswerPendingLocked(int64_t half) const {
+  return in_flight_by_half_.count(half) > 0 || answering_.count(half) > 0;
 }
 
 void TxnCoordinator::CountAnswer(int64_t CheckStats::*counter) {
@@ -382,6 +596,8 @@ CheckStats TxnCoordinator::Stats() const {
   std::lock_guard lock(mu_);
   CheckStats s = stats_;
   s.waiting_groups = static_cast<int64_t>(waiting_groups_.size());
+  s.checks_in_flight = static_cast<int64_t>(in_flight_.size());
+  s.final_actions_waiting = static_cast<int64_t>(final_waits_.size());
   return s;
 }
 

@@ -9,9 +9,19 @@
 //    check of any producer group with a live producer. When it fires, each such group's due
 //    transactions are taken, a kTxnCheck record is appended for each (so the count and the
 //    next check time survive a restart), and a CHECK_TXN request goes to one of the group's
-//    connections (round robin). The answer ends the transaction; UNKNOWN or no answer waits
-//    for the next check. Groups without a live producer wait until one sends a heartbeat.
-//    After options.max_checks the final action rolls back (and parks a copy).
+//    connections (round robin). Groups without a live producer wait until one sends a
+//    heartbeat. After options.max_checks the final action rolls back (and parks a copy).
+//  - Answers: every check sent stays "in flight" (by request id) until it is answered, its
+//    connection closes, it is older than --txn-check-answer-timeout-ms, or more than
+//    kMaxChecksInFlightPerTxn of its transaction are in flight (the oldest is forgotten). A
+//    COMMIT / ROLLBACK answer to any check in flight ends the transaction, whichever check it
+//    answers; so does one that names its half (CheckTxnResponse.half_offset + message_id)
+//    from a producer of the transaction's group, after its check was forgotten. UNKNOWN or
+//    no answer waits for the next check.
+//  - The final action never races an answer: a transaction due for it while a check of it is
+//    in flight (or an answer of it is being applied) stays held and waits, at most the answer
+//    timeout. It rolls back only when no producer answered definitively; a definitive answer
+//    whose end could not be appended (say the store refused it) is applied instead.
 //
 // Threads: every public method may be called from any thread. The check loop runs on one
 // strand of the broker's io_context; store callbacks post back to it.
@@ -29,6 +39,8 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/config.h"
@@ -53,16 +65,30 @@ struct EndOutcome {
   LogOffset committed_at;  // the commit re-put's offset (commit, not already done)
 };
 
+// Check-back answers since the broker started (docs/txn.md "Check-back answers").
 struct CheckStats {
+  // Answers matched to a check (superseded ones included), by resolution.
   int64_t answers_commit = 0;
   int64_t answers_rollback = 0;
   int64_t answers_unknown = 0;
-  int64_t answers_failed = 0;  // error reply, connection lost, or superseded by a later check
-  int64_t waiting_groups = 0;  // groups with pending transactions and no live producer
+  // Checks that got no usable answer: an error reply, the connection closed, no answer within
+  // the answer timeout, or forgotten beyond kMaxChecksInFlightPerTxn.
+  int64_t answers_failed = 0;
+  int64_t waiting_groups = 0;     // groups with pending transactions and no live producer
+  int64_t answers_unmatched = 0;  // CHECK_TXN responses matching no check: ignored
+  // Answers that came after their check counted in answers_failed, matched by the half they
+  // name (also counted by resolution above).
+  int64_t answers_late = 0;
+  int64_t final_actions_deferred = 0;  // times a final action waited for a check in flight
+  int64_t checks_in_flight = 0;        // now
+  int64_t final_actions_waiting = 0;   // now
 };
 
 class TxnCoordinator {
  public:
+  // Checks of one transaction kept in flight; a further one forgets the oldest.
+  static constexpr size_t kMaxChecksInFlightPerTxn = 4;
+
   TxnCoordinator(const BrokerConfig& config, txn::TxnService* txn, timer::TimerService* timer,
                  store::Store* store, ScheduledDelivery* scheduled, Clock* clock,
                  boost::asio::io_context* io);
@@ -87,7 +113,7 @@ class TxnCoordinator {
   // A heartbeat named `group` among the connection's producer groups.
   void RegisterProducer(const std::string& group, const std::shared_ptr<Connection>& conn);
   void OnClosed(const std::shared_ptr<Connection>& conn);
-  // A response frame from a client: the answer to a check, if it is one.
+  // A response frame from a client: the answer to a check, if it is one (any thread).
   void OnResponse(const std::shared_ptr<Connection>& conn, const wire::Frame& frame);
   // The check-back timer fired (any thread).
   void OnTimer();
@@ -102,22 +128,42 @@ class TxnCoordinator {
   bool HasProducer(const std::string& group) const;
 
  private:
-  struct Outstanding {
+  // A check sent (or about to be) and not answered.
+  struct InFlight {
     LogOffset half;
     std::string message_id;
     uint64_t conn_id = 0;
+    int64_t sent_ms = 0;
   };
 
   // On the strand: takes due checks of every live group, appends their kTxnCheck records,
-  // sends the checks, runs final actions, and re-arms the timer.
+  // sends the checks, runs (or defers) final actions, and re-arms the timer.
   void RunChecks();
+  // Posts RunChecks once, however often it is asked for before it runs.
+  void RunChecksSoon();
   void SendChecks(std::vector<txn::TxnEntry> entries);
   void FinalAction(const txn::TxnEntry& e);
+  // Ends the transaction of `half` as a producer answered (also a remembered answer).
+  void ApplyAnswer(LogOffset half, const std::string& message_id, txn::TxnAction action);
   // Arms the timer at `at_ms` unless it is armed earlier already.
   void Arm(int64_t at_ms);
   void ArmForGroups();
   std::shared_ptr<Connection> PickConnection(const std::string& group);
+  bool IsProducerOf(const std::string& group, const Connection& conn) const;
   void CountAnswer(int64_t CheckStats::*counter);
+
+  // In-flight bookkeeping; the caller holds mu_.
+  void AddInFlightLocked(uint64_t id, InFlight f);
+  void EraseInFlightLocked(std::map<uint64_t, InFlight>::iterator it);
+  // Forgets checks older than the answer timeout (counted as failed).
+  void ExpireInFlightLocked(int64_t now_ms);
+  // A check of `half` is in flight, or an answer of it is being applied.
+  bool AnswerPendingLocked(int64_t half) const;
+  // Releases the final-action holds of transactions with no answer pending any more (they
+  // are due: this round takes them again); true if there were any.
+  bool ReleaseFinalWaitsLocked();
+  // Something about `half` changed: if its final action waits, look again.
+  void NoteAnswerSettled(int64_t half);
 
   const BrokerConfig& config_;
   txn::TxnService* const txn_;
@@ -137,10 +183,19 @@ class TxnCoordinator {
   std::map<std::string, std::vector<std::weak_ptr<Connection>>> producers_ GUARDED_BY(mu_);
   std::map<std::string, size_t> round_robin_ GUARDED_BY(mu_);
   std::set<std::string> waiting_groups_ GUARDED_BY(mu_);
-  // Checks sent and not answered, by request id; at most one per transaction.
-  std::map<uint64_t, Outstanding> outstanding_ GUARDED_BY(mu_);
-  std::map<int64_t, uint64_t> outstanding_by_half_ GUARDED_BY(mu_);
+  // Checks in flight by request id (ids grow with time: the first is the oldest), and the
+  // request ids of each transaction's (at most kMaxChecksInFlightPerTxn, oldest first).
+  std::map<uint64_t, InFlight> in_flight_ GUARDED_BY(mu_);
+  std::unordered_map<int64_t, std::vector<uint64_t>> in_flight_by_half_ GUARDED_BY(mu_);
+  // Definitive answers being applied (End called, not finished), by half.
+  std::unordered_map<int64_t, int> answering_ GUARDED_BY(mu_);
+  // Transactions due for their final action, held (TakeDueChecks) while an answer is pending.
+  std::unordered_set<int64_t> final_waits_ GUARDED_BY(mu_);
+  // Definitive answers whose end failed (e.g. the store refused the append): the final
+  // action applies them instead of rolling back. Bounded by kMaxRememberedAnswers.
+  std::unordered_map<int64_t, txn::TxnAction> remembered_ GUARDED_BY(mu_);
   CheckStats stats_ GUARDED_BY(mu_);
+  std::atomic<bool> run_posted_{false};
   std::atomic<uint64_t> next_request_id_{1};
 };
 

@@ -657,14 +657,19 @@ int TxnStats(const Globals& g, bool json) {
       {"answers_rollback", r->answers_rollback},
       {"answers_unknown", r->answers_unknown},
       {"answers_failed", r->answers_failed},
-      {"waiting_groups", r->waiting_groups}};
+      {"waiting_groups", r->waiting_groups},
+      {"answers_unmatched", r->answers_unmatched},
+      {"answers_late", r->answers_late},
+      {"final_actions_deferred", r->final_actions_deferred},
+      {"checks_in_flight", r->checks_in_flight},
+      {"final_actions_waiting", r->final_actions_waiting}};
   if (json) {
     nlohmann::json j;
     for (const auto& [k, v] : rows) j[k] = v;
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  for (const auto& [k, v] : rows) std::printf("%-18s %lld\n", k, static_cast<long long>(v));
+  for (const auto& [k, v] : rows) std::printf("%-22s %lld\n", k, static_cast<long long>(v));
   return kExitOk;
 }
 

@@ -160,6 +160,11 @@ void HandleTxnStats(BrokerContext& ctx, const Request& req) {
   resp->set_answers_unknown(c.answers_unknown);
   resp->set_answers_failed(c.answers_failed);
   resp->set_waiting_groups(c.waiting_groups);
+  resp->set_answers_unmatched(c.answers_unmatched);
+  resp->set_answers_late(c.answers_late);
+  resp->set_final_actions_deferred(c.final_actions_deferred);
+  resp->set_checks_in_flight(c.checks_in_flight);
+  resp->set_final_actions_waiting(c.final_actions_waiting);
   req.Reply(std::move(h));
 }
 

@@ -555,6 +555,11 @@ Result<TransactionStatsInfo> Admin::TransactionStats() {
   out.answers_unknown = r.answers_unknown();
   out.answers_failed = r.answers_failed();
   out.waiting_groups = r.waiting_groups();
+  out.answers_unmatched = r.answers_unmatched();
+  out.answers_late = r.answers_late();
+  out.final_actions_deferred = r.final_actions_deferred();
+  out.checks_in_flight = r.checks_in_flight();
+  out.final_actions_waiting = r.final_actions_waiting();
   return out;
 }
 

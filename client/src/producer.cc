@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -12,6 +10,7 @@
 
 #include "client/src/client_core.h"
 #include "client/src/message_id.h"
+#include "client/src/txn_check_dispatcher.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/names.h"
@@ -26,15 +25,6 @@ using BatchCallback = std::function<void(Result<std::vector<SendReceipt>>)>;
 
 Status Moved() { return Status(Code::kFailedPrecondition, "producer was moved from"); }
 
-wire::TxnResolution ToWire(TransactionResolution r) {
-  switch (r) {
-    case TransactionResolution::kCommit: return wire::TXN_COMMIT;
-    case TransactionResolution::kRollback: return wire::TXN_ROLLBACK;
-    case TransactionResolution::kUnknown: break;
-  }
-  return wire::TXN_UNKNOWN;
-}
-
 }  // namespace
 
 const char* ToString(TransactionResolution r) {
@@ -46,98 +36,11 @@ const char* ToString(TransactionResolution r) {
   return "unknown";
 }
 
-namespace {
-
-// Answers the broker's check-backs with the application's checker, on its own thread: the
-// checker may block (a database look-up) without stalling the network thread. Made before the
-// connection, so its handler is in place when the first heartbeat names the producer group.
-class CheckWorker {
- public:
-  explicit CheckWorker(TransactionChecker checker) : checker_(std::move(checker)) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~CheckWorker() { Stop(); }
-
-  // The CHECK_TXN handler for the connection (it keeps the worker alive).
-  static client::Connection::RequestHandler Handler(std::shared_ptr<CheckWorker> worker) {
-    return [worker](wire::Frame request, client::Connection::Responder respond) {
-      {
-        std::lock_guard lock(worker->mu_);
-        worker->checks_.push_back({std::move(request), std::move(respond)});
-      }
-      worker->cv_.notify_one();
-    };
-  }
-
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-  }
-
- private:
-  struct PendingCheck {
-    wire::Frame request;
-    client::Connection::Responder respond;
-  };
-
-  void Run() {
-    SetThreadName("tidemq-txn-check");
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stopping_ || !checks_.empty(); });
-      if (stopping_) return;  // unanswered checks: the broker asks again later
-      PendingCheck c = std::move(checks_.front());
-      checks_.pop_front();
-      lock.unlock();
-      Answer(std::move(c));
-      lock.lock();
-    }
-  }
-
-  void Answer(PendingCheck c) {
-    wire::Header response;
-    const wire::Header& h = c.request.header;
-    if (!h.has_check_txn_request()) {
-      response.set_code(wire::INVALID_ARGUMENT);
-      response.set_error_message("check without a check_txn_request");
-      c.respond(std::move(response), "");
-      return;
-    }
-    const wire::Message& m = h.check_txn_request().message();
-    ReceivedMessage half = ReceivedMessageAccess::FromWire(m, c.request.body);
-    TransactionResolution answer = TransactionResolution::kUnknown;
-    try {
-      answer = checker_(half);
-    } catch (const std::exception& e) {
-      spdlog::warn("transaction checker threw for message {}: {} (answering unknown)",
-                   half.message_id(), e.what());
-    } catch (...) {
-      spdlog::warn("transaction checker threw for message {} (answering unknown)",
-                   half.message_id());
-    }
-    response.mutable_check_txn_response()->set_resolution(ToWire(answer));
-    c.respond(std::move(response), "");
-  }
-
-  const TransactionChecker checker_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<PendingCheck> checks_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
-  std::thread thread_;
-};
-
-}  // namespace
-
 // Lives on until its connection is closed: callbacks refer to it.
 class Producer::Impl {
  public:
   Impl(std::unique_ptr<client::ClientCore> core, std::string group, int max_attempts,
-       std::shared_ptr<CheckWorker> checks)
+       std::shared_ptr<client::TxnCheckDispatcher> checks)
       : core_(std::move(core)),
         group_(std::move(group)),
         max_attempts_(max_attempts),
@@ -201,7 +104,7 @@ class Producer::Impl {
       req->set_producer_group(group_);
       req->set_half_offset(half.log_offset);
       req->set_message_id(half.message_id);
-      req->set_resolution(ToWire(resolution));
+      req->set_resolution(client::ToWire(resolution));
       req->set_source(wire::EndTxnRequest::PRODUCER);
       Result<wire::Frame> r = core_->Call(std::move(h));
       if (r.ok()) return Status::Ok();
@@ -300,7 +203,7 @@ class Producer::Impl {
   std::unique_ptr<client::ClientCore> core_;
   std::string group_;
   int max_attempts_;
-  const std::shared_ptr<CheckWorker> checks_;  // transactional producers only
+  const std::shared_ptr<client::TxnCheckDispatcher> checks_;  // transactional producers only
 };
 
 Producer::Builder& Producer::Builder::Endpoint(std::string endpoint) {
@@ -313,6 +216,14 @@ Producer::Builder& Producer::Builder::Group(std::string group) {
 }
 Producer::Builder& Producer::Builder::TransactionChecker(tidemq::TransactionChecker checker) {
   checker_ = std::move(checker);
+  return *this;
+}
+Producer::Builder& Producer::Builder::TransactionCheckerThreads(int threads) {
+  checker_threads_ = threads;
+  return *this;
+}
+Producer::Builder& Producer::Builder::MaxQueuedTransactionChecks(size_t transactions) {
+  max_queued_checks_ = transactions;
   return *this;
 }
 Producer::Builder& Producer::Builder::RequestTimeout(int64_t timeout_ms) {
@@ -337,15 +248,31 @@ Result<Producer> Producer::Builder::Build() const {
     return InvalidArgument("max send attempts must be 1..100, not " +
                            std::to_string(max_send_attempts_));
   }
+  if (checker_threads_ < 1 || checker_threads_ > 64) {
+    return InvalidArgument("transaction checker threads must be 1..64, not " +
+                           std::to_string(checker_threads_));
+  }
+  if (max_queued_checks_ < 1 || max_queued_checks_ > 1'000'000) {
+    return InvalidArgument("max queued transaction checks must be 1..1000000, not " +
+                           std::to_string(max_queued_checks_));
+  }
   client::CoreOptions options;
   options.endpoint = endpoint_;
   options.request_timeout_ms = request_timeout_ms_;
   options.client_id = client_id_;
   if (!group_.empty()) options.producer_groups.push_back(group_);
-  std::shared_ptr<CheckWorker> checks;
+  std::shared_ptr<client::TxnCheckDispatcher> checks;
   if (checker_) {
-    checks = std::make_shared<CheckWorker>(checker_);
-    options.handlers.emplace_back(wire::CHECK_TXN, CheckWorker::Handler(checks));
+    client::TxnCheckOptions check_options;
+    check_options.threads = checker_threads_;
+    check_options.max_queued = max_queued_checks_;
+    checks = std::make_shared<client::TxnCheckDispatcher>(checker_, check_options);
+    // Made before the connection, so the handler is in place when the first heartbeat names
+    // the producer group; it keeps the dispatcher alive as long as the connection.
+    options.handlers.emplace_back(
+        wire::CHECK_TXN, [checks](wire::Frame request, client::Connection::Responder respond) {
+          checks->Submit(std::move(request), std::move(respond));
+        });
   }
   auto core = client::ClientCore::Create(std::move(options));
   if (!core.ok()) {

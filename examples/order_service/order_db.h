@@ -5,7 +5,8 @@
 // reports to the broker. Several processes may open the same file (WAL mode, busy timeout).
 //
 // Thread safety: every method may be called from any thread; one mutex serialises the use of
-// the connection (the checker runs on the client's "tidemq-txn-check" thread). Never throws.
+// the connection (the checker runs on the client's "tidemq-txn-check" threads, several at once).
+// Never throws.
 #pragma once
 
 #include <cstdint>

@@ -518,6 +518,85 @@ TEST_F(TxnFinalActionTest, ExhaustedChecksRollBackAndPark) {
   EXPECT_TRUE(DrainBodies("inventory", 1).empty());
 }
 
+// Issue 10 item 4, the fault injected: a slow checker (5 ms a look-up) and thousands of open
+// transactions, asked again every 50-200 ms and only three times before the final action. The
+// broker keeps asking long before the checker got round to every transaction once; every
+// answer must still take effect, and the final action must wait for the answers on their way.
+class TxnSlowCheckerTest : public TxnE2eTest {
+ protected:
+  static constexpr int kTransactions = 2000;
+  void SetUp() override {
+    config_.txn_max_checks = 3;
+    config_.txn_check_answer_timeout_ms = 30'000;
+    TxnE2eTest::SetUp();
+  }
+};
+
+TEST_F(TxnSlowCheckerTest, EveryCommitIsCommittedOnceAndEveryRollbackRolledBack) {
+  std::atomic<int> calls{0};
+  // The "database": even orders committed, odd ones rolled back; 5 ms a look-up.
+  auto decide = [&](const ReceivedMessage& half) {
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return std::stoi(half.body()) % 2 == 0 ? R::kCommit : R::kRollback;
+  };
+  auto p = Producer::NewBuilder()
+               .Endpoint(address_)
+               .Group("order-service")
+               .TransactionChecker(decide)
+               .Build();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  for (int n = 0; n < kTransactions; ++n) {
+    auto txn = p->BeginTransaction();
+    ASSERT_TRUE(txn.ok());
+    // Left open: the check-back decides (first check 200 ms after the half).
+    ASSERT_TRUE(txn->Send(TxnMsg(std::to_string(n), 200)).ok()) << n;
+  }
+  Admin admin = NewAdmin();
+  TransactionStatsInfo stats;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto s = admin.TransactionStats();
+        if (s.ok()) stats = *s;
+        return s.ok() && s->pending == 0;
+      },
+      /*seconds=*/120))
+      << "pending " << stats.pending << ", checker calls " << calls.load();
+  SCOPED_TRACE("checks sent " + std::to_string(stats.checks_sent) + ", checker calls " +
+               std::to_string(calls.load()) + ", answers commit " +
+               std::to_string(stats.answers_commit) + " rollback " +
+               std::to_string(stats.answers_rollback) + " failed " +
+               std::to_string(stats.answers_failed) + ", final actions deferred " +
+               std::to_string(stats.final_actions_deferred));
+  EXPECT_EQ(stats.committed, kTransactions / 2);
+  EXPECT_EQ(stats.rolled_back, kTransactions / 2);
+  EXPECT_EQ(stats.parked, 0);
+  // Rolled back because the checker said so, never by the final action.
+  TransactionFilter filter;
+  filter.state = TransactionState::kRolledBack;
+  filter.limit = 10'000;
+  auto rolled_back = admin.ListTransactions(filter);
+  ASSERT_TRUE(rolled_back.ok()) << rolled_back.status().ToString();
+  ASSERT_EQ(rolled_back->size(), static_cast<size_t>(kTransactions / 2));
+  for (const TransactionInfo& t : *rolled_back) {
+    ASSERT_EQ(t.end_reason, "check") << t.message_id;
+    ASSERT_FALSE(t.parked) << t.message_id;
+  }
+  // Every commit delivered exactly once, no rollback delivered (one more is asked for, so a
+  // duplicate would show).
+  std::vector<std::string> bodies = DrainBodies("inventory", kTransactions / 2 + 1);
+  std::map<int, int> delivered;
+  for (const std::string& b : bodies) ++delivered[std::stoi(b)];
+  EXPECT_EQ(delivered.size(), static_cast<size_t>(kTransactions / 2));
+  for (int n = 0; n < kTransactions; ++n) {
+    const int expected = n % 2 == 0 ? 1 : 0;
+    auto it = delivered.find(n);
+    ASSERT_EQ(it == delivered.end() ? 0 : it->second, expected) << "order " << n;
+  }
+  // Once per transaction: the client skipped the checks its own answers made stale.
+  EXPECT_EQ(calls.load(), kTransactions);
+}
+
 TEST_F(TxnE2eTest, ACommitAfterItsTopicWasDeletedIsRolledBackAndParked) {
   ScriptedChecker checker;
   Producer producer = NewTxnProducer(&checker);

@@ -164,8 +164,14 @@ struct TransactionStatsInfo {
   int64_t answers_commit = 0;
   int64_t answers_rollback = 0;
   int64_t answers_unknown = 0;
-  int64_t answers_failed = 0;  // no answer: error, connection lost, superseded
-  int64_t waiting_groups = 0;  // producer groups with due checks and no live producer
+  // Answers to any check count, superseded ones included (docs/txn.md "Check-back answers").
+  int64_t answers_failed = 0;     // no usable answer: error reply, connection lost, timed out
+  int64_t waiting_groups = 0;     // producer groups with due checks and no live producer
+  int64_t answers_unmatched = 0;  // answers to no check the broker sent (ignored)
+  int64_t answers_late = 0;       // answers after their check counted as failed (still applied)
+  int64_t final_actions_deferred = 0;  // final actions that waited for a check in flight
+  int64_t checks_in_flight = 0;        // now: checks sent and not yet answered
+  int64_t final_actions_waiting = 0;   // now: transactions whose final action waits
 };
 
 struct TransactionFilter {

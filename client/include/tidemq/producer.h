@@ -24,10 +24,12 @@
 //
 // Thread safety: every method may be called from any thread concurrently. Async callbacks
 // run on the client's network thread ("tidemq-client"): keep them short, never block in them
-// and never destroy the Producer from inside one. The checker runs on its own thread
-// ("tidemq-txn-check") and may block (e.g. on a database). Calls never throw.
+// and never destroy the Producer from inside one. The checker runs on its own threads
+// ("tidemq-txn-check", TransactionCheckerThreads of them) and may block (e.g. on a database).
+// Calls never throw.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -49,7 +51,10 @@ const char* ToString(TransactionResolution r);
 
 // Answers the broker's check-back for a half message whose transaction it has no outcome
 // for. Look the business record up (e.g. the order row) and answer; throwing counts as
-// kUnknown.
+// kUnknown. It runs on a pool of TransactionCheckerThreads threads: calls for different
+// transactions may overlap (so it must be thread-safe), never two for the same transaction.
+// A commit or rollback answer is final: repeated check-backs of that transaction are answered
+// from a cache of recent answers without calling it again (docs/txn.md).
 using TransactionChecker = std::function<TransactionResolution(const ReceivedMessage& half)>;
 // The local transaction of SendInTransaction, run after the half message is stored.
 using LocalTransaction = std::function<TransactionResolution(const SendReceipt& half)>;
@@ -68,6 +73,13 @@ class Producer {
     Builder& Group(std::string group);
     // Enables transactions; requires Group.
     Builder& TransactionChecker(TransactionChecker checker);
+    // Threads that run the checker, 1..64; default 4. A slow checker (say 5 ms a look-up)
+    // with thousands of open transactions needs several, or check-backs queue up behind it.
+    Builder& TransactionCheckerThreads(int threads);
+    // Transactions whose check-back may wait for a checker thread, 1..1000000; default
+    // 10000. Beyond it the check that waited longest is dropped unanswered (the broker asks
+    // again later). Repeated check-backs of one transaction take one place.
+    Builder& MaxQueuedTransactionChecks(size_t transactions);
     // Per request; default 5000 ms.
     Builder& RequestTimeout(int64_t timeout_ms);
     // Total attempts per send, the first included; default 3, at least 1.
@@ -84,6 +96,8 @@ class Producer {
     std::string client_id_;
     int64_t request_timeout_ms_ = 5000;
     int max_send_attempts_ = 3;
+    int checker_threads_ = 4;
+    size_t max_queued_checks_ = 10'000;
   };
 
   static Builder NewBuilder() { return Builder(); }
