@@ -47,6 +47,9 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--disk-watermark", c.disk_high_watermark,
                  "Delete oldest segments while disk usage is above this fraction")
       ->check(CLI::Range(0.1, 0.99));
+  app.add_flag("--retention-keep-unconsumed", c.retention_keep_unconsumed,
+               "Never let retention (age or disk watermark) delete a message some consumer "
+               "group has not consumed yet (docs/operations.md)");
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest message body accepted")
       ->check(CLI::Range(1u, 32u << 20));
   app.add_option("--max-frame-bytes", c.max_frame_bytes,

@@ -22,6 +22,9 @@ struct BrokerConfig {
   uint64_t segment_bytes = 1ull << 30;
   int64_t retention_hours = 72;
   double disk_high_watermark = 0.90;
+  // Retention never deletes a message some consumer group has not consumed yet (a retention
+  // guard at the oldest unconsumed message of every group); docs/operations.md.
+  bool retention_keep_unconsumed = false;
   uint32_t max_message_bytes = 4u << 20;
   uint32_t max_frame_bytes = 64u << 20;
   int io_threads = 2;
