@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "broker/retry_copies.h"
 #include "common/logging.h"
 
 namespace tidemq::broker {
@@ -119,9 +120,11 @@ void ScheduledDelivery::Fire(const std::vector<timer::DueTimer>& due, int64_t no
       // Its topic was deleted while it waited (maybe created again since: a new topic that
       // must not get it). The cancel record takes it out of the index, exactly once like a
       // re-put.
-      spdlog::warn("scheduled message {} (log offset {}) dropped at its due time: topic '{}' "
-                   "was deleted, or deleted and created again, since it was scheduled",
-                   scheduled->message_id, t.log_offset.value(), scheduled->topic);
+      spdlog::warn("{} {} (log offset {}) dropped at its due time: topic '{}' was deleted, or "
+                   "deleted and created again, since it was scheduled",
+                   IsRetryTopic(scheduled->topic) ? "retry copy of message" : "scheduled message",
+                   scheduled->message_id, t.log_offset.value(),
+                   ReadRetryInfo(*scheduled).original_topic);
       dropped_.fetch_add(1, std::memory_order_relaxed);
       store::Record c;
       c.type = store::RecordType::kTimerCancel;
