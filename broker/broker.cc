@@ -103,14 +103,24 @@ class Broker::Impl final : public RequestSink {
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
     TopicManager* topics = topics_.get();
-    auto topic_exists = [topics](const std::string& t) { return topics->Find(t).has_value(); };
-    scheduled_->SetTopicCheck(topic_exists);
-    txn_coordinator_->SetTopicCheck(topic_exists);
+    // A scheduled message or a half waits for its topic as it was (its incarnation): deleted,
+    // or deleted and created again, it is dropped where it would take effect, and counted.
+    auto topic_current = [topics](const store::Record& r) {
+      if (topics->IsCurrent(r)) return true;
+      topics->CountStale();
+      return false;
+    };
+    scheduled_->SetTopicCheck(topic_current);
+    txn_coordinator_->SetTopicCheck(topic_current);
     // Where the final action parks transactions; readable like any topic.
     RETURN_IF_ERROR(
         topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());
     consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
     RETURN_IF_ERROR(consumers_->Load());
+    if (config_.retention_keep_unconsumed) {
+      ConsumerManager* consumers = consumers_.get();
+      store_->AddRetentionGuard([consumers] { return consumers->OldestUnconsumed(); });
+    }
     dead_letters_ = std::make_unique<DeadLetters>(store_.get(), topics_.get(), clock_);
     RETURN_IF_ERROR(dead_letters_->Load());
     // Lease deadlines and in-place retries are volatile timers of the timer engine.
@@ -310,6 +320,10 @@ class Broker::Impl final : public RequestSink {
         last_retention_ = now;
         auto deleted = store_->RunRetention();
         if (!deleted.ok()) spdlog::error("retention: {}", deleted.status().ToString());
+        // Now, not at the groups' next receive: what retention took from a group is told at
+        // once (log, counters, group status).
+        consumers_->OnRetention();
+        stats_.retention_runs.fetch_add(1, std::memory_order_relaxed);
         // Ended transactions are remembered (a repeated end answers OK) for a while.
         const int64_t keep_ms = config_.txn_keep_resolved_hours * 3600 * 1000;
         auto purged = txn_->PurgeResolved(clock_->NowMs() - keep_ms, 100'000);

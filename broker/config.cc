@@ -18,6 +18,8 @@ store::StoreOptions BrokerConfig::ToStoreOptions() const {
   o.disk_reserve_bytes = disk_reserve_mb << 20;
   o.strict_recovery = strict_recovery;
   o.max_open_queue_files = max_open_queue_files;
+  // Retention may not delete unconsumed messages: above the watermark, writes stop instead.
+  o.refuse_writes_above_watermark = retention_keep_unconsumed;
   return o;
 }
 
@@ -63,6 +65,9 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
                  "Consume-queue files kept open at once (an LRU shared by all queues); 0: a "
                  "quarter of the descriptor limit, between 64 and 4096")
       ->check(CLI::Range(0u, 1u << 20));
+  app.add_flag("--retention-keep-unconsumed", c.retention_keep_unconsumed,
+               "Never let retention (age or disk watermark) delete a message some consumer "
+               "group has not consumed yet (docs/operations.md)");
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest message body accepted")
       ->check(CLI::Range(1u, 32u << 20));
   app.add_option("--max-frame-bytes", c.max_frame_bytes,

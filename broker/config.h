@@ -25,6 +25,9 @@ struct BrokerConfig {
   uint64_t disk_reserve_mb = 0;                  // refuse appends below this free; 0: auto
   bool strict_recovery = false;                  // refuse to start on a damaged log
   uint32_t max_open_queue_files = 0;             // consume-queue descriptors; 0: auto
+  // Retention never deletes a message some consumer group has not consumed yet (a retention
+  // guard at the oldest unconsumed message of every group); docs/operations.md.
+  bool retention_keep_unconsumed = false;
   uint32_t max_message_bytes = 4u << 20;
   uint32_t max_frame_bytes = 64u << 20;
   int io_threads = 2;

@@ -14,6 +14,10 @@ namespace {
 
 constexpr char kGroupPrefix[] = "group/";
 constexpr char kOffsetPrefix[] = "offset/";
+// The last start epoch (decimal), incremented at every start.
+constexpr char kEpochKey[] = "broker/start_epoch";
+// Bounds of what a stored offsets record may say (anything else is corrupt).
+constexpr uint32_t kMaxStoredAttempts = 1'000'000;
 // Fail()'s delay for a lapsed lease: the lease was the wait, the retry is due at once.
 constexpr int64_t kDueNow = -1;
 
@@ -22,6 +26,55 @@ Status NoSuchGroup(const std::string& name) {
 }
 
 }  // namespace
+
+std::string EncodeQueueOffsets(const StoredQueueOffsets& v) {
+  nlohmann::json attempts = nlohmann::json::array();
+  for (const auto& [off, n] : v.attempts) attempts.push_back({off, n});
+  nlohmann::json j = {{"committed", v.committed},
+                      {"next", v.next},
+                      {"attempts", std::move(attempts)},
+                      {"lost", v.lost_to_retention}};
+  return j.dump();
+}
+
+Result<StoredQueueOffsets> DecodeQueueOffsets(std::string_view text) {
+  StoredQueueOffsets v;
+  auto bad = [&] {
+    return Corruption("offsets record '" + std::string(text.substr(0, 64)) + "' is malformed");
+  };
+  // Older brokers wrote the committed offset alone.
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v.committed);
+  if (ec == std::errc() && p == text.data() + text.size()) {
+    if (v.committed < 0) return bad();
+    v.next = v.committed;
+    return v;
+  }
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return bad();
+  auto number = [&](const char* name, int64_t* out) {
+    auto it = j.find(name);
+    if (it == j.end() || !it->is_number_integer()) return false;
+    *out = it->get<int64_t>();
+    return *out >= 0;
+  };
+  if (!number("committed", &v.committed) || !number("next", &v.next) ||
+      !number("lost", &v.lost_to_retention)) {
+    return bad();
+  }
+  auto attempts = j.find("attempts");
+  if (attempts == j.end() || !attempts->is_array()) return bad();
+  for (const auto& pair : *attempts) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() ||
+        !pair[1].is_number_unsigned()) {
+      return bad();
+    }
+    const int64_t off = pair[0].get<int64_t>();
+    const uint64_t n = pair[1].get<uint64_t>();
+    if (off < 0 || n > kMaxStoredAttempts) return bad();
+    v.attempts[off] = static_cast<uint32_t>(n);
+  }
+  return v;
+}
 
 Result<std::set<std::string>> ParseTagFilter(const std::string& expr) {
   std::set<std::string> tags;
@@ -64,7 +117,22 @@ Status ConsumerManager::PersistGroup(const GroupConfig& c) {
   return store_->PutMeta(kGroupPrefix + c.name, j.dump(), /*sync=*/true);
 }
 
+Status ConsumerManager::StartEpoch() {
+  ASSIGN_OR_RETURN(auto stored, store_->GetMeta(kEpochKey));
+  uint64_t last = 0;
+  if (stored &&
+      std::from_chars(stored->data(), stored->data() + stored->size(), last).ec != std::errc()) {
+    return Corruption("start epoch record '" + *stored + "' is not a number");
+  }
+  // Without a record (a new data directory, or metadata that was lost) the count starts at
+  // the wall clock's seconds, so that handles of a broker whose metadata was lost do not
+  // match either.
+  epoch_ = last > 0 ? last + 1 : std::max<uint64_t>(1, clock_->NowMs() / 1000);
+  return store_->PutMeta(kEpochKey, std::to_string(epoch_), /*sync=*/true);
+}
+
 Status ConsumerManager::Load() {
+  RETURN_IF_ERROR(StartEpoch());
   ASSIGN_OR_RETURN(auto groups, store_->ScanMeta(kGroupPrefix));
   std::unique_lock lock(groups_mu_);
   for (auto& [key, value] : groups) {
@@ -91,10 +159,10 @@ Status ConsumerManager::Load() {
     // offset/<group>/<topic>/<queue>/<client>
     std::string rest = key.substr(sizeof(kOffsetPrefix) - 1);
     size_t a = rest.find('/'), b = rest.find('/', a + 1), c = rest.find('/', b + 1);
-    int64_t committed = 0;
     uint32_t queue = 0;
+    auto stored = DecodeQueueOffsets(value);
     if (a == std::string::npos || b == std::string::npos || c == std::string::npos ||
-        std::from_chars(value.data(), value.data() + value.size(), committed).ec != std::errc() ||
+        !stored.ok() ||
         std::from_chars(rest.data() + b + 1, rest.data() + c, queue).ec != std::errc()) {
       spdlog::warn("ignoring malformed offset record '{}'", key);
       continue;
@@ -102,9 +170,49 @@ Status ConsumerManager::Load() {
     auto it = groups_.find(rest.substr(0, a));
     if (it == groups_.end()) continue;  // group deleted; its offsets are stale
     QueueKey qk{rest.substr(a + 1, b - a - 1), queue, rest.substr(c + 1)};
+    if (!topics_->Find(std::get<0>(qk))) {
+      // The topic was deleted (a crash came before its offsets were): they must not apply
+      // to a topic created later under the same name.
+      spdlog::info("group '{}': dropping the offsets of deleted topic '{}'", it->first,
+                   std::get<0>(qk));
+      (void)store_->DeleteMeta(key, /*sync=*/false);
+      continue;
+    }
     QueueState& st = it->second->queues[qk];
     st.key = qk;
-    st.committed = st.next = committed;
+    st.committed = st.next = stored->committed;
+    st.delivered_before = std::max(stored->next, stored->committed);
+    st.lost = stored->lost_to_retention;
+    for (const auto& [off, n] : stored->attempts) {
+      if (off >= st.committed && off < st.delivered_before) st.attempts[off] = n;
+    }
+  }
+  return CheckQueueRanges();
+}
+
+Status ConsumerManager::CheckQueueRanges() {
+  // The highest offset any group passed (committed, or delivered) in each queue.
+  std::map<std::pair<std::string, uint32_t>, int64_t> highest;
+  for (auto& [_, g] : groups_) {
+    std::lock_guard glock(g->mu);
+    for (auto& [key, st] : g->queues) {
+      const std::string& topic = std::get<0>(key);
+      const uint32_t queue = std::get<1>(key);
+      SkipDeleted(*g, st, store_->MinQueueOffset(topic, queue));
+      int64_t& h = highest[{topic, queue}];
+      h = std::max({h, st.committed, st.delivered_before});
+    }
+  }
+  for (const auto& [queue, passed] : highest) {
+    const int64_t end = store_->MaxQueueOffset(queue.first, queue.second);
+    if (passed <= end) continue;
+    // The log lost messages the groups had already passed (a truncated tail): new messages
+    // must not take those offsets, or the groups would skip them (and their lag lie).
+    spdlog::warn("queue {}:{} ends at offset {} but consumer groups already passed offset {} "
+                 "(messages at offsets {}..{} are gone from the log): the next message of the "
+                 "queue gets offset {}",
+                 queue.first, queue.second, end, passed, end, passed - 1, passed);
+    RETURN_IF_ERROR(store_->RaiseNextQueueOffset(queue.first, queue.second, passed));
   }
   return Status::Ok();
 }
@@ -204,6 +312,8 @@ Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const 
       q.committed = st.committed;
       q.max_offset = store_->MaxQueueOffset(q.topic, q.queue_id);
       q.inflight = static_cast<int64_t>(st.inflight.size());
+      q.lost_to_retention = st.lost;
+      info.lost_to_retention += st.lost;
       info.queues.push_back(std::move(q));
     }
   }
@@ -257,9 +367,7 @@ ConsumerManager::QueueState& ConsumerManager::StateFor(Group& g, const QueueKey&
   return st;
 }
 
-void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
-  if (off < st.committed) return;
-  st.acked.insert(off);
+void ConsumerManager::AdvanceCommitted(QueueState& st) {
   while (!st.acked.empty() && *st.acked.begin() == st.committed) {
     st.acked.erase(st.acked.begin());
     ++st.committed;
@@ -267,12 +375,97 @@ void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
   st.dirty = true;
 }
 
+void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
+  if (off < st.committed) return;
+  st.acked.insert(off);
+  AdvanceCommitted(st);
+}
+
+void ConsumerManager::MarkRangeAcked(QueueState& st, int64_t from, int64_t to) {
+  from = std::max(from, st.committed);
+  if (from >= to) return;
+  if (from == st.committed) {
+    st.committed = to;
+    st.acked.erase(st.acked.begin(), st.acked.lower_bound(to));
+  } else {
+    for (int64_t o = from; o < to; ++o) st.acked.insert(o);
+  }
+  AdvanceCommitted(st);
+}
+
+int64_t ConsumerManager::SkipDeleted(Group& g, QueueState& st, int64_t min) {
+  st.next = std::max(st.next, min);
+  if (st.committed >= min) return 0;
+  const std::string& topic = std::get<0>(st.key);
+  const uint32_t queue = std::get<1>(st.key);
+  const int64_t from = st.committed;
+  // Neither acked nor in a consumer's hands (leased, or being copied for a retry): lost.
+  int64_t lost = min - from;
+  lost -= std::distance(st.acked.begin(), st.acked.lower_bound(min));
+  lost -= std::distance(st.inflight.lower_bound(from), st.inflight.lower_bound(min));
+  lost -= std::distance(st.moving.lower_bound(from), st.moving.lower_bound(min));
+  st.retry.erase(st.retry.begin(), st.retry.lower_bound(min));
+  std::erase_if(st.attempts, [&](const auto& a) {
+    return a.first < min && !st.inflight.count(a.first) && !st.moving.count(a.first);
+  });
+  MarkRangeAcked(st, from, min);
+  if (lost <= 0) return 0;
+  if (IsRetryTopic(topic)) {
+    // One retry queue serves every topic the group consumes, and this state reads it for one
+    // of them: which of the deleted copies were its own is unknown. Logged, not counted.
+    spdlog::warn("group '{}': retry copies at {}:{} offsets {}..{} were deleted by retention "
+                 "before being delivered again",
+                 g.config.name, topic, queue, from, min - 1);
+    return 0;
+  }
+  st.lost += lost;
+  lost_to_retention_.fetch_add(lost, std::memory_order_relaxed);
+  spdlog::warn("group '{}': {} messages of {}:{} (offsets {}..{}) were deleted by retention "
+               "before the group consumed them ({} so far in this queue)",
+               g.config.name, lost, topic, queue, from, min - 1, st.lost);
+  return lost;
+}
+
+bool ConsumerManager::IsStaleCopy(const Group& g, const store::Record& copy, LogOffset at) {
+  if (topics_->IsCurrent(copy)) return false;
+  topics_->CountStale();
+  spdlog::warn("group '{}': retry copy of message {} (log offset {}) dropped: topic '{}' was "
+               "deleted, or deleted and created again, since the message failed",
+               g.config.name, copy.message_id, at.value(), ReadRetryInfo(copy).original_topic);
+  return true;
+}
+
+void ConsumerManager::NoteUnreadable(const Group& g, QueueState& st, int64_t off, LogOffset at,
+                                     const Status& why) {
+  const std::string& topic = std::get<0>(st.key);
+  const uint32_t queue = std::get<1>(st.key);
+  if (why.code() == Code::kNotFound) {
+    // Retention deleted its segment after the queue entry was read.
+    if (!IsRetryTopic(topic)) {
+      ++st.lost;
+      st.dirty = true;
+      lost_to_retention_.fetch_add(1, std::memory_order_relaxed);
+    }
+    spdlog::warn("group '{}': {}:{}@{} (log offset {}) was deleted by retention before the "
+                 "group consumed it",
+                 g.config.name, topic, queue, off, at.value());
+    return;
+  }
+  damaged_skipped_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::error("group '{}': skipping {}:{}@{}: its record at log offset {} cannot be read "
+                "({}); counted in messages_damaged_skipped",
+                g.config.name, topic, queue, off, at.value(), why.ToString());
+}
+
 void ConsumerManager::LeaseMessage(Group& g, QueueState& st, int64_t off, store::Record record,
                                    LogOffset log_offset, int64_t lease_ms, int64_t now,
                                    std::vector<Delivery>* out) {
   const QueueKey& key = st.key;
-  // Deliveries of earlier copies (retry topics) plus this queue's own.
-  uint32_t attempt = ++st.attempts[off];
+  // Deliveries of earlier copies (retry topics) plus this queue's own; one of an earlier
+  // broker run that left no count counts once.
+  auto count = st.attempts.try_emplace(off, off < st.delivered_before ? 1u : 0u).first;
+  uint32_t attempt = ++count->second;
+  st.dirty = true;  // the count is persisted with the offsets
   if (IsRetryTopic(std::get<0>(key))) attempt += ReadRetryInfo(record).attempts;
   uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const int64_t deadline = now + lease_ms;
@@ -285,8 +478,8 @@ void ConsumerManager::LeaseMessage(Group& g, QueueState& st, int64_t off, store:
   d.queue_offset = off;
   d.log_offset = log_offset;
   d.attempt = attempt;
-  d.receipt =
-      EncodeReceipt(Receipt{std::get<0>(key), std::get<1>(key), off, lease_id, std::get<2>(key)});
+  d.receipt = EncodeReceipt(
+      Receipt{epoch_, std::get<0>(key), std::get<1>(key), off, lease_id, std::get<2>(key)});
   out->push_back(std::move(d));
   delivered_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -297,6 +490,10 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
                                        int64_t now, std::vector<Delivery>* out) {
   QueueState& st = StateFor(g, key);
   const bool fifo = g.config.fifo;
+  const std::string& topic = std::get<0>(key);
+  const uint32_t queue = std::get<1>(key);
+  // What retention deleted meanwhile (normally counted already when retention ran).
+  SkipDeleted(g, st, store_->MinQueueOffset(topic, queue));
   // FIFO: the next message of a queue goes out only after the previous one is settled.
   if (fifo && (!st.inflight.empty() || !st.moving.empty())) return;
   // A retry topic's queue is read per subscribed topic: copies of other topics are not ours.
@@ -304,15 +501,12 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
   // FIFO: at most one message of a queue in flight, so a nack can never let a later message
   // of the queue overtake it. Other queues may still fill the rest of the batch.
   const size_t limit = fifo ? out->size() + 1 : args.max_messages;
-  const std::string& topic = std::get<0>(key);
-  const uint32_t queue = std::get<1>(key);
 
   auto deliver = [&](int64_t off, LogOffset log_offset) -> bool {
     auto rec = store_->Read(log_offset);
     if (!rec.ok()) {
-      // Deleted by retention (or unreadable): nothing to deliver; settle it.
-      spdlog::warn("group '{}': skipping {}:{}@{}: {}", g.config.name, topic, queue, off,
-                   rec.status().ToString());
+      // Deleted by retention, or damaged: nothing to deliver; settle it, loudly.
+      NoteUnreadable(g, st, off, log_offset, rec.status());
       st.attempts.erase(off);
       MarkAcked(st, off);
       return false;
@@ -322,6 +516,11 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
       return false;
     }
     if (!subscription.empty() && ReadRetryInfo(*rec).original_topic != subscription) {
+      MarkAcked(st, off);
+      return false;
+    }
+    if (!subscription.empty() && IsStaleCopy(g, *rec, log_offset)) {
+      st.attempts.erase(off);
       MarkAcked(st, off);
       return false;
     }
@@ -350,29 +549,14 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
   if (fifo && !st.retry.empty()) return;
 
   // 2. Messages never delivered.
-  int64_t min = store_->MinQueueOffset(topic, queue);
-  if (st.next < min) {
-    spdlog::warn(
-        "group '{}': {}:{} offsets {}..{} were deleted by retention before being "
-        "consumed",
-        g.config.name, topic, queue, st.next, min);
-    for (int64_t o = st.next; o < min; ++o) {
-      if (auto it = st.inflight.find(o); it != st.inflight.end()) EndLease(g, st, it);
-      st.retry.erase(o);
-    }
-    st.next = min;
-    if (st.committed < min) {
-      st.committed = min;
-      st.acked.erase(st.acked.begin(), st.acked.lower_bound(min));
-      st.dirty = true;
-    }
-  }
   while (out->size() < limit) {
     size_t want = limit - out->size();
     auto entries = store_->ReadQueue(topic, queue, st.next, std::max<size_t>(want, 16));
     if (!entries.ok() || entries->empty()) return;
     for (const store::QueueEntry& e : *entries) {
       if (out->size() >= limit) return;
+      // Offsets skipped by the read are holes: no message was ever stored there.
+      MarkRangeAcked(st, st.next, e.queue_offset);
       st.next = e.queue_offset + 1;
       if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
         MarkAcked(st, e.queue_offset);
@@ -426,6 +610,9 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     }
   }
   uint32_t n = topic->queue_count;
+  if (g->subscribed.emplace(args.topic, client).second) {
+    for (uint32_t q = 0; q < n; ++q) StateFor(*g, QueueKey{args.topic, q, client});
+  }
   uint32_t start = g->cursor++;
   for (uint32_t i = 0; i < n && out.size() < args.max_messages; ++i) {
     QueueKey key{args.topic, (start + i) % n, client};
@@ -435,6 +622,12 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
 }
 
 Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
+  if (r.epoch != epoch_) {
+    return EarlierRunReceipt(r.epoch < epoch_ ? "its start epoch is " + std::to_string(r.epoch) +
+                                                    ", this run's is " + std::to_string(epoch_)
+                                              : "its start epoch " + std::to_string(r.epoch) +
+                                                    " is not this run's " + std::to_string(epoch_));
+  }
   std::string client =
       g.config.broadcast || IsRetryTopic(r.topic) ? r.client_id : std::string();
   auto it = g.queues.find(QueueKey{r.topic, r.queue_id, client});
@@ -559,6 +752,7 @@ Status ConsumerManager::Release(const std::string& group, const std::string& rec
   EndLease(*g, *st, st->inflight.find(r.queue_offset));
   if (auto it = st->attempts.find(r.queue_offset); it != st->attempts.end() && it->second > 0) {
     --it->second;
+    st->dirty = true;
   }
   st->retry[r.queue_offset] = clock_->MonotonicMs();
   return Status::Ok();
@@ -583,18 +777,36 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
     }
     auto rec = store_->Read(m.log_offset);
     if (!rec.ok()) {
-      // Gone (retention) or unreadable: nothing left to retry.
-      spdlog::warn("group '{}': failed message at log offset {} unreadable ({}); settling it",
-                   name, m.log_offset.value(), rec.status().ToString());
+      // Gone (retention) or damaged: nothing left to retry.
+      {
+        std::lock_guard lock(m.group->mu);
+        auto it = m.group->queues.find(m.key);
+        if (it != m.group->queues.end()) {
+          NoteUnreadable(*m.group, it->second, m.offset, m.log_offset, rec.status());
+        }
+      }
       EndMove(m, /*settled=*/true, Status::Ok());
       continue;
+    }
+    // The incarnation of the topic the copy is for: a retry copy keeps the one it carries
+    // (and is dropped when that is no longer the topic's), a first failure takes the topic's.
+    uint64_t incarnation = 0;
+    if (IsRetryTopic(rec->topic)) {
+      if (IsStaleCopy(*m.group, *rec, m.log_offset)) {
+        EndMove(m, /*settled=*/true, Status::Ok());
+        continue;
+      }
+      incarnation = TopicManager::IncarnationOf(*rec);
+    } else {
+      incarnation = topics_->IncarnationNow(ReadRetryInfo(*rec).original_topic);
     }
     if (m.dead) {
       spdlog::info("group '{}': message {} dead-lettered after {} deliveries", name,
                    rec->message_id, m.attempts);
       records.push_back(MakeDeadLetter(*rec, name, m.attempts, kMaxAttemptsReason, now_ms));
     } else {
-      records.push_back(MakeRetryCopy(*rec, name, m.attempts, now_ms + m.delay_ms, now_ms));
+      records.push_back(
+          MakeRetryCopy(*rec, name, m.attempts, now_ms + m.delay_ms, now_ms, incarnation));
     }
     appended.push_back(std::move(m));
   }
@@ -729,17 +941,25 @@ Status ConsumerManager::FlushOffsets(bool sync) {
     for (auto& [_, g] : groups_) groups.push_back(g);
   }
   for (auto& g : groups) {
-    std::vector<std::pair<std::string, int64_t>> dirty;
+    std::vector<std::pair<std::string, std::string>> dirty;
     {
       std::lock_guard lock(g->mu);
       for (auto& [key, st] : g->queues) {
         if (!st.dirty) continue;
         st.dirty = false;
-        dirty.emplace_back(OffsetKey(g->config.name, key), st.committed);
+        StoredQueueOffsets v;
+        v.committed = st.committed;
+        v.next = std::max(st.next, st.delivered_before);
+        for (const auto& [off, n] : st.attempts) {
+          if (off >= st.committed) v.attempts[off] = n;
+        }
+        v.lost_to_retention = st.lost;
+        dirty.emplace_back(OffsetKey(g->config.name, key), EncodeQueueOffsets(v));
       }
     }
-    for (auto& [k, v] : dirty) RETURN_IF_ERROR(store_->PutMeta(k, std::to_string(v), sync));
+    for (auto& [k, v] : dirty) RETURN_IF_ERROR(store_->PutMeta(k, v, sync));
   }
+  offset_flushes_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -747,6 +967,7 @@ void ConsumerManager::OnTopicDeleted(const std::string& topic) {
   std::shared_lock lock(groups_mu_);
   for (auto& [name, g] : groups_) {
     std::lock_guard glock(g->mu);
+    std::erase_if(g->subscribed, [&](const auto& s) { return s.first == topic; });
     for (auto it = g->queues.begin(); it != g->queues.end();) {
       if (std::get<0>(it->first) == topic) {
         QueueState* st = &it->second;
@@ -758,6 +979,41 @@ void ConsumerManager::OnTopicDeleted(const std::string& topic) {
       }
     }
   }
+}
+
+void ConsumerManager::OnRetention() {
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    std::shared_lock lock(groups_mu_);
+    for (auto& [_, g] : groups_) groups.push_back(g);
+  }
+  for (auto& g : groups) {
+    std::lock_guard lock(g->mu);
+    for (auto& [key, st] : g->queues) {
+      SkipDeleted(*g, st, store_->MinQueueOffset(std::get<0>(key), std::get<1>(key)));
+    }
+  }
+}
+
+LogOffset ConsumerManager::OldestUnconsumed() const {
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    std::shared_lock lock(groups_mu_);
+    for (const auto& [_, g] : groups_) groups.push_back(g);
+  }
+  LogOffset oldest = kNoLogOffset;
+  for (const auto& g : groups) {
+    std::lock_guard lock(g->mu);
+    for (const auto& [key, st] : g->queues) {
+      // The first stored message at or above committed is the oldest one not yet acked.
+      auto first = store_->ReadQueue(std::get<0>(key), std::get<1>(key), st.committed, 1);
+      if (!first.ok() || first->empty()) continue;
+      if (oldest == kNoLogOffset || first->front().log_offset < oldest) {
+        oldest = first->front().log_offset;
+      }
+    }
+  }
+  return oldest;
 }
 
 }  // namespace tidemq::broker

@@ -8,8 +8,18 @@
 //   retry      to deliver again in place: offset -> when (released, FIFO / broadcast retries)
 //   moving     being copied to the retry or dead-letter topic (settled once the copy is durable)
 //   acked      acked offsets above committed (acks arrive out of order)
-// A receipt handle names (topic, queue, offset, lease id); only the current lease's handle
-// acks. After a restart, offsets above committed are delivered again (at-least-once).
+// A receipt handle names (start epoch, topic, queue, offset, lease id); only the current
+// lease's handle of this broker run acks. After a restart, offsets above committed are
+// delivered again (at-least-once), and their attempt counts go on: the offsets record also
+// keeps `next` and the attempt counts of delivered, unsettled offsets (a delivery before the
+// restart counts at least once).
+//
+// Offsets always make sense (docs/operations.md): at start-up committed offsets below their
+// queue's start move up (what the group lost is counted), and a queue whose end is below an
+// offset some group already passed (the log lost its tail) continues above it
+// (Store::RaiseNextQueueOffset), so queue offsets are never reused for different messages.
+// After each retention run, messages it deleted before a group consumed them are counted per
+// group and queue (persisted with the offsets) and logged.
 //
 // Failures (docs/retry.md). A nack or a lapsed lease of a clustering group copies the message
 // into %RETRY%<group>, due after the group's back-off (or the nack's own delay) through the
@@ -37,6 +47,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -86,6 +97,7 @@ struct QueueLagInfo {
   int64_t committed = 0;
   int64_t max_offset = 0;
   int64_t inflight = 0;
+  int64_t lost_to_retention = 0;  // deleted before the group consumed them (persisted)
 };
 
 struct GroupInfo {
@@ -94,7 +106,19 @@ struct GroupInfo {
   std::vector<std::string> clients;
   int64_t retried = 0;         // retry copies made since the broker started
   int64_t dead_lettered = 0;   // DLQ copies made since the broker started
+  int64_t lost_to_retention = 0;  // sum over the queues (persisted)
 };
+
+// What a group persists per queue: the value of "offset/<group>/<topic>/<queue>/<client>"
+// (docs/storage_format.md). Older brokers stored the committed offset alone, as a decimal.
+struct StoredQueueOffsets {
+  int64_t committed = 0;
+  int64_t next = 0;                      // every offset below was delivered at least once
+  std::map<int64_t, uint32_t> attempts;  // delivered and unsettled: deliveries so far
+  int64_t lost_to_retention = 0;
+};
+std::string EncodeQueueOffsets(const StoredQueueOffsets& v);
+Result<StoredQueueOffsets> DecodeQueueOffsets(std::string_view text);
 
 // Settles the i-th receipt of a nack (OK, or why not); may run on the store's writer thread.
 using NackDone = std::function<void(size_t, const Status&)>;
@@ -104,8 +128,12 @@ class ConsumerManager {
   ConsumerManager(store::Store* store, TopicManager* topics, Clock* clock,
                   const BrokerConfig& config);
 
-  // Loads group configs and committed offsets from store metadata.
+  // Loads group configs and committed offsets from store metadata, checks the offsets against
+  // their queues (raising queues some group is above) and starts a new epoch. Call once,
+  // after the topics are loaded.
   Status Load();
+  // This broker run's start epoch: every receipt handle carries it.
+  uint64_t epoch() const { return epoch_; }
 
   // Creates a group, or updates an existing one's retry settings (max attempts, back-off,
   // fifo_block). Changing the mode or FIFO of an existing group is refused
@@ -142,6 +170,13 @@ class ConsumerManager {
   // Persists changed committed offsets.
   Status FlushOffsets(bool sync);
   void OnTopicDeleted(const std::string& topic);
+  // Right after the store's retention ran: what it deleted that a group had not consumed is
+  // counted (per group and queue, and in lost_to_retention()) and logged, and the group's
+  // offsets move to the queue's new start.
+  void OnRetention();
+  // The retention guard of --retention-keep-unconsumed: the log offset of the oldest message
+  // some group has not consumed (acked) yet, kNoLogOffset when none. Reads only.
+  LogOffset OldestUnconsumed() const;
 
   int64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
   int64_t acked() const { return acked_.load(std::memory_order_relaxed); }
@@ -149,6 +184,12 @@ class ConsumerManager {
   int64_t lapsed() const { return lapsed_.load(std::memory_order_relaxed); }
   int64_t retried() const { return retried_.load(std::memory_order_relaxed); }
   int64_t dead_lettered() const { return dead_lettered_.load(std::memory_order_relaxed); }
+  // Since the broker started: messages deleted by retention before a group consumed them
+  // (once per group), and queue entries skipped because their record could not be read.
+  int64_t lost_to_retention() const { return lost_to_retention_.load(std::memory_order_relaxed); }
+  int64_t damaged_skipped() const { return damaged_skipped_.load(std::memory_order_relaxed); }
+  // FlushOffsets calls that completed: everything dirty before one began is persisted.
+  int64_t offset_flushes() const { return offset_flushes_.load(std::memory_order_relaxed); }
 
  private:
   struct Lease {
@@ -168,6 +209,10 @@ class ConsumerManager {
     std::set<int64_t> moving;
     std::unordered_map<int64_t, uint32_t> attempts;  // deliveries from this queue
     std::set<int64_t> acked;
+    // Offsets below it were delivered in an earlier broker run (unless acked): their next
+    // delivery counts that one too.
+    int64_t delivered_before = 0;
+    int64_t lost = 0;  // deleted by retention before the group consumed them (persisted)
     bool dirty = false;
   };
   // Lease deadlines in time order: (deadline, queue, offset).
@@ -179,6 +224,9 @@ class ConsumerManager {
     std::set<Deadline> deadlines;                        // GUARDED_BY(mu)
     std::map<std::string, int64_t> clients;              // GUARDED_BY(mu): last seen (wall ms)
     uint32_t cursor = 0;                                 // GUARDED_BY(mu): fair queue start
+    // GUARDED_BY(mu): (topic, client) received at least once: every queue has a state, so
+    // that what retention deletes from a queue the group has not reached yet is counted.
+    std::set<std::pair<std::string, std::string>> subscribed;
     std::atomic<int64_t> retried{0}, dead_lettered{0};
   };
   // A failed delivery to copy into the retry or dead-letter topic.
@@ -216,6 +264,23 @@ class ConsumerManager {
   void EndMove(Move& m, bool settled, const Status& why);
   void NoteWake(int64_t monotonic_ms);
   static void MarkAcked(QueueState& st, int64_t off);  // REQUIRES(g.mu)
+  // Moves committed over the acked offsets right above it. REQUIRES(g.mu)
+  static void AdvanceCommitted(QueueState& st);
+  // Settles [from, to) at once: holes in a queue (no message was ever there). REQUIRES(g.mu)
+  static void MarkRangeAcked(QueueState& st, int64_t from, int64_t to);
+  // Moves a queue state up to the queue's start `min` (messages below were deleted); counts
+  // and logs what the group had not consumed of them. Leases below stay (an ack of a message
+  // in hand still works). Returns how many were lost. REQUIRES(g.mu)
+  int64_t SkipDeleted(Group& g, QueueState& st, int64_t min);
+  // A queue entry whose record cannot be read: deleted by retention meanwhile (counted as
+  // lost) or damaged (counted, logged as an error). The caller settles it. REQUIRES(g.mu)
+  void NoteUnreadable(const Group& g, QueueState& st, int64_t off, LogOffset at, const Status& why);
+  // A retry copy made for an earlier incarnation of its topic (topic_manager.h): counted and
+  // logged; the caller drops it. Takes no group lock.
+  bool IsStaleCopy(const Group& g, const store::Record& copy, LogOffset at);
+  // Start-up: every loaded offset against its queue's range. REQUIRES(groups_mu_)
+  Status CheckQueueRanges();
+  Status StartEpoch();
   // Validates a receipt against the current lease. REQUIRES(g.mu)
   Result<QueueState*> CheckReceipt(Group& g, const Receipt& r);
   Status PersistGroup(const GroupConfig& c);
@@ -225,9 +290,11 @@ class ConsumerManager {
   TopicManager* topics_;
   Clock* clock_;
   const BrokerConfig& config_;
-  std::atomic<uint64_t> lease_seq_{0};
+  uint64_t epoch_ = 0;  // set by Load()
+  std::atomic<uint64_t> lease_seq_{0};  // lease ids are unique within one epoch
   std::atomic<int64_t> delivered_{0}, acked_{0}, nacked_{0}, lapsed_{0};
   std::atomic<int64_t> retried_{0}, dead_lettered_{0};
+  std::atomic<int64_t> lost_to_retention_{0}, damaged_skipped_{0}, offset_flushes_{0};
   std::function<void(int64_t)> arm_;
   std::function<void(const std::string&)> ready_;
   std::atomic<int64_t> armed_{INT64_MAX};   // monotonic ms of the wake-up asked for

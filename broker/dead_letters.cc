@@ -45,11 +45,11 @@ bool Matches(const DlqFilter& f, const DeadLetter& d) {
 }  // namespace
 
 store::Record MakeRedriveCopy(const store::Record& dead, const std::string& group,
-                              RedriveTarget target, int64_t now_ms) {
+                              RedriveTarget target, int64_t now_ms, uint64_t incarnation) {
   const RetryInfo info = ReadRetryInfo(dead);
   store::Record r;
   if (target == RedriveTarget::kRetryQueue) {
-    r = MakeRetryCopy(dead, group, /*attempts=*/0, now_ms, now_ms);
+    r = MakeRetryCopy(dead, group, /*attempts=*/0, now_ms, now_ms, incarnation);
     EraseProperty(&r, kDeadLetterReasonProperty);
   } else {
     r = dead;
@@ -60,7 +60,7 @@ store::Record MakeRedriveCopy(const store::Record& dead, const std::string& grou
     r.origin_offset = kNoLogOffset;
     r.flags = 0;
     for (const char* p : {kOriginalTopicProperty, kAttemptsProperty, kFirstFailureProperty,
-                          kDeadLetterReasonProperty}) {
+                          kDeadLetterReasonProperty, kTopicIncarnationProperty}) {
       EraseProperty(&r, p);
     }
   }
@@ -210,7 +210,9 @@ Result<int64_t> DeadLetters::DoRedrive(const std::string& group, const DlqFilter
     std::vector<store::Record> records;
     std::vector<int64_t> offsets;
     for (const DeadLetter& d : chunk) {
-      store::Record copy = MakeRedriveCopy(d.record, group, target, now_ms);
+      store::Record copy =
+          MakeRedriveCopy(d.record, group, target, now_ms,
+                          topics_->IncarnationNow(ReadRetryInfo(d.record).original_topic));
       if (target == RedriveTarget::kOriginalTopic) {
         auto topic = topics_->Find(copy.topic);
         if (!topic) {

@@ -101,8 +101,9 @@ class DeadLetters {
 };
 
 // Redriven copy of a dead letter: a fresh message of its original topic (attempt 1 for every
-// group), or a retry copy for `group` whose attempts start again.
+// group), or a retry copy for `group` whose attempts start again, made for the original
+// topic's current `incarnation` (an operator's redrive is for the topic as it is now).
 store::Record MakeRedriveCopy(const store::Record& dead, const std::string& group,
-                              RedriveTarget target, int64_t now_ms);
+                              RedriveTarget target, int64_t now_ms, uint64_t incarnation);
 
 }  // namespace tidemq::broker

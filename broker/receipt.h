@@ -1,6 +1,7 @@
 // Receipt handles: what a consumer gets with each delivery and hands back to ack, nack or
-// change the lease. Opaque to clients; the broker encodes where the message is and which
-// lease it belongs to, so a stale handle (lease lapsed and re-delivered) is recognised.
+// change the lease. Opaque to clients; the broker encodes where the message is, which lease
+// it belongs to and which broker run made it, so a stale handle (lease lapsed and
+// re-delivered, or taken before a restart) is recognised. Format: docs/wire_protocol.md.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,13 @@
 
 namespace tidemq::broker {
 
+// The version this broker writes. Version 1 (no start epoch) came from brokers before the
+// epoch existed: such a handle can only be from an earlier run.
+inline constexpr char kReceiptVersion[] = "2";
+inline constexpr char kReceiptVersion1[] = "1";
+
 struct Receipt {
+  uint64_t epoch = 0;      // the broker's start epoch: lease ids are unique within one run
   std::string topic;
   uint32_t queue_id = 0;
   int64_t queue_offset = 0;
@@ -19,9 +26,12 @@ struct Receipt {
   std::string client_id;   // broadcasting groups keep an offset per client
 };
 
-// "1|<topic>|<queue>|<offset>|<lease>|<client>": names never contain '|'.
+// "2|<epoch>|<topic>|<queue>|<offset>|<lease>|<client>": names never contain '|'.
 std::string EncodeReceipt(const Receipt& r);
+// kReceiptInvalid for anything else; a version 1 handle is refused as from an earlier run.
 Result<Receipt> DecodeReceipt(std::string_view s);
+// The refusal of a well-formed handle that an earlier broker run gave out.
+Status EarlierRunReceipt(std::string_view detail);
 
 // Client ids: 1..128 printable characters without '|' or '/'.
 Status ValidateClientId(std::string_view id);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "broker/scheduled_delivery.h"
+#include "broker/topic_manager.h"
 
 namespace tidemq::broker {
 namespace {
@@ -68,9 +69,11 @@ RetryInfo ReadRetryInfo(const store::Record& record) {
 }
 
 store::Record MakeRetryCopy(const store::Record& failed, const std::string& group,
-                            uint32_t attempts, int64_t due_ms, int64_t now_ms) {
+                            uint32_t attempts, int64_t due_ms, int64_t now_ms,
+                            uint64_t incarnation) {
   store::Record r = CopyOf(failed, attempts, now_ms);
   r.topic = RetryTopic(group);
+  TopicManager::StampIncarnation(&r, incarnation);
   if (due_ms > now_ms) {
     r.type = store::RecordType::kScheduled;
     r.deliver_at_ms = due_ms;

@@ -38,9 +38,11 @@ RetryInfo ReadRetryInfo(const store::Record& record);
 
 // The copy of `failed` (a delivered message, possibly itself a retry copy) that the group's
 // consumers get again at due_ms: a kScheduled record in %RETRY%<group>, or a kMessage when it
-// is due already. `attempts` counts every delivery so far.
+// is due already. `attempts` counts every delivery so far; `incarnation` is the one of the
+// original topic the copy is for (topic_manager.h), stamped on the copy.
 store::Record MakeRetryCopy(const store::Record& failed, const std::string& group,
-                            uint32_t attempts, int64_t due_ms, int64_t now_ms);
+                            uint32_t attempts, int64_t due_ms, int64_t now_ms,
+                            uint64_t incarnation);
 // The copy of `failed` parked in %DLQ%<group>.
 store::Record MakeDeadLetter(const store::Record& failed, const std::string& group,
                              uint32_t attempts, const std::string& reason, int64_t now_ms);

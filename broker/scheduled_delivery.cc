@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "broker/retry_copies.h"
 #include "common/logging.h"
 
 namespace tidemq::broker {
@@ -31,8 +32,8 @@ void ScheduledDelivery::SetVolatileHandler(std::function<void(const timer::DueTi
   volatile_handler_ = std::move(handler);
 }
 
-void ScheduledDelivery::SetTopicCheck(std::function<bool(const std::string&)> exists) {
-  topic_exists_ = std::move(exists);
+void ScheduledDelivery::SetTopicCheck(std::function<bool(const store::Record&)> current) {
+  topic_current_ = std::move(current);
 }
 
 void ScheduledDelivery::Start() {
@@ -115,11 +116,15 @@ void ScheduledDelivery::Fire(const std::vector<timer::DueTimer>& due, int64_t no
       timer_->RetryFire(t.log_offset, now_ms + kRetryBackoffMs);
       continue;
     }
-    if (topic_exists_ && !topic_exists_(scheduled->topic)) {
-      // Its topic was deleted while it waited: nobody can read it there. The cancel record
-      // takes it out of the index, exactly once like a re-put.
-      spdlog::warn("scheduled message {} dropped at its due time: topic '{}' was deleted",
-                   scheduled->message_id, scheduled->topic);
+    if (topic_current_ && !topic_current_(*scheduled)) {
+      // Its topic was deleted while it waited (maybe created again since: a new topic that
+      // must not get it). The cancel record takes it out of the index, exactly once like a
+      // re-put.
+      spdlog::warn("{} {} (log offset {}) dropped at its due time: topic '{}' was deleted, or "
+                   "deleted and created again, since it was scheduled",
+                   IsRetryTopic(scheduled->topic) ? "retry copy of message" : "scheduled message",
+                   scheduled->message_id, t.log_offset.value(),
+                   ReadRetryInfo(*scheduled).original_topic);
       dropped_.fetch_add(1, std::memory_order_relaxed);
       store::Record c;
       c.type = store::RecordType::kTimerCancel;

@@ -49,10 +49,11 @@ class ScheduledDelivery {
   // Runs `handler` on the timer thread for each volatile timer that fires (keep it short).
   // Call before Start().
   void SetVolatileHandler(std::function<void(const timer::DueTimer&)> handler);
-  // Says whether a topic still exists; a scheduled message whose topic was deleted while it
-  // waited is dropped at its due time (a kTimerCancel record) instead of re-put. Call before
-  // Start(); without it every topic exists.
-  void SetTopicCheck(std::function<bool(const std::string&)> exists);
+  // Says whether a scheduled record's topic still exists in the incarnation it was scheduled
+  // for (TopicManager::IsCurrent); one whose topic was deleted (and maybe created again)
+  // while it waited is dropped at its due time (a kTimerCancel record) instead of re-put.
+  // Call before Start(); without it every record is current.
+  void SetTopicCheck(std::function<bool(const store::Record&)> current);
   // Scheduled messages dropped at their due time because their topic was deleted.
   int64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
   void Start();
@@ -79,7 +80,7 @@ class ScheduledDelivery {
   timer::TimerService* const timer_;
   store::Store* const store_;
   std::function<void(const timer::DueTimer&)> volatile_handler_;
-  std::function<bool(const std::string&)> topic_exists_;
+  std::function<bool(const store::Record&)> topic_current_;
   std::atomic<int64_t> dropped_{0};
   Clock* const clock_;
 

@@ -2,14 +2,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <mutex>
 
+#include "broker/retry_copies.h"
 #include "common/crc32c.h"
 #include "common/names.h"
 
 namespace tidemq::broker {
 namespace {
 constexpr char kTopicPrefix[] = "topic/";
+// The last incarnation handed out (decimal). Not under kTopicPrefix: it outlives every topic.
+constexpr char kIncarnationKey[] = "topic_incarnation";
 constexpr uint32_t kMaxQueues = 1024;
 }  // namespace
 
@@ -25,8 +30,17 @@ Status TopicManager::Load() {
     t.name = key.substr(sizeof(kTopicPrefix) - 1);
     t.queue_count = j["queues"].get<uint32_t>();
     t.created_ms = j.value("created_ms", int64_t{0});
+    t.incarnation = j.value("incarnation", uint64_t{0});
+    last_incarnation_ = std::max(last_incarnation_, t.incarnation);
     topics_[t.name] = t;
   }
+  ASSIGN_OR_RETURN(auto last, store_->GetMeta(kIncarnationKey));
+  uint64_t stored = 0;
+  if (last &&
+      std::from_chars(last->data(), last->data() + last->size(), stored).ec != std::errc()) {
+    return Corruption("topic incarnation counter '" + *last + "' is not a number");
+  }
+  last_incarnation_ = std::max(last_incarnation_, stored);
   return Status::Ok();
 }
 
@@ -46,7 +60,12 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
   t.name = name;
   t.queue_count = queue_count;
   t.created_ms = now_ms;
-  nlohmann::json j = {{"queues", queue_count}, {"created_ms", now_ms}};
+  // The counter first: a crash in between burns a number, never hands one out twice.
+  t.incarnation = last_incarnation_ + 1;
+  RETURN_IF_ERROR(store_->PutMeta(kIncarnationKey, std::to_string(t.incarnation), /*sync=*/true));
+  last_incarnation_ = t.incarnation;
+  nlohmann::json j = {
+      {"queues", queue_count}, {"created_ms", now_ms}, {"incarnation", t.incarnation}};
   RETURN_IF_ERROR(store_->PutMeta(kTopicPrefix + name, j.dump(), /*sync=*/true));
   topics_[name] = t;
   return t;
@@ -73,6 +92,36 @@ std::vector<Topic> TopicManager::List() const {
   std::vector<Topic> out;
   for (const auto& [_, t] : topics_) out.push_back(t);
   return out;
+}
+
+bool TopicManager::IsCurrent(const store::Record& record) const {
+  std::shared_lock lock(mu_);
+  if (!topics_.count(record.topic)) return false;
+  const std::string& fenced_by =
+      IsRetryTopic(record.topic) ? ReadRetryInfo(record).original_topic : record.topic;
+  auto it = topics_.find(fenced_by);
+  return it != topics_.end() && it->second.incarnation == IncarnationOf(record);
+}
+
+uint64_t TopicManager::IncarnationNow(const std::string& topic) const {
+  std::shared_lock lock(mu_);
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? 0 : it->second.incarnation;
+}
+
+void TopicManager::StampIncarnation(store::Record* record, uint64_t incarnation) {
+  SetProperty(record, kTopicIncarnationProperty, std::to_string(incarnation));
+}
+
+uint64_t TopicManager::IncarnationOf(const store::Record& record) {
+  for (const auto& [k, v] : record.properties) {
+    if (k != kTopicIncarnationProperty) continue;
+    uint64_t n = 0;
+    // A value that does not parse matches no incarnation but 0, like a missing one.
+    std::from_chars(v.data(), v.data() + v.size(), n);
+    return n;
+  }
+  return 0;
 }
 
 Result<uint32_t> TopicManager::PickQueue(const Topic& topic, int32_t requested,

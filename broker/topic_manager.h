@@ -1,5 +1,13 @@
 // Topics and their queue counts, persisted in the store's metadata space ("topic/<name>").
 // Thread-safe: any network thread may look topics up while an admin request changes them.
+//
+// Incarnations (docs/operations.md). Deleting a topic and creating it again makes a new topic
+// with the same name: each creation gets an incarnation id, strictly increasing per name
+// (one counter for all names, persisted). Records that wait on the old topic's behalf — a
+// scheduled message, a retry copy, a transaction's half message — carry the incarnation they
+// were made for (kTopicIncarnationProperty, never shown to clients), and IsCurrent() tells
+// whether that incarnation is still the topic's: when it is not, the record is dropped where
+// it would have taken effect (a timer fire, a receive from the retry queue, a commit).
 #pragma once
 
 #include <atomic>
@@ -16,10 +24,16 @@
 
 namespace tidemq::broker {
 
+// The internal property that stamps a record with its topic's incarnation (decimal; absent
+// means 0, the incarnation of topics created before incarnations existed). Reserved: the
+// broker overwrites it where it stamps and strips it from everything it sends to clients.
+inline constexpr char kTopicIncarnationProperty[] = "TOPIC_INCARNATION";
+
 struct Topic {
   std::string name;
   uint32_t queue_count = 0;
   int64_t created_ms = 0;
+  uint64_t incarnation = 0;  // 0: created before incarnations existed
   // Round-robin cursor for sends that let the broker choose the queue.
   std::shared_ptr<std::atomic<uint32_t>> next_queue = std::make_shared<std::atomic<uint32_t>>(0);
 };
@@ -38,6 +52,20 @@ class TopicManager {
   std::optional<Topic> Find(const std::string& name) const;
   std::vector<Topic> List() const;
 
+  // True when the topic `record` waits for still exists in the incarnation stamped on it: the
+  // record's own topic, and for a retry copy (%RETRY%<group>) also the topic it was first
+  // sent to, whose incarnation the copy carries. Only for stamped kinds of records (scheduled
+  // messages, retry copies, half messages).
+  bool IsCurrent(const store::Record& record) const;
+  // Counts a record dropped because IsCurrent() said no (the caller logs what it was).
+  void CountStale() { stale_.fetch_add(1, std::memory_order_relaxed); }
+  int64_t stale_dropped() const { return stale_.load(std::memory_order_relaxed); }
+  // Stamps `record` with an incarnation (replacing any value a producer may have set).
+  static void StampIncarnation(store::Record* record, uint64_t incarnation);
+  static uint64_t IncarnationOf(const store::Record& record);
+  // The incarnation of `topic` now, or 0 when it does not exist.
+  uint64_t IncarnationNow(const std::string& topic) const;
+
   // The queue a message goes to: explicit id (checked), its message group's hash, or round
   // robin.
   static Result<uint32_t> PickQueue(const Topic& topic, int32_t requested,
@@ -47,6 +75,8 @@ class TopicManager {
   store::Store* store_;
   mutable std::shared_mutex mu_;
   std::map<std::string, Topic> topics_;  // GUARDED_BY(mu_)
+  uint64_t last_incarnation_ = 0;        // GUARDED_BY(mu_): the last one handed out
+  std::atomic<int64_t> stale_{0};
 };
 
 }  // namespace tidemq::broker

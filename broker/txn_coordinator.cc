@@ -69,7 +69,7 @@ void TxnCoordinator::End(LogOffset half, const std::string& message_id, txn::Txn
                            (record.ok() ? "not a half record" : record.status().ToString())));
   }
   std::vector<store::Record> records;
-  if (action == txn::TxnAction::kCommit && topic_exists_ && !topic_exists_(record->topic)) {
+  if (action == txn::TxnAction::kCommit && topic_exists_ && !topic_exists_(*record)) {
     // Nowhere to deliver it: keep it where people can look, and tell the committer.
     const std::string reason = "commit (" + std::string(txn::ToString(why)) + ") after topic '" +
                                record->topic + "' was deleted";

@@ -101,10 +101,10 @@ class TxnCoordinator {
   void End(LogOffset half, const std::string& message_id, txn::TxnAction action,
            txn::EndReason why, std::function<void(Result<EndOutcome>)> done);
 
-  // Says whether a topic still exists (call before use; without it every topic does). A
-  // commit whose topic was deleted is rolled back and parked instead, and refused with
-  // TopicNotFound.
-  void SetTopicCheck(std::function<bool(const std::string&)> exists) {
+  // Says whether a half's topic still exists in the incarnation the half was sent to (call
+  // before use; without it every topic does). A commit whose topic was deleted (and maybe
+  // created again) is rolled back and parked instead, and refused with TopicNotFound.
+  void SetTopicCheck(std::function<bool(const store::Record&)> exists) {
     topic_exists_ = std::move(exists);
   }
 
@@ -173,7 +173,7 @@ class TxnCoordinator {
   Clock* const clock_;
   boost::asio::io_context* const io_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-  std::function<bool(const std::string&)> topic_exists_;
+  std::function<bool(const store::Record&)> topic_exists_;
 
   mutable std::mutex mu_;
   bool stopped_ GUARDED_BY(mu_) = false;

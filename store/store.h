@@ -163,6 +163,12 @@ class Store {
   virtual int64_t MaxQueueOffset(const std::string& topic, uint32_t queue_id) const = 0;
   // Removes every consume queue of `topic` (the log records stay until retention).
   virtual Status DeleteTopicQueues(const std::string& topic) = 0;
+  // Makes the next message of (topic, queue_id) get a queue offset of at least `next`, so that
+  // offsets a consumer already passed (say, before the log lost its tail) are never reused for
+  // different messages. The consume queue leaves a hole below it. Not persisted: the caller
+  // raises it again at every start. Never lowers; runs after everything appended before it.
+  virtual Status RaiseNextQueueOffset(const std::string& topic, uint32_t queue_id,
+                                      int64_t next) = 0;
 
   // Log offsets of messages of `topic` carrying `key`, newest first, at most max.
   virtual Result<std::vector<LogOffset>> LookupKey(const std::string& topic,

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 
 namespace tidemq::store {
@@ -119,6 +120,18 @@ Status StoreImpl::DeleteTopicQueues(const std::string& topic) {
     }
     // Replay from an older checkpoint would bring the queues back.
     WriteCheckpoint(/*sync=*/false);
+    return Status::Ok();
+  });
+}
+
+Status StoreImpl::RaiseNextQueueOffset(const std::string& topic, uint32_t queue_id,
+                                       int64_t next) {
+  if (next < 0) return InvalidArgument("queue offset must not be negative");
+  // On the writer thread: it owns next_queue_offset_, and appends queued before this call
+  // take their offsets first.
+  return RunOnWriter([this, &topic, queue_id, next] {
+    int64_t& current = NextQueueOffset(topic, queue_id);
+    current = std::max(current, next);
     return Status::Ok();
   });
 }

@@ -42,6 +42,8 @@ class StoreImpl final : public Store {
   int64_t MinQueueOffset(const std::string& topic, uint32_t queue_id) const override;
   int64_t MaxQueueOffset(const std::string& topic, uint32_t queue_id) const override;
   Status DeleteTopicQueues(const std::string& topic) override;
+  Status RaiseNextQueueOffset(const std::string& topic, uint32_t queue_id,
+                              int64_t next) override;
   Result<std::vector<LogOffset>> LookupKey(const std::string& topic, const std::string& key,
                                            size_t max) const override;
   Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
@@ -110,6 +112,8 @@ class StoreImpl final : public Store {
   Status CheckRoom(size_t batch_bytes);
   void SetRefusing(const std::string& reason);
   int64_t TakeQueueOffset(const std::string& topic, uint32_t queue_id);
+  // The writer's next queue offset entry of (topic, queue_id), loaded from its consume queue.
+  int64_t& NextQueueOffset(const std::string& topic, uint32_t queue_id);
   void FlushLog();
   // Syncs the consume queues, then records dispatched_ as the dispatch checkpoint.
   void WriteCheckpoint(bool sync);

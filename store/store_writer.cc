@@ -97,14 +97,18 @@ void StoreImpl::FlusherLoop() {
   }
 }
 
-int64_t StoreImpl::TakeQueueOffset(const std::string& topic, uint32_t queue_id) {
+int64_t& StoreImpl::NextQueueOffset(const std::string& topic, uint32_t queue_id) {
   auto key = std::make_pair(topic, queue_id);
   auto it = next_queue_offset_.find(key);
   if (it == next_queue_offset_.end()) {
     auto cq = queues_->Find(topic, queue_id);
     it = next_queue_offset_.emplace(key, cq == nullptr ? 0 : cq->next_offset()).first;
   }
-  return it->second++;
+  return it->second;
+}
+
+int64_t StoreImpl::TakeQueueOffset(const std::string& topic, uint32_t queue_id) {
+  return NextQueueOffset(topic, queue_id)++;
 }
 
 void StoreImpl::ProcessBatch(std::vector<Request>* batch) {

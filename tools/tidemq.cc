@@ -243,7 +243,10 @@ int GroupStatus(const Globals& g, const std::string& name) {
   const auto& gi = *r;
   std::cout << "group " << gi.name << "  mode=" << (gi.broadcast ? "broadcasting" : "clustering")
             << " fifo=" << (gi.fifo ? "yes" : "no");
-  std::cout << " total_lag=" << gi.total_lag << "\n";
+  std::cout << " total_lag=" << gi.total_lag;
+  std::cout << " lost_to_retention=" << gi.lost_to_retention;
+  if (gi.lost_to_retention > 0) std::cout << "  (deleted by retention before consumed)";
+  std::cout << "\n";
   std::cout << "retry: back-off=" << gi.retry.ToString();
   if (gi.max_attempts) std::cout << " max_attempts=" << gi.max_attempts;
   if (gi.fifo_block) std::cout << " fifo_block=yes";
@@ -256,13 +259,13 @@ int GroupStatus(const Globals& g, const std::string& name) {
     std::cout << "no queues consumed yet\n";
     return kExitOk;
   }
-  std::printf("%-32s %6s %12s %12s %10s %9s  %s\n", "TOPIC", "QUEUE", "COMMITTED", "MAX", "LAG",
-              "INFLIGHT", gi.broadcast ? "CLIENT" : "");
+  std::printf("%-32s %6s %12s %12s %10s %9s %10s  %s\n", "TOPIC", "QUEUE", "COMMITTED", "MAX",
+              "LAG", "INFLIGHT", "LOST", gi.broadcast ? "CLIENT" : "");
   for (const auto& q : gi.queues) {
-    std::printf("%-32s %6d %12lld %12lld %10lld %9lld  %s\n", q.topic.c_str(), q.queue_id,
+    std::printf("%-32s %6d %12lld %12lld %10lld %9lld %10lld  %s\n", q.topic.c_str(), q.queue_id,
                 static_cast<long long>(q.committed_offset), static_cast<long long>(q.max_offset),
                 static_cast<long long>(q.lag), static_cast<long long>(q.inflight),
-                q.client_id.c_str());
+                static_cast<long long>(q.lost_to_retention), q.client_id.c_str());
   }
   return kExitOk;
 }
@@ -1091,7 +1094,8 @@ int main(int argc, char** argv) {
   auto* gs = group->add_subcommand(
       "status",
       "retry policy, retried and dead-lettered counts, DLQ size, and per-queue "
-      "committed offset, lag and inflight");
+      "committed offset, lag, inflight and messages lost to retention (LOST: deleted by "
+      "retention before the group consumed them)");
   gs->add_option("NAME", name, "group name")->required();
   gs->callback([&] { action = [&] { return GroupStatus(g, name); }; });
   auto* gd = group->add_subcommand("delete", "delete a consumer group");

@@ -18,6 +18,7 @@ void ToWireMessage(const store::Record& r, wire::Message* m) {
                  k == kFirstFailureProperty || k == kDeadLetterReasonProperty)) {
       continue;
     }
+    if (k == kTopicIncarnationProperty) continue;  // the broker's own fence, never shown
     (*m->mutable_properties())[k] = v;
   }
   m->set_message_id(r.message_id);

@@ -60,10 +60,12 @@ void FillGroupInfo(BrokerContext& ctx, const GroupInfo& info, wire::GroupInfo* o
     l->set_lag(std::max<int64_t>(0, q.max_offset - q.committed));
     l->set_inflight(q.inflight);
     l->set_client_id(q.client_id);
+    l->set_lost_to_retention(q.lost_to_retention);
     total += l->lag();
   }
   for (const auto& c : info.clients) out->add_clients(c);
   out->set_total_lag(total);
+  out->set_lost_to_retention(info.lost_to_retention);
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct BrokerStats {
   std::atomic<int64_t> connections_total{0};
   std::atomic<int64_t> bad_frames{0};
   std::atomic<int64_t> bad_requests{0};
+  std::atomic<int64_t> retention_runs{0};  // periodic store retention runs since start
   int64_t start_ms = 0;
 };
 

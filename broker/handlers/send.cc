@@ -176,6 +176,10 @@ void Send(BrokerContext& ctx, const Request& req, bool half) {
       first_check = std::min(first_check, now_ms + timeout);
     }
     std::sort(r.properties.begin(), r.properties.end());
+    // What waits (scheduled, half) is fenced by the topic's incarnation (topic_manager.h).
+    if (r.type != store::RecordType::kMessage) {
+      TopicManager::StampIncarnation(&r, topic->incarnation);
+    }
     r.born_ms = m.born_ms();
     r.body.assign(bodies[i]);
     bytes += static_cast<int64_t>(bodies[i].size());

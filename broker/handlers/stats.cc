@@ -21,6 +21,11 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["leases_lapsed"] = ctx.consumers->lapsed();
   c["messages_retried"] = ctx.consumers->retried();
   c["messages_dead_lettered"] = ctx.consumers->dead_lettered();
+  c["messages_lost_to_retention"] = ctx.consumers->lost_to_retention();
+  c["messages_damaged_skipped"] = ctx.consumers->damaged_skipped();
+  c["topic_stale_dropped"] = ctx.topics->stale_dropped();
+  c["retention_runs"] = s.retention_runs.load();
+  c["offset_flushes"] = ctx.consumers->offset_flushes();
   c["dlq_redriven"] = ctx.dead_letters->redriven();
   c["dlq_purged"] = ctx.dead_letters->purged();
   c["connections"] = s.connections.load();
@@ -58,6 +63,8 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   info["listen"] = ctx.listen_address;
   info["data_dir"] = ctx.config.data_dir;
   info["flush_policy"] = std::string(FlushPolicyName(ctx.config.flush_policy));
+  info["start_epoch"] = std::to_string(ctx.consumers->epoch());
+  info["retention_keep_unconsumed"] = ctx.config.retention_keep_unconsumed ? "yes" : "no";
   info["read_only"] = ss.read_only ? "yes: " + ss.read_only_reason : "no";
   info["refusing_appends"] = ss.refusing_reason.empty() ? "no" : "yes: " + ss.refusing_reason;
   req.Reply(std::move(h));

@@ -66,10 +66,11 @@ GroupInfo ToGroupInfo(const wire::GroupInfo& g) {
   out.dlq_messages = g.dlq_messages();
   for (const auto& q : g.queues()) {
     out.queues.push_back({q.topic(), q.queue_id(), q.committed_offset(), q.max_offset(), q.lag(),
-                          q.inflight(), q.client_id()});
+                          q.inflight(), q.client_id(), q.lost_to_retention()});
   }
   out.clients.assign(g.clients().begin(), g.clients().end());
   out.total_lag = g.total_lag();
+  out.lost_to_retention = g.lost_to_retention();
   return out;
 }
 

@@ -130,6 +130,20 @@ class BrokerProcess {
                   "tidemq-broker did not answer Stats; log:\n" + ReadFile(log_path()));
   }
 
+  // SIGTERM (a clean stop: the broker persists consumer offsets and closes the store) and
+  // reap. Returns true when the broker exited with status 0.
+  bool Stop() {
+    if (!running()) return false;
+    kill(pid_, SIGTERM);
+    int wstatus = 0;
+    pid_t r;
+    do {
+      r = waitpid(pid_, &wstatus, 0);
+    } while (r < 0 && errno == EINTR);
+    pid_ = -1;
+    return r > 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+  }
+
   // SIGKILL and reap. Returns true when the child died of SIGKILL (not of anything else).
   bool Kill() {
     if (!running()) return false;

@@ -111,6 +111,9 @@ TEST_F(CliTest, TopicSendConsumeQueryGroupStats) {
   EXPECT_EXIT_CODE(r, 0);
   EXPECT_NE(r.out.find("group cli-group"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("cli-topic"), std::string::npos) << r.out;
+  // Messages deleted by retention before the group consumed them: none here, but shown.
+  EXPECT_NE(r.out.find("lost_to_retention=0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("LOST"), std::string::npos) << r.out;
 
   r = Run({"group", "status", "no-such-group"});
   EXPECT_EXIT_CODE(r, 1);

@@ -41,6 +41,9 @@ struct QueueLag {
   int64_t lag = 0;
   int64_t inflight = 0;
   std::string client_id;  // broadcasting groups: whose offset this is
+  // Messages of this queue deleted by retention (age or disk watermark) before the group
+  // consumed them; kept with the group's offsets, so it counts across broker restarts.
+  int64_t lost_to_retention = 0;
 };
 
 // How a consumer group consumes and retries. A failed delivery (nack, lapsed lease) waits
@@ -67,6 +70,7 @@ struct GroupInfo {
   int64_t retried = 0;        // retry copies made (nack, lapsed lease) since broker start
   int64_t dead_lettered = 0;  // moved to %DLQ%<group> since broker start
   int64_t dlq_messages = 0;   // in %DLQ%<group> now, neither redriven nor purged
+  int64_t lost_to_retention = 0;  // sum of the queues' lost_to_retention
 };
 
 // Selects dead letters of one group: every field that is set must match. An empty filter
