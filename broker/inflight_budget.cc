@@ -23,7 +23,7 @@ InflightBudget::TakeResult InflightBudget::TryTake(int64_t held, int64_t n,
     return TakeResult::kTaken;
   }
   if (!fits_connection) return TakeResult::kConnectionFull;
-  if (wake) waiters_.push_back(std::move(wake));
+  if (wake) waiters_.push_back(Waiter{n, std::move(wake)});
   return TakeResult::kBrokerFull;
 }
 
@@ -37,7 +37,13 @@ void InflightBudget::Give(int64_t n) {
   {
     std::lock_guard lock(mu_);
     used_ -= n;
-    if (used_ < limits_.broker) wake.swap(waiters_);
+    // Only those whose frame fits now: a waiter for a large frame is not woken (to fail and
+    // wait again) by every small reply written meanwhile.
+    std::erase_if(waiters_, [&](Waiter& w) {
+      if (used_ + w.need > limits_.broker) return false;
+      wake.push_back(std::move(w.wake));
+      return true;
+    });
   }
   for (auto& w : wake) w();
 }

@@ -13,8 +13,9 @@
 // nothing may always take one frame that fits in the broker-wide room, so a frame larger than
 // the per-connection limit (up to --max-frame-bytes) is never refused for good.
 //
-// Whoever is refused registers a wake-up; it runs (once, from the thread that gives bytes back)
-// when any bytes are returned, and the refused party tries again. Thread-safe.
+// Whoever is refused by the broker-wide limit registers a wake-up; it runs once, from the
+// thread that gives bytes back, when enough have come back for what it asked, and the refused
+// party tries again (it may lose the race and wait again). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +41,8 @@ class InflightBudget {
   // Bytes a connection holding `held` may still take now (<= 0: none).
   int64_t Room(int64_t held) const;
   // Takes n bytes for a connection holding `held` when they fit. On kBrokerFull, `wake` is kept
-  // and called once when bytes are given back; on kConnectionFull the connection must wait for
-  // its own bytes to come back (nothing is kept).
+  // and called once when n bytes would fit broker-wide; on kConnectionFull the connection must
+  // wait for its own bytes to come back (nothing is kept).
   TakeResult TryTake(int64_t held, int64_t n, std::function<void()> wake);
   // Takes n bytes whatever the room (a reply that exists already).
   void Take(int64_t n);
@@ -53,10 +54,15 @@ class InflightBudget {
  private:
   int64_t RoomLocked(int64_t held) const;  // REQUIRES(mu_)
 
+  struct Waiter {
+    int64_t need = 0;
+    std::function<void()> wake;
+  };
+
   const InflightLimits limits_;
   mutable std::mutex mu_;
-  int64_t used_ = 0;                               // GUARDED_BY(mu_)
-  std::vector<std::function<void()>> waiters_;     // GUARDED_BY(mu_)
+  int64_t used_ = 0;              // GUARDED_BY(mu_)
+  std::vector<Waiter> waiters_;   // GUARDED_BY(mu_)
 };
 
 }  // namespace tidemq::broker

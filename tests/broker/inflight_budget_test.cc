@@ -51,11 +51,15 @@ TEST(InflightBudgetTest, RefusedPartiesAreWokenWhenBytesComeBack) {
   EXPECT_EQ(b.TryTake(0, 500, [&] { ++woken; }), TakeResult::kBrokerFull);
   // A connection over its own limit waits for its own bytes: nothing is kept.
   EXPECT_EQ(b.TryTake(1000, 500, [&] { woken += 100; }), TakeResult::kConnectionFull);
-  b.Give(600);
+  EXPECT_EQ(b.TryTake(0, 2000, [&] { woken += 10; }), TakeResult::kBrokerFull);
+  b.Give(600);  // room for 600: the two asking 500 are woken, the one asking 2000 is not
   EXPECT_EQ(woken, 2);
   b.Give(10);  // each wake-up runs once
   EXPECT_EQ(woken, 2);
   EXPECT_EQ(b.TryTake(0, 500, nullptr), TakeResult::kTaken);
+  b.Give(2390);  // all of it: now 2000 fit
+  EXPECT_EQ(woken, 12);
+  EXPECT_EQ(b.used(), 0);
 }
 
 }  // namespace
