@@ -10,9 +10,7 @@ namespace tidemq::broker {
 namespace asio = boost::asio;
 
 namespace {
-constexpr size_t kMinBuffer = 4u << 10;        // an idle connection's read buffer
-constexpr size_t kReadChunk = 64u << 10;       // read at most this much past the current frame
-constexpr size_t kIdleBufferLimit = 1u << 20;  // shrink back after a large frame
+constexpr size_t kReadChunk = 64u << 10;     // read at most this much past the current frame
 constexpr size_t kMaxWriteBatch = 256u << 10;
 }  // namespace
 
@@ -32,7 +30,7 @@ Connection::Connection(asio::ip::tcp::socket socket, RequestSink* sink,
 }
 
 Connection::~Connection() {
-  // Replies never written (the io loop stopped with them queued) go back to the budget.
+  // Replies never written and a frame never completed (the io loop stopped) go back.
   int64_t queued = static_cast<int64_t>(admitted_);
   for (const auto& w : write_queue_) queued += static_cast<int64_t>(w.bytes.size());
   if (queued > 0) options_.budget->Give(queued);
@@ -42,51 +40,23 @@ void Connection::Start() {
   asio::dispatch(strand_, [self = shared_from_this()] { self->ReadMore(); });
 }
 
-void Connection::Reallocate(size_t capacity) {
-  const size_t have = read_end_ - read_start_;
-  // new char[] leaves the bytes uninitialised: memory is touched only as data lands in it.
-  std::unique_ptr<char[]> buf(new char[capacity]);
-  if (have > 0) std::memcpy(buf.get(), read_buf_.get() + read_start_, have);
-  read_buf_ = std::move(buf);
-  read_cap_ = capacity;
-  read_start_ = 0;
-  read_end_ = have;
-}
-
 void Connection::ReadMore() {
   if (closed_.load() || waiting_admission_) return;
-  size_t have = read_end_ - read_start_;
-  if (read_start_ > 0 && have > 0) {
-    std::memmove(read_buf_.get(), read_buf_.get() + read_start_, have);
-  }
-  read_start_ = 0;
-  read_end_ = have;
   // The rest of the admitted frame (or of a prefix), then up to a chunk of what follows.
-  const size_t want = (admitted_ > have ? admitted_ - have : 0) + kReadChunk;
-  if (read_cap_ > kIdleBufferLimit && have * 4 < read_cap_) {
-    Reallocate(std::max(kMinBuffer, have * 2));  // done with a large frame
-  }
-  // Grow only when more than half of the buffer holds bytes that arrived, and at most double:
-  // a frame's announced length never allocates its size at once.
-  // (or when the last read filled all the room it had: more is waiting).
-  if (read_cap_ < have + want && (read_cap_ - have < read_cap_ / 2 + 1 || last_read_filled_)) {
-    Reallocate(std::min(have + want, std::max(read_cap_ * 2, kMinBuffer)));
-  }
-  const size_t len = std::min(want, read_cap_ - have);
+  const size_t have = read_.unparsed().size();
+  std::span<char> room = read_.Prepare((admitted_ > have ? admitted_ - have : 0) + kReadChunk);
   reading_ = true;
   socket_.async_read_some(
-      asio::buffer(read_buf_.get() + read_end_, len),
-      asio::bind_executor(strand_, [self = shared_from_this(), len](boost::system::error_code ec,
-                                                                    size_t n) {
+      asio::buffer(room.data(), room.size()),
+      asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
+                                                               size_t n) {
         self->reading_ = false;
         if (ec) self->Fail("read", ec.message());
         if (self->closed_.load()) {
-          self->read_buf_.reset();  // no read uses it any more
-          self->read_cap_ = self->read_start_ = self->read_end_ = 0;
+          self->read_.Reset();  // no read uses it any more
           return;
         }
-        self->read_end_ += n;
-        self->last_read_filled_ = n == len;
+        self->read_.Commit(n);
         self->ProcessBuffered();
       }));
 }
@@ -106,9 +76,9 @@ bool Connection::Admit(size_t total) {
 
 void Connection::ProcessBuffered() {
   while (!closed_.load()) {
-    const size_t have = read_end_ - read_start_;
+    std::string_view avail = read_.unparsed();
+    const size_t have = avail.size();
     if (have < wire::kPrefixSize) break;
-    std::string_view avail(read_buf_.get() + read_start_, have);
     if (admitted_ == 0) {
       wire::FramePrefix prefix;
       Status st = wire::ParsePrefix(avail, options_.max_frame_bytes, &prefix);
@@ -138,7 +108,7 @@ void Connection::ProcessBuffered() {
       return Fail("bad frame", st.ToString());
     }
     const auto charge = static_cast<int64_t>(admitted_);
-    read_start_ += admitted_;
+    read_.Consume(admitted_);
     admitted_ = 0;
     frames_in_.fetch_add(1);
     last_active_ms_.store(Now());
@@ -156,7 +126,7 @@ void Connection::ProcessBuffered() {
     sink_->OnRequest(shared_from_this(), std::move(shared));
   }
   if (closed_.load()) return;
-  if (read_end_ > read_start_) {
+  if (!read_.unparsed().empty()) {
     if (partial_since_ms_.load() < 0) partial_since_ms_.store(Now());
   } else {
     partial_since_ms_.store(-1);
@@ -271,10 +241,7 @@ void Connection::Fail(const char* what, const std::string& detail) {
   int64_t bytes = static_cast<int64_t>(admitted_);
   admitted_ = 0;
   for (const auto& w : dropped) bytes += static_cast<int64_t>(w.bytes.size());
-  if (!reading_) {  // else the read's completion frees it: the read may still fill it
-    read_buf_.reset();
-    read_cap_ = read_start_ = read_end_ = 0;
-  }
+  if (!reading_) read_.Reset();  // else the read's completion does: the read may still fill it
   partial_since_ms_.store(-1);
   Release(bytes);
   for (auto& w : dropped) {

@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "proto/frame.h"
+#include "proto/read_buffer.h"
 
 namespace tidemq::broker {
 
@@ -98,8 +99,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // sink: one syscall and one strand hop for a burst of pipelined requests.
   void ReadMore();
   void ProcessBuffered();
-  // Resizes the read buffer to `capacity` (>= the unparsed bytes), moving them to the front.
-  void Reallocate(size_t capacity);
   // Charges a frame of `total` bytes to the budget; false (reading paused) when it does not fit.
   bool Admit(size_t total);
   void Resume();
@@ -126,15 +125,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<int64_t> last_active_ms_;
 
   // All below: strand only.
-  std::unique_ptr<char[]> read_buf_;  // unparsed bytes are [read_start_, read_end_)
-  size_t read_cap_ = 0;
-  size_t read_start_ = 0;
-  size_t read_end_ = 0;
-  size_t admitted_ = 0;                // size of the frame at read_start_ once admitted
+  wire::ReadBuffer read_;
+  size_t admitted_ = 0;                // size of the frame at the front of read_ once admitted
   wire::FramePrefix admitted_prefix_;
   bool waiting_admission_ = false;
-  bool reading_ = false;               // a read is under way (it owns the buffer's tail)
-  bool last_read_filled_ = false;
+  bool reading_ = false;               // a read is under way (it owns read_'s prepared room)
   std::deque<PendingWrite> write_queue_;
   bool writing_ = false;
 };
