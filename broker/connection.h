@@ -125,7 +125,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<int64_t> last_active_ms_;
 
   // All below: strand only.
-  wire::ReadBuffer read_;
+  // Back to at most 128 KiB after a large frame: an idle connection costs little.
+  wire::ReadBuffer read_{128u << 10};
   size_t admitted_ = 0;                // size of the frame at the front of read_ once admitted
   wire::FramePrefix admitted_prefix_;
   bool waiting_admission_ = false;

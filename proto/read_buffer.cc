@@ -5,8 +5,7 @@
 
 namespace tidemq::wire {
 namespace {
-constexpr size_t kMinCapacity = 4u << 10;        // an idle connection's buffer
-constexpr size_t kShrinkAbove = 1u << 20;        // shrink back after a frame larger than this
+constexpr size_t kMinCapacity = 4u << 10;  // an idle connection's buffer
 }  // namespace
 
 void ReadBuffer::Reallocate(size_t capacity) {
@@ -28,7 +27,7 @@ std::span<char> ReadBuffer::Prepare(size_t want) {
     start_ = 0;
     end_ = have;
   }
-  if (capacity_ > kShrinkAbove && have * 4 < capacity_) {
+  if (capacity_ > keep_at_most_ && have * 4 < capacity_) {
     Reallocate(std::max(kMinCapacity, have * 2));  // done with a large frame
   }
   if (capacity_ < have + want && (capacity_ - have <= capacity_ / 2 || last_filled_)) {

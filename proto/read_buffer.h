@@ -16,7 +16,9 @@ namespace tidemq::wire {
 
 class ReadBuffer {
  public:
-  ReadBuffer() = default;
+  // keep_at_most: once the unparsed bytes fit in a quarter of a buffer larger than this, the
+  // buffer shrinks back (after a large frame).
+  explicit ReadBuffer(size_t keep_at_most = 1u << 20) : keep_at_most_(keep_at_most) {}
 
   // Room for the next read, at most `want` bytes (>= 1): typically the rest of the frame being
   // assembled plus a chunk of what follows. Moves the unparsed bytes to the front first.
@@ -36,6 +38,7 @@ class ReadBuffer {
  private:
   void Reallocate(size_t capacity);
 
+  const size_t keep_at_most_;
   std::unique_ptr<char[]> buf_;
   size_t capacity_ = 0;
   size_t start_ = 0;  // unparsed bytes are [start_, end_)

@@ -104,6 +104,17 @@ TEST(HostileClientsTest, BrokerMemoryStaysBoundedWhileOthersAreServed) {
   // Six clients that never read: 64 receives each, every one for a new group (21 MiB of
   // messages each), and 8 sends of 512 KiB, all pipelined.
   std::vector<std::unique_ptr<RawSocket>> hostile;
+  std::vector<std::thread> writers;
+  // However the test ends: writers still blocked on a broker that stopped reading return
+  // once it is gone (before their sockets are).
+  struct Reap {
+    BrokerProcess& broker;
+    std::vector<std::thread>& writers;
+    ~Reap() {
+      broker.Kill();
+      for (auto& w : writers) w.join();
+    }
+  } reap{broker, writers};
   for (int c = 0; c < 6; ++c) {
     auto s = std::make_unique<RawSocket>(broker.port(), /*rcvbuf=*/4096);
     ASSERT_TRUE(s->ok());
@@ -113,7 +124,7 @@ TEST(HostileClientsTest, BrokerMemoryStaysBoundedWhileOthersAreServed) {
     }
     for (int i = 0; i < 8; ++i) burst += SendFrame(100 + i, "sink", std::string(512 << 10, 's'));
     // The broker may stop reading part-way (that is the point): write from a thread.
-    std::thread([fd = s.get(), burst] { (void)fd->Write(burst); }).detach();
+    writers.emplace_back([socket = s.get(), burst] { (void)socket->Write(burst); });
     hostile.push_back(std::move(s));
   }
   // Sixteen that announce the largest frame allowed and trickle it.
