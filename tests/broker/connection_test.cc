@@ -264,5 +264,24 @@ TEST_F(BackPressureTest, PausedReaderResumesAndGetsEveryReply) {
   EXPECT_EQ(answered.size(), kReceives);
 }
 
+TEST_F(BackPressureTest, AReceiveWithNoRoomForItsReplyGetsResourceExhausted) {
+  auto c = Connect();
+  ASSERT_EQ(c->Call(CreateTopic("t", 1)).header.code(), wire::OK);
+  ASSERT_EQ(Send(*c, "t", {{"m"}}).header.code(), wire::OK);
+  // A receive whose own frame (1.5 MiB of padding) is more than the connection may hold: it
+  // is admitted (the connection held nothing), but leaves no room for a reply.
+  wire::Header h;
+  h.set_kind(wire::RECEIVE);
+  h.mutable_receive_request()->set_group("g");
+  h.mutable_receive_request()->set_topic("t");
+  wire::Frame f = c->Call(h, {std::string(3 << 19, 'p')});
+  EXPECT_EQ(f.header.code(), wire::RESOURCE_EXHAUSTED) << f.header.error_message();
+  EXPECT_EQ(Counter("receives_refused"), 1);
+  // Nothing was leased; the connection goes on.
+  auto got = Receive(*c, "g", "t", 1, 0);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].meta.delivery_attempt(), 1u);
+}
+
 }  // namespace
 }  // namespace tidemq::testing
