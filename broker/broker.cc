@@ -5,6 +5,9 @@
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -15,6 +18,8 @@
 #include "broker/dead_letters.h"
 #include "broker/consumer_manager.h"
 #include "broker/handlers/handlers.h"
+#include "broker/inflight_budget.h"
+#include "broker/log_limiter.h"
 #include "broker/long_poll.h"
 #include "broker/retry_copies.h"
 #include "broker/scheduled_delivery.h"
@@ -66,6 +71,7 @@ class Broker::Impl final : public RequestSink {
         clock_(clock),
         work_(asio::make_work_guard(io_)),
         acceptor_(io_),
+        accept_backoff_(io_),
         periodic_(io_),
         arrivals_(&polls_, &io_) {}
 
@@ -132,6 +138,15 @@ class Broker::Impl final : public RequestSink {
       for (auto& w : polls_.Notify(topic)) asio::post(io_, std::move(w));
     });
 
+    InflightLimits limits;
+    // A frame as large as --max-frame-bytes must fit, or its connection would wait forever.
+    limits.broker = std::max<int64_t>(config_.max_inflight_bytes,
+                                      int64_t{config_.max_frame_bytes} + wire::kLengthFieldSize);
+    limits.per_connection = config_.max_connection_inflight_bytes;
+    budget_ = std::make_shared<InflightBudget>(limits);
+    stats_.inflight = budget_.get();
+    max_connections_ = EffectiveMaxConnections(config_.max_connections);
+
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(config_.host, ec);
     if (ec) return InvalidArgument("bad listen address '" + config_.host + "': " + ec.message());
@@ -171,6 +186,7 @@ class Broker::Impl final : public RequestSink {
       asio::post(io_, [this] {
         boost::system::error_code ec;
         acceptor_.close(ec);
+        accept_backoff_.cancel();
         periodic_.cancel();
         // Close outside the lock: Close() may run OnClosed() inline, which takes it.
         std::vector<std::shared_ptr<Connection>> conns;
@@ -219,8 +235,9 @@ class Broker::Impl final : public RequestSink {
   }
 
   // RequestSink
-  void OnRequest(const std::shared_ptr<Connection>& conn, wire::Frame frame) override {
-    Request req{conn, std::make_shared<const wire::Frame>(std::move(frame))};
+  void OnRequest(const std::shared_ptr<Connection>& conn,
+                 std::shared_ptr<const wire::Frame> frame) override {
+    Request req{conn, std::move(frame)};
     if (req.header().is_response()) {  // answers to broker requests (check-backs)
       if (txn_coordinator_) txn_coordinator_->OnResponse(conn, *req.frame);
       return;
@@ -233,6 +250,18 @@ class Broker::Impl final : public RequestSink {
     if (txn_coordinator_) txn_coordinator_->OnClosed(conn);
     std::lock_guard lock(conns_mu_);
     conns_.erase(conn);
+  }
+
+  void OnBadFrame(const std::shared_ptr<Connection>& conn, const Status& why) override {
+    stats_.bad_frames.fetch_add(1);
+    if (int64_t n = bad_frame_log_.Tick(clock_->MonotonicMs())) {
+      spdlog::warn("connection {} from {}: bad frame: {}; closing it ({} bad frames since the "
+                   "last such line)", conn->id(), conn->remote(), why.ToString(), n);
+    }
+  }
+
+  void OnReadPaused(const std::shared_ptr<Connection>&) override {
+    stats_.reads_paused.fetch_add(1, std::memory_order_relaxed);
   }
 
  private:
@@ -274,25 +303,97 @@ class Broker::Impl final : public RequestSink {
     }
   }
 
+  // --max-connections, or by default 4096 capped at half the open-file limit so that the
+  // store keeps descriptors for its files however many clients connect.
+  static size_t EffectiveMaxConnections(uint32_t configured) {
+    rlimit rl{};
+    const bool known = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+    if (configured > 0) {
+      if (known && configured > rl.rlim_cur / 2) {
+        spdlog::warn("--max-connections {} leaves few of the {} descriptors the process may "
+                     "open to the store", configured, rl.rlim_cur);
+      }
+      return configured;
+    }
+    size_t cap = 4096;
+    if (known) cap = std::max<size_t>(1, std::min<size_t>(cap, rl.rlim_cur / 2));
+    spdlog::info("accepting at most {} connections", cap);
+    return cap;
+  }
+
   void Accept() {
     acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
                                                           asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        ConnectionOptions opts{config_.max_frame_bytes, config_.max_connection_write_bytes};
-        auto conn = std::make_shared<Connection>(std::move(socket), this, opts, ++next_conn_id_);
-        stats_.connections.fetch_add(1);
-        stats_.connections_total.fetch_add(1);
-        {
-          std::lock_guard lock(conns_mu_);
-          conns_.insert(conn);
-        }
-        conn->Start();
-      } else {
-        spdlog::warn("accept failed: {}", ec.message());
+      if (ec) return AcceptFailed(ec);
+      accept_backoff_ms_ = 0;
+      size_t open;
+      {
+        std::lock_guard lock(conns_mu_);
+        open = conns_.size();
       }
+      if (open >= max_connections_) {
+        stats_.connections_refused.fetch_add(1);
+        if (int64_t n = refused_log_.Tick(clock_->MonotonicMs())) {
+          spdlog::warn("refused {} connection(s): {} are open, the limit (--max-connections)",
+                       n, open);
+        }
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        return Accept();
+      }
+      ConnectionOptions opts;
+      opts.max_frame_bytes = config_.max_frame_bytes;
+      opts.budget = budget_;
+      opts.clock = clock_;
+      opts.handshake_timeout_ms = config_.handshake_timeout_ms;
+      opts.frame_timeout_ms = config_.frame_timeout_ms;
+      opts.idle_timeout_ms = config_.idle_timeout_ms;
+      auto conn = std::make_shared<Connection>(std::move(socket), this, std::move(opts),
+                                               ++next_conn_id_);
+      stats_.connections.fetch_add(1);
+      stats_.connections_total.fetch_add(1);
+      {
+        std::lock_guard lock(conns_mu_);
+        conns_.insert(conn);
+      }
+      conn->Start();
       Accept();
     });
+  }
+
+  // Out of descriptors (or another transient failure): retrying at once would spin and log
+  // without end; back off 10 ms doubling to 1 s, and log one line a second at most.
+  void AcceptFailed(const boost::system::error_code& ec) {
+    accept_backoff_ms_ = std::clamp<int64_t>(accept_backoff_ms_ * 2, 10, 1000);
+    if (int64_t n = accept_log_.Tick(clock_->MonotonicMs())) {
+      spdlog::warn("accept failed: {} ({} time(s) since the last such line); retrying in {} ms",
+                   ec.message(), n, accept_backoff_ms_);
+    }
+    accept_backoff_.expires_after(std::chrono::milliseconds(accept_backoff_ms_));
+    accept_backoff_.async_wait([this](boost::system::error_code wait_ec) {
+      if (!wait_ec) Accept();
+    });
+  }
+
+  // Closes connections past their handshake, frame or idle timeout.
+  void CloseExpiredConnections() {
+    const int64_t now = clock_->MonotonicMs();
+    std::vector<std::pair<std::shared_ptr<Connection>, const char*>> expired;
+    {
+      std::lock_guard lock(conns_mu_);
+      for (const auto& c : conns_) {
+        if (const char* why = c->Expired(now)) expired.emplace_back(c, why);
+      }
+    }
+    for (auto& [c, why] : expired) {
+      stats_.connections_timed_out.fetch_add(1);
+      if (int64_t n = timeout_log_.Tick(now)) {
+        spdlog::info("closing connection {} from {}: {} ({} connection(s) timed out since the "
+                     "last such line)", c->id(), c->remote(), why, n);
+      }
+      c->Close();
+    }
   }
 
   // Lapsed leases and due in-place retries; the long-polls of their topics are woken.
@@ -306,6 +407,7 @@ class Broker::Impl final : public RequestSink {
     periodic_.expires_after(std::chrono::milliseconds(config_.housekeeping_interval_ms));
     periodic_.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
+      CloseExpiredConnections();
       int64_t now = clock_->MonotonicMs();
       if (now - last_offset_flush_ >= config_.offset_flush_interval_ms) {
         last_offset_flush_ = now;
@@ -338,12 +440,18 @@ class Broker::Impl final : public RequestSink {
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer accept_backoff_;
+  int64_t accept_backoff_ms_ = 0;   // accept handler only
   asio::steady_timer periodic_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 
   LongPolls polls_;
   ArrivalObserver arrivals_;
+  // Before stats_ and store_: requests still held by store callbacks give bytes back to it.
+  std::shared_ptr<InflightBudget> budget_;
+  size_t max_connections_ = 0;
+  LogLimiter accept_log_, refused_log_, bad_frame_log_, timeout_log_;
   BrokerStats stats_;
   std::unique_ptr<timer::TimerService> timer_;      // outlives store_ (its observer)
   std::unique_ptr<txn::TxnService> txn_;            // outlives store_ (its observer)

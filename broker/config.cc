@@ -5,6 +5,8 @@
 #include <map>
 #include <sstream>
 
+#include "proto/frame.h"
+
 namespace tidemq::broker {
 
 store::StoreOptions BrokerConfig::ToStoreOptions() const {
@@ -117,6 +119,30 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
                  "Deliveries before dead-lettering, for groups created without a maximum")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
+  app.add_option("--max-connections", c.max_connections,
+                 "Connections accepted at once; more are closed at once and counted "
+                 "(0: 4096 or half the open-file limit, whichever is lower)");
+  app.add_option("--max-inflight-bytes", c.max_inflight_bytes,
+                 "Broker-wide bytes of requests being served and replies not yet written; "
+                 "above it the broker stops reading from connections")
+      ->check(CLI::Range(int64_t{16} << 20, int64_t{64} << 30));
+  app.add_option("--max-connection-inflight-bytes", c.max_connection_inflight_bytes,
+                 "The same for one connection")
+      ->check(CLI::Range(int64_t{1} << 20, int64_t{64} << 30));
+  app.add_option("--handshake-timeout-ms", c.handshake_timeout_ms,
+                 "Close a new connection that has not sent a complete frame by then (0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600} * 1000));
+  app.add_option("--frame-timeout-ms", c.frame_timeout_ms,
+                 "Close a connection whose frame is still incomplete after this (0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600} * 1000));
+  app.add_option("--idle-timeout-ms", c.idle_timeout_ms,
+                 "Close a connection with nothing in flight, or whose replies go unread, for "
+                 "this long (0: never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{7} * 24 * 3600 * 1000));
+  app.add_option("--max-receive-bytes", c.max_receive_bytes,
+                 "Message bytes in one receive reply (a reply always carries at least one "
+                 "message)")
+      ->check(CLI::Range(64u << 10, 32u << 20));
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off");
   app.add_option("--log-file", c.log_file, "Also log to this file");
   app.add_option("--pid-file", c.pid_file, "Write the broker's PID here");
@@ -142,6 +168,13 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
     return out;
   }
   c.default_retry = *policy;
+  if (c.max_inflight_bytes < int64_t{c.max_frame_bytes} + int64_t{wire::kLengthFieldSize}) {
+    out.exit_now = true;
+    out.exit_code = 2;
+    out.message = "--max-inflight-bytes must be at least --max-frame-bytes (" +
+                  std::to_string(c.max_frame_bytes) + "): a frame must fit in it\n";
+    return out;
+  }
   return out;
 }
 

@@ -53,7 +53,14 @@ struct BrokerConfig {
   int64_t txn_keep_resolved_hours = 24;          // how long a repeated end is recognised
   int64_t txn_check_answer_timeout_ms = 30'000;  // a check unanswered this long counts as lost;
                                                  // the final action waits at most this long
-  size_t max_connection_write_bytes = 64u << 20; // back-pressure: stop reading above this
+  // Connections and limits (docs/operations.md "Connections and limits").
+  uint32_t max_connections = 0;                  // 0: min(4096, half the descriptor limit)
+  int64_t max_inflight_bytes = 256ll << 20;      // broker-wide bytes in flight
+  int64_t max_connection_inflight_bytes = 64ll << 20;  // one connection's bytes in flight
+  int64_t handshake_timeout_ms = 10'000;         // first frame complete within this; 0: off
+  int64_t frame_timeout_ms = 60'000;             // any frame complete within this; 0: off
+  int64_t idle_timeout_ms = 600'000;             // nothing in flight / replies unread; 0: off
+  uint32_t max_receive_bytes = 16u << 20;        // a receive reply's messages (>= 1 message)
   std::string log_level = "info";
   std::string log_file;
   std::string pid_file;

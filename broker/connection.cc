@@ -9,83 +9,164 @@ namespace tidemq::broker {
 
 namespace asio = boost::asio;
 
+namespace {
+constexpr size_t kReadChunk = 64u << 10;     // read at most this much past the current frame
+constexpr size_t kMaxWriteBatch = 256u << 10;
+}  // namespace
+
 Connection::Connection(asio::ip::tcp::socket socket, RequestSink* sink,
                        ConnectionOptions options, uint64_t id)
     : socket_(std::move(socket)),
       strand_(asio::make_strand(socket_.get_executor())),
       sink_(sink),
-      options_(options),
+      options_(std::move(options)),
       id_(id) {
   boost::system::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   remote_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  handshake_since_ms_ = Now();
+  last_active_ms_ = Now();
 }
 
-namespace {
-constexpr size_t kReadChunk = 64u << 10;
-constexpr size_t kIdleBufferLimit = 1u << 20;  // shrink back after a large frame
-}  // namespace
+Connection::~Connection() {
+  // Replies never written and a frame never completed (the io loop stopped) go back.
+  int64_t queued = static_cast<int64_t>(admitted_);
+  for (const auto& w : write_queue_) queued += static_cast<int64_t>(w.bytes.size());
+  if (queued > 0) options_.budget->Give(queued);
+}
 
 void Connection::Start() {
   asio::dispatch(strand_, [self = shared_from_this()] { self->ReadMore(); });
 }
 
 void Connection::ReadMore() {
-  if (queued_bytes_ > options_.max_write_bytes) {
-    read_paused_ = true;  // resumed by WriteNext once the client drains replies
-    return;
-  }
-  if (read_start_ == read_end_) {
-    read_start_ = read_end_ = 0;
-    if (read_buf_.size() > kIdleBufferLimit) read_buf_ = std::vector<char>(kReadChunk);
-  } else if (read_start_ > 0) {
-    std::memmove(read_buf_.data(), read_buf_.data() + read_start_, read_end_ - read_start_);
-    read_end_ -= read_start_;
-    read_start_ = 0;
-  }
-  if (read_buf_.size() - read_end_ < kReadChunk / 4) {
-    read_buf_.resize(std::max(read_buf_.size() * 2, read_end_ + kReadChunk));
-  }
+  if (closed_.load() || waiting_admission_) return;
+  // The rest of the admitted frame (or of a prefix), then up to a chunk of what follows.
+  const size_t have = read_.unparsed().size();
+  std::span<char> room = read_.Prepare((admitted_ > have ? admitted_ - have : 0) + kReadChunk);
+  reading_ = true;
   socket_.async_read_some(
-      asio::buffer(read_buf_.data() + read_end_, read_buf_.size() - read_end_),
+      asio::buffer(room.data(), room.size()),
       asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
                                                                size_t n) {
-        if (ec) return self->Fail("read", ec.message());
-        self->read_end_ += n;
+        self->reading_ = false;
+        if (ec) self->Fail("read", ec.message());
+        if (self->closed_.load()) {
+          self->read_.Reset();  // no read uses it any more
+          return;
+        }
+        self->read_.Commit(n);
         self->ProcessBuffered();
       }));
 }
 
+bool Connection::Admit(size_t total) {
+  // Paused first: a release racing with the check below then always posts a Resume.
+  read_paused_.store(true);
+  auto taken = options_.budget->TryTake(held_.load(), static_cast<int64_t>(total),
+                                        [weak = weak_from_this()] {
+                                          if (auto self = weak.lock()) self->Resume();
+                                        });
+  if (taken != InflightBudget::TakeResult::kTaken) return false;
+  held_.fetch_add(static_cast<int64_t>(total));
+  read_paused_.store(false);
+  return true;
+}
+
 void Connection::ProcessBuffered() {
-  while (!closed_.load() && queued_bytes_ <= options_.max_write_bytes) {
-    std::string_view avail(read_buf_.data() + read_start_, read_end_ - read_start_);
-    if (avail.size() < wire::kPrefixSize) break;
-    wire::FramePrefix prefix;
-    Status st = wire::ParsePrefix(avail, options_.max_frame_bytes, &prefix);
-    if (!st.ok()) return Fail("bad frame", st.ToString());
-    size_t total = wire::kLengthFieldSize + prefix.frame_length;
-    if (avail.size() < total) {
-      // The frame is checked against the limit already: make room for all of it.
-      if (read_buf_.size() - read_start_ < total) read_buf_.resize(read_start_ + total);
-      break;
+  while (!closed_.load()) {
+    std::string_view avail = read_.unparsed();
+    const size_t have = avail.size();
+    if (have < wire::kPrefixSize) break;
+    if (admitted_ == 0) {
+      wire::FramePrefix prefix;
+      Status st = wire::ParsePrefix(avail, options_.max_frame_bytes, &prefix);
+      if (!st.ok()) {
+        sink_->OnBadFrame(shared_from_this(), st);
+        return Fail("bad frame", st.ToString());
+      }
+      const size_t total = wire::kLengthFieldSize + prefix.frame_length;
+      if (!Admit(total)) {
+        // Not our client's delay while we are not reading: its clocks restart on resume.
+        waiting_admission_ = true;
+        partial_since_ms_.store(-1);
+        sink_->OnReadPaused(shared_from_this());
+        return;
+      }
+      admitted_ = total;
+      admitted_prefix_ = prefix;
     }
-    wire::Frame frame;
-    st = wire::ParseRest(prefix, avail.substr(wire::kPrefixSize, prefix.remaining()), &frame);
-    if (!st.ok()) return Fail("bad frame", st.ToString());
-    read_start_ += total;
-    sink_->OnRequest(shared_from_this(), std::move(frame));
+    if (have < admitted_) break;
+    auto* frame = new wire::Frame;
+    Status st = wire::ParseRest(admitted_prefix_,
+                                avail.substr(wire::kPrefixSize, admitted_prefix_.remaining()),
+                                frame);
+    if (!st.ok()) {
+      delete frame;
+      sink_->OnBadFrame(shared_from_this(), st);
+      return Fail("bad frame", st.ToString());
+    }
+    const auto charge = static_cast<int64_t>(admitted_);
+    read_.Consume(admitted_);
+    admitted_ = 0;
+    frames_in_.fetch_add(1);
+    last_active_ms_.store(Now());
+    partial_since_ms_.store(-1);
+    // The frame carries its charge: given back when the request is done with it.
+    std::shared_ptr<const wire::Frame> shared(
+        frame, [weak = weak_from_this(), budget = options_.budget, charge](const wire::Frame* f) {
+          delete f;
+          if (auto self = weak.lock()) {
+            self->Release(charge);
+          } else {
+            budget->Give(charge);
+          }
+        });
+    sink_->OnRequest(shared_from_this(), std::move(shared));
   }
   if (closed_.load()) return;
+  if (!read_.unparsed().empty()) {
+    if (partial_since_ms_.load() < 0) partial_since_ms_.store(Now());
+  } else {
+    partial_since_ms_.store(-1);
+  }
   ReadMore();
 }
 
-void Connection::Send(std::string frame) {
-  if (closed_.load()) return;
-  asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable {
-    if (self->closed_.load()) return;
-    self->queued_bytes_ += f.size();
-    self->write_queue_.push_back(std::move(f));
+void Connection::Resume() {
+  asio::dispatch(strand_, [self = shared_from_this()] {
+    if (self->closed_.load() || !self->waiting_admission_) return;
+    self->waiting_admission_ = false;
+    if (self->frames_in_.load() == 0) self->handshake_since_ms_.store(self->Now());
+    self->ProcessBuffered();  // frames read before the pause come first
+  });
+}
+
+void Connection::Release(int64_t bytes) {
+  if (bytes <= 0) return;
+  const int64_t left = held_.fetch_sub(bytes) - bytes;
+  options_.budget->Give(bytes);
+  if (left == 0) last_active_ms_.store(Now());
+  if (read_paused_.load()) Resume();
+}
+
+void Connection::Send(std::string frame, Written written) {
+  if (closed_.load()) {
+    if (written) written(false);
+    return;
+  }
+  const auto n = static_cast<int64_t>(frame.size());
+  held_.fetch_add(n);
+  options_.budget->Take(n);
+  asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame),
+                           w = std::move(written), n]() mutable {
+    if (self->closed_.load()) {
+      self->Release(n);
+      if (w) w(false);
+      return;
+    }
+    self->write_queue_.push_back(PendingWrite{std::move(f), std::move(w)});
     if (!self->writing_) self->WriteNext();
   });
 }
@@ -93,47 +174,79 @@ void Connection::Send(std::string frame) {
 void Connection::WriteNext() {
   if (write_queue_.empty()) {
     writing_ = false;
-    MaybeResumeReading();
+    write_since_ms_.store(-1);
     return;
   }
   writing_ = true;
+  write_since_ms_.store(Now());
   // Gather several queued replies into one write: fewer syscalls under pipelining.
-  auto batch = std::make_shared<std::vector<std::string>>();
-  size_t bytes = 0;
-  while (!write_queue_.empty() && (batch->empty() || bytes < (256u << 10))) {
-    bytes += write_queue_.front().size();
+  auto batch = std::make_shared<std::vector<PendingWrite>>();
+  int64_t bytes = 0;
+  while (!write_queue_.empty() &&
+         (batch->empty() || bytes < static_cast<int64_t>(kMaxWriteBatch))) {
+    bytes += static_cast<int64_t>(write_queue_.front().bytes.size());
     batch->push_back(std::move(write_queue_.front()));
     write_queue_.pop_front();
   }
   std::vector<asio::const_buffer> buffers;
-  for (const auto& s : *batch) buffers.emplace_back(asio::buffer(s));
+  for (const auto& w : *batch) buffers.emplace_back(asio::buffer(w.bytes));
   asio::async_write(socket_, buffers,
                     asio::bind_executor(strand_, [self = shared_from_this(), batch, bytes](
                                                      boost::system::error_code ec, size_t) {
-                      self->queued_bytes_ -= bytes;
+                      self->Release(bytes);
+                      for (auto& w : *batch) {
+                        if (w.written) w.written(!ec);
+                      }
                       if (ec) return self->Fail("write", ec.message());
                       self->WriteNext();
                     }));
 }
 
-void Connection::MaybeResumeReading() {
-  if (read_paused_ && queued_bytes_ <= options_.max_write_bytes / 2) {
-    read_paused_ = false;
-    ProcessBuffered();  // frames read before the pause come first
+const char* Connection::Expired(int64_t now_ms) const {
+  if (closed_.load()) return nullptr;
+  const ConnectionOptions& o = options_;
+  const int64_t writing = write_since_ms_.load();
+  if (o.idle_timeout_ms > 0 && writing >= 0 && now_ms - writing >= o.idle_timeout_ms) {
+    return "replies not read by the client within the idle timeout";
   }
+  // While the broker holds reading back, the client is not the one taking its time.
+  if (read_paused_.load()) return nullptr;
+  if (o.handshake_timeout_ms > 0 && frames_in_.load() == 0 &&
+      now_ms - handshake_since_ms_.load() >= o.handshake_timeout_ms) {
+    return "no complete frame within the handshake timeout";
+  }
+  const int64_t partial = partial_since_ms_.load();
+  if (o.frame_timeout_ms > 0 && partial >= 0 && now_ms - partial >= o.frame_timeout_ms) {
+    return "a frame still incomplete after the frame timeout";
+  }
+  if (o.idle_timeout_ms > 0 && held_.load() == 0 && partial < 0 && writing < 0 &&
+      now_ms - last_active_ms_.load() >= o.idle_timeout_ms) {
+    return "idle for the idle timeout";
+  }
+  return nullptr;
 }
 
 void Connection::Fail(const char* what, const std::string& detail) {
   if (closed_.exchange(true)) return;
-  if (std::string_view(what) == "bad frame") {
-    spdlog::warn("connection {} from {}: {}; closing it", id_, remote_, detail);
-  } else if (detail != "End of file" && detail != "Operation canceled") {
+  if (detail != "End of file" && detail != "Operation canceled" &&
+      std::string_view(what) != "bad frame") {  // the sink logs bad frames, rate-limited
     spdlog::debug("connection {} from {}: {} error: {}", id_, remote_, what, detail);
   }
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
-  write_queue_.clear();
+  // Replies that will never be written and the frame being read give their bytes back.
+  std::deque<PendingWrite> dropped;
+  dropped.swap(write_queue_);
+  int64_t bytes = static_cast<int64_t>(admitted_);
+  admitted_ = 0;
+  for (const auto& w : dropped) bytes += static_cast<int64_t>(w.bytes.size());
+  if (!reading_) read_.Reset();  // else the read's completion does: the read may still fill it
+  partial_since_ms_.store(-1);
+  Release(bytes);
+  for (auto& w : dropped) {
+    if (w.written) w.written(false);
+  }
   sink_->OnClosed(shared_from_this());
 }
 

@@ -487,7 +487,8 @@ void ConsumerManager::LeaseMessage(Group& g, QueueState& st, int64_t off, store:
 void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
                                        const std::set<uint32_t>& tag_hashes,
                                        const std::set<std::string>& tags, const ReceiveArgs& args,
-                                       int64_t now, std::vector<Delivery>* out) {
+                                       int64_t now, std::vector<Delivery>* out,
+                                       BatchBytes* bytes) {
   QueueState& st = StateFor(g, key);
   const bool fifo = g.config.fifo;
   const std::string& topic = std::get<0>(key);
@@ -501,6 +502,14 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
   // FIFO: at most one message of a queue in flight, so a nack can never let a later message
   // of the queue overtake it. Other queues may still fill the rest of the batch.
   const size_t limit = fifo ? out->size() + 1 : args.max_messages;
+  // Whether a message of `size` stored bytes still fits in the batch (the first always does);
+  // when not, the batch is complete and the message stays for the next receive.
+  auto fits = [&](uint32_t size) {
+    if (args.max_bytes == 0 || out->empty()) return true;
+    if (bytes->used + size + kDeliveryOverheadBytes <= args.max_bytes) return true;
+    bytes->full = true;
+    return false;
+  };
 
   auto deliver = [&](int64_t off, LogOffset log_offset) -> bool {
     auto rec = store_->Read(log_offset);
@@ -537,14 +546,18 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
       continue;
     }
     int64_t off = it->first;
-    it = st.retry.erase(it);
     auto entries = store_->ReadQueue(topic, queue, off, 1);
     if (!entries.ok() || entries->empty() || entries->front().queue_offset != off) {
+      it = st.retry.erase(it);
       st.attempts.erase(off);
       MarkAcked(st, off);
       continue;
     }
-    deliver(off, entries->front().log_offset);
+    if (!fits(entries->front().size)) return;
+    it = st.retry.erase(it);
+    if (deliver(off, entries->front().log_offset)) {
+      bytes->used += entries->front().size + kDeliveryOverheadBytes;
+    }
   }
   if (fifo && !st.retry.empty()) return;
 
@@ -557,12 +570,15 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
       if (out->size() >= limit) return;
       // Offsets skipped by the read are holes: no message was ever stored there.
       MarkRangeAcked(st, st.next, e.queue_offset);
-      st.next = e.queue_offset + 1;
+      st.next = e.queue_offset;
       if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
+        st.next = e.queue_offset + 1;
         MarkAcked(st, e.queue_offset);
         continue;
       }
-      deliver(e.queue_offset, e.log_offset);
+      if (!fits(e.size)) return;
+      st.next = e.queue_offset + 1;
+      if (deliver(e.queue_offset, e.log_offset)) bytes->used += e.size + kDeliveryOverheadBytes;
     }
   }
 }
@@ -596,6 +612,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   std::string client = g->config.broadcast ? args.client_id : std::string();
 
   std::vector<Delivery> out;
+  BatchBytes bytes;
   std::lock_guard lock(g->mu);
   int64_t now = clock_->MonotonicMs();
   if (!args.client_id.empty()) g->clients[args.client_id] = clock_->NowMs();
@@ -603,9 +620,10 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   // retry queue at their due time) and were sent before anything waiting in the topic.
   if (!g->config.broadcast && !g->config.fifo && args.topic[0] != '%') {
     if (auto retry = topics_->Find(RetryTopic(args.group))) {
-      for (uint32_t q = 0; q < retry->queue_count && out.size() < args.max_messages; ++q) {
+      for (uint32_t q = 0; q < retry->queue_count && out.size() < args.max_messages && !bytes.full;
+           ++q) {
         CollectFromQueue(*g, QueueKey{retry->name, q, args.topic}, tag_hashes, tags, args, now,
-                         &out);
+                         &out, &bytes);
       }
     }
   }
@@ -614,9 +632,9 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     for (uint32_t q = 0; q < n; ++q) StateFor(*g, QueueKey{args.topic, q, client});
   }
   uint32_t start = g->cursor++;
-  for (uint32_t i = 0; i < n && out.size() < args.max_messages; ++i) {
+  for (uint32_t i = 0; i < n && out.size() < args.max_messages && !bytes.full; ++i) {
     QueueKey key{args.topic, (start + i) % n, client};
-    CollectFromQueue(*g, key, tag_hashes, tags, args, now, &out);
+    CollectFromQueue(*g, key, tag_hashes, tags, args, now, &out, &bytes);
   }
   return out;
 }

@@ -79,7 +79,14 @@ struct ReceiveArgs {
   uint32_t max_messages = 32;
   int64_t lease_ms = 30'000;
   std::string client_id;
+  // Bytes of messages (stored size, see kDeliveryOverheadBytes) one batch may carry; 0: no
+  // bound. A batch always takes its first message, however large.
+  size_t max_bytes = 0;
 };
+
+// Added to a message's stored size when a batch counts its bytes: the receipt handle and the
+// fields a delivery carries beyond the stored record.
+inline constexpr size_t kDeliveryOverheadBytes = 256;
 
 struct Delivery {
   store::Record record;
@@ -244,10 +251,16 @@ class ConsumerManager {
   Result<std::shared_ptr<Group>> FindGroup(const std::string& name, bool create) const;
   Result<std::shared_ptr<Group>> FindOrCreateGroup(const std::string& name);
   QueueState& StateFor(Group& g, const QueueKey& key);  // REQUIRES(g.mu)
-  // Appends deliverable messages of one queue to *out (up to max total). REQUIRES(g.mu)
+  // The bytes a batch holds against ReceiveArgs::max_bytes.
+  struct BatchBytes {
+    size_t used = 0;
+    bool full = false;  // a message did not fit: the batch is complete
+  };
+  // Appends deliverable messages of one queue to *out (up to max total, within the byte
+  // bound). REQUIRES(g.mu)
   void CollectFromQueue(Group& g, const QueueKey& key, const std::set<uint32_t>& tag_hashes,
                         const std::set<std::string>& tags, const ReceiveArgs& args,
-                        int64_t now, std::vector<Delivery>* out);
+                        int64_t now, std::vector<Delivery>* out, BatchBytes* bytes);
   // Leases offset `off` (record already read) and appends the delivery. REQUIRES(g.mu)
   void LeaseMessage(Group& g, QueueState& st, int64_t off, store::Record record,
                     LogOffset log_offset, int64_t lease_ms, int64_t now, std::vector<Delivery>* out);

@@ -1,10 +1,13 @@
 // tidemq-broker: runs the broker until SIGTERM or SIGINT.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -13,6 +16,40 @@
 #include "common/logging.h"
 
 using tidemq::broker::Broker;
+
+namespace {
+
+// Every connection and every store file is a descriptor, and the usual soft limit (1024) is
+// far below what a broker with many queues and clients needs, while the hard limit is
+// usually generous: raise the soft limit to the hard one, and say what is in force.
+void RaiseOpenFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    spdlog::warn("cannot read the open-file limit: {}", std::strerror(errno));
+    return;
+  }
+  rlim_t target = rl.rlim_max;
+  if (target == RLIM_INFINITY) {
+    // The kernel refuses an infinite RLIMIT_NOFILE: its ceiling is fs.nr_open.
+    long nr_open = 0;
+    std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+    target = nr_open > 0 ? static_cast<rlim_t>(nr_open) : rlim_t{1} << 20;
+  }
+  const rlim_t before = rl.rlim_cur;
+  if (before != RLIM_INFINITY && before < target) {
+    rl.rlim_cur = target;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      spdlog::info("open-file limit raised from {} to {} (the hard limit)", before, target);
+      return;
+    }
+    spdlog::warn("cannot raise the open-file limit from {} to {}: {}", before, target,
+                 std::strerror(errno));
+    return;
+  }
+  spdlog::info("open-file limit {} (hard limit {})", before, rl.rlim_max);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto parsed = tidemq::broker::ParseBrokerFlags(argc, argv);
@@ -36,6 +73,7 @@ int main(int argc, char** argv) {
 
   spdlog::info("starting TideMQ broker: data in {}, flush policy {}", config.data_dir,
                tidemq::broker::FlushPolicyName(config.flush_policy));
+  RaiseOpenFileLimit();
   auto broker = Broker::Start(config);
   if (!broker.ok()) {
     spdlog::error("cannot start: {}", broker.status().ToString());

@@ -1,5 +1,7 @@
 // A request being served: the frame it came in and the connection to answer on. Cheap to
-// copy; Reply may be called from any thread (it posts to the connection's strand).
+// copy; Reply may be called from any thread (it posts to the connection's strand). The frame
+// carries the connection's in-flight charge for it (broker/connection.h): it goes back when
+// the last copy of the request is gone.
 #pragma once
 
 #include <memory>
@@ -17,8 +19,10 @@ struct Request {
   std::shared_ptr<const wire::Frame> frame;
 
   const wire::Header& header() const { return frame->header; }
-  // Fills in request id, kind and is_response, encodes and queues the reply.
-  void Reply(wire::Header response, const std::vector<std::string_view>& bodies = {}) const;
+  // Fills in request id, kind and is_response, encodes and queues the reply. `written`, when
+  // set, learns whether the reply reached the socket (false: the connection closed first).
+  void Reply(wire::Header response, const std::vector<std::string_view>& bodies = {},
+             Connection::Written written = nullptr) const;
   void ReplyError(const Status& status) const;
 };
 

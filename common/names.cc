@@ -22,6 +22,11 @@ Status ValidateName(std::string_view what, std::string_view name, size_t max_len
                              "' may only contain letters, digits, '_', '-' and '.'");
     }
   }
+  // "." and ".." name directories, not topics: such a topic's queue files would land elsewhere.
+  if (name.find_first_not_of('.') == std::string_view::npos) {
+    return InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                           "' may not consist of dots only");
+  }
   return Status::Ok();
 }
 

@@ -25,6 +25,7 @@ namespace tidemq::broker {
 
 class TxnCoordinator;
 class DeadLetters;
+class InflightBudget;
 
 struct BrokerStats {
   std::atomic<int64_t> messages_in{0};
@@ -38,6 +39,13 @@ struct BrokerStats {
   std::atomic<int64_t> bad_requests{0};
   std::atomic<int64_t> retention_runs{0};  // periodic store retention runs since start
   int64_t start_ms = 0;
+  // Connections and limits (docs/operations.md).
+  std::atomic<int64_t> connections_refused{0};     // over --max-connections
+  std::atomic<int64_t> connections_timed_out{0};   // handshake, frame or idle timeout
+  std::atomic<int64_t> reads_paused{0};            // a frame had to wait for in-flight room
+  std::atomic<int64_t> receives_refused{0};        // RESOURCE_EXHAUSTED: no room for a reply
+  std::atomic<int64_t> deliveries_unsent{0};       // released: the reply could not be written
+  const InflightBudget* inflight = nullptr;        // bytes in flight, broker-wide
 };
 
 // What a handler may use. Owned by the Broker; outlives every request.

@@ -1,15 +1,47 @@
 // RECEIVE: delivers available messages with a lease, or long-polls until one arrives, a
 // redelivery falls due, or the wait runs out (then replies with no messages).
+//
+// A reply carries at most --max-receive-bytes of messages (always at least one), and no more
+// than the connection has room for in flight (broker/inflight_budget.h): with no room at all
+// the receive gets RESOURCE_EXHAUSTED. A reply that never reached the socket (the connection
+// closed first) gives its messages back at once without counting the delivery attempt.
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
 
 #include "broker/handlers/handlers.h"
 
 namespace tidemq::broker {
 namespace {
 
-void ReplyDeliveries(const Request& req, std::vector<Delivery> deliveries) {
+// How many bytes of messages the reply may carry now; 0 with the error to answer instead.
+Result<size_t> ReplyByteBound(BrokerContext& ctx, const Request& req) {
+  const int64_t room = req.conn->ReplyRoom();
+  if (room <= 0) {
+    ctx.stats->receives_refused.fetch_add(1, std::memory_order_relaxed);
+    return Status(Code::kResourceExhausted,
+                  "no room for a receive reply: this connection holds " +
+                      std::to_string(req.conn->held_bytes()) +
+                      " bytes of requests and unread replies (or the broker its limit of "
+                      "bytes in flight); read the replies, then receive again");
+  }
+  return static_cast<size_t>(std::min<int64_t>(ctx.config.max_receive_bytes, room));
+}
+
+// Deliveries whose reply could not be written never reached the client: deliverable again at
+// once, the attempt not counted.
+void ReleaseUnsent(BrokerContext& ctx, const std::string& group, const std::string& topic,
+                   const std::vector<std::string>& receipts) {
+  for (const std::string& r : receipts) (void)ctx.consumers->Release(group, r);
+  ctx.stats->deliveries_unsent.fetch_add(static_cast<int64_t>(receipts.size()),
+                                         std::memory_order_relaxed);
+  for (auto& w : ctx.polls->Notify(topic)) boost::asio::post(*ctx.io, std::move(w));
+}
+
+void ReplyDeliveries(BrokerContext& ctx, const Request& req, const ReceiveArgs& args,
+                     std::vector<Delivery> deliveries) {
   wire::Header h;
   auto* resp = h.mutable_receive_response();
   std::vector<std::string_view> bodies;
@@ -27,7 +59,17 @@ void ReplyDeliveries(const Request& req, std::vector<Delivery> deliveries) {
     m->set_receipt_handle(d.receipt);
     bodies.push_back(d.record.body);
   }
-  req.Reply(std::move(h), bodies);
+  Connection::Written written;
+  if (!deliveries.empty()) {
+    std::vector<std::string> receipts;
+    receipts.reserve(deliveries.size());
+    for (const Delivery& d : deliveries) receipts.push_back(d.receipt);
+    written = [&ctx, group = args.group, topic = args.topic,
+               receipts = std::move(receipts)](bool ok) {
+      if (!ok) ReleaseUnsent(ctx, group, topic, receipts);
+    };
+  }
+  req.Reply(std::move(h), bodies, std::move(written));
 }
 
 // One parked receive. Completed exactly once: by a delivery, by its timer, or at shutdown.
@@ -50,6 +92,9 @@ struct Poll : std::enable_shared_from_this<Poll> {
   void Attempt() {
     while (!done.load()) {
       uint64_t seq = ctx.polls->Seq(args.topic);
+      auto bound = ReplyByteBound(ctx, req);
+      if (!bound.ok()) return Finish({}, bound.status());
+      args.max_bytes = *bound;
       auto got = ctx.consumers->TryReceive(args);
       if (!got.ok()) return Finish({}, got.status());
       if (!got->empty()) return Finish(std::move(got).value());
@@ -72,7 +117,7 @@ struct Poll : std::enable_shared_from_this<Poll> {
     }
     timer.cancel();
     if (!error.ok()) return req.ReplyError(error);
-    ReplyDeliveries(req, std::move(deliveries));
+    ReplyDeliveries(ctx, req, args, std::move(deliveries));
   }
 
   BrokerContext& ctx;
@@ -101,9 +146,14 @@ void HandleReceive(BrokerContext& ctx, const Request& req) {
     return req.ReplyError(InvalidArgument("wait must be between 0 and " +
                                           std::to_string(ctx.config.max_wait_ms) + " ms"));
   }
+  auto bound = ReplyByteBound(ctx, req);
+  if (!bound.ok()) return req.ReplyError(bound.status());
+  args.max_bytes = *bound;
   auto got = ctx.consumers->TryReceive(args);
   if (!got.ok()) return req.ReplyError(got.status());
-  if (!got->empty() || rr.wait_ms() == 0) return ReplyDeliveries(req, std::move(got).value());
+  if (!got->empty() || rr.wait_ms() == 0) {
+    return ReplyDeliveries(ctx, req, args, std::move(got).value());
+  }
   auto poll = std::make_shared<Poll>(ctx, req, std::move(args), rr.wait_ms());
   poll->Start();
 }

@@ -80,6 +80,12 @@ Result<int64_t> DueTime(const BrokerContext& ctx, const wire::Message& m, int64_
 }
 
 Result<Topic> FindTopic(BrokerContext& ctx, const std::string& name) {
+  // Only the broker appends to its own topics (%RETRY%, %DLQ%, %TXN_PARKED%, ...): a client's
+  // copy there would pass for the broker's bookkeeping (a forged dead letter, say).
+  if (IsSystemTopic(name)) {
+    return InvalidArgument("topic '" + name + "' is a system topic: clients cannot send to it "
+                           "(names starting with '%' are reserved for the broker)");
+  }
   if (auto t = ctx.topics->Find(name)) return *t;
   RETURN_IF_ERROR(ValidateTopicName(name));
   if (ctx.config.auto_create_topics) {
@@ -133,7 +139,10 @@ void Send(BrokerContext& ctx, const Request& req, bool half) {
   for (int i = 0; i < sr.messages_size(); ++i) {
     const wire::Message& m = sr.messages(i);
     auto topic = FindTopic(ctx, m.topic());
-    if (!topic.ok()) return req.ReplyError(topic.status());
+    if (!topic.ok()) {
+      ctx.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
+      return req.ReplyError(topic.status());
+    }
     if (Status st = Validate(ctx, m, bodies[i]); !st.ok()) {
       ctx.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       return req.ReplyError(st);

@@ -1,6 +1,7 @@
 // STATS: counters and facts about the broker and its store.
 #include "broker/dead_letters.h"
 #include "broker/handlers/handlers.h"
+#include "broker/inflight_budget.h"
 
 namespace tidemq::broker {
 
@@ -31,6 +32,12 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["connections"] = s.connections.load();
   c["connections_total"] = s.connections_total.load();
   c["bad_frames"] = s.bad_frames.load();
+  c["connections_refused"] = s.connections_refused.load();
+  c["connections_timed_out"] = s.connections_timed_out.load();
+  c["reads_paused"] = s.reads_paused.load();
+  c["receives_refused"] = s.receives_refused.load();
+  c["deliveries_unsent"] = s.deliveries_unsent.load();
+  c["inflight_bytes"] = s.inflight ? s.inflight->used() : 0;
   c["long_polls_parked"] = static_cast<int64_t>(ctx.polls->parked());
   c["topics"] = static_cast<int64_t>(ctx.topics->List().size());
   c["groups"] = static_cast<int64_t>(ctx.consumers->ListGroups().size());

@@ -25,7 +25,7 @@ namespace {
 
 // Frames written per async_write: gathers many small requests into one syscall.
 constexpr size_t kMaxFramesPerWrite = 64;
-// Read buffer: one read_some takes up to this much (more only for a larger frame).
+// One read_some takes the rest of the frame being assembled plus up to this much.
 constexpr size_t kReadBufferBytes = 256 << 10;
 
 std::chrono::milliseconds Ms(int64_t ms) {
@@ -179,7 +179,8 @@ void Connection::OnConnected(uint64_t epoch) {
     }
   }
   start_cv_.notify_all();
-  read_start_ = read_end_ = read_needed_ = 0;
+  read_.Consume(read_.unparsed().size());  // what the previous connection left unparsed
+  read_needed_ = 0;
   ReadMore();
   DoWrite();
   // At once: the broker learns this client's groups (a transactional producer's check-backs
@@ -397,35 +398,28 @@ void Connection::DoWrite() {
 }
 
 void Connection::ReadMore() {
-  // Keep the unread tail at the front, and room for the frame being assembled.
-  if (read_start_ > 0) {
-    std::memmove(read_buf_.data(), read_buf_.data() + read_start_, read_end_ - read_start_);
-    read_end_ -= read_start_;
-    read_start_ = 0;
-  }
-  size_t want = std::max(kReadBufferBytes, read_needed_);
-  if (read_buf_.size() < want || (read_end_ == 0 && read_buf_.size() > want)) {
-    read_buf_.resize(want);
-    read_buf_.shrink_to_fit();
-  }
+  // The rest of the frame being assembled, then up to a chunk of what follows; the buffer
+  // grows only as bytes arrive (proto/read_buffer.h).
+  const size_t have = read_.unparsed().size();
+  std::span<char> room =
+      read_.Prepare((read_needed_ > have ? read_needed_ - have : 0) + kReadBufferBytes);
   uint64_t epoch = epoch_;
   socket_.async_read_some(
-      asio::buffer(read_buf_.data() + read_end_, read_buf_.size() - read_end_),
-      [this, epoch](const error_code& ec, size_t n) {
+      asio::buffer(room.data(), room.size()), [this, epoch](const error_code& ec, size_t n) {
         if (epoch != epoch_ || state_ != State::kConnected) return;
         if (ec) {
           OnConnectionLost(epoch, ec == asio::error::eof ? "closed by broker" : ec.message());
           return;
         }
-        read_end_ += n;
+        read_.Commit(n);
         if (DispatchBuffered(epoch)) ReadMore();
       });
 }
 
 bool Connection::DispatchBuffered(uint64_t epoch) {
   read_needed_ = 0;
-  while (read_end_ - read_start_ >= wire::kPrefixSize) {
-    std::string_view unread(read_buf_.data() + read_start_, read_end_ - read_start_);
+  while (read_.unparsed().size() >= wire::kPrefixSize) {
+    std::string_view unread = read_.unparsed();
     wire::FramePrefix prefix;
     Status st =
         wire::ParsePrefix(unread.substr(0, wire::kPrefixSize), options_.max_frame_bytes, &prefix);
@@ -444,7 +438,7 @@ bool Connection::DispatchBuffered(uint64_t epoch) {
       OnConnectionLost(epoch, "bad frame from broker: " + st.ToString());
       return false;
     }
-    read_start_ += total;
+    read_.Consume(total);
     Dispatch(std::move(frame));
     if (epoch != epoch_ || state_ != State::kConnected) return false;
   }

@@ -40,6 +40,7 @@
 
 #include "common/status.h"
 #include "proto/frame.h"
+#include "proto/read_buffer.h"
 
 namespace tidemq::client {
 
@@ -199,12 +200,10 @@ class Connection {
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   std::vector<std::string> in_write_;
-  // Bytes read but not yet dispatched are read_buf_[read_start_, read_end_): one read may
-  // bring many responses. Grows to the size of the largest frame, shrinks back when empty.
-  std::vector<char> read_buf_;
-  size_t read_start_ = 0;
-  size_t read_end_ = 0;
-  size_t read_needed_ = 0;  // size of the incomplete frame at read_start_, once known
+  // Bytes read but not yet dispatched: one read may bring many responses. Grows as the bytes
+  // of a large frame arrive (never to an announced size at once), shrinks back after it.
+  wire::ReadBuffer read_;
+  size_t read_needed_ = 0;  // size of the incomplete frame at the front of read_, once known
   std::set<std::shared_ptr<boost::asio::steady_timer>> run_after_timers_;
 };
 

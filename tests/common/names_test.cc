@@ -23,6 +23,18 @@ TEST(NamesTest, SystemTopicsOnlyWhenAllowed) {
   EXPECT_FALSE(ValidateTopicName("%DLQ%a b", /*allow_system=*/true).ok());
 }
 
+TEST(NamesTest, NamesOfDotsOnlyAreRefused) {
+  for (const char* name : {".", "..", "..."}) {
+    EXPECT_EQ(ValidateTopicName(name).code(), Code::kInvalidArgument) << name;
+    EXPECT_EQ(ValidateTopicName(name, /*allow_system=*/true).code(), Code::kInvalidArgument);
+    EXPECT_EQ(ValidateGroupName(name).code(), Code::kInvalidArgument) << name;
+  }
+  EXPECT_FALSE(ValidateTopicName("%DLQ%..", /*allow_system=*/true).ok());
+  EXPECT_TRUE(ValidateTopicName(".a").ok());
+  EXPECT_TRUE(ValidateTopicName("a..b").ok());
+  EXPECT_TRUE(ValidateGroupName("..g").ok());
+}
+
 TEST(NamesTest, GroupsAndTags) {
   EXPECT_TRUE(ValidateGroupName("billing").ok());
   EXPECT_FALSE(ValidateGroupName("%RETRY%x").ok());

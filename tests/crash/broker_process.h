@@ -98,19 +98,24 @@ class BrokerProcess {
   std::string log_path() const { return root_ + "/broker.log"; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
-  // A command the broker is started under, e.g. {"/usr/bin/prlimit", "--nofile=256:256", "--"}.
-  void SetLauncher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
 
   // Spawns the broker and waits (bounded) until Admin::Stats answers. On failure the broker's
   // log is in the returned Status's message.
   // extra_args: more broker flags (e.g. shorter transaction check-backs).
-  Status Start(const std::vector<std::string>& extra_args = {}) {
+  // launcher: a command that execs its arguments (the broker command line), e.g. a shell
+  // setting a resource limit first: {"/bin/sh", "-c", "ulimit -n 64 && exec \"$@\"", "sh"}.
+  Status Start(const std::vector<std::string>& extra_args = {},
+               const std::vector<std::string>& launcher = {}) {
     if (running()) return Status(Code::kFailedPrecondition, "broker already running");
-    std::vector<std::string> args = {
-        TIDEMQ_BROKER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port_), "--data-dir",
-        data_dir(), "--flush-policy", "sync", "--segment-mb", "1", "--log-level", "warn"};
+    std::vector<std::string> args = launcher;
+    for (std::string a : {std::string(TIDEMQ_BROKER_BIN), std::string("--host"),
+                          std::string("127.0.0.1"), std::string("--port"), std::to_string(port_),
+                          std::string("--data-dir"), data_dir(), std::string("--flush-policy"),
+                          std::string("sync"), std::string("--segment-mb"), std::string("1"),
+                          std::string("--log-level"), std::string("warn")}) {
+      args.push_back(std::move(a));
+    }
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    args.insert(args.begin(), launcher_.begin(), launcher_.end());
     pid_ = Spawn(args, log_path(), log_path());
     if (pid_ < 0) return Status(Code::kInternal, "posix_spawn of tidemq-broker failed");
     // Recovery of a few MB is quick; the bound only keeps a broken broker from hanging the test.
@@ -161,7 +166,6 @@ class BrokerProcess {
   std::string root_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;
-  std::vector<std::string> launcher_;
 };
 
 }  // namespace tidemq::testing

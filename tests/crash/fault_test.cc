@@ -194,8 +194,8 @@ TEST(DescriptorFaultTest, ManyQueuesUnderALowDescriptorLimit) {
   constexpr uint32_t kQueues = 16;
   BrokerProcess broker;
   ASSERT_TRUE(broker.usable());
-  broker.SetLauncher({"/usr/bin/prlimit", "--nofile=256:256", "--"});
-  Status st = broker.Start();
+  const std::vector<std::string> limit = {"/usr/bin/prlimit", "--nofile=256:256", "--"};
+  Status st = broker.Start({}, limit);
   ASSERT_TRUE(st.ok()) << st.ToString();
   auto admin = Admin::NewBuilder().Endpoint(broker.address()).Build();
   ASSERT_TRUE(admin.ok());
@@ -216,7 +216,7 @@ TEST(DescriptorFaultTest, ManyQueuesUnderALowDescriptorLimit) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->info.at("read_only"), "no");
   ASSERT_TRUE(broker.Kill());
-  st = broker.Start();
+  st = broker.Start({}, limit);
   ASSERT_TRUE(st.ok()) << st.ToString();
   for (int t = 0; t < kTopics; t += 7) {
     std::multiset<int> got = Drain(broker.address(), "t" + std::to_string(t), "g");

@@ -43,7 +43,9 @@ class SimpleConsumer {
   SimpleConsumer& operator=(SimpleConsumer&&) noexcept;
   ~SimpleConsumer();
 
-  // Up to max_messages (1..1024); an empty vector when nothing arrived within AwaitDuration.
+  // Up to max_messages (1..1024), and no more message bytes than the broker puts in one reply
+  // (--max-receive-bytes, 16 MiB by default; always at least one message); an empty vector
+  // when nothing arrived within AwaitDuration.
   Result<std::vector<ReceivedMessage>> Receive(uint32_t max_messages = 32);
   // Same, with this call's own long-poll wait instead of AwaitDuration.
   Result<std::vector<ReceivedMessage>> Receive(uint32_t max_messages, int64_t await_ms);
