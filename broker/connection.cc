@@ -9,6 +9,18 @@ namespace tidemq::broker {
 
 namespace asio = boost::asio;
 
+struct Connection::ChargedFrame {
+  wire::Frame frame;
+  // Strong: a request holds its connection anyway, and one reference count is touched per
+  // frame (a weak one plus the shared budget's would bounce between threads on every frame).
+  std::shared_ptr<Connection> conn;
+  int64_t charge = 0;  // 0 until the frame is admitted whole
+
+  ~ChargedFrame() {
+    if (charge != 0) conn->Release(charge);
+  }
+};
+
 namespace {
 constexpr size_t kReadChunk = 64u << 10;     // read at most this much past the current frame
 constexpr size_t kMaxWriteBatch = 256u << 10;
@@ -32,7 +44,7 @@ Connection::Connection(asio::ip::tcp::socket socket, RequestSink* sink,
 Connection::~Connection() {
   // Replies never written and a frame never completed (the io loop stopped) go back.
   int64_t queued = static_cast<int64_t>(admitted_);
-  for (const auto& w : write_queue_) queued += static_cast<int64_t>(w.bytes.size());
+  for (const auto& w : write_queue_) queued += static_cast<int64_t>(w.size());
   if (queued > 0) options_.budget->Give(queued);
 }
 
@@ -62,14 +74,20 @@ void Connection::ReadMore() {
 }
 
 bool Connection::Admit(size_t total) {
+  const auto n = static_cast<int64_t>(total);
+  // The common case: there is room, and nothing else to do (no pause flag set and cleared: a
+  // release seeing it set, even for an instant, would post a needless Resume).
+  if (options_.budget->TryTake(held_.load(), n) == InflightBudget::TakeResult::kTaken) {
+    held_.fetch_add(n);
+    return true;
+  }
   // Paused first: a release racing with the check below then always posts a Resume.
   read_paused_.store(true);
-  auto taken = options_.budget->TryTake(held_.load(), static_cast<int64_t>(total),
-                                        [weak = weak_from_this()] {
-                                          if (auto self = weak.lock()) self->Resume();
-                                        });
+  auto taken = options_.budget->TryTake(held_.load(), n, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->Resume();
+  });
   if (taken != InflightBudget::TakeResult::kTaken) return false;
-  held_.fetch_add(static_cast<int64_t>(total));
+  held_.fetch_add(n);
   read_paused_.store(false);
   return true;
 }
@@ -98,31 +116,23 @@ void Connection::ProcessBuffered() {
       admitted_prefix_ = prefix;
     }
     if (have < admitted_) break;
-    auto* frame = new wire::Frame;
+    auto charged = std::make_shared<ChargedFrame>();
     Status st = wire::ParseRest(admitted_prefix_,
                                 avail.substr(wire::kPrefixSize, admitted_prefix_.remaining()),
-                                frame);
+                                &charged->frame);
     if (!st.ok()) {
-      delete frame;
       sink_->OnBadFrame(shared_from_this(), st);
       return Fail("bad frame", st.ToString());
     }
-    const auto charge = static_cast<int64_t>(admitted_);
+    // The frame carries its charge: given back when the request is done with it.
+    charged->conn = shared_from_this();
+    charged->charge = static_cast<int64_t>(admitted_);
     read_.Consume(admitted_);
     admitted_ = 0;
     frames_in_.fetch_add(1);
     last_active_ms_.store(Now());
     partial_since_ms_.store(-1);
-    // The frame carries its charge: given back when the request is done with it.
-    std::shared_ptr<const wire::Frame> shared(
-        frame, [weak = weak_from_this(), budget = options_.budget, charge](const wire::Frame* f) {
-          delete f;
-          if (auto self = weak.lock()) {
-            self->Release(charge);
-          } else {
-            budget->Give(charge);
-          }
-        });
+    std::shared_ptr<const wire::Frame> shared(charged, &charged->frame);
     sink_->OnRequest(shared_from_this(), std::move(shared));
   }
   if (closed_.load()) return;
@@ -156,19 +166,29 @@ void Connection::Send(std::string frame, Written written) {
     if (written) written(false);
     return;
   }
+  if (written) {  // rare (receive replies): the common path stays a small handler
+    asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame),
+                             w = std::move(written)]() mutable {
+      if (self->closed_.load()) return w(false);
+      self->written_.emplace_back(self->queued_seq_ + 1, std::move(w));
+      self->Queue(std::move(f));
+    });
+    return;
+  }
+  asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable {
+    if (!self->closed_.load()) self->Queue(std::move(f));
+  });
+}
+
+void Connection::Queue(std::string frame) {
+  // Charged here, on the strand: replies come from the store's writer thread too, which
+  // should not touch the counters the network threads update.
   const auto n = static_cast<int64_t>(frame.size());
   held_.fetch_add(n);
   options_.budget->Take(n);
-  asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame),
-                           w = std::move(written), n]() mutable {
-    if (self->closed_.load()) {
-      self->Release(n);
-      if (w) w(false);
-      return;
-    }
-    self->write_queue_.push_back(PendingWrite{std::move(f), std::move(w)});
-    if (!self->writing_) self->WriteNext();
-  });
+  write_queue_.push_back(std::move(frame));
+  ++queued_seq_;
+  if (!writing_) WriteNext();
 }
 
 void Connection::WriteNext() {
@@ -180,26 +200,34 @@ void Connection::WriteNext() {
   writing_ = true;
   write_since_ms_.store(Now());
   // Gather several queued replies into one write: fewer syscalls under pipelining.
-  auto batch = std::make_shared<std::vector<PendingWrite>>();
+  auto batch = std::make_shared<std::vector<std::string>>();
   int64_t bytes = 0;
   while (!write_queue_.empty() &&
          (batch->empty() || bytes < static_cast<int64_t>(kMaxWriteBatch))) {
-    bytes += static_cast<int64_t>(write_queue_.front().bytes.size());
+    bytes += static_cast<int64_t>(write_queue_.front().size());
     batch->push_back(std::move(write_queue_.front()));
     write_queue_.pop_front();
   }
+  written_seq_ += batch->size();
+  const uint64_t last = written_seq_;
   std::vector<asio::const_buffer> buffers;
-  for (const auto& w : *batch) buffers.emplace_back(asio::buffer(w.bytes));
+  for (const auto& w : *batch) buffers.emplace_back(asio::buffer(w));
   asio::async_write(socket_, buffers,
-                    asio::bind_executor(strand_, [self = shared_from_this(), batch, bytes](
+                    asio::bind_executor(strand_, [self = shared_from_this(), batch, bytes, last](
                                                      boost::system::error_code ec, size_t) {
                       self->Release(bytes);
-                      for (auto& w : *batch) {
-                        if (w.written) w.written(!ec);
-                      }
+                      self->NotifyWritten(last, !ec);
                       if (ec) return self->Fail("write", ec.message());
                       self->WriteNext();
                     }));
+}
+
+void Connection::NotifyWritten(uint64_t up_to, bool ok) {
+  while (!written_.empty() && written_.front().first <= up_to) {
+    Written w = std::move(written_.front().second);
+    written_.pop_front();
+    w(ok);
+  }
 }
 
 const char* Connection::Expired(int64_t now_ms) const {
@@ -236,16 +264,20 @@ void Connection::Fail(const char* what, const std::string& detail) {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   // Replies that will never be written and the frame being read give their bytes back.
-  std::deque<PendingWrite> dropped;
+  std::deque<std::string> dropped;
   dropped.swap(write_queue_);
   int64_t bytes = static_cast<int64_t>(admitted_);
   admitted_ = 0;
-  for (const auto& w : dropped) bytes += static_cast<int64_t>(w.bytes.size());
+  for (const auto& w : dropped) bytes += static_cast<int64_t>(w.size());
   if (!reading_) read_.Reset();  // else the read's completion does: the read may still fill it
   partial_since_ms_.store(-1);
   Release(bytes);
-  for (auto& w : dropped) {
-    if (w.written) w.written(false);
+  // Replies never handed to a write were not written; those of a write under way learn its
+  // outcome from its completion (the peer may have them already).
+  while (!written_.empty() && written_.back().first > written_seq_) {
+    Written w = std::move(written_.back().second);
+    written_.pop_back();
+    w(false);
   }
   sink_->OnClosed(shared_from_this());
 }

@@ -90,10 +90,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const char* Expired(int64_t now_ms) const;
 
  private:
-  struct PendingWrite {
-    std::string bytes;
-    Written written;
-  };
+  // A request frame and its charge on the budget, given back when the request is done with
+  // it (one allocation for both: the handler sees the frame through an aliasing pointer).
+  struct ChargedFrame;
 
   // Reads what the socket has into the buffer, then hands every complete frame in it to the
   // sink: one syscall and one strand hop for a burst of pipelined requests.
@@ -103,7 +102,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool Admit(size_t total);
   void Resume();
   void Release(int64_t bytes);
+  // Strand only: charges a reply and queues it (writing it when no write is under way).
+  void Queue(std::string frame);
   void WriteNext();
+  // Strand only: runs the `written` callbacks of replies up to number up_to.
+  void NotifyWritten(uint64_t up_to, bool ok);
   void Fail(const char* what, const std::string& detail);
   int64_t Now() const { return options_.clock->MonotonicMs(); }
 
@@ -131,7 +134,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   wire::FramePrefix admitted_prefix_;
   bool waiting_admission_ = false;
   bool reading_ = false;               // a read is under way (it owns read_'s prepared room)
-  std::deque<PendingWrite> write_queue_;
+  std::deque<std::string> write_queue_;
+  // Replies queued so far and handed to a write so far, counted; a `written` callback waits
+  // for the reply it was queued with (its number) to be written. Strand only. Kept apart from
+  // the queue: only receive replies have one, and every other reply stays a plain string.
+  uint64_t queued_seq_ = 0;
+  uint64_t written_seq_ = 0;
+  std::deque<std::pair<uint64_t, Written>> written_;
   bool writing_ = false;
 };
 

@@ -15,9 +15,12 @@
 //
 // Whoever is refused by the broker-wide limit registers a wake-up; it runs once, from the
 // thread that gives bytes back, when enough have come back for what it asked, and the refused
-// party tries again (it may lose the race and wait again). Thread-safe.
+// party tries again (it may lose the race and wait again). Thread-safe; taking and giving
+// back are lock-free (one atomic per call, on every frame and reply): the mutex guards only
+// the waiters.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -40,9 +43,11 @@ class InflightBudget {
 
   // Bytes a connection holding `held` may still take now (<= 0: none).
   int64_t Room(int64_t held) const;
-  // Takes n bytes for a connection holding `held` when they fit. On kBrokerFull, `wake` is kept
-  // and called once when n bytes would fit broker-wide; on kConnectionFull the connection must
-  // wait for its own bytes to come back (nothing is kept).
+  // Takes n bytes for a connection holding `held` when they fit; nothing is kept on refusal.
+  TakeResult TryTake(int64_t held, int64_t n);
+  // The same, but on kBrokerFull `wake` is kept and called once when n bytes would fit
+  // broker-wide; on kConnectionFull the connection must wait for its own bytes to come back
+  // (nothing is kept).
   TakeResult TryTake(int64_t held, int64_t n, std::function<void()> wake);
   // Takes n bytes whatever the room (a reply that exists already).
   void Take(int64_t n);
@@ -52,7 +57,8 @@ class InflightBudget {
   const InflightLimits& limits() const { return limits_; }
 
  private:
-  int64_t RoomLocked(int64_t held) const;  // REQUIRES(mu_)
+  int64_t RoomFor(int64_t held, int64_t used) const;
+  bool TakeIfFits(int64_t held, int64_t n);
 
   struct Waiter {
     int64_t need = 0;
@@ -60,8 +66,9 @@ class InflightBudget {
   };
 
   const InflightLimits limits_;
+  std::atomic<int64_t> used_{0};
+  std::atomic<bool> has_waiters_{false};  // waiters_ is not empty (read without the lock)
   mutable std::mutex mu_;
-  int64_t used_ = 0;              // GUARDED_BY(mu_)
   std::vector<Waiter> waiters_;   // GUARDED_BY(mu_)
 };
 

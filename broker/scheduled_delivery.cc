@@ -85,7 +85,11 @@ void ScheduledDelivery::Run() {
     if (!due.ok()) {
       if (!reported) spdlog::error("timer stopped firing: {}", due.status().ToString());
       reported = true;
-    } else if (!due->empty()) {
+    } else if (reported) {
+      spdlog::info("timer firing again");
+      reported = false;
+    }
+    if (due.ok() && !due->empty()) {
       fired = true;
       Fire(*due, now);
     }

@@ -176,9 +176,9 @@ Status ConsumeQueue::Append(const QueueEntry& entry, bool* first_staged) {
     staged_from_ = entry.queue_offset;
     if (first_staged != nullptr) *first_staged = true;
   }
-  size_t at = staged_.size();
-  staged_.resize(at + kQueueEntrySize);
-  EncodeQueueEntry(entry, staged_.data() + at);
+  char encoded[kQueueEntrySize];
+  EncodeQueueEntry(entry, encoded);
+  staged_.append(encoded, kQueueEntrySize);
   staged_next_ = entry.queue_offset + 1;
   return Status::Ok();
 }

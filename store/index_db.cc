@@ -5,7 +5,6 @@
 #include <leveldb/write_batch.h>
 
 #include <cstring>
-#include <mutex>
 
 #include "common/coding.h"
 #include "store/leveldb_status.h"
@@ -84,7 +83,7 @@ void IndexBatch::Clear() {
   first_ = kNoLogOffset;
 }
 
-IndexDb::IndexDb(std::string path, leveldb::DB* db) : path_(std::move(path)), db_(db) {}
+IndexDb::IndexDb(std::unique_ptr<ReopenableDb> db) : db_(std::move(db)) {}
 IndexDb::~IndexDb() = default;
 
 namespace {
@@ -101,11 +100,6 @@ leveldb::Options IndexOptions() {
   return options;
 }
 
-Status Unavailable(const std::string& path) {
-  return Status(Code::kResourceExhausted,
-                "index " + path + " is closed: reopening it after a failure did not succeed yet");
-}
-
 }  // namespace
 
 Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* existed) {
@@ -119,26 +113,22 @@ Result<std::unique_ptr<IndexDb>> IndexDb::Open(const std::string& path, bool* ex
     s = leveldb::DB::Open(options, path, &db);
   }
   RETURN_IF_ERROR(FromLevelDb(s, "open index " + path));
-  return std::unique_ptr<IndexDb>(new IndexDb(path, db));
+  return std::unique_ptr<IndexDb>(
+      new IndexDb(std::make_unique<ReopenableDb>(path, IndexOptions(), "index", db)));
 }
 
 Status IndexDb::Reopen() {
-  std::unique_lock lock(db_mu_);
-  db_.reset();  // releases LevelDB's lock on the directory
-  leveldb::DB* db = nullptr;
-  RETURN_IF_ERROR(
-      FromLevelDb(leveldb::DB::Open(IndexOptions(), path_, &db), "reopen index " + path_));
-  db_.reset(db);
+  RETURN_IF_ERROR(db_->Reopen());
   write_failing_.store(false, std::memory_order_relaxed);
   return Status::Ok();
 }
 
 Status IndexDb::Write(IndexBatch* batch, bool sync) {
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteOptions options;
   options.sync = sync;
-  return NoteWrite(FromLevelDb(db_->Write(options, batch->batch_.get()), "index write"));
+  return NoteWrite(FromLevelDb(db->Write(options, batch->batch_.get()), "index write"));
 }
 
 Status IndexDb::NoteWrite(Status st) {
@@ -154,9 +144,9 @@ Result<std::vector<LogOffset>> IndexDb::ScanNewestFirst(const std::string& prefi
                                                         size_t max) const {
   std::vector<LogOffset> out;
   if (max == 0) return out;
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   // Past every "prefix + 8-byte offset" key: step back from here.
   std::string upper = prefix + std::string(9, '\xff');
   it->Seek(upper);
@@ -186,10 +176,10 @@ Result<std::vector<LogOffset>> IndexDb::LookupMessageId(const std::string& messa
 }
 
 Status IndexDb::DeleteIndexEntriesFrom(LogOffset offset) {
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteBatch batch;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   for (char kind : {'i', 'k'}) {
     for (it->Seek(std::string(1, kind)); it->Valid(); it->Next()) {
       leveldb::Slice k = it->key();
@@ -202,14 +192,14 @@ Status IndexDb::DeleteIndexEntriesFrom(LogOffset offset) {
   RETURN_IF_ERROR(FromLevelDb(it->status(), "index scan"));
   leveldb::WriteOptions options;
   options.sync = true;
-  return FromLevelDb(db_->Write(options, &batch), "index cleanup");
+  return FromLevelDb(db->Write(options, &batch), "index cleanup");
 }
 
 Result<LogOffset> IndexDb::GetCheckpoint(const std::string& name) const {
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), kCheckpointPrefix + name, &value);
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kCheckpointPrefix + name, &value);
   if (s.IsNotFound()) return kNoLogOffset;
   RETURN_IF_ERROR(FromLevelDb(s, "read checkpoint " + name));
   if (value.size() != 8) return Corruption("checkpoint " + name + " is not 8 bytes");
@@ -223,26 +213,26 @@ Status IndexDb::PutCheckpoint(const std::string& name, LogOffset offset, bool sy
 }
 
 Status IndexDb::PutMeta(const std::string& key, const std::string& value, bool sync) {
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteOptions options;
   options.sync = sync;
-  return NoteWrite(FromLevelDb(db_->Put(options, kMetaPrefix + key, value), "put meta " + key));
+  return NoteWrite(FromLevelDb(db->Put(options, kMetaPrefix + key, value), "put meta " + key));
 }
 
 Status IndexDb::DeleteMeta(const std::string& key, bool sync) {
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteOptions options;
   options.sync = sync;
-  return NoteWrite(FromLevelDb(db_->Delete(options, kMetaPrefix + key), "delete meta " + key));
+  return NoteWrite(FromLevelDb(db->Delete(options, kMetaPrefix + key), "delete meta " + key));
 }
 
 Result<std::optional<std::string>> IndexDb::GetMeta(const std::string& key) const {
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), kMetaPrefix + key, &value);
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kMetaPrefix + key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromLevelDb(s, "get meta " + key));
   return std::optional<std::string>(std::move(value));
@@ -251,10 +241,10 @@ Result<std::optional<std::string>> IndexDb::GetMeta(const std::string& key) cons
 Result<std::vector<std::pair<std::string, std::string>>> IndexDb::ScanMeta(
     const std::string& prefix) const {
   std::vector<std::pair<std::string, std::string>> out;
-  std::shared_lock lock(db_mu_);
-  if (!db_) return Unavailable(path_);
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   const std::string full = kMetaPrefix + prefix;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(full); it->Valid() && StartsWith(it->key(), full); it->Next()) {
     leveldb::Slice k = it->key();
     out.emplace_back(std::string(k.data() + 2, k.size() - 2), it->value().ToString());

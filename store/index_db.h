@@ -11,16 +11,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/status.h"
 #include "common/types.h"
+#include "store/reopenable_db.h"
 
 namespace leveldb {
-class DB;
 class WriteBatch;
 }  // namespace leveldb
 
@@ -89,14 +88,11 @@ class IndexDb {
       const std::string& prefix) const;
 
  private:
-  IndexDb(std::string path, leveldb::DB* db);
+  explicit IndexDb(std::unique_ptr<ReopenableDb> db);
   Result<std::vector<LogOffset>> ScanNewestFirst(const std::string& prefix, size_t max) const;
   Status NoteWrite(Status st);  // keeps write_failing_
 
-  const std::string path_;
-  // Shared by every call, exclusive for Reopen (which swaps db_).
-  mutable std::shared_mutex db_mu_;
-  std::unique_ptr<leveldb::DB> db_;  // null when a Reopen failed
+  std::unique_ptr<ReopenableDb> db_;
   std::atomic<bool> write_failing_{false};
 };
 

@@ -108,6 +108,14 @@ class Observer {
   virtual LogOffset Checkpoint() const = 0;
   virtual void OnRecord(const Record& record, LogOffset offset, bool replay) = 0;
   virtual void OnBatchEnd(bool /*replay*/) {}
+  // Catching up after a failure of the observer's own, for want of space or descriptors (its
+  // index could not be written on a full disk): NeedsReplay() says it stopped applying
+  // records. The store then calls Resume() (the observer makes itself ready: reopens its
+  // index) and, when that succeeds, replays the log to it from Checkpoint() — on the writer
+  // thread, between groups, about once a second while there is room — so the observer
+  // recovers without a restart.
+  virtual bool NeedsReplay() const { return false; }
+  virtual Status Resume() { return Status::Ok(); }
 };
 
 struct StoreStats {

@@ -179,8 +179,11 @@ StoreStats StoreImpl::Stats() const {
   s.appended_bytes = appended_bytes_.load();
   s.syncs = syncs_.load();
   s.batches = batches_.load();
-  s.damaged_ranges = static_cast<int64_t>(damaged_.size());
-  for (const DamagedRange& r : damaged_) s.damaged_bytes += r.to.value() - r.from.value();
+  {
+    std::lock_guard lock(damaged_mu_);
+    s.damaged_ranges = static_cast<int64_t>(damaged_.size());
+    for (const DamagedRange& r : damaged_) s.damaged_bytes += r.to.value() - r.from.value();
+  }
   s.torn_tail_bytes = torn_tail_bytes_;
   s.corrupt_reads = corrupt_reads_.load(std::memory_order_relaxed);
   s.read_only = read_only();

@@ -71,7 +71,14 @@ class StoreImpl final : public Store {
 
   // store_recovery.cc
   Status Recover();
+  using RecordVisitor = std::function<Status(const Record&, LogOffset, uint32_t)>;
+  // Reads every intact record from `from` to the log's end, in order, skipping damaged
+  // ranges (NoteDamage), and gives each to `visit` (stops at the first error it returns).
+  Status ScanLog(LogOffset from, const RecordVisitor& visit);
   Status Replay(LogOffset from, LogOffset dispatch_from);
+  // Writer thread: Resume()s an observer that NeedsReplay() and replays the log to it from
+  // its checkpoint.
+  Status CatchUp(Observer* observer);
   // A damaged range found by recovery or replay: counted once, logged as an error and copied
   // aside; under strict_recovery it fails Open instead.
   Status NoteDamage(const DamagedRange& range);
@@ -102,16 +109,23 @@ class StoreImpl final : public Store {
   // start and the end of a stretch of failures, and again every kLaggingLogInterval.
   void NoteLagging(const Status& st);
   bool Lagging() const {
-    return !lagging_queues_.empty() || lagging_index_ != nullptr || index_->write_failing();
+    return !lagging_queues_.empty() || lagging_index_ != nullptr || index_->write_failing() ||
+           ObserverBehind();
   }
-  // Writer thread: when index writes fail for want of space and there is room again, reopens
-  // the index (LevelDB refuses every write after one failed flush until it is reopened).
-  void MaybeReopenIndex();
+  bool ObserverBehind() const {
+    for (Observer* o : observers_) {
+      if (o->NeedsReplay()) return true;
+    }
+    return false;
+  }
+  // Writer thread: once there is room again (at most once a second), reopens the index if its
+  // writes failed for want of space (LevelDB refuses every write after one failed flush until
+  // it is reopened) and catches up observers that stopped for the same reason.
+  void RecoverFromFullDisk();
   // Writer thread: kResourceExhausted when the disk is (nearly) full, above the watermark
   // under refuse_writes_above_watermark, or too much derived state waits; OK otherwise.
   Status CheckRoom(size_t batch_bytes);
   void SetRefusing(const std::string& reason);
-  int64_t TakeQueueOffset(const std::string& topic, uint32_t queue_id);
   // The writer's next queue offset entry of (topic, queue_id), loaded from its consume queue.
   int64_t& NextQueueOffset(const std::string& topic, uint32_t queue_id);
   void FlushLog();
@@ -140,7 +154,16 @@ class StoreImpl final : public Store {
   std::condition_variable flusher_cv_;  // with mu_: wakes the flusher to stop
 
   // Writer thread.
-  std::map<std::pair<std::string, uint32_t>, int64_t> next_queue_offset_;
+  // (topic, queue) -> the next queue offset; looked up by (string_view, queue) too.
+  struct QueueKeyLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      const int c = std::string_view(a.first).compare(std::string_view(b.first));
+      return c < 0 || (c == 0 && a.second < b.second);
+    }
+  };
+  std::map<std::pair<std::string, uint32_t>, int64_t, QueueKeyLess> next_queue_offset_;
   // Log bytes written (by the writer) and known durable (after an fdatasync, any thread).
   std::atomic<int64_t> written_end_{0};
   std::atomic<int64_t> synced_end_{0};
@@ -152,7 +175,7 @@ class StoreImpl final : public Store {
   std::vector<std::shared_ptr<ConsumeQueue>> lagging_queues_;
   std::unique_ptr<IndexBatch> lagging_index_;
   Status lagging_error_;
-  int64_t next_index_reopen_ms_ = 0;  // monotonic
+  int64_t next_recovery_ms_ = 0;  // monotonic: RecoverFromFullDisk's next try
   std::chrono::steady_clock::time_point lagging_logged_{};
   // The smallest log offset whose derived state is not written yet (INT64_MAX: none); the
   // dispatch checkpoint never passes it. Set by the writer, read by checkpoints.
@@ -177,8 +200,9 @@ class StoreImpl final : public Store {
   mutable std::mutex read_only_mu_;
   std::string read_only_reason_ GUARDED_BY(read_only_mu_);
 
-  // Open only (read by Stats after): what recovery and replay found.
-  std::vector<DamagedRange> damaged_;
+  // What recovery, replay and catch-ups found (Stats reads it).
+  mutable std::mutex damaged_mu_;
+  std::vector<DamagedRange> damaged_ GUARDED_BY(damaged_mu_);
   int64_t torn_tail_bytes_ = 0;
   mutable std::atomic<int64_t> corrupt_reads_{0};
 

@@ -98,11 +98,7 @@ Status StoreImpl::Recover() {
   return Status::Ok();
 }
 
-Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
-  std::vector<LogOffset> observer_from;
-  for (Observer* o : observers_) observer_from.push_back(o->Checkpoint());
-  IndexBatch batch;
-  int64_t replayed = 0;
+Status StoreImpl::ScanLog(LogOffset from, const RecordVisitor& visit) {
   for (const auto& seg : log_->Segments()) {
     if (seg.end <= from) continue;
     ASSIGN_OR_RETURN(uint64_t file_size, seg.file->Size());
@@ -114,7 +110,7 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
       Result<bool> next = reader.Next(&record);
       if (!next.ok()) {
         if (next.status().code() != Code::kCorruption) {
-          return Status(next.status().code(), "replay of segment " +
+          return Status(next.status().code(), "reading segment " +
                                                   std::to_string(seg.base.value()) + ": " +
                                                   next.status().message());
         }
@@ -129,25 +125,37 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
       }
       if (!*next) break;
       const LogOffset offset = seg.base + static_cast<int64_t>(reader.record_pos());
-      if (offset >= dispatch_from) {
-        RETURN_IF_ERROR(Dispatch(record, offset, reader.record_size(), &batch));
-        if (batch.count() >= kReplayIndexBatch) {
-          RETURN_IF_ERROR(FlushStagedQueues());
-          batch.SetCheckpoint(kIndexEndCheckpoint, offset + reader.record_size());
-          RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
-          batch.Clear();
-        }
-      }
-      for (size_t i = 0; i < observers_.size(); ++i) {
-        if (observer_from[i] != kNoLogOffset && offset >= observer_from[i]) {
-          observers_[i]->OnRecord(record, offset, /*replay=*/true);
-        }
-      }
-      if (++replayed % kReplayIndexBatch == 0) {
-        for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
-      }
+      RETURN_IF_ERROR(visit(record, offset, reader.record_size()));
     }
   }
+  return Status::Ok();
+}
+
+Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
+  std::vector<LogOffset> observer_from;
+  for (Observer* o : observers_) observer_from.push_back(o->Checkpoint());
+  IndexBatch batch;
+  int64_t replayed = 0;
+  RETURN_IF_ERROR(ScanLog(from, [&](const Record& record, LogOffset offset, uint32_t size) {
+    if (offset >= dispatch_from) {
+      RETURN_IF_ERROR(Dispatch(record, offset, size, &batch));
+      if (batch.count() >= kReplayIndexBatch) {
+        RETURN_IF_ERROR(FlushStagedQueues());
+        batch.SetCheckpoint(kIndexEndCheckpoint, offset + size);
+        RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
+        batch.Clear();
+      }
+    }
+    for (size_t i = 0; i < observers_.size(); ++i) {
+      if (observer_from[i] != kNoLogOffset && offset >= observer_from[i]) {
+        observers_[i]->OnRecord(record, offset, /*replay=*/true);
+      }
+    }
+    if (++replayed % kReplayIndexBatch == 0) {
+      for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
+    }
+    return Status::Ok();
+  }));
   if (replayed % kReplayIndexBatch != 0) {
     for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
   }
@@ -163,11 +171,34 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
   return Status::Ok();
 }
 
-Status StoreImpl::NoteDamage(const DamagedRange& range) {
-  for (const DamagedRange& known : damaged_) {
-    if (known.from == range.from) return Status::Ok();  // recovery and replay both met it
+Status StoreImpl::CatchUp(Observer* observer) {
+  RETURN_IF_ERROR(observer->Resume());
+  const LogOffset from = std::max(observer->Checkpoint(), log_->min_offset());
+  int64_t replayed = 0;
+  Status st = ScanLog(from, [&](const Record& record, LogOffset offset, uint32_t) {
+    observer->OnRecord(record, offset, /*replay=*/true);
+    if (++replayed % kReplayIndexBatch == 0) observer->OnBatchEnd(/*replay=*/true);
+    return Status::Ok();
+  });
+  if (replayed % kReplayIndexBatch != 0) observer->OnBatchEnd(/*replay=*/true);
+  RETURN_IF_ERROR(st);
+  if (observer->NeedsReplay()) {
+    return Status(Code::kResourceExhausted, "it failed again while catching up");
   }
-  damaged_.push_back(range);
+  spdlog::info("store {}: an observer caught up after its failure ({} records replayed from "
+               "log offset {})",
+               options_.data_dir, replayed, from.value());
+  return Status::Ok();
+}
+
+Status StoreImpl::NoteDamage(const DamagedRange& range) {
+  {
+    std::lock_guard lock(damaged_mu_);
+    for (const DamagedRange& known : damaged_) {
+      if (known.from == range.from) return Status::Ok();  // met before (recovery, replay)
+    }
+    damaged_.push_back(range);
+  }
   const int64_t bytes = range.to.value() - range.from.value();
   if (options_.strict_recovery) {
     return Corruption("the commit log is damaged at log offsets " +

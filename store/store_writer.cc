@@ -19,8 +19,9 @@ constexpr std::chrono::milliseconds kCheckpointInterval(1000);
 // and measures the free disk space (also after every disk_reserve/4 bytes written).
 constexpr std::chrono::milliseconds kRetryInterval(100);
 constexpr int64_t kSpaceCheckIntervalMs = 100;
-// Least time between two reopens of the index after its writes failed.
-constexpr int64_t kIndexReopenIntervalMs = 1000;
+// Least time between two attempts to reopen the index or catch up an observer after their
+// writes failed for want of space.
+constexpr int64_t kRecoveryIntervalMs = 1000;
 // How often a lasting failure to write derived state is logged again.
 constexpr std::chrono::seconds kLaggingLogInterval(10);
 // Most bytes of derived state (staged consume-queue entries, index entries) allowed to wait
@@ -37,10 +38,11 @@ void StoreImpl::WriterLoop() {
   SetThreadName("tidemq-writer");
   while (true) {
     std::vector<Request> batch;
+    const bool lagging = Lagging();  // before the lock: appenders wait for mu_
     {
       std::unique_lock lock(mu_);
       auto ready = [this] { return !pending_.empty() || stopping_; };
-      if (Lagging()) {
+      if (lagging) {
         // Something waits for a retry: wake up for it even when no append comes.
         if (!cv_.wait_for(lock, kRetryInterval, ready)) {
           lock.unlock();
@@ -98,17 +100,15 @@ void StoreImpl::FlusherLoop() {
 }
 
 int64_t& StoreImpl::NextQueueOffset(const std::string& topic, uint32_t queue_id) {
-  auto key = std::make_pair(topic, queue_id);
-  auto it = next_queue_offset_.find(key);
+  // Looked up without copying the topic: this runs for every message.
+  auto it = next_queue_offset_.find(std::pair<std::string_view, uint32_t>(topic, queue_id));
   if (it == next_queue_offset_.end()) {
     auto cq = queues_->Find(topic, queue_id);
-    it = next_queue_offset_.emplace(key, cq == nullptr ? 0 : cq->next_offset()).first;
+    it = next_queue_offset_.emplace(std::make_pair(topic, queue_id),
+                                    cq == nullptr ? 0 : cq->next_offset())
+             .first;
   }
   return it->second;
-}
-
-int64_t StoreImpl::TakeQueueOffset(const std::string& topic, uint32_t queue_id) {
-  return NextQueueOffset(topic, queue_id)++;
 }
 
 void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
@@ -131,8 +131,9 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   last_store_ms_ = now;
 
   const LogOffset batch_start = log_->end_offset();
-  // Queue offsets taken, to give back if the batch is refused.
-  std::vector<std::pair<std::pair<std::string, uint32_t>, int64_t>> taken;
+  // Queue offsets taken (the counter and its value before), to give back if the batch is
+  // refused. The counters are map entries: their addresses stay put.
+  std::vector<std::pair<int64_t*, int64_t>> taken;
   std::vector<std::vector<AppendResult>> results(batch->size());
   std::string buf;
   uint64_t room = log_->RoomInActiveSegment();
@@ -142,8 +143,9 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
       r.store_ms = now;
       const bool queued = IsDispatchedToQueue(r.type);
       if (queued) {
-        r.queue_offset = TakeQueueOffset(r.topic, r.queue_id);
-        taken.push_back({{r.topic, r.queue_id}, r.queue_offset});
+        int64_t& next = NextQueueOffset(r.topic, r.queue_id);
+        taken.emplace_back(&next, next);
+        r.queue_offset = next++;
       }
       const size_t size = r.EncodedSize();
       if (buf.size() + size > room) {  // a record never spans segments
@@ -169,9 +171,7 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     // on; the next batch measures the free space again.
     Status discarded = log_->DiscardUnwritten();
     if (discarded.ok()) {
-      for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
-        next_queue_offset_[it->first] = it->second;
-      }
+      for (auto it = taken.rbegin(); it != taken.rend(); ++it) *it->first = it->second;
       next_space_check_ms_ = 0;
       const Status refused(Code::kResourceExhausted,
                            "the append was not stored: " + st.message() +
@@ -401,27 +401,38 @@ void StoreImpl::NoteLagging(const Status& st) {
   }
 }
 
-void StoreImpl::MaybeReopenIndex() {
-  if (!index_->write_failing()) return;
+void StoreImpl::RecoverFromFullDisk() {
+  const bool index_failing = index_->write_failing();
+  if (!index_failing && !ObserverBehind()) return;
   const int64_t now = clock_->MonotonicMs();
-  if (now < next_index_reopen_ms_) return;
-  next_index_reopen_ms_ = now + kIndexReopenIntervalMs;
+  if (now < next_recovery_ms_) return;
+  next_recovery_ms_ = now + kRecoveryIntervalMs;
   uint64_t free_bytes = 0, total = 0;
   if (!fs_->DiskUsage(options_.data_dir, &free_bytes, &total).ok() || free_bytes < disk_reserve_) {
     return;  // no room yet: a reopen would fail the same way
   }
-  Status st = index_->Reopen();
-  if (st.ok()) {
-    spdlog::info("store {}: reopened the index after write failures", options_.data_dir);
-  } else {
-    spdlog::warn("store {}: reopening the index failed ({}); trying again in {} ms",
-                 options_.data_dir, st.ToString(), kIndexReopenIntervalMs);
+  if (index_failing) {
+    Status st = index_->Reopen();
+    if (st.ok()) {
+      spdlog::info("store {}: reopened the index after write failures", options_.data_dir);
+    } else {
+      spdlog::warn("store {}: reopening the index failed ({}); trying again in {} ms",
+                   options_.data_dir, st.ToString(), kRecoveryIntervalMs);
+    }
+  }
+  for (Observer* o : observers_) {
+    if (!o->NeedsReplay()) continue;
+    Status st = CatchUp(o);
+    if (!st.ok()) {
+      spdlog::warn("store {}: an observer could not catch up yet ({}); trying again in {} ms",
+                   options_.data_dir, st.ToString(), kRecoveryIntervalMs);
+    }
   }
 }
 
 void StoreImpl::RetryLagging() {
   if (!Lagging() || read_only()) return;
-  MaybeReopenIndex();
+  RecoverFromFullDisk();
   const Status queues_st = FlushStagedQueues();
   Status index_st;
   if (lagging_index_) {

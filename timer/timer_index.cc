@@ -11,6 +11,7 @@
 
 #include "common/coding.h"
 #include "store/leveldb_status.h"
+#include "store/reopenable_db.h"
 
 namespace tidemq::timer {
 namespace {
@@ -105,19 +106,32 @@ Status DecodeIndexValue(std::string_view value, IndexEntry* entry) {
   return Status::Ok();
 }
 
-TimerIndex::TimerIndex(leveldb::DB* db) : db_(db) {}
+TimerIndex::TimerIndex(std::unique_ptr<store::ReopenableDb> db) : db_(std::move(db)) {}
 TimerIndex::~TimerIndex() = default;
 
-Result<std::unique_ptr<TimerIndex>> TimerIndex::Open(const std::string& path) {
+namespace {
+
+leveldb::Options TimerIndexOptions() {
   leveldb::Options options;
   options.create_if_missing = true;
   // Keys are big-endian numbers and message ids: snappy would only cost CPU.
   options.compression = leveldb::kNoCompression;
   options.write_buffer_size = 8u << 20;
   options.max_open_files = store::LevelDbMaxOpenFiles();
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TimerIndex>> TimerIndex::Open(const std::string& path) {
+  const leveldb::Options options = TimerIndexOptions();
   leveldb::DB* db = nullptr;
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, path, &db), "open timer index " + path));
-  std::unique_ptr<TimerIndex> index(new TimerIndex(db));
+  auto wrap = [&](leveldb::DB* opened) {
+    return std::unique_ptr<TimerIndex>(
+        new TimerIndex(std::make_unique<store::ReopenableDb>(path, options, "timer index", opened)));
+  };
+  std::unique_ptr<TimerIndex> index = wrap(db);
   ASSIGN_OR_RETURN(std::optional<int64_t> format, GetInt(db, kFormatKey));
   ASSIGN_OR_RETURN(std::optional<int64_t> applied, GetInt(db, kAppliedKey));
   if (format != kFormat && applied.has_value()) {
@@ -129,7 +143,7 @@ Result<std::unique_ptr<TimerIndex>> TimerIndex::Open(const std::string& path) {
     db = nullptr;
     RETURN_IF_ERROR(
         FromLevelDb(leveldb::DB::Open(options, path, &db), "open timer index " + path));
-    index.reset(new TimerIndex(db));
+    index = wrap(db);
   }
   if (format != kFormat) {
     leveldb::WriteOptions sync;
@@ -141,11 +155,18 @@ Result<std::unique_ptr<TimerIndex>> TimerIndex::Open(const std::string& path) {
   return index;
 }
 
+Status TimerIndex::Reopen() {
+  RETURN_IF_ERROR(db_->Reopen());
+  return LoadCounters();
+}
+
 Status TimerIndex::LoadCounters() {
-  ASSIGN_OR_RETURN(std::optional<int64_t> applied, GetInt(db_.get(), kAppliedKey));
-  ASSIGN_OR_RETURN(std::optional<int64_t> pending, GetInt(db_.get(), kPendingKey));
-  ASSIGN_OR_RETURN(std::optional<int64_t> fired, GetInt(db_.get(), kFiredKey));
-  ASSIGN_OR_RETURN(std::optional<int64_t> cancelled, GetInt(db_.get(), kCancelledKey));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  ASSIGN_OR_RETURN(std::optional<int64_t> applied, GetInt(db.get(), kAppliedKey));
+  ASSIGN_OR_RETURN(std::optional<int64_t> pending, GetInt(db.get(), kPendingKey));
+  ASSIGN_OR_RETURN(std::optional<int64_t> fired, GetInt(db.get(), kFiredKey));
+  ASSIGN_OR_RETURN(std::optional<int64_t> cancelled, GetInt(db.get(), kCancelledKey));
   applied_ = applied.value_or(kNoLogOffset.value());
   pending_ = pending.value_or(0);
   fired_ = fired.value_or(0);
@@ -155,12 +176,14 @@ Status TimerIndex::LoadCounters() {
 
 Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, bool sync,
                          bool schedules_are_new) {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   // What this batch already changed, so a later op in the same batch sees it.
   std::map<int64_t, std::optional<IndexEntry>> entries;
   auto lookup = [&](LogOffset offset) -> Result<std::optional<IndexEntry>> {
     auto it = entries.find(offset.value());
     if (it != entries.end()) return it->second;
-    return Get(offset);
+    return GetIn(db.get(), offset);
   };
 
   leveldb::WriteBatch batch;
@@ -201,7 +224,7 @@ Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, boo
   batch.Put(kAppliedKey, BigEndian(applied.value()));
   leveldb::WriteOptions options;
   options.sync = sync;
-  RETURN_IF_ERROR(FromLevelDb(db_->Write(options, &batch), "timer index write"));
+  RETURN_IF_ERROR(FromLevelDb(db->Write(options, &batch), "timer index write"));
   pending_ = pending;
   fired_ = fired;
   cancelled_ = cancelled;
@@ -210,9 +233,11 @@ Status TimerIndex::Apply(const std::vector<TimerOp>& ops, LogOffset applied, boo
 }
 
 Status TimerIndex::SetApplied(LogOffset applied, bool sync) {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteOptions options;
   options.sync = sync;
-  RETURN_IF_ERROR(FromLevelDb(db_->Put(options, kAppliedKey, BigEndian(applied.value())),
+  RETURN_IF_ERROR(FromLevelDb(db->Put(options, kAppliedKey, BigEndian(applied.value())),
                               "timer index checkpoint"));
   applied_ = applied.value();
   return Status::Ok();
@@ -220,9 +245,16 @@ Status TimerIndex::SetApplied(LogOffset applied, bool sync) {
 
 Result<std::vector<IndexEntry>> TimerIndex::ScanDue(DueKey from, int64_t to_due_ms,
                                                     size_t limit) const {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  return ScanDueIn(db.get(), from, to_due_ms, limit);
+}
+
+Result<std::vector<IndexEntry>> TimerIndex::ScanDueIn(leveldb::DB* db, DueKey from,
+                                                      int64_t to_due_ms, size_t limit) const {
   std::vector<IndexEntry> out;
   if (limit == 0 || from.due_ms >= to_due_ms) return out;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(DueIndexKey(from)); it->Valid() && out.size() < limit; it->Next()) {
     leveldb::Slice k = it->key();
     if (k.empty() || k[0] != kDuePrefix) break;
@@ -240,13 +272,19 @@ Result<std::vector<IndexEntry>> TimerIndex::ScanDue(DueKey from, int64_t to_due_
 }
 
 Result<std::optional<IndexEntry>> TimerIndex::Get(LogOffset offset) const {
-  ASSIGN_OR_RETURN(std::optional<int64_t> due, GetInt(db_.get(), OffsetIndexKey(offset)));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  return GetIn(db.get(), offset);
+}
+
+Result<std::optional<IndexEntry>> TimerIndex::GetIn(leveldb::DB* db, LogOffset offset) const {
+  ASSIGN_OR_RETURN(std::optional<int64_t> due, GetInt(db, OffsetIndexKey(offset)));
   if (!due.has_value()) return std::optional<IndexEntry>();
   IndexEntry e;
   e.due_ms = *due;
   e.offset = offset;
   std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), DueIndexKey(e.key()), &value);
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), DueIndexKey(e.key()), &value);
   if (s.IsNotFound()) return Corruption("timer index: offset key without its due key");
   RETURN_IF_ERROR(FromLevelDb(s, "timer index get"));
   RETURN_IF_ERROR(DecodeIndexValue(value, &e));
@@ -256,7 +294,9 @@ Result<std::optional<IndexEntry>> TimerIndex::Get(LogOffset offset) const {
 Result<std::optional<LogOffset>> TimerIndex::FindByMessageId(const std::string& message_id) const {
   // Ids are unique per message, but a retried send may store one twice: the latest wins.
   const std::string prefix = MessageIdPrefix(message_id);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   std::optional<LogOffset> out;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8) return Corruption("timer index: malformed id key");
@@ -273,7 +313,9 @@ Result<std::optional<int64_t>> TimerIndex::NextDue() const {
 }
 
 Result<std::optional<LogOffset>> TimerIndex::OldestPendingOffset() const {
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   it->Seek(std::string(1, kOffsetPrefix));
   std::optional<LogOffset> out;
   if (it->Valid() && it->key().size() == 9 && it->key()[0] == kOffsetPrefix) {

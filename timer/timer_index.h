@@ -7,6 +7,8 @@
 // Thread safety: reads (Get, ScanDue, FindByMessageId, NextDue, counters, ...) may run on any
 // thread. Apply() must be called by one thread at a time (TimerService calls it under its
 // mutex): it reads the current state to keep the counters exact and replays idempotent.
+// Reopen() may run on any thread (store::ReopenableDb keeps other calls off the database
+// while it swaps it).
 #pragma once
 
 #include <atomic>
@@ -23,6 +25,10 @@
 namespace leveldb {
 class DB;
 }  // namespace leveldb
+
+namespace tidemq::store {
+class ReopenableDb;
+}  // namespace tidemq::store
 
 namespace tidemq::timer {
 
@@ -74,6 +80,9 @@ class TimerIndex {
                bool schedules_are_new = false);
   // Records `applied` alone (records with nothing for the timer).
   Status SetApplied(LogOffset applied, bool sync);
+  // Closes the database and opens it again (after a failed write on a full disk: LevelDB
+  // refuses every later write until then), and reloads the counters.
+  Status Reopen();
 
   // Entries with key >= from and due_ms < to_due_ms, in (due, offset) order, at most limit.
   Result<std::vector<IndexEntry>> ScanDue(DueKey from, int64_t to_due_ms, size_t limit) const;
@@ -92,10 +101,14 @@ class TimerIndex {
   int64_t CancelledCount() const { return cancelled_.load(); }
 
  private:
-  explicit TimerIndex(leveldb::DB* db);
+  explicit TimerIndex(std::unique_ptr<store::ReopenableDb> db);
   Status LoadCounters();
+  // The same as the public calls, on a database the caller holds (no second hold).
+  Result<std::optional<IndexEntry>> GetIn(leveldb::DB* db, LogOffset offset) const;
+  Result<std::vector<IndexEntry>> ScanDueIn(leveldb::DB* db, DueKey from, int64_t to_due_ms,
+                                            size_t limit) const;
 
-  std::unique_ptr<leveldb::DB> db_;
+  std::unique_ptr<store::ReopenableDb> db_;
   std::atomic<int64_t> applied_{kNoLogOffset.value()};
   std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> fired_{0};

@@ -82,7 +82,7 @@ void TimerService::OnBatchEnd(bool replay) {
   if (batch->ops.empty()) {
     applied_ = end;
     // Only bounds the replay after a restart; losing it is harmless.
-    if (batch->persist_checkpoint) status_ = index_->SetApplied(end, /*sync=*/false);
+    if (batch->persist_checkpoint) SetStatusLocked(index_->SetApplied(end, /*sync=*/false));
     return;
   }
   std::vector<TimerOp> ops = std::move(batch->ops);
@@ -100,8 +100,11 @@ void TimerService::OnBatchEnd(bool replay) {
   // Live kSchedule records are new by construction: no need to look them up.
   Status st = index_->Apply(ops, end, /*sync=*/false, /*schedules_are_new=*/!replay);
   if (!st.ok()) {
-    spdlog::error("timer: index write failed, timer stopped until restart: {}", st.ToString());
-    status_ = std::move(st);
+    spdlog::error(
+        "timer: index write failed, timer stopped until the store catches it up (room on the "
+        "disk again) or a restart: {}",
+        st.ToString());
+    SetStatusLocked(std::move(st));
     return;
   }
   applied_ = end;
@@ -221,7 +224,7 @@ Result<std::vector<DueTimer>> TimerService::Advance(int64_t now_ms) {
     const DueKey before = loaded_to_;
     Result<bool> more = RefillChunkLocked();
     if (!more.ok()) {
-      status_ = more.status();
+      SetStatusLocked(more.status());
       spdlog::error("timer: index read failed, timer stopped: {}", status_.ToString());
       return status_;
     }
@@ -293,7 +296,7 @@ void TimerService::EndCancel(LogOffset scheduled, bool appended) {
   if (appended || !cancelling_.erase(scheduled.value())) return;
   Result<std::optional<IndexEntry>> entry = index_->Get(scheduled);
   if (!entry.ok()) {
-    status_ = entry.status();
+    SetStatusLocked(entry.status());
     return;
   }
   if (entry->has_value()) MaybeLoadLocked((*entry)->due_ms, scheduled);
@@ -352,6 +355,35 @@ TimerStats TimerService::Stats() const {
 Status TimerService::status() const {
   std::lock_guard lock(mu_);
   return status_;
+}
+
+bool TimerService::NeedsReplay() const {
+  // Lock-free: the store asks before every group commit.
+  return needs_replay_.load(std::memory_order_acquire);
+}
+
+void TimerService::SetStatusLocked(Status st) {
+  status_ = std::move(st);
+  needs_replay_.store(status_.code() == Code::kResourceExhausted, std::memory_order_release);
+}
+
+Status TimerService::Resume() {
+  std::lock_guard lock(mu_);
+  if (status_.ok()) return Status::Ok();
+  RETURN_IF_ERROR(index_->Reopen());
+  spdlog::info("timer: index reopened after \"{}\"; catching up from log offset {}",
+               status_.ToString(), index_->applied().value());
+  SetStatusLocked(Status::Ok());
+  // Records after the index's applied offset are replayed: forget what was staged of them.
+  staged_ = decltype(staged_)();
+  applied_ = index_->applied();
+  ResetWheelLocked(wheel_->now_ms());  // scheduled entries come back from the index
+  return Status::Ok();
+}
+
+void TimerService::FailForTesting(Status st) {
+  std::lock_guard lock(mu_);
+  SetStatusLocked(std::move(st));
 }
 
 }  // namespace tidemq::timer

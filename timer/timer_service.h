@@ -29,6 +29,7 @@
 // refill chunk is read, never for a whole refill.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -107,6 +108,13 @@ class TimerService : public store::Observer {
   // write and then updates the wheel.
   void OnRecord(const store::Record& record, LogOffset offset, bool replay) override;
   void OnBatchEnd(bool replay) override;
+  // After an index failure for want of space or descriptors (a full disk), the service stops
+  // applying records; the store then calls Resume — the index is reopened and the service
+  // picks up again — and replays the log to it from Checkpoint(). Other failures stay.
+  bool NeedsReplay() const override;
+  Status Resume() override;
+  // Fault-injection probe for tests: the service behaves as after an index failure `st`.
+  void FailForTesting(Status st);
 
   // Everything due at now_ms (see the clock rules above), in (due, id) order; scheduled
   // messages come first among equal due times. Fails after an index error (sticky).
@@ -162,7 +170,9 @@ class TimerService : public store::Observer {
   const std::unique_ptr<TimerIndex> index_;
 
   mutable std::mutex mu_;
-  Status status_ GUARDED_BY(mu_);
+  void SetStatusLocked(Status st);  // REQUIRES(mu_)
+  Status status_ GUARDED_BY(mu_);  // set through SetStatusLocked
+  std::atomic<bool> needs_replay_{false};  // status_ is a failure Resume can clear
   std::unique_ptr<TimingWheel> wheel_ GUARDED_BY(mu_);  // replaced on a reset
   // Every index entry with key < loaded_to_ is in the wheel, firing, or being cancelled.
   DueKey loaded_to_ GUARDED_BY(mu_);

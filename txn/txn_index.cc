@@ -11,6 +11,7 @@
 
 #include "common/coding.h"
 #include "store/leveldb_status.h"
+#include "store/reopenable_db.h"
 
 namespace tidemq::txn {
 namespace {
@@ -180,7 +181,8 @@ Status DecodeEntryValue(std::string_view value, TxnEntry* e) {
   return Status::Ok();
 }
 
-TxnIndex::TxnIndex(leveldb::DB* db, CheckBackoff backoff) : db_(db), backoff_(backoff) {}
+TxnIndex::TxnIndex(std::unique_ptr<store::ReopenableDb> db, CheckBackoff backoff)
+    : db_(std::move(db)), backoff_(backoff) {}
 TxnIndex::~TxnIndex() = default;
 
 Result<std::unique_ptr<TxnIndex>> TxnIndex::Open(const std::string& path, CheckBackoff backoff) {
@@ -192,13 +194,21 @@ Result<std::unique_ptr<TxnIndex>> TxnIndex::Open(const std::string& path, CheckB
   options.max_open_files = store::LevelDbMaxOpenFiles();
   leveldb::DB* db = nullptr;
   RETURN_IF_ERROR(FromLevelDb(leveldb::DB::Open(options, path, &db), "open txn index " + path));
-  std::unique_ptr<TxnIndex> index(new TxnIndex(db, backoff));
+  std::unique_ptr<TxnIndex> index(new TxnIndex(
+      std::make_unique<store::ReopenableDb>(path, options, "txn index", db), backoff));
   RETURN_IF_ERROR(index->LoadCounters());
   return index;
 }
 
+Status TxnIndex::Reopen() {
+  RETURN_IF_ERROR(db_->Reopen());
+  return LoadCounters();
+}
+
 Status TxnIndex::LoadCounters() {
-  ASSIGN_OR_RETURN(std::optional<int64_t> applied, GetInt(db_.get(), kAppliedKey));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  ASSIGN_OR_RETURN(std::optional<int64_t> applied, GetInt(db.get(), kAppliedKey));
   applied_ = applied.value_or(kNoLogOffset.value());
   std::pair<const char*, std::atomic<int64_t>*> counters[] = {{kPendingCountKey, &pending_},
                                                               {kCommittedKey, &committed_},
@@ -206,7 +216,7 @@ Status TxnIndex::LoadCounters() {
                                                               {kParkedKey, &parked_},
                                                               {kChecksSentKey, &checks_sent_}};
   for (auto& [key, counter] : counters) {
-    ASSIGN_OR_RETURN(std::optional<int64_t> v, GetInt(db_.get(), key));
+    ASSIGN_OR_RETURN(std::optional<int64_t> v, GetInt(db.get(), key));
     *counter = v.value_or(0);
   }
   return Status::Ok();
@@ -224,12 +234,14 @@ TxnCounters TxnIndex::Counters() const {
 
 Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sync,
                        bool halves_are_new) {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   // What this batch already changed, so a later op in the same batch sees it.
   std::map<int64_t, TxnEntry> entries;
   auto lookup = [&](LogOffset half) -> Result<std::optional<TxnEntry>> {
     auto it = entries.find(half.value());
     if (it != entries.end()) return std::optional<TxnEntry>(it->second);
-    return GetEntry(db_.get(), leveldb::ReadOptions(), half);
+    return GetEntry(db.get(), leveldb::ReadOptions(), half);
   };
 
   leveldb::WriteBatch batch;
@@ -313,7 +325,7 @@ Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sy
   batch.Put(kAppliedKey, BigEndian(applied.value()));
   leveldb::WriteOptions options;
   options.sync = sync;
-  RETURN_IF_ERROR(FromLevelDb(db_->Write(options, &batch), "txn index write"));
+  RETURN_IF_ERROR(FromLevelDb(db->Write(options, &batch), "txn index write"));
   pending_ = c.pending;
   committed_ = c.committed;
   rolled_back_ = c.rolled_back;
@@ -324,31 +336,35 @@ Status TxnIndex::Apply(const std::vector<TxnOp>& ops, LogOffset applied, bool sy
 }
 
 Status TxnIndex::SetApplied(LogOffset applied, bool sync) {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteOptions options;
   options.sync = sync;
-  RETURN_IF_ERROR(FromLevelDb(db_->Put(options, kAppliedKey, BigEndian(applied.value())),
+  RETURN_IF_ERROR(FromLevelDb(db->Put(options, kAppliedKey, BigEndian(applied.value())),
                               "txn index checkpoint"));
   applied_ = applied.value();
   return Status::Ok();
 }
 
 Result<size_t> TxnIndex::PurgeResolvedBefore(int64_t before_ms, size_t limit) {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   leveldb::WriteBatch batch;
   size_t purged = 0;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek(std::string(1, kResolvedPrefix)); it->Valid() && purged < limit; it->Next()) {
     const leveldb::Slice k = it->key();
     if (k.empty() || k[0] != kResolvedPrefix) break;
     if (k.size() != 17) return Corruption("txn index: malformed resolved key");
     if (DecodeInt(k.data() + 1) >= before_ms) break;
     const LogOffset half(DecodeInt(k.data() + 9));
-    ASSIGN_OR_RETURN(std::optional<TxnEntry> e, GetEntry(db_.get(), leveldb::ReadOptions(), half));
+    ASSIGN_OR_RETURN(std::optional<TxnEntry> e, GetEntry(db.get(), leveldb::ReadOptions(), half));
     batch.Delete(k);
     if (e.has_value()) {
       batch.Delete(EntryKey(half));
       if (!e->message_id.empty()) {
         ASSIGN_OR_RETURN(std::optional<int64_t> by_id,
-                         GetInt(db_.get(), MessageIdKey(e->message_id)));
+                         GetInt(db.get(), MessageIdKey(e->message_id)));
         // A later half may have reused the id: only this entry's own mapping goes.
         if (by_id == half.value()) batch.Delete(MessageIdKey(e->message_id));
       }
@@ -357,16 +373,20 @@ Result<size_t> TxnIndex::PurgeResolvedBefore(int64_t before_ms, size_t limit) {
   }
   RETURN_IF_ERROR(FromLevelDb(it->status(), "txn index scan"));
   if (purged == 0) return purged;
-  RETURN_IF_ERROR(FromLevelDb(db_->Write(leveldb::WriteOptions(), &batch), "txn index purge"));
+  RETURN_IF_ERROR(FromLevelDb(db->Write(leveldb::WriteOptions(), &batch), "txn index purge"));
   return purged;
 }
 
 Result<std::optional<TxnEntry>> TxnIndex::Get(LogOffset half) const {
-  return GetEntry(db_.get(), leveldb::ReadOptions(), half);
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  return GetEntry(db.get(), leveldb::ReadOptions(), half);
 }
 
 Result<std::optional<LogOffset>> TxnIndex::FindByMessageId(const std::string& message_id) const {
-  ASSIGN_OR_RETURN(std::optional<int64_t> half, GetInt(db_.get(), MessageIdKey(message_id)));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  ASSIGN_OR_RETURN(std::optional<int64_t> half, GetInt(db.get(), MessageIdKey(message_id)));
   if (!half.has_value()) return std::optional<LogOffset>();
   return std::optional<LogOffset>(LogOffset(*half));
 }
@@ -374,11 +394,13 @@ Result<std::optional<LogOffset>> TxnIndex::FindByMessageId(const std::string& me
 Result<std::vector<TxnEntry>> TxnIndex::ScanDue(const std::string& group, int64_t now_ms,
                                                 size_t limit,
                                                 const std::function<bool(LogOffset)>& skip) const {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   std::vector<TxnEntry> out;
   if (limit == 0) return out;
-  SnapshotRead read(db_.get());
+  SnapshotRead read(db.get());
   const std::string prefix = DueGroupPrefix(group);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read.options()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(read.options()));
   for (it->Seek(prefix); it->Valid() && out.size() < limit; it->Next()) {
     const leveldb::Slice k = it->key();
     if (!HasPrefix(k, prefix)) break;
@@ -386,7 +408,7 @@ Result<std::vector<TxnEntry>> TxnIndex::ScanDue(const std::string& group, int64_
     if (DecodeInt(k.data() + prefix.size()) > now_ms) break;
     const LogOffset half(DecodeInt(k.data() + prefix.size() + 8));
     if (skip && skip(half)) continue;
-    ASSIGN_OR_RETURN(std::optional<TxnEntry> e, GetEntry(db_.get(), read.options(), half));
+    ASSIGN_OR_RETURN(std::optional<TxnEntry> e, GetEntry(db.get(), read.options(), half));
     if (!e.has_value()) return Corruption("txn index: due key without its entry");
     out.push_back(std::move(*e));
   }
@@ -396,8 +418,10 @@ Result<std::vector<TxnEntry>> TxnIndex::ScanDue(const std::string& group, int64_
 
 Result<std::optional<int64_t>> TxnIndex::NextDue(const std::string& group,
                                                  const std::function<bool(LogOffset)>& skip) const {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   const std::string prefix = DueGroupPrefix(group);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   std::optional<int64_t> out;
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     const leveldb::Slice k = it->key();
@@ -412,8 +436,10 @@ Result<std::optional<int64_t>> TxnIndex::NextDue(const std::string& group,
 }
 
 Result<std::vector<std::string>> TxnIndex::ListPendingGroups() const {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   std::vector<std::string> out;
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   it->Seek(std::string(1, kDuePrefix));
   while (it->Valid()) {
     const leveldb::Slice k = it->key();
@@ -432,11 +458,13 @@ Result<std::vector<std::string>> TxnIndex::ListPendingGroups() const {
 
 Result<std::vector<TxnEntry>> TxnIndex::List(std::optional<TxnState> state, bool parked_only,
                                              LogOffset after, size_t limit) const {
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
   std::vector<TxnEntry> out;
   if (limit == 0) return out;
   const LogOffset from(after.value() < 0 ? 0 : after.value() + 1);
-  SnapshotRead read(db_.get());
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(read.options()));
+  SnapshotRead read(db.get());
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(read.options()));
   // Pending ones have their own prefix; the others are filtered from all entries.
   const bool by_pending = state == TxnState::kPending;
   const char prefix = by_pending ? kPendingPrefix : kEntryPrefix;
@@ -448,7 +476,7 @@ Result<std::vector<TxnEntry>> TxnIndex::List(std::optional<TxnState> state, bool
     const LogOffset half(DecodeInt(k.data() + 1));
     TxnEntry e;
     if (by_pending) {
-      ASSIGN_OR_RETURN(std::optional<TxnEntry> found, GetEntry(db_.get(), read.options(), half));
+      ASSIGN_OR_RETURN(std::optional<TxnEntry> found, GetEntry(db.get(), read.options(), half));
       if (!found.has_value()) return Corruption("txn index: pending key without its entry");
       e = std::move(*found);
     } else {
@@ -465,7 +493,9 @@ Result<std::vector<TxnEntry>> TxnIndex::List(std::optional<TxnState> state, bool
 }
 
 Result<std::optional<LogOffset>> TxnIndex::OldestPendingOffset() const {
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  store::ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   it->Seek(std::string(1, kPendingPrefix));
   std::optional<LogOffset> out;
   if (it->Valid() && it->key().size() == kOffsetKeySize && it->key()[0] == kPendingPrefix) {

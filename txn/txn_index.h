@@ -28,6 +28,10 @@ namespace leveldb {
 class DB;
 }  // namespace leveldb
 
+namespace tidemq::store {
+class ReopenableDb;
+}  // namespace tidemq::store
+
 namespace tidemq::txn {
 
 // One state change read from one log record.
@@ -75,6 +79,9 @@ class TxnIndex {
                bool halves_are_new = false);
   // Records `applied` alone (records with nothing for txn/).
   Status SetApplied(LogOffset applied, bool sync);
+  // Closes the database and opens it again (after a failed write on a full disk: LevelDB
+  // refuses every later write until then), and reloads the counters. Any thread.
+  Status Reopen();
   // Deletes up to `limit` resolved entries with end_ms < before_ms (oldest end first);
   // returns how many. Counters are lifetime totals and do not change.
   Result<size_t> PurgeResolvedBefore(int64_t before_ms, size_t limit);
@@ -104,10 +111,10 @@ class TxnIndex {
   const CheckBackoff& backoff() const { return backoff_; }
 
  private:
-  TxnIndex(leveldb::DB* db, CheckBackoff backoff);
+  TxnIndex(std::unique_ptr<store::ReopenableDb> db, CheckBackoff backoff);
   Status LoadCounters();
 
-  std::unique_ptr<leveldb::DB> db_;
+  std::unique_ptr<store::ReopenableDb> db_;
   const CheckBackoff backoff_;
   std::atomic<int64_t> applied_{kNoLogOffset.value()};
   std::atomic<int64_t> pending_{0};

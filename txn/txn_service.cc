@@ -143,15 +143,18 @@ void TxnService::OnBatchEnd(bool replay) {
   if (batch->ops.empty()) {
     applied_ = end;
     // Only bounds the replay after a restart; losing it is harmless.
-    if (batch->persist_checkpoint) status_ = index_->SetApplied(end, /*sync=*/false);
+    if (batch->persist_checkpoint) SetStatusLocked(index_->SetApplied(end, /*sync=*/false));
     return;
   }
   std::vector<TxnOp> ops = std::move(batch->ops);
   // A live kTxnHalf record is new by construction: no need to look it up.
   Status st = index_->Apply(ops, end, /*sync=*/false, /*halves_are_new=*/!replay);
   if (!st.ok()) {
-    spdlog::error("txn: index write failed, transactions stopped until restart: {}", st.ToString());
-    status_ = std::move(st);
+    spdlog::error(
+        "txn: index write failed, transactions stopped until the store catches the index up "
+        "(room on the disk again) or a restart: {}",
+        st.ToString());
+    SetStatusLocked(std::move(st));
     return;
   }
   applied_ = end;
@@ -310,7 +313,7 @@ Result<size_t> TxnService::PurgeResolved(int64_t before_ms, size_t limit) {
   if (!purged.ok()) {
     spdlog::error("txn: purge failed, transactions stopped until restart: {}",
                   purged.status().ToString());
-    status_ = purged.status();
+    SetStatusLocked(purged.status());
   }
   return purged;
 }
@@ -372,6 +375,34 @@ Result<std::string> TxnService::ProducerGroupOf(const store::Record& half) {
   }
   return InvalidArgument("transaction half has no " + std::string(kProducerGroupProperty) +
                          " property");
+}
+
+bool TxnService::NeedsReplay() const {
+  // Lock-free: the store asks before every group commit.
+  return needs_replay_.load(std::memory_order_acquire);
+}
+
+void TxnService::SetStatusLocked(Status st) {
+  status_ = std::move(st);
+  needs_replay_.store(status_.code() == Code::kResourceExhausted, std::memory_order_release);
+}
+
+Status TxnService::Resume() {
+  std::lock_guard lock(mu_);
+  if (status_.ok()) return Status::Ok();
+  RETURN_IF_ERROR(index_->Reopen());
+  spdlog::info("txn: index reopened after \"{}\"; catching up from log offset {}",
+               status_.ToString(), index_->applied().value());
+  SetStatusLocked(Status::Ok());
+  // Records after the index's applied offset are replayed: forget what was staged of them.
+  staged_ = decltype(staged_)();
+  applied_ = index_->applied();
+  return Status::Ok();
+}
+
+void TxnService::FailForTesting(Status st) {
+  std::lock_guard lock(mu_);
+  SetStatusLocked(std::move(st));
 }
 
 }  // namespace tidemq::txn

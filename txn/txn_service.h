@@ -24,6 +24,7 @@
 // TakeDueChecks, NextCheckMs). Plain reads (Get, List, Stats, ...) do not take it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -82,6 +83,13 @@ class TxnService : public store::Observer {
   LogOffset Checkpoint() const override;
   void OnRecord(const store::Record& record, LogOffset offset, bool replay) override;
   void OnBatchEnd(bool replay) override;
+  // After an index failure for want of space or descriptors (a full disk), the service stops
+  // applying records; the store then calls Resume — the index is reopened and the service
+  // picks up again — and replays the log to it from Checkpoint(). Other failures stay.
+  bool NeedsReplay() const override;
+  Status Resume() override;
+  // Fault-injection probe for tests: the service behaves as after an index failure `st`.
+  void FailForTesting(Status st);
 
   // The end protocol (see above). Errors: kNotFound (no half at `half`, or message_id is not
   // empty and differs from the half's), kTxnConflict (the opposite action took effect, or an
@@ -144,7 +152,9 @@ class TxnService : public store::Observer {
   const std::unique_ptr<TxnIndex> index_;
 
   mutable std::mutex mu_;
-  Status status_ GUARDED_BY(mu_);
+  void SetStatusLocked(Status st);  // REQUIRES(mu_)
+  Status status_ GUARDED_BY(mu_);  // set through SetStatusLocked
+  std::atomic<bool> needs_replay_{false};  // status_ is a failure Resume can clear
   std::unordered_map<int64_t, Ending> ending_ GUARDED_BY(mu_);
   std::unordered_set<int64_t> checking_ GUARDED_BY(mu_);
   LogOffset applied_ GUARDED_BY(mu_);

@@ -42,7 +42,9 @@ TEST(ConsumerOffsetsTest, MalformedIsRefused) {
         R"({"committed":"1","next":1,"attempts":[],"lost":0})", "{\"committed\":1"}) {
     auto v = DecodeQueueOffsets(bad);
     EXPECT_FALSE(v.ok()) << bad;
-    if (!v.ok()) EXPECT_EQ(v.status().code(), Code::kCorruption);
+    if (!v.ok()) {
+      EXPECT_EQ(v.status().code(), Code::kCorruption);
+    }
   }
 }
 

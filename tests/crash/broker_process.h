@@ -138,31 +138,31 @@ class BrokerProcess {
   // SIGTERM (a clean stop: the broker persists consumer offsets and closes the store) and
   // reap. Returns true when the broker exited with status 0.
   bool Stop() {
-    if (!running()) return false;
-    kill(pid_, SIGTERM);
     int wstatus = 0;
-    pid_t r;
-    do {
-      r = waitpid(pid_, &wstatus, 0);
-    } while (r < 0 && errno == EINTR);
-    pid_ = -1;
-    return r > 0 && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+    if (!SignalAndReap(SIGTERM, &wstatus)) return false;
+    return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
   }
 
   // SIGKILL and reap. Returns true when the child died of SIGKILL (not of anything else).
   bool Kill() {
-    if (!running()) return false;
-    kill(pid_, SIGKILL);
     int wstatus = 0;
-    pid_t r;
-    do {
-      r = waitpid(pid_, &wstatus, 0);
-    } while (r < 0 && errno == EINTR);
-    pid_ = -1;
-    return r > 0 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
+    if (!SignalAndReap(SIGKILL, &wstatus)) return false;
+    return WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL;
   }
 
  private:
+  // Sends `sig` to the running broker and waits for it; false when none ran or none was reaped.
+  bool SignalAndReap(int sig, int* wstatus) {
+    if (!running()) return false;
+    kill(pid_, sig);
+    pid_t r;
+    do {
+      r = waitpid(pid_, wstatus, 0);
+    } while (r < 0 && errno == EINTR);
+    pid_ = -1;
+    return r > 0;
+  }
+
   std::string root_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;

@@ -168,7 +168,9 @@ TEST(CorruptionFaultTest, RandomFlipsAndCutsAfterAKillLoseOnlyTheDamagedMessages
     for (int i = 0; i < kMessages; ++i) {
       if (damaged.count(i)) continue;
       EXPECT_EQ(fresh.count(i), 1u) << "intact message " << i << " not delivered once";
-      if (!early.count(i)) EXPECT_GE(rest.count(i), 1u) << "intact message " << i << " lost";
+      if (!early.count(i)) {
+        EXPECT_GE(rest.count(i), 1u) << "intact message " << i << " lost";
+      }
     }
     // Both groups keep consuming what comes next.
     auto again = Producer::NewBuilder().Endpoint(broker.address()).Build();

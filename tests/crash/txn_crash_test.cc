@@ -121,7 +121,9 @@ TEST(TxnCrashTest, KillBetweenHalfAndEndKeepsCommitsExactlyOnceAndRollbacksInvis
     ASSERT_TRUE(batch.ok()) << batch.status().ToString();
     empty = batch->empty() ? empty + 1 : 0;
     for (const auto& m : *batch) ++seen[std::stoi(m.body().substr(6))];
-    if (!batch->empty()) ASSERT_TRUE(consumer->Ack(*batch).ok());
+    if (!batch->empty()) {
+      ASSERT_TRUE(consumer->Ack(*batch).ok());
+    }
   }
   int committed = 0;
   for (int n : half_acked) {

@@ -2,6 +2,9 @@
 // exactly-once firing protocol across restarts.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/file_system.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
@@ -180,6 +183,49 @@ TEST(TimerStoreTest, ACrashBeforeTheRePutFiresAgain) {
   auto fired = n.timer->Advance(kStart + 300);
   ASSERT_TRUE(fired.ok());
   EXPECT_TRUE(fired->empty());
+  n.Close();
+}
+
+// A full disk made the timer's own index write fail (issue 10, item 5): the timer stops
+// applying records, and the store catches it up by itself — reopens the index and replays
+// what it missed — once there is room, without a restart. Before, it stayed stopped (and
+// with it every lease expiry and check-back) until the broker restarted.
+TEST(TimerStoreTest, AfterAFullDiskTheTimerCatchesUpWithoutARestart) {
+  TempDir dir;
+  Node n = Node::Open(dir.path());
+  const LogOffset before = AppendOne(n.store.get(), Scheduled("before", kStart + 10)).log_offset;
+  n.timer->FailForTesting(Status(Code::kResourceExhausted, "timer index write: No space left"));
+  EXPECT_TRUE(n.timer->NeedsReplay());
+  EXPECT_FALSE(n.timer->Advance(kStart).ok());  // stopped, as after the real failure
+  // Records keep coming while it is stopped: a schedule and a cancel of the earlier one.
+  const LogOffset during = AppendOne(n.store.get(), Scheduled("during", kStart + 20)).log_offset;
+  AppendOne(n.store.get(), Cancel(before));
+  // The store's writer retries about every 100 ms and catches the timer up.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (n.timer->NeedsReplay() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(n.timer->NeedsReplay());
+  ASSERT_TRUE(n.timer->status().ok()) << n.timer->status().ToString();
+  EXPECT_EQ(n.timer->Stats().pending, 1);
+  EXPECT_EQ(n.timer->Stats().cancelled, 1);
+  auto fired = n.timer->Advance(kStart + 20);
+  ASSERT_TRUE(fired.ok()) << fired.status().ToString();
+  ASSERT_EQ(fired->size(), 1u);
+  EXPECT_EQ((*fired)[0].log_offset, during);
+  // And it applies new records live again.
+  AppendOne(n.store.get(), Scheduled("after", kStart + 30));
+  EXPECT_EQ(n.timer->Stats().pending, 2);
+  n.Close();
+}
+
+// Other failures are not a full disk: nothing to catch up, the timer stays stopped.
+TEST(TimerStoreTest, AnIOErrorIsNotCaughtUp) {
+  TempDir dir;
+  Node n = Node::Open(dir.path());
+  n.timer->FailForTesting(Status(Code::kIOError, "timer index write: Input/output error"));
+  EXPECT_FALSE(n.timer->NeedsReplay());
+  EXPECT_FALSE(n.timer->Advance(kStart).ok());
   n.Close();
 }
 

@@ -2,6 +2,9 @@
 // restarts, is rebuilt when the index is deleted, and a replay is harmless.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/file_system.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
@@ -204,6 +207,32 @@ TEST(TxnStoreTest, PendingTransactionsSurviveARestartAndCanBeEnded) {
   const store::Record delivered = n.Read(q->front().log_offset);
   EXPECT_EQ(delivered.message_id, "b");
   EXPECT_EQ(delivered.origin_offset, b);
+  n.Close();
+}
+
+// A full disk made the transaction index's own write fail (issue 10, item 5): the service
+// stops, and the store catches it up by itself — reopens the index and replays what it
+// missed — once there is room, without a restart.
+TEST(TxnStoreTest, AfterAFullDiskTheIndexCatchesUpWithoutARestart) {
+  TempDir dir;
+  Node n = Node::Open(dir.path());
+  const LogOffset a = AppendOne(n.store.get(), Half("a")).log_offset;
+  n.txn->FailForTesting(Status(Code::kResourceExhausted, "txn index write: No space left"));
+  EXPECT_TRUE(n.txn->NeedsReplay());
+  // While stopped: another half arrives, and the first one commits.
+  const LogOffset b = AppendOne(n.store.get(), Half("b")).log_offset;
+  AppendOne(n.store.get(), TxnService::MakeCommit(n.Read(a), a, EndReason::kProducer));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (n.txn->NeedsReplay() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(n.txn->NeedsReplay());
+  ASSERT_TRUE(n.txn->status().ok()) << n.txn->status().ToString();
+  EXPECT_EQ(n.txn->Stats().pending, 1);
+  EXPECT_EQ(n.txn->Stats().committed, 1);
+  auto got = n.txn->Get(b);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->state, TxnState::kPending);
   n.Close();
 }
 
