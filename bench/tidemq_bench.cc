@@ -22,11 +22,13 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bench/admin_churn.h"
 #include "bench/report.h"
 #include "bench/retry_workload.h"
 #include "bench/workload.h"
@@ -122,6 +124,9 @@ void AddProduceOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
   cmd->add_option("--rate", o->rate, "Target msg/s over all producers (0: as fast as possible)")
       ->capture_default_str();
+  cmd->add_option("--admin-every-ms", o->admin_every_ms,
+                  "Also create a topic every MS ms while sending (deleted after; 0: none)")
+      ->capture_default_str();
 }
 
 void AddBlockingOption(CLI::App* cmd, BenchOptions* o) {
@@ -212,6 +217,9 @@ std::string CheckOptions(const BenchOptions& o) {
   if (o.inflight < 1 || o.inflight > 65536) return "--inflight must be 1..65536";
   if (o.batch < 1 || o.batch > 4096) return "--batch must be 1..4096";
   if (o.rate < 0) return "--rate must not be negative";
+  if (o.admin_every_ms != 0 && (o.admin_every_ms < 10 || o.admin_every_ms > 60'000)) {
+    return "--admin-every-ms must be 0 or 10..60000";
+  }
   if (o.consumers < 1 || o.consumers > 64) return "--consumers must be 1..64";
   if (o.receive_batch < 1 || o.receive_batch > 1024) return "--receive-batch must be 1..1024";
   constexpr int64_t kMaxScheduleMs = int64_t{400} * 24 * 3600 * 1000;
@@ -458,7 +466,10 @@ int Run(Mode mode, BenchOptions o, bool duration_given) {
         std::thread([&] { consume_status = RunConsumers(o, control, limits, consumed); });
   }
   if (produce) {
+    std::optional<AdminChurn> churn;
+    if (o.admin_every_ms > 0) churn.emplace(o, o.admin_every_ms).Start();
     produce_status = RunProducers(o, control, produced, check ? &checks : nullptr);
+    if (churn) churn->Stop();
     if (!produce_status.ok()) control.Stop();
     limits.count = produced.total();
     // Scheduled messages: nothing to drain before the last one falls due.

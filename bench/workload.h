@@ -37,6 +37,7 @@ struct BenchOptions {
   int producers = 1;
   int batch = 1;    // messages per SendBatch; 1: SendAsync
   double rate = 0;  // target msg/s over all producers; 0: as fast as possible
+  int64_t admin_every_ms = 0;  // produce: also create a topic this often (bench/admin_churn.h)
   // inflight threads per producer, each one blocking Send at a time (like transactional
   // sends: the baseline for them) instead of SendAsync.
   bool blocking = false;

@@ -22,7 +22,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
-#include "store/thread_annotations.h"
+#include "common/thread_annotations.h"
 #include "timer/timer_service.h"
 
 namespace tidemq::broker {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages TideMQ builds with, only those that are missing.
+# Installs the Debian packages TideMQ builds with, only those that are missing. Extra package
+# names as arguments are installed too (scripts/check_thread_safety.sh asks for clang).
 set -euo pipefail
 
 PACKAGES=(
@@ -7,6 +8,7 @@ PACKAGES=(
   libboost-dev libleveldb-dev libsnappy-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libsqlite3-dev
   libgtest-dev libgmock-dev
+  "$@"
 )
 
 missing=()

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "./scripts/check_layering.sh"
+"./scripts/check_thread_safety.sh"
 "./scripts/build.sh"
 build_dir=${TIDEMQ_BUILD_DIR:-build}
 echo "==> running tests"

@@ -41,7 +41,7 @@ Status CommitLog::Recover() {
   std::sort(bases.begin(), bases.end());
   if (bases.empty()) return CreateSegment(0);
 
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   for (int64_t base : bases) {
     ASSIGN_OR_RETURN(std::unique_ptr<File> file,
                      fs_->Open(JoinPath(dir_, OffsetFileName(base)), /*create=*/false));
@@ -99,11 +99,11 @@ Status CommitLog::CreateSegment(int64_t base) {
   RETURN_IF_ERROR(fs_->SyncDir(dir_));
   std::shared_ptr<File> shared = std::move(file);
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     segments_[base].file = shared;
   }
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     active_ = std::move(shared);
   }
   active_base_ = base;
@@ -137,14 +137,14 @@ Status CommitLog::Sync() {
   // moment ago is still right, because Roll() syncs it completely before switching.
   std::shared_ptr<File> file;
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     file = active_;
   }
   return file->Sync();
 }
 
 void CommitLog::NoteStoreMs(int64_t store_ms) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   auto it = segments_.find(active_base_);
   if (it != segments_.end()) it->second.newest_store_ms = store_ms;
 }
@@ -153,7 +153,7 @@ Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
   std::shared_ptr<File> file;
   int64_t base, segment_end;
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     if (segments_.empty() || offset.value() < segments_.begin()->first) {
       return NotFound("log offset " + std::to_string(offset.value()) +
                       " is below the log start (deleted by retention)");
@@ -215,12 +215,12 @@ Result<Record> CommitLog::Read(LogOffset offset, LogOffset limit) const {
 }
 
 LogOffset CommitLog::min_offset() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return LogOffset(segments_.empty() ? 0 : segments_.begin()->first);
 }
 
 std::vector<CommitLog::SegmentInfo> CommitLog::Segments() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<SegmentInfo> out;
   for (auto it = segments_.begin(); it != segments_.end(); ++it) {
     SegmentInfo info;
@@ -238,7 +238,7 @@ std::vector<CommitLog::SegmentInfo> CommitLog::Segments() const {
 Status CommitLog::DeleteOldestSegment() {
   std::string path;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     if (segments_.size() < 2) {
       return Status(Code::kFailedPrecondition, "the active segment is never deleted");
     }

@@ -19,16 +19,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/file_system.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "store/record.h"
 #include "store/store.h"
-#include "store/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace tidemq::store {
 
@@ -95,7 +95,7 @@ class CommitLog {
   std::vector<DamagedRange> damaged_;  // Open only
   uint64_t torn_tail_bytes_ = 0;       // Open only
 
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::map<int64_t, Segment> segments_ GUARDED_BY(mu_);  // by base offset
   // Written by the writer only; the active segment is segments_.rbegin().
   std::atomic<int64_t> end_{0};

@@ -65,7 +65,7 @@ Result<std::shared_ptr<File>> ConsumeQueue::FileAt(int64_t base, bool create) co
 }
 
 Status ConsumeQueue::Load() {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   if (!fs_->Exists(dir_)) return Status::Ok();
   dir_created_ = true;
   ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(dir_));
@@ -158,7 +158,7 @@ Status ConsumeQueue::Append(const QueueEntry& entry, bool* first_staged) {
     if (staged_.empty()) {
       // A gap (replay into a queue rebuilt from a trimmed log, or a raised next offset): the
       // skipped slots stay holes.
-      std::unique_lock lock(mu_);
+      WriterLock lock(mu_);
       if (next_offset_ > min_offset_) {
         spdlog::warn("consume queue {}: gap from queue offset {} to {}", dir_, next_offset_,
                      entry.queue_offset);
@@ -203,7 +203,7 @@ Status ConsumeQueue::Flush() {
                                       static_cast<size_t>(base + entries_per_file_ - pos));
     bool exists;
     {
-      std::shared_lock lock(mu_);
+      ReaderLock lock(mu_);
       exists = bases_.count(base) > 0;
     }
     if (!dir_created_) {
@@ -219,7 +219,7 @@ Status ConsumeQueue::Flush() {
     if (!exists) {
       st = fs_->SyncDir(dir_);
       if (!st.ok()) break;
-      std::unique_lock lock(mu_);
+      WriterLock lock(mu_);
       bases_.insert(base);
     }
     const uint64_t at = static_cast<uint64_t>(pos - base) * kQueueEntrySize;
@@ -229,7 +229,7 @@ Status ConsumeQueue::Flush() {
     rest.remove_prefix(n * kQueueEntrySize);
     pos += static_cast<int64_t>(n);
   }
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   dirty_.insert(written.begin(), written.end());
   if (!st.ok()) return st;  // staged_ stays: written again, whole, by the next Flush
   staged_.clear();
@@ -240,7 +240,7 @@ Status ConsumeQueue::Flush() {
 Status ConsumeQueue::Sync() {
   std::vector<int64_t> bases;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     for (int64_t base : dirty_) {
       if (bases_.count(base)) bases.push_back(base);
     }
@@ -251,7 +251,7 @@ Status ConsumeQueue::Sync() {
     Result<std::shared_ptr<File>> file = FileAt(bases[i], /*create=*/false);
     if (file.ok()) st = (*file)->Sync();
     if (!file.ok() || !st.ok()) {
-      std::unique_lock lock(mu_);  // still to sync: the next Sync tries again
+      WriterLock lock(mu_);  // still to sync: the next Sync tries again
       dirty_.insert(bases.begin() + static_cast<ptrdiff_t>(i), bases.end());
       return file.ok() ? st : file.status();
     }
@@ -260,7 +260,7 @@ Status ConsumeQueue::Sync() {
 }
 
 Status ConsumeQueue::TruncateFromLog(LogOffset log_end) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   int64_t keep;
   RETURN_IF_ERROR(FindFirstAtOrPastLocked(min_offset_, next_offset_, log_end, &keep));
   if (keep == next_offset_) return Status::Ok();
@@ -287,7 +287,7 @@ Status ConsumeQueue::TruncateFromLog(LogOffset log_end) {
 Status ConsumeQueue::TrimBelowLog(LogOffset log_min) {
   std::vector<int64_t> doomed;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     int64_t first;
     RETURN_IF_ERROR(FindFirstAtOrPastLocked(min_offset_, next_offset_, log_min, &first));
     min_offset_ = std::max(min_offset_, first);
@@ -309,7 +309,7 @@ Status ConsumeQueue::TrimBelowLog(LogOffset log_min) {
 Result<std::vector<QueueEntry>> ConsumeQueue::Read(int64_t from, size_t max,
                                                    LogOffset log_min) const {
   std::vector<QueueEntry> out;
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   int64_t pos = std::max(from, min_offset_);
   std::string buf;
   while (pos < next_offset_ && out.size() < max) {
@@ -336,12 +336,12 @@ Result<std::vector<QueueEntry>> ConsumeQueue::Read(int64_t from, size_t max,
 }
 
 int64_t ConsumeQueue::min_offset() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return min_offset_;
 }
 
 int64_t ConsumeQueue::next_offset() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return next_offset_;
 }
 

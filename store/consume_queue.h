@@ -21,16 +21,16 @@
 #include <cstdint>
 #include <memory>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/file_system.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "store/file_cache.h"
 #include "store/store.h"
-#include "store/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace tidemq::store {
 
@@ -89,15 +89,15 @@ class ConsumeQueue {
   Result<std::shared_ptr<File>> FileAt(int64_t base, bool create) const;
   // Reads n entries from queue offset `pos` (inside one file) into *buf; slots past the
   // file's end read as holes. REQUIRES(mu_) (shared)
-  Status ReadSlotsLocked(int64_t pos, size_t n, std::string* buf) const;
+  Status ReadSlotsLocked(int64_t pos, size_t n, std::string* buf) const REQUIRES_SHARED(mu_);
   // The first entry at or after `from` and below `hi` that is not a hole: *at is its queue
   // offset, or hi when there is none. REQUIRES(mu_) (shared)
-  Status NextEntryLocked(int64_t from, int64_t hi, int64_t* at, QueueEntry* out) const;
+  Status NextEntryLocked(int64_t from, int64_t hi, int64_t* at, QueueEntry* out) const REQUIRES_SHARED(mu_);
   // A queue offset in [lo, hi] such that every entry from it up to the first entry that is
   // not a hole and points at or past `log` is a hole (hi when no such entry). Entries are in
   // log order, so this is a binary search; a hole takes the verdict of the next real entry.
   // REQUIRES(mu_) (shared)
-  Status FindFirstAtOrPastLocked(int64_t lo, int64_t hi, LogOffset log, int64_t* out) const;
+  Status FindFirstAtOrPastLocked(int64_t lo, int64_t hi, LogOffset log, int64_t* out) const REQUIRES_SHARED(mu_);
 
   FileSystem* const fs_;
   const std::shared_ptr<FileCache> cache_;  // shared: a reader may outlive the queue set
@@ -105,7 +105,7 @@ class ConsumeQueue {
   const std::string dir_;
   const int64_t entries_per_file_;
 
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::set<int64_t> bases_ GUARDED_BY(mu_);  // files that exist, by first queue offset
   int64_t min_offset_ GUARDED_BY(mu_) = 0;
   int64_t next_offset_ GUARDED_BY(mu_) = 0;

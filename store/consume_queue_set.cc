@@ -48,7 +48,7 @@ Result<std::unique_ptr<ConsumeQueueSet>> ConsumeQueueSet::Open(FileSystem* fs, s
     return set;
   }
   ASSIGN_OR_RETURN(std::vector<std::string> topics, fs->ListDir(set->root_));
-  std::unique_lock lock(set->mu_);
+  WriterLock lock(set->mu_);
   for (const auto& topic : topics) {
     if (!IsSafeTopicDirName(topic)) continue;
     auto ids = fs->ListDir(JoinPath(set->root_, topic));
@@ -67,7 +67,7 @@ Result<std::unique_ptr<ConsumeQueueSet>> ConsumeQueueSet::Open(FileSystem* fs, s
 
 std::shared_ptr<ConsumeQueue> ConsumeQueueSet::Find(const std::string& topic,
                                                     uint32_t queue_id) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   auto it = queues_.find({topic, queue_id});
   return it == queues_.end() ? nullptr : it->second;
 }
@@ -78,7 +78,7 @@ Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::FindOrCreate(const std::s
   if (!IsSafeTopicDirName(topic)) {
     return InvalidArgument("topic '" + topic + "' cannot name a consume queue directory");
   }
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   auto it = queues_.find({topic, queue_id});
   if (it != queues_.end()) return it->second;
   ASSIGN_OR_RETURN(std::unique_ptr<ConsumeQueue> cq,
@@ -89,7 +89,7 @@ Result<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::FindOrCreate(const std::s
 }
 
 std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::All() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<std::shared_ptr<ConsumeQueue>> out;
   out.reserve(queues_.size());
   for (const auto& [key, cq] : queues_) out.push_back(cq);
@@ -98,7 +98,7 @@ std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::All() const {
 
 std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::TopicQueues(
     const std::string& topic) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<std::shared_ptr<ConsumeQueue>> out;
   for (auto it = queues_.lower_bound({topic, 0}); it != queues_.end() && it->first.first == topic;
        ++it) {
@@ -110,7 +110,7 @@ std::vector<std::shared_ptr<ConsumeQueue>> ConsumeQueueSet::TopicQueues(
 Status ConsumeQueueSet::DeleteTopic(const std::string& topic) {
   if (!IsSafeTopicDirName(topic)) return InvalidArgument("bad topic '" + topic + "'");
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     auto it = queues_.lower_bound({topic, 0});
     while (it != queues_.end() && it->first.first == topic) it = queues_.erase(it);
   }

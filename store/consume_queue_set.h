@@ -8,16 +8,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/file_system.h"
 #include "common/status.h"
 #include "store/consume_queue.h"
 #include "store/file_cache.h"
-#include "store/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace tidemq::store {
 
@@ -48,7 +48,7 @@ class ConsumeQueueSet {
   const std::string root_;
   const uint32_t entries_per_file_;
   const std::shared_ptr<FileCache> cache_;  // every queue's files
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::map<Key, std::shared_ptr<ConsumeQueue>> queues_ GUARDED_BY(mu_);
 };
 

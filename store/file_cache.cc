@@ -16,7 +16,7 @@ size_t FileCache::DefaultCapacity() {
 }
 
 uint64_t FileCache::NewOwner() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return next_owner_++;
 }
 
@@ -25,7 +25,7 @@ Result<std::shared_ptr<File>> FileCache::Get(uint64_t owner, int64_t id,
                                              bool create) {
   const Key key{owner, id};
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = files_.find(key);
     if (it != files_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -39,14 +39,14 @@ Result<std::shared_ptr<File>> FileCache::Get(uint64_t owner, int64_t id,
     // Out of descriptors: close the least recently used half of what this cache holds (a file
     // a reader still uses closes when the reader is done) and try once more.
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       EvictTo(files_.size() / 2);
     }
     opened = fs_->Open(p, create);
   }
   if (!opened.ok()) return opened.status();
   std::shared_ptr<File> file = std::move(opened).value();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = files_.find(key);
   if (it != files_.end()) {  // another thread opened it meanwhile: use one descriptor
     lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -67,7 +67,7 @@ void FileCache::EvictTo(size_t keep) {
 }
 
 void FileCache::Erase(uint64_t owner, int64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = files_.find(Key{owner, id});
   if (it == files_.end()) return;
   lru_.erase(it->second.lru);
@@ -75,7 +75,7 @@ void FileCache::Erase(uint64_t owner, int64_t id) {
 }
 
 void FileCache::EraseOwner(uint64_t owner) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = files_.lower_bound(Key{owner, INT64_MIN});
        it != files_.end() && it->first.first == owner;) {
     lru_.erase(it->second.lru);
@@ -84,12 +84,12 @@ void FileCache::EraseOwner(uint64_t owner) {
 }
 
 size_t FileCache::open_files() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return files_.size();
 }
 
 int64_t FileCache::evictions() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return evictions_;
 }
 

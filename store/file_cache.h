@@ -18,13 +18,13 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "common/mutex.h"
 #include "common/file_system.h"
 #include "common/status.h"
-#include "store/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace tidemq::store {
 
@@ -57,11 +57,11 @@ class FileCache {
   };
 
   // Closes least recently used files until at most `keep` stay. REQUIRES(mu_)
-  void EvictTo(size_t keep);
+  void EvictTo(size_t keep) REQUIRES(mu_);
 
   FileSystem* const fs_;
   const size_t capacity_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   uint64_t next_owner_ GUARDED_BY(mu_) = 1;
   std::list<Key> lru_ GUARDED_BY(mu_);  // most recently used first
   std::map<Key, Entry> files_ GUARDED_BY(mu_);

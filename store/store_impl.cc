@@ -15,7 +15,7 @@ StoreImpl::StoreImpl(const StoreOptions& options, std::vector<Observer*> observe
 
 StoreImpl::~StoreImpl() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -54,7 +54,7 @@ void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
     bytes += r.EncodedSize();
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       pending_.push_back(Request{std::move(records), std::move(callback), bytes, nullptr});
       cv_.notify_one();
@@ -69,7 +69,7 @@ Status StoreImpl::RunOnWriter(std::function<Status()> task) {
   std::promise<Status> done;
   std::future<Status> result = done.get_future();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return Status(Code::kUnavailable, "the store is closing");
     Request r;
     r.task = [&task, &done] { done.set_value(task()); };
@@ -164,7 +164,7 @@ Result<std::vector<std::pair<std::string, std::string>>> StoreImpl::ScanMeta(
 }
 
 void StoreImpl::AddRetentionGuard(std::function<LogOffset()> guard) {
-  std::lock_guard lock(guards_mu_);
+  MutexLock lock(guards_mu_);
   guards_.push_back(std::move(guard));
 }
 
@@ -180,7 +180,7 @@ StoreStats StoreImpl::Stats() const {
   s.syncs = syncs_.load();
   s.batches = batches_.load();
   {
-    std::lock_guard lock(damaged_mu_);
+    MutexLock lock(damaged_mu_);
     s.damaged_ranges = static_cast<int64_t>(damaged_.size());
     for (const DamagedRange& r : damaged_) s.damaged_bytes += r.to.value() - r.from.value();
   }
@@ -189,7 +189,7 @@ StoreStats StoreImpl::Stats() const {
   s.read_only = read_only();
   if (s.read_only) s.read_only_reason = ReadOnlyStatus().message();
   {
-    std::lock_guard lock(refusing_mu_);
+    MutexLock lock(refusing_mu_);
     s.refusing_reason = refusing_;
   }
   s.disk_free_bytes = disk_free_seen_.load(std::memory_order_relaxed);
@@ -199,7 +199,7 @@ StoreStats StoreImpl::Stats() const {
 }
 
 void StoreImpl::EnterReadOnly(const Status& cause) {
-  std::lock_guard lock(read_only_mu_);
+  MutexLock lock(read_only_mu_);
   if (read_only_.load()) return;
   read_only_reason_ = "the store is read-only after an I/O error: " + cause.ToString() +
                       " (reads keep working; appends are refused until the broker is restarted "
@@ -209,7 +209,7 @@ void StoreImpl::EnterReadOnly(const Status& cause) {
 }
 
 Status StoreImpl::ReadOnlyStatus() const {
-  std::lock_guard lock(read_only_mu_);
+  MutexLock lock(read_only_mu_);
   return Status(Code::kReadOnly, read_only_reason_);
 }
 

@@ -15,7 +15,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -25,7 +24,8 @@
 #include "store/consume_queue_set.h"
 #include "store/index_db.h"
 #include "store/store.h"
-#include "store/thread_annotations.h"
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace tidemq::store {
 
@@ -145,13 +145,13 @@ class StoreImpl final : public Store {
   std::unique_ptr<ConsumeQueueSet> queues_;
   std::unique_ptr<IndexDb> index_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   std::deque<Request> pending_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread writer_;
   std::thread flusher_;
-  std::condition_variable flusher_cv_;  // with mu_: wakes the flusher to stop
+  CondVar flusher_cv_;  // with mu_: wakes the flusher to stop
 
   // Writer thread.
   // (topic, queue) -> the next queue offset; looked up by (string_view, queue) too.
@@ -188,20 +188,20 @@ class StoreImpl final : public Store {
   uint64_t written_since_space_check_ = 0;
   bool refusing_for_space_ = false;
   std::atomic<int64_t> disk_free_seen_{-1};  // for Stats
-  mutable std::mutex refusing_mu_;
+  mutable Mutex refusing_mu_;
   std::string refusing_ GUARDED_BY(refusing_mu_);
-  std::mutex checkpoint_mu_;  // one WriteCheckpoint at a time (flusher, writer tasks)
+  Mutex checkpoint_mu_;  // one WriteCheckpoint at a time (flusher, writer tasks)
   int64_t checkpointed_ GUARDED_BY(checkpoint_mu_) = -1;
   int64_t last_store_ms_ = 0;  // store_ms never decreases along the log
 
   std::atomic<int64_t> confirmed_{0};
   std::atomic<int64_t> persisted_dispatch_{0};  // what retention may rely on
   std::atomic<bool> read_only_{false};
-  mutable std::mutex read_only_mu_;
+  mutable Mutex read_only_mu_;
   std::string read_only_reason_ GUARDED_BY(read_only_mu_);
 
   // What recovery, replay and catch-ups found (Stats reads it).
-  mutable std::mutex damaged_mu_;
+  mutable Mutex damaged_mu_;
   std::vector<DamagedRange> damaged_ GUARDED_BY(damaged_mu_);
   int64_t torn_tail_bytes_ = 0;
   mutable std::atomic<int64_t> corrupt_reads_{0};
@@ -211,8 +211,8 @@ class StoreImpl final : public Store {
   std::atomic<int64_t> syncs_{0};
   std::atomic<int64_t> batches_{0};
 
-  std::mutex retention_mu_;  // one RunRetention at a time
-  std::mutex guards_mu_;
+  Mutex retention_mu_;  // one RunRetention at a time
+  Mutex guards_mu_;
   std::vector<std::function<LogOffset()>> guards_ GUARDED_BY(guards_mu_);
 };
 

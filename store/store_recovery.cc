@@ -193,7 +193,7 @@ Status StoreImpl::CatchUp(Observer* observer) {
 
 Status StoreImpl::NoteDamage(const DamagedRange& range) {
   {
-    std::lock_guard lock(damaged_mu_);
+    MutexLock lock(damaged_mu_);
     for (const DamagedRange& known : damaged_) {
       if (known.from == range.from) return Status::Ok();  // met before (recovery, replay)
     }

@@ -9,7 +9,7 @@
 namespace tidemq::store {
 
 Result<int> StoreImpl::RunRetention() {
-  std::lock_guard lock(retention_mu_);
+  MutexLock lock(retention_mu_);
   // A fresh checkpoint lets retention reach everything dispatched so far; when the store is
   // closing the last persisted one is still a safe bound.
   (void)RunOnWriter([this] {
@@ -19,7 +19,7 @@ Result<int> StoreImpl::RunRetention() {
   LogOffset limit(persisted_dispatch_.load(std::memory_order_acquire));
   std::vector<std::function<LogOffset()>> guards;
   {
-    std::lock_guard guards_lock(guards_mu_);
+    MutexLock guards_lock(guards_mu_);
     guards = guards_;
   }
   for (const auto& guard : guards) {

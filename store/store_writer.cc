@@ -40,8 +40,8 @@ void StoreImpl::WriterLoop() {
     std::vector<Request> batch;
     const bool lagging = Lagging();  // before the lock: appenders wait for mu_
     {
-      std::unique_lock lock(mu_);
-      auto ready = [this] { return !pending_.empty() || stopping_; };
+      MutexLock lock(mu_);
+      auto ready = [this]() REQUIRES(mu_) { return !pending_.empty() || stopping_; };
       if (lagging) {
         // Something waits for a retry: wake up for it even when no append comes.
         if (!cv_.wait_for(lock, kRetryInterval, ready)) {
@@ -83,9 +83,9 @@ void StoreImpl::FlusherLoop() {
   auto next_checkpoint = SteadyClock::now() + kCheckpointInterval;
   while (true) {
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(mu_);
       auto deadline = async ? std::min(next_flush, next_checkpoint) : next_checkpoint;
-      if (flusher_cv_.wait_until(lock, deadline, [this] { return stopping_; })) break;
+      if (flusher_cv_.wait_until(lock, deadline, [this]() REQUIRES(mu_) { return stopping_; })) break;
     }
     auto now = SteadyClock::now();
     if (async && now >= next_flush) {
@@ -298,7 +298,7 @@ Status StoreImpl::CheckRoom(size_t batch_bytes) {
 }
 
 void StoreImpl::SetRefusing(const std::string& reason) {
-  std::lock_guard lock(refusing_mu_);
+  MutexLock lock(refusing_mu_);
   if (reason == refusing_) return;
   if (reason.empty()) {
     spdlog::info("store {}: appends are accepted again", options_.data_dir);
@@ -463,7 +463,7 @@ void StoreImpl::FlushLog() {
 }
 
 void StoreImpl::WriteCheckpoint(bool sync) {
-  std::lock_guard lock(checkpoint_mu_);
+  MutexLock lock(checkpoint_mu_);
   // Read before syncing the queues: their entries up to here were written before it was set.
   // Never past derived state still waiting to be written (the writer lowers the floor before
   // it moves dispatched_, so read in this order): replay must redo it.

@@ -30,7 +30,7 @@ TimerService::TimerService(const TimerServiceOptions& options, std::unique_ptr<T
       applied_(index_->applied()) {}
 
 TimerService::~TimerService() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (status_.ok() && applied_ != index_->applied()) {
     Status st = index_->SetApplied(applied_, /*sync=*/true);
     if (!st.ok()) spdlog::warn("timer: persisting the applied offset: {}", st.ToString());
@@ -44,7 +44,7 @@ LogOffset TimerService::Checkpoint() const {
 }
 
 void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool /*replay*/) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
   const LogOffset end = offset + static_cast<int64_t>(record.EncodedSize());
   TimerOp op;
@@ -74,7 +74,7 @@ void TimerService::OnRecord(const store::Record& record, LogOffset offset, bool 
 }
 
 void TimerService::OnBatchEnd(bool replay) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
   std::optional<store::StagedBatch<TimerOp>::Batch> batch = staged_.Take(options_.checkpoint_every);
   if (!batch) return;
@@ -211,7 +211,7 @@ void TimerService::ResetWheelLocked(int64_t now_ms) {
 
 Result<std::vector<DueTimer>> TimerService::Advance(int64_t now_ms) {
   std::vector<DueTimer> out;
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return status_;
   if (now_ms < wheel_->now_ms() - options_.backward_reset_ms) {
     spdlog::warn("timer: wall clock stepped back {} ms; reloading the wheel",
@@ -246,7 +246,7 @@ Result<std::vector<DueTimer>> TimerService::Advance(int64_t now_ms) {
 }
 
 int64_t TimerService::NextWakeMs() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int64_t wake = wheel_->NextWakeMs().value_or(INT64_MAX);
   if (loaded_to_ < DueKey{wheel_->horizon_ms(), 0}) {
     wake = std::min(wake, loaded_to_.due_ms - options_.window_ms / 2);
@@ -262,7 +262,7 @@ void TimerService::AddVolatileLocked(uint64_t id, int64_t due_ms) {
 }
 
 uint64_t TimerService::ScheduleVolatile(int64_t due_ms, uint32_t tag, uint64_t cookie) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const uint64_t id = kVolatileBit | next_volatile_++;
   volatile_[id] = Volatile{due_ms, tag, cookie};
   AddVolatileLocked(id, due_ms);
@@ -270,7 +270,7 @@ uint64_t TimerService::ScheduleVolatile(int64_t due_ms, uint32_t tag, uint64_t c
 }
 
 bool TimerService::CancelVolatile(uint64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = volatile_.find(id);
   if (it == volatile_.end()) return false;
   if (!wheel_->Cancel(id)) volatile_overflow_.erase(WheelEntry{it->second.due_ms, id});
@@ -279,7 +279,7 @@ bool TimerService::CancelVolatile(uint64_t id) {
 }
 
 Result<CancelState> TimerService::BeginCancel(LogOffset scheduled) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return status_;
   if (firing_.count(scheduled.value())) return CancelState::kFiring;
   if (cancelling_.count(scheduled.value())) return CancelState::kNotFound;  // being cancelled
@@ -291,7 +291,7 @@ Result<CancelState> TimerService::BeginCancel(LogOffset scheduled) {
 }
 
 void TimerService::EndCancel(LogOffset scheduled, bool appended) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // Appended: the kTimerCancel record clears the hold when OnRecord sees it (maybe already).
   if (appended || !cancelling_.erase(scheduled.value())) return;
   Result<std::optional<IndexEntry>> entry = index_->Get(scheduled);
@@ -303,7 +303,7 @@ void TimerService::EndCancel(LogOffset scheduled, bool appended) {
 }
 
 void TimerService::RetryFire(LogOffset scheduled, int64_t retry_at_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = firing_.find(scheduled.value());
   if (it == firing_.end()) return;
   retrying_[scheduled.value()] = it->second;
@@ -315,7 +315,7 @@ void TimerService::RetryFire(LogOffset scheduled, int64_t retry_at_ms) {
 }
 
 bool TimerService::IsFiring(LogOffset scheduled) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return firing_.count(scheduled.value()) > 0;
 }
 
@@ -344,7 +344,7 @@ TimerStats TimerService::Stats() const {
   s.cancelled = index_->CancelledCount();
   Result<std::optional<int64_t>> next = index_->NextDue();
   if (next.ok()) s.next_due_ms = *next;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   s.loaded = loaded_;
   s.volatile_timers = volatile_.size();
   s.firing = firing_.size();
@@ -353,7 +353,7 @@ TimerStats TimerService::Stats() const {
 }
 
 Status TimerService::status() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return status_;
 }
 
@@ -368,7 +368,7 @@ void TimerService::SetStatusLocked(Status st) {
 }
 
 Status TimerService::Resume() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (status_.ok()) return Status::Ok();
   RETURN_IF_ERROR(index_->Reopen());
   spdlog::info("timer: index reopened after \"{}\"; catching up from log offset {}",
@@ -382,7 +382,7 @@ Status TimerService::Resume() {
 }
 
 void TimerService::FailForTesting(Status st) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   SetStatusLocked(std::move(st));
 }
 

@@ -32,7 +32,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -40,12 +39,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "store/record.h"
 #include "store/staged_batch.h"
 #include "store/store.h"
-#include "store/thread_annotations.h"
 #include "timer/timer_index.h"
 #include "timer/timing_wheel.h"
 
@@ -154,23 +153,22 @@ class TimerService : public store::Observer {
   static constexpr uint64_t kVolatileBit = uint64_t{1} << 63;
 
   TimerService(const TimerServiceOptions& options, std::unique_ptr<TimerIndex> index);
-  // Every *Locked method runs with mu_ held.
   // Loads the next chunk of index entries below now + window into the wheel and moves
   // volatile entries the window reached out of the overflow. True when more remain.
-  Result<bool> RefillChunkLocked();
-  bool NeedsRefillLocked() const;
+  Result<bool> RefillChunkLocked() REQUIRES(mu_);
+  bool NeedsRefillLocked() const REQUIRES(mu_);
   // Fires the wheel up to now_ms into *out.
-  void FireLocked(int64_t now_ms, std::vector<DueTimer>* out);
-  void ResetWheelLocked(int64_t now_ms);
+  void FireLocked(int64_t now_ms, std::vector<DueTimer>* out) REQUIRES(mu_);
+  void ResetWheelLocked(int64_t now_ms) REQUIRES(mu_);
   // Adds a scheduled entry to the wheel when it is below the loaded horizon.
-  void MaybeLoadLocked(int64_t due_ms, LogOffset offset);
-  void AddVolatileLocked(uint64_t id, int64_t due_ms);
+  void MaybeLoadLocked(int64_t due_ms, LogOffset offset) REQUIRES(mu_);
+  void AddVolatileLocked(uint64_t id, int64_t due_ms) REQUIRES(mu_);
 
   const TimerServiceOptions options_;
   const std::unique_ptr<TimerIndex> index_;
 
-  mutable std::mutex mu_;
-  void SetStatusLocked(Status st);  // REQUIRES(mu_)
+  mutable Mutex mu_;
+  void SetStatusLocked(Status st) REQUIRES(mu_);
   Status status_ GUARDED_BY(mu_);  // set through SetStatusLocked
   std::atomic<bool> needs_replay_{false};  // status_ is a failure Resume can clear
   std::unique_ptr<TimingWheel> wheel_ GUARDED_BY(mu_);  // replaced on a reset

@@ -58,7 +58,7 @@ TxnService::TxnService(const TxnServiceOptions& options, std::unique_ptr<TxnInde
     : options_(options), index_(std::move(index)), applied_(index_->applied()) {}
 
 TxnService::~TxnService() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (status_.ok() && applied_ != index_->applied()) {
     Status st = index_->SetApplied(applied_, /*sync=*/true);
     if (!st.ok()) spdlog::warn("txn: persisting the applied offset: {}", st.ToString());
@@ -123,7 +123,7 @@ bool TxnService::OpFor(const store::Record& record, LogOffset offset, TxnOp* op)
 }
 
 void TxnService::OnRecord(const store::Record& record, LogOffset offset, bool /*replay*/) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
   const LogOffset end = offset + static_cast<int64_t>(record.EncodedSize());
   TxnOp op;
@@ -135,7 +135,7 @@ void TxnService::OnRecord(const store::Record& record, LogOffset offset, bool /*
 }
 
 void TxnService::OnBatchEnd(bool replay) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return;  // the index is behind; a restart replays from its checkpoint
   std::optional<store::StagedBatch<TxnOp>::Batch> batch = staged_.Take(options_.checkpoint_every);
   if (!batch) return;
@@ -179,7 +179,7 @@ void TxnService::OnBatchEnd(bool replay) {
 
 Result<EndDecision> TxnService::BeginEnd(LogOffset half, std::string_view message_id,
                                          TxnAction action) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return status_;
   const std::string at = "log offset " + std::to_string(half.value());
   if (auto it = ending_.find(half.value()); it != ending_.end()) {
@@ -205,7 +205,7 @@ Result<EndDecision> TxnService::BeginEnd(LogOffset half, std::string_view messag
 }
 
 void TxnService::FinishEnd(LogOffset half, bool appended) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = ending_.find(half.value());
   if (it == ending_.end()) return;
   if (!appended) {
@@ -233,24 +233,24 @@ bool TxnService::HeldLocked(LogOffset half) const {
 
 Result<std::vector<TxnEntry>> TxnService::TakeDueChecks(const std::string& group, int64_t now_ms,
                                                         size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return status_;
   ASSIGN_OR_RETURN(
       std::vector<TxnEntry> due,
-      index_->ScanDue(group, now_ms, limit, [this](LogOffset half) { return HeldLocked(half); }));
+      index_->ScanDue(group, now_ms, limit, [this](LogOffset half) REQUIRES(mu_) { return HeldLocked(half); }));
   for (const TxnEntry& e : due) checking_.insert(e.half_offset.value());
   return due;
 }
 
 void TxnService::CheckAborted(LogOffset half) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   checking_.erase(half.value());
 }
 
 std::optional<int64_t> TxnService::NextCheckMs(const std::string& group) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<std::optional<int64_t>> next =
-      index_->NextDue(group, [this](LogOffset half) { return HeldLocked(half); });
+      index_->NextDue(group, [this](LogOffset half) REQUIRES(mu_) { return HeldLocked(half); });
   if (!next.ok()) {
     spdlog::error("txn: reading the check schedule of {}: {}", group, next.status().ToString());
     return std::nullopt;
@@ -295,19 +295,19 @@ TxnStats TxnService::Stats() const {
   s.rolled_back = c.rolled_back;
   s.parked = c.parked;
   s.checks_sent = c.checks_sent;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   s.checking = checking_.size();
   s.ending = ending_.size();
   return s;
 }
 
 Status TxnService::status() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return status_;
 }
 
 Result<size_t> TxnService::PurgeResolved(int64_t before_ms, size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!status_.ok()) return status_;
   Result<size_t> purged = index_->PurgeResolvedBefore(before_ms, limit);
   if (!purged.ok()) {
@@ -388,7 +388,7 @@ void TxnService::SetStatusLocked(Status st) {
 }
 
 Status TxnService::Resume() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (status_.ok()) return Status::Ok();
   RETURN_IF_ERROR(index_->Reopen());
   spdlog::info("txn: index reopened after \"{}\"; catching up from log offset {}",
@@ -401,7 +401,7 @@ Status TxnService::Resume() {
 }
 
 void TxnService::FailForTesting(Status st) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   SetStatusLocked(std::move(st));
 }
 

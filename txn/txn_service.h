@@ -27,7 +27,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,12 +34,12 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "store/record.h"
 #include "store/staged_batch.h"
 #include "store/store.h"
-#include "store/thread_annotations.h"
 #include "txn/txn_index.h"
 #include "txn/txn_types.h"
 
@@ -146,13 +145,13 @@ class TxnService : public store::Observer {
   TxnService(const TxnServiceOptions& options, std::unique_ptr<TxnIndex> index);
   // The op a record stands for, if any (false: nothing for txn/).
   bool OpFor(const store::Record& record, LogOffset offset, TxnOp* op) const;
-  bool HeldLocked(LogOffset half) const;
+  bool HeldLocked(LogOffset half) const REQUIRES(mu_);
 
   const TxnServiceOptions options_;
   const std::unique_ptr<TxnIndex> index_;
 
-  mutable std::mutex mu_;
-  void SetStatusLocked(Status st);  // REQUIRES(mu_)
+  mutable Mutex mu_;
+  void SetStatusLocked(Status st) REQUIRES(mu_);
   Status status_ GUARDED_BY(mu_);  // set through SetStatusLocked
   std::atomic<bool> needs_replay_{false};  // status_ is a failure Resume can clear
   std::unordered_map<int64_t, Ending> ending_ GUARDED_BY(mu_);

@@ -103,10 +103,10 @@ Status Connection::Start() {
   });
   io_thread_id_ = thread_.get_id();
   asio::post(io_, [this] { StartConnect(); });
-  std::unique_lock lock(start_mu_);
+  MutexLock lock(start_mu_);
   // The connect timer bounds the attempt; the extra second only guards against a stuck resolver.
   bool done = start_cv_.wait_for(lock, Ms(options_.connect_timeout_ms + 1000),
-                                 [this] { return first_attempt_done_; });
+                                 [this]() REQUIRES(start_mu_) { return first_attempt_done_; });
   if (!done) {
     return Status(Code::kUnavailable,
                   "cannot connect to " + options_.endpoint.ToString() + ": timed out");
@@ -172,7 +172,7 @@ void Connection::OnConnected(uint64_t epoch) {
   connect_count_++;
   spdlog::debug("connected to {}", options_.endpoint.ToString());
   {
-    std::lock_guard lock(start_mu_);
+    MutexLock lock(start_mu_);
     if (!first_attempt_done_) {
       first_attempt_done_ = true;
       first_attempt_status_ = Status::Ok();
@@ -194,7 +194,7 @@ void Connection::OnConnectFailed(uint64_t epoch, const std::string& why) {
   connect_timer_.cancel();
   last_error_ = why;
   {
-    std::lock_guard lock(start_mu_);
+    MutexLock lock(start_mu_);
     if (!first_attempt_done_) {
       first_attempt_done_ = true;
       first_attempt_status_ =
@@ -258,7 +258,7 @@ uint64_t Connection::Call(wire::Header request, const std::vector<std::string_vi
   SteadyTime deadline = std::chrono::steady_clock::now() + Ms(timeout_ms);
   bool first;
   {
-    std::lock_guard lock(submit_mu_);
+    MutexLock lock(submit_mu_);
     first = submitted_.empty();
     submitted_.push_back(Submission{id, std::move(frame), deadline, std::move(done)});
   }
@@ -269,7 +269,7 @@ uint64_t Connection::Call(wire::Header request, const std::vector<std::string_vi
 void Connection::DrainSubmissions() {
   std::vector<Submission> batch;
   {
-    std::lock_guard lock(submit_mu_);
+    MutexLock lock(submit_mu_);
     batch.swap(submitted_);
   }
   for (Submission& s : batch) Enqueue(std::move(s));
@@ -483,7 +483,7 @@ void Connection::HandleBrokerRequest(wire::Frame frame) {
   };
   RequestHandler handler;
   {
-    std::lock_guard lock(handlers_mu_);
+    MutexLock lock(handlers_mu_);
     auto it = handlers_.find(static_cast<int>(kind));
     if (it != handlers_.end()) handler = it->second;
   }
@@ -504,7 +504,7 @@ void Connection::HandleBrokerRequest(wire::Frame frame) {
 }
 
 void Connection::RegisterHandler(wire::RequestKind kind, RequestHandler handler) {
-  std::lock_guard lock(handlers_mu_);
+  MutexLock lock(handlers_mu_);
   handlers_[static_cast<int>(kind)] = std::move(handler);
 }
 
@@ -569,7 +569,7 @@ void Connection::DoClose() {
   queued_bytes_ = 0;
   FailAll(Status(Code::kCancelled, "client is shut down"));
   {
-    std::lock_guard lock(start_mu_);
+    MutexLock lock(start_mu_);
     if (!first_attempt_done_) {
       first_attempt_done_ = true;
       first_attempt_status_ = Status(Code::kCancelled, "client is shut down");

@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "proto/frame.h"
 #include "proto/read_buffer.h"
@@ -167,19 +168,19 @@ class Connection {
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> connect_count_{0};
 
-  std::mutex handlers_mu_;
-  std::map<int, RequestHandler> handlers_;  // GUARDED_BY(handlers_mu_)
+  Mutex handlers_mu_;
+  std::map<int, RequestHandler> handlers_ GUARDED_BY(handlers_mu_);
 
   // Calls made from any thread, waiting for the io thread. Only the call that finds the list
   // empty posts a drain, so a burst of pipelined calls costs the io thread one wake-up.
-  std::mutex submit_mu_;
-  std::vector<Submission> submitted_;  // GUARDED_BY(submit_mu_)
+  Mutex submit_mu_;
+  std::vector<Submission> submitted_ GUARDED_BY(submit_mu_);
 
   // First-attempt hand-off to Start().
-  std::mutex start_mu_;
-  std::condition_variable start_cv_;
-  bool first_attempt_done_ = false;  // GUARDED_BY(start_mu_)
-  Status first_attempt_status_;      // GUARDED_BY(start_mu_)
+  Mutex start_mu_;
+  CondVar start_cv_;
+  bool first_attempt_done_ GUARDED_BY(start_mu_) = false;
+  Status first_attempt_status_ GUARDED_BY(start_mu_);
 
   // io thread only.
   State state_ = State::kIdle;

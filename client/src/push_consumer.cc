@@ -16,6 +16,7 @@
 #include "client/src/client_core.h"
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/mutex.h"
 
 namespace tidemq {
 namespace {
@@ -59,7 +60,7 @@ class PushConsumer::Impl {
   }
 
   Status Start() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (started_) return Status(Code::kFailedPrecondition, "push consumer already started");
     started_ = true;
     for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
@@ -70,7 +71,7 @@ class PushConsumer::Impl {
 
   void Shutdown() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (!started_ || stopping_) return;
       stopping_ = true;
     }
@@ -82,7 +83,7 @@ class PushConsumer::Impl {
       if (t.joinable()) t.join();
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       lease_stop_ = true;
     }
     lease_cv_.notify_all();
@@ -118,9 +119,9 @@ class PushConsumer::Impl {
     while (true) {
       uint32_t want;
       {
-        std::unique_lock lock(mu_);
+        MutexLock lock(mu_);
         work_cv_.wait(
-            lock, [this] { return stopping_ || static_cast<int>(held_.size()) < max_inflight_; });
+            lock, [this]() REQUIRES(mu_) { return stopping_ || static_cast<int>(held_.size()) < max_inflight_; });
         if (stopping_) return;
         want = static_cast<uint32_t>(
             std::min<int>(kMaxBatch, max_inflight_ - static_cast<int>(held_.size())));
@@ -131,8 +132,8 @@ class PushConsumer::Impl {
           [this](Result<std::vector<ReceivedMessage>> r) { OnReceived(std::move(r)); });
       Status status;
       {
-        std::unique_lock lock(mu_);
-        work_cv_.wait(lock, [this] { return stopping_ || !receiving_; });
+        MutexLock lock(mu_);
+        work_cv_.wait(lock, [this]() REQUIRES(mu_) { return stopping_ || !receiving_; });
         // Stopping: the long poll stays open; whatever it brings is released.
         if (stopping_) return;
         status = receive_status_;
@@ -146,8 +147,8 @@ class PushConsumer::Impl {
           backoff_ms == 0 ? kMinErrorBackoffMs : std::min(backoff_ms * 2, kMaxErrorBackoffMs);
       spdlog::warn("push consumer {}: receive failed: {}; retrying in {} ms", spec_.group,
                    status.ToString(), backoff_ms);
-      std::unique_lock lock(mu_);
-      work_cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] { return stopping_; });
+      MutexLock lock(mu_);
+      work_cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this]() REQUIRES(mu_) { return stopping_; });
     }
   }
 
@@ -157,7 +158,7 @@ class PushConsumer::Impl {
   void OnReceived(Result<std::vector<ReceivedMessage>> r) {
     std::vector<std::string> to_release;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       receiving_ = false;
       receive_status_ = r.ok() ? Status::Ok() : r.status();
       if (r.ok() && stopping_) {
@@ -195,8 +196,8 @@ class PushConsumer::Impl {
       uint64_t held_id;
       ReceivedMessage message;
       {
-        std::unique_lock lock(mu_);
-        work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        MutexLock lock(mu_);
+        work_cv_.wait(lock, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
         if (stopping_) return;  // Shutdown releases what is still queued
         held_id = queue_.front().first;
         message = std::move(queue_.front().second);
@@ -233,7 +234,7 @@ class PushConsumer::Impl {
 
   // Takes a message out of the renewal set and returns its newest receipt handle.
   std::string Finish(uint64_t held_id) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     auto it = held_.find(held_id);
     Held& h = it->second;  // references into an unordered_map survive rehashing
     h.finishing = true;
@@ -246,7 +247,7 @@ class PushConsumer::Impl {
   void ReleaseQueued() {
     std::vector<uint64_t> ids;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (const auto& [id, _] : queue_) ids.push_back(id);
       queue_.clear();
     }
@@ -276,7 +277,7 @@ class PushConsumer::Impl {
 
   void LeaseLoop() {
     SetThreadName("tidemq-lease");
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (true) {
       const int64_t now = NowMs();
       int64_t next = kNever;
@@ -308,7 +309,7 @@ class PushConsumer::Impl {
   void Renew(uint64_t held_id, const std::string& handle, int64_t sent_ms) {
     client::ChangeLeaseAsync(
         *core_, spec_, handle, spec_.lease_ms, [this, held_id, sent_ms](Result<std::string> r) {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           Held& h = held_.at(held_id);  // Finish waits for this, so it is still there
           h.renewing = false;
           if (r.ok()) {
@@ -330,19 +331,19 @@ class PushConsumer::Impl {
   }
 
   Clock* clock_ = SystemClock::Get();
-  std::mutex mu_;
-  std::condition_variable work_cv_;     // receiver and workers: queue, room, stopping_
-  std::condition_variable lease_cv_;    // lease thread: new messages, renewal results
-  std::condition_variable renewed_cv_;  // Finish: a renewal completed
-  bool started_ = false;                // GUARDED_BY(mu_)
-  bool stopping_ = false;               // GUARDED_BY(mu_)
-  bool lease_stop_ = false;             // GUARDED_BY(mu_)
-  bool receiving_ = false;              // GUARDED_BY(mu_): a long poll is open
-  Status receive_status_;               // GUARDED_BY(mu_): how the last one ended
-  uint64_t next_held_id_ = 0;           // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar work_cv_;     // receiver and workers: queue, room, stopping_
+  CondVar lease_cv_;    // lease thread: new messages, renewal results
+  CondVar renewed_cv_;  // Finish: a renewal completed
+  bool started_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool lease_stop_ GUARDED_BY(mu_) = false;
+  bool receiving_ GUARDED_BY(mu_) = false;  // a long poll is open
+  Status receive_status_ GUARDED_BY(mu_);  // how the last one ended
+  uint64_t next_held_id_ GUARDED_BY(mu_) = 0;
   // Received, not yet settled: the in-flight count MaxInflight bounds.
-  std::unordered_map<uint64_t, Held> held_;                 // GUARDED_BY(mu_)
-  std::deque<std::pair<uint64_t, ReceivedMessage>> queue_;  // GUARDED_BY(mu_): not started
+  std::unordered_map<uint64_t, Held> held_ GUARDED_BY(mu_);
+  std::deque<std::pair<uint64_t, ReceivedMessage>> queue_ GUARDED_BY(mu_);  // not started
   std::thread receiver_;
   std::thread lease_thread_;
   std::vector<std::thread> workers_;

@@ -37,7 +37,7 @@ TxnCheckDispatcher::~TxnCheckDispatcher() { Stop(); }
 
 void TxnCheckDispatcher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -49,14 +49,14 @@ void TxnCheckDispatcher::Stop() {
       t.join();
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [key, e] : entries_) stats_.dropped += static_cast<int64_t>(e.waiters.size());
   entries_.clear();
   queue_.clear();
 }
 
 TxnCheckDispatcher::Stats TxnCheckDispatcher::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 
@@ -71,7 +71,7 @@ void TxnCheckDispatcher::Submit(wire::Frame request, Connection::Responder respo
   }
   const wire::Message& m = h.check_txn_request().message();
   Key key(m.log_offset(), m.message_id());
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (stopping_) return;  // the broker asks again
   TransactionResolution cached;
   if (CachedLocked(key, &cached)) {
@@ -113,9 +113,9 @@ void TxnCheckDispatcher::Submit(wire::Frame request, Connection::Responder respo
 
 void TxnCheckDispatcher::Run() {
   SetThreadName("tidemq-txn-check");
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    cv_.wait(lock, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
     const Key key = std::move(queue_.front());
     queue_.pop_front();

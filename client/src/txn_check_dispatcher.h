@@ -80,21 +80,22 @@ class TxnCheckDispatcher {
   void Run();
   // The checker's answer to `request` (kUnknown if it throws).
   TransactionResolution Check(const wire::Frame& request);
-  // Caller holds mu_. Returns the cached definitive answer for key, if any.
-  bool CachedLocked(const Key& key, TransactionResolution* out);
-  void RememberLocked(const Key& key, TransactionResolution r);
+  // Returns the cached definitive answer for key, if any.
+  bool CachedLocked(const Key& key, TransactionResolution* out) REQUIRES(mu_);
+  void RememberLocked(const Key& key, TransactionResolution r) REQUIRES(mu_);
   static void Respond(const Key& key, TransactionResolution r, const Connection::Responder& to);
 
   const TransactionChecker checker_;
   const TxnCheckOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<Key, Entry> entries_;  // GUARDED_BY(mu_): waiting or running
-  std::deque<Key> queue_;         // GUARDED_BY(mu_): the waiting ones, oldest first
-  std::list<Key> lru_;            // GUARDED_BY(mu_): cache order, most recent first
-  std::map<Key, std::pair<TransactionResolution, std::list<Key>::iterator>> cache_;  // ditto
-  Stats stats_;            // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::map<Key, Entry> entries_ GUARDED_BY(mu_);  // waiting or running
+  std::deque<Key> queue_ GUARDED_BY(mu_);  // the waiting ones, oldest first
+  std::list<Key> lru_ GUARDED_BY(mu_);  // cache order, most recent first
+  std::map<Key, std::pair<TransactionResolution, std::list<Key>::iterator>> cache_
+      GUARDED_BY(mu_);  // answers by key, with their place in lru_
+  Stats stats_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 
