@@ -131,7 +131,7 @@ run() {
     [ "${PER_RUN_GROUP:-0}" = 1 ] && names+=(--group "$label-$i")
     echo "-- $label #$i (load $(cut -d' ' -f1 /proc/loadavg)): tidemq-bench $* ${names[*]}"
     "$BENCH" "$@" --addr "$ADDR" "${names[@]}" | tee "$WORK/out.txt" \
-      | grep -E '^(produce|consume|check|retry|rebalance|preloaded|group|  )' || true
+      | grep -E '^(produce|consume|check|retry|rebalance|preloaded|group|admin|  )' || true
     grep '^RESULT' "$WORK/out.txt" | sed "s/^RESULT /RESULT label=$label /" >>"$RESULTS"
   done
 }
@@ -155,6 +155,8 @@ run produce-batched produce --batch 64 --inflight 512 --duration 5 --warmup 1
 run produce-pipelined produce --inflight 256 --duration 5 --warmup 1
 consume_run consume-acked 1000000 --consumers 2 --receive-batch 256
 run latency-20k produce --rate 20000 --duration 10 --warmup 1
+# The same while a topic is created every 100 ms: metadata changes must not stall sends.
+run latency-20k-admin produce --rate 20000 --duration 10 --warmup 1 --admin-every-ms 100
 stop_broker
 
 echo "== sync flush (group commit)"
@@ -283,7 +285,7 @@ median() {
 echo
 echo "== medians of $RUNS runs (disk: $DD_LINE)"
 labels=""
-[ "$run_main" = 1 ] && labels="produce-batched produce-pipelined consume-acked latency-20k sync-64x1 sync-8x8 sync-64x16"
+[ "$run_main" = 1 ] && labels="produce-batched produce-pipelined consume-acked latency-20k latency-20k-admin sync-64x1 sync-8x8 sync-64x16"
 [ "$run_timer" = 1 ] && labels="$labels sched-2s sched-2s-paced sched-burst plain-batched sched-batched plain-async sched-async"
 [ "$run_txn" = 1 ] && labels="$labels txn-plain-64 txn-commit-64 txn-plain-8 txn-commit-8 txn-plain-async-64 txn-check"
 [ -n "$labels" ] && printf '%-18s %10s %8s %8s %8s %8s %8s %7s\n' label msg_s mb_s p50_ms \
@@ -295,6 +297,11 @@ for label in $labels; do
     "$(median "$label" p99_ms $side)" "$(median "$label" p999_ms $side)" \
     "$(median "$label" max_ms $side)" "$(median "$label" errors)"
 done
+if [ "$run_main" = 1 ]; then
+  echo "latency-20k-admin: topic creations p50 $(median latency-20k-admin create_p50_ms)" \
+    "p99 $(median latency-20k-admin create_p99_ms) max $(median latency-20k-admin create_max_ms) ms," \
+    "$(median latency-20k-admin created) per run"
+fi
 if [ "$run_timer" = 1 ] || [ "$run_txn" = 1 ]; then
   echo "(rows above: the senders; consume-acked: the consumers; txn-check: the half messages)"
 fi
