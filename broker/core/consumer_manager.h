@@ -34,7 +34,11 @@
 // at the earliest deadline or in-place retry (SetWakeup) and OnTimer() handles what is due.
 //
 // Thread safety: every public method may be called from any thread; each group has its own
-// mutex, the group table a shared mutex.
+// mutex, the group table a shared mutex. Callers: network threads (receive, ack, nack, lease,
+// admin), the io_context (OnTimer: lease expiry), the store's writer thread (move
+// callbacks), and the maintenance thread "tidemq-maint" (FlushOffsets, OnRetention, and
+// OldestUnconsumed as a retention guard — it reads the consume queues after releasing each
+// group's mutex).
 #pragma once
 
 #include <atomic>
@@ -52,9 +56,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker/config.h"
-#include "broker/receipt.h"
-#include "broker/topic_manager.h"
+#include "broker/core/config.h"
+#include "broker/core/receipt.h"
+#include "broker/core/topic_manager.h"
 #include "common/clock.h"
 #include "common/retry_policy.h"
 #include "common/status.h"
@@ -105,6 +109,7 @@ struct QueueLagInfo {
   int64_t max_offset = 0;
   int64_t inflight = 0;
   int64_t lost_to_retention = 0;  // deleted before the group consumed them (persisted)
+  int64_t lag = 0;                // max_offset - committed, at least 0 (AdminService)
 };
 
 struct GroupInfo {
@@ -114,6 +119,9 @@ struct GroupInfo {
   int64_t retried = 0;         // retry copies made since the broker started
   int64_t dead_lettered = 0;   // DLQ copies made since the broker started
   int64_t lost_to_retention = 0;  // sum over the queues (persisted)
+  // Filled by AdminService: messages in the group's DLQ, and the sum of the queues' lag.
+  int64_t dlq_messages = 0;
+  int64_t total_lag = 0;
 };
 
 // What a group persists per queue: the value of "offset/<group>/<topic>/<queue>/<client>"

@@ -1,4 +1,4 @@
-#include "broker/consumer_manager.h"
+#include "broker/core/consumer_manager.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 #include "common/names.h"
 
 namespace tidemq::broker {
@@ -1019,16 +1019,22 @@ LogOffset ConsumerManager::OldestUnconsumed() const {
     std::shared_lock lock(groups_mu_);
     for (const auto& [_, g] : groups_) groups.push_back(g);
   }
-  LogOffset oldest = kNoLogOffset;
+  // Each queue's committed offset is noted under its group's mutex; the consume queues are
+  // read after it is released (a read is a pread: no group lock is held across disk I/O).
+  std::vector<std::tuple<std::string, uint32_t, int64_t>> committed;
   for (const auto& g : groups) {
     std::lock_guard lock(g->mu);
     for (const auto& [key, st] : g->queues) {
-      // The first stored message at or above committed is the oldest one not yet acked.
-      auto first = store_->ReadQueue(std::get<0>(key), std::get<1>(key), st.committed, 1);
-      if (!first.ok() || first->empty()) continue;
-      if (oldest == kNoLogOffset || first->front().log_offset < oldest) {
-        oldest = first->front().log_offset;
-      }
+      committed.emplace_back(std::get<0>(key), std::get<1>(key), st.committed);
+    }
+  }
+  LogOffset oldest = kNoLogOffset;
+  for (const auto& [topic, queue, offset] : committed) {
+    // The first stored message at or above committed is the oldest one not yet acked.
+    auto first = store_->ReadQueue(topic, queue, offset, 1);
+    if (!first.ok() || first->empty()) continue;
+    if (oldest == kNoLogOffset || first->front().log_offset < oldest) {
+      oldest = first->front().log_offset;
     }
   }
   return oldest;

@@ -1,10 +1,10 @@
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 
 #include <algorithm>
 #include <charconv>
 
-#include "broker/scheduled_delivery.h"
-#include "broker/topic_manager.h"
+#include "broker/core/scheduled_delivery.h"
+#include "broker/core/topic_manager.h"
 
 namespace tidemq::broker {
 namespace {
