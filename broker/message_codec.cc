@@ -2,7 +2,6 @@
 #include "broker/message_codec.h"
 
 #include "broker/core/retry_copies.h"
-#include "broker/core/topic_manager.h"
 
 namespace tidemq::broker {
 
@@ -14,14 +13,9 @@ void ToWireMessage(const store::Record& r, wire::Message* m) {
   m->set_message_group(r.message_group);
   for (const auto& k : r.keys) m->add_keys(k);
   // The broker's own bookkeeping of a retry or DLQ copy is sent as the typed fields below.
-  const bool copy = r.topic[0] == '%' && ReadRetryInfo(r).original_topic != r.topic;
+  const bool copy = IsRetryOrDlqCopy(r);
   for (const auto& [k, v] : r.properties) {
-    if (copy && (k == kOriginalTopicProperty || k == kAttemptsProperty ||
-                 k == kFirstFailureProperty || k == kDeadLetterReasonProperty)) {
-      continue;
-    }
-    if (k == kTopicIncarnationProperty) continue;  // the broker's own fence, never shown
-    (*m->mutable_properties())[k] = v;
+    if (!IsBrokerProperty(k, copy)) (*m->mutable_properties())[k] = v;
   }
   m->set_message_id(r.message_id);
   m->set_born_ms(r.born_ms);

@@ -1,7 +1,7 @@
 // Native encoding of the core's messages: a stored record as a wire::Message (receive,
 // query, DLQ listings, check-backs), and a check-back as a CHECK_TXN request frame. Part of
 // the native adapter; the broker's own bookkeeping properties (retry and DLQ copies, topic
-// incarnations) are sent as typed fields or not at all.
+// incarnations) are sent as typed fields or not at all. Threads: pure functions, any thread.
 #pragma once
 
 #include <string>

@@ -107,4 +107,14 @@ void EraseProperty(store::Record* r, const std::string& key) {
   std::erase_if(r->properties, [&](const auto& p) { return p.first == key; });
 }
 
+bool IsRetryOrDlqCopy(const store::Record& r) {
+  return !r.topic.empty() && r.topic[0] == '%' && ReadRetryInfo(r).original_topic != r.topic;
+}
+
+bool IsBrokerProperty(std::string_view key, bool copy) {
+  if (key == kTopicIncarnationProperty) return true;  // the broker's own fence
+  return copy && (key == kOriginalTopicProperty || key == kAttemptsProperty ||
+                  key == kFirstFailureProperty || key == kDeadLetterReasonProperty);
+}
+
 }  // namespace tidemq::broker

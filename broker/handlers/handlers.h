@@ -4,6 +4,10 @@
 // AdminService, and encodes what it gets — maybe later, from another thread (sends reply
 // when the store confirms; receives may long-poll). No business rule lives here: defaults,
 // validation, classification and counting are the core's.
+//
+// Threads: a handler runs on the network thread that read its frame; its completion (a
+// reply) may run on the store's writer thread, the DLQ worker or another network thread, and
+// only encodes and queues the reply on the connection's strand.
 #pragma once
 
 #include <string>
