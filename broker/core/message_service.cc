@@ -232,33 +232,24 @@ Result<txn::TxnEntry> FindTxn(txn::TxnService* txn, int64_t half_offset,
   return FindTxnEntry(txn, half_offset, message_id);
 }
 
-void MessageService::Send(SendCommand c, SendDone done) {
+Result<AdmittedSend> MessageService::Admit(SendCommand& c) {
   BrokerStats* stats = p_.stats;
   stats->send_requests.fetch_add(1, std::memory_order_relaxed);
-  auto refuse = [&](const Status& st) {
+  auto refuse = [stats](Status st) {
     stats->send_errors.fetch_add(1, std::memory_order_relaxed);
-    done(st, SendReceipts{});
+    return st;
   };
   if (c.messages.empty() || c.messages.size() > static_cast<size_t>(kMaxSendBatch)) {
-    // Not counted as a send error, as before: nothing was looked at.
-    return done(
-        InvalidArgument("a send carries 1 to " + std::to_string(kMaxSendBatch) + " messages"),
-        SendReceipts{});
+    // Not counted as a send error: nothing was looked at.
+    return InvalidArgument("a send carries 1 to " + std::to_string(kMaxSendBatch) +
+                           " messages");
   }
-  if (!c.producer_group.empty()) {
-    if (Status st = ValidateGroupName(c.producer_group); !st.ok()) {
-      return done(st, SendReceipts{});
-    }
-  }
+  if (!c.producer_group.empty()) RETURN_IF_ERROR(ValidateGroupName(c.producer_group));
 
-  std::vector<store::Record> records;
-  records.reserve(c.messages.size());
-  std::vector<uint32_t> queues;
-  queues.reserve(c.messages.size());
-  int64_t bytes = 0;
+  AdmittedSend out;
+  out.records.reserve(c.messages.size());
+  out.queues.reserve(c.messages.size());
   const int64_t now_ms = p_.clock->NowMs();
-  int64_t earliest_due = INT64_MAX;  // of the scheduled messages in the batch
-  int64_t first_check = INT64_MAX;   // of the half messages in the batch
   for (SendMessage& m : c.messages) {
     auto topic = FindTopic(p_, m.topic);
     if (!topic.ok()) return refuse(topic.status());
@@ -268,19 +259,18 @@ void MessageService::Send(SendCommand c, SendDone done) {
     }
     Result<int64_t> due = DueTime(p_.config, m, now_ms);
     if (!due.ok()) return refuse(due.status());
-    auto queue = TopicManager::PickQueue(*topic, m.queue_id, m.message_group);
-    if (!queue.ok()) return done(queue.status(), SendReceipts{});
+    ASSIGN_OR_RETURN(uint32_t queue, TopicManager::PickQueue(*topic, m.queue_id, m.message_group));
 
-    store::Record& r = records.emplace_back();
+    store::Record& r = out.records.emplace_back();
     r.type = store::RecordType::kMessage;
     if (*due > now_ms) {  // due now or in the past: delivered at once
       r.type = store::RecordType::kScheduled;
       r.deliver_at_ms = *due;
-      earliest_due = std::min(earliest_due, *due);
+      out.earliest_due = std::min(out.earliest_due, *due);
     }
     r.topic = std::move(m.topic);
-    r.queue_id = *queue;
-    queues.push_back(*queue);
+    r.queue_id = queue;
+    out.queues.push_back(queue);
     r.message_id = std::move(m.message_id);
     r.tag = std::move(m.tag);
     r.message_group = std::move(m.message_group);
@@ -289,11 +279,11 @@ void MessageService::Send(SendCommand c, SendDone done) {
     if (c.half) {
       // Scheduled and transactional: the commit re-puts it as a scheduled message.
       r.type = store::RecordType::kTxnHalf;
-      const int64_t timeout =
-          m.txn_check_timeout_ms > 0 ? m.txn_check_timeout_ms : p_.config.txn_check_timeout_ms;
+      const int64_t timeout = m.txn_check_timeout_ms > 0 ? m.txn_check_timeout_ms
+                                                         : p_.config.txn_check_timeout_ms;
       r.properties.emplace_back(txn::kProducerGroupProperty, c.producer_group);
       r.properties.emplace_back(txn::kCheckTimeoutProperty, std::to_string(timeout));
-      first_check = std::min(first_check, now_ms + timeout);
+      out.first_check = std::min(out.first_check, now_ms + timeout);
     }
     std::sort(r.properties.begin(), r.properties.end());
     // What waits (scheduled, half) is fenced by the topic's incarnation (topic_manager.h).
@@ -301,47 +291,42 @@ void MessageService::Send(SendCommand c, SendDone done) {
       TopicManager::StampIncarnation(&r, topic->incarnation);
     }
     r.born_ms = m.born_ms;
-    bytes += static_cast<int64_t>(m.body.size());
+    out.bytes += static_cast<int64_t>(m.body.size());
     r.body = std::move(m.body);
   }
-
-  const size_t n = records.size();
-  ScheduledDelivery* scheduled = p_.scheduled;
-  TxnCoordinator* txn = p_.txn_coordinator;
-  p_.store->Append(
-      std::move(records),
-      [stats, n, bytes, queues = std::move(queues), scheduled, earliest_due, txn, first_check,
-       done = std::move(done)](const Status& st, std::vector<store::AppendResult> results) mutable {
-        if (st.ok() && earliest_due != INT64_MAX) scheduled->Notify(earliest_due);
-        if (st.ok() && first_check != INT64_MAX) txn->NoteHalf(first_check);
-        if (!st.ok()) {
-          stats->send_errors.fetch_add(1, std::memory_order_relaxed);
-          return done(st, SendReceipts{});
-        }
-        stats->messages_in.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
-        stats->bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-        done(st, SendReceipts{std::move(queues), std::move(results)});
-      });
+  return out;
 }
 
-void MessageService::Receive(ReceiveCommand c, std::shared_ptr<ReceiveWaiter> waiter) {
+void MessageService::Appended(const CoreParts& p, const Status& st, const AdmittedSend& send) {
+  if (!st.ok()) {
+    p.stats->send_errors.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (send.earliest_due != INT64_MAX) p.scheduled->Notify(send.earliest_due);
+  if (send.first_check != INT64_MAX) p.txn_coordinator->NoteHalf(send.first_check);
+  p.stats->messages_in.fetch_add(static_cast<int64_t>(send.queues.size()),
+                                 std::memory_order_relaxed);
+  p.stats->bytes_in.fetch_add(send.bytes, std::memory_order_relaxed);
+}
+
+void MessageService::Receive(ReceiveCommand c, ReceiveWaiter& waiter) {
   p_.stats->receive_requests.fetch_add(1, std::memory_order_relaxed);
   ReceiveArgs& args = c.args;
   if (args.max_messages == 0) args.max_messages = kDefaultReceiveBatch;
   if (args.lease_ms == 0) args.lease_ms = p_.config.default_lease_ms;
   if (c.wait_ms < 0 || c.wait_ms > p_.config.max_wait_ms) {
-    return waiter->Complete(InvalidArgument("wait must be between 0 and " +
-                                            std::to_string(p_.config.max_wait_ms) + " ms"));
+    return waiter.Complete(InvalidArgument("wait must be between 0 and " +
+                                           std::to_string(p_.config.max_wait_ms) + " ms"));
   }
-  Result<size_t> room = waiter->ReplyRoom();
+  Result<size_t> room = waiter.ReplyRoom();
   if (!room.ok()) {
     p_.stats->receives_refused.fetch_add(1, std::memory_order_relaxed);
-    return waiter->Complete(room.status());
+    return waiter.Complete(room.status());
   }
   args.max_bytes = std::min<size_t>(p_.config.max_receive_bytes, *room);
   auto got = p_.consumers->TryReceive(args);
-  if (!got.ok() || !got->empty() || c.wait_ms == 0) return waiter->Complete(std::move(got));
-  auto poll = std::make_shared<ParkedReceive>(p_, std::move(args), std::move(waiter), c.wait_ms);
+  if (!got.ok() || !got->empty() || c.wait_ms == 0) return waiter.Complete(std::move(got));
+  auto poll = std::make_shared<ParkedReceive>(p_, std::move(args), waiter.Park(), c.wait_ms);
   poll->Start();
 }
 

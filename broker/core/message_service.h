@@ -21,6 +21,7 @@
 // waiters complete on a network thread (the io_context of CoreParts) or inline.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,15 +71,25 @@ struct SendReceipts {
   // Queue offset (-1 for a scheduled or half message) and log offset of each.
   std::vector<store::AppendResult> appended;
 };
-// Runs once: at once for a refused send, else when the store has the batch durable under the
-// flush policy (on its writer thread). Keep it short.
-using SendDone = std::function<void(const Status&, const SendReceipts&)>;
+
+// A send admitted by MessageService::Admit: its records, ready to append.
+struct AdmittedSend {
+  std::vector<store::Record> records;
+  std::vector<uint32_t> queues;
+  int64_t bytes = 0;
+  int64_t earliest_due = INT64_MAX;  // of its scheduled messages
+  int64_t first_check = INT64_MAX;   // of its half messages
+};
 
 // A parked or immediate receive's way back to its front end. Transport-neutral: the native
 // adapter answers on its connection; another front end on whatever it has.
 class ReceiveWaiter {
  public:
   virtual ~ReceiveWaiter() = default;
+  // The receive parks: the waiter to complete later, taking over from this one (which may
+  // live on the caller's stack: a receive answered at once costs no allocation). Called at
+  // most once, before Complete.
+  virtual std::shared_ptr<ReceiveWaiter> Park() = 0;
   // The bytes of messages a reply may carry now (> 0), or the error to answer instead (the
   // transport has no room for a reply). Asked before every look for messages.
   virtual Result<size_t> ReplyRoom() = 0;
@@ -117,11 +128,16 @@ class MessageService {
  public:
   explicit MessageService(const CoreParts& parts) : p_(parts) {}
 
-  void Send(SendCommand command, SendDone done);
+  // Admits and classifies the send, appends it, and calls done(status, receipts) once: at
+  // once for a refused send, else when the store has the batch durable under the flush
+  // policy (on its writer thread: keep it short). A template so that the completion rides
+  // in the store's append callback without a std::function of its own.
+  template <typename Done>
+  void Send(SendCommand command, Done done);
 
   // Completes `waiter` at once when messages are available, the receive is refused or
-  // wait_ms is 0; parks it otherwise.
-  void Receive(ReceiveCommand command, std::shared_ptr<ReceiveWaiter> waiter);
+  // wait_ms is 0; parks it (ReceiveWaiter::Park) otherwise.
+  void Receive(ReceiveCommand command, ReceiveWaiter& waiter);
   // Deliveries whose reply never reached the consumer (its connection closed first):
   // deliverable again at once, the attempt not counted.
   void ReleaseUnsent(const std::string& group, const std::string& topic,
@@ -151,7 +167,26 @@ class MessageService {
   void EndTxn(const EndTxnCommand& command, std::function<void(Result<EndOutcome>)> done);
 
  private:
+  // Send's two halves: validation, classification and record building; and, once the store
+  // has the records, the counters and the timer / check-back wake-ups.
+  Result<AdmittedSend> Admit(SendCommand& command);
+  static void Appended(const CoreParts& parts, const Status& st, const AdmittedSend& send);
+
   const CoreParts p_;
 };
+
+template <typename Done>
+void MessageService::Send(SendCommand command, Done done) {
+  Result<AdmittedSend> admitted = Admit(command);
+  if (!admitted.ok()) return done(admitted.status(), SendReceipts{});
+  std::vector<store::Record> records = std::move(admitted->records);
+  p_.store->Append(std::move(records),
+                   [parts = &p_, send = std::move(admitted).value(), done = std::move(done)](
+                       const Status& st, std::vector<store::AppendResult> results) mutable {
+                     Appended(*parts, st, send);
+                     if (!st.ok()) return done(st, SendReceipts{});
+                     done(st, SendReceipts{std::move(send.queues), std::move(results)});
+                   });
+}
 
 }  // namespace tidemq::broker

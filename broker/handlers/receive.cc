@@ -13,8 +13,13 @@ namespace {
 // The receive's way back to its connection (a transport-neutral waiter of the core).
 class NativeReceive final : public ReceiveWaiter {
  public:
-  NativeReceive(BrokerContext& ctx, Request req, const wire::ReceiveRequest& rr)
-      : ctx_(ctx), req_(std::move(req)), group_(rr.group()), topic_(rr.topic()) {}
+  NativeReceive(BrokerContext& ctx, const Request& req, const wire::ReceiveRequest& rr)
+      : ctx_(ctx), req_(req), group_(&rr.group()), topic_(&rr.topic()) {}
+
+  // The parked copy lives on its own; the request's frame (and so rr) lives as long as it.
+  std::shared_ptr<ReceiveWaiter> Park() override {
+    return std::make_shared<NativeReceive>(std::move(*this));
+  }
 
   Result<size_t> ReplyRoom() override {
     const int64_t room = req_.conn->ReplyRoom();
@@ -53,7 +58,7 @@ class NativeReceive final : public ReceiveWaiter {
       std::vector<std::string> receipts;
       receipts.reserve(deliveries.size());
       for (const Delivery& d : deliveries) receipts.push_back(d.receipt);
-      written = [messages = ctx_.messages, group = std::move(group_), topic = std::move(topic_),
+      written = [messages = ctx_.messages, group = *group_, topic = *topic_,
                  receipts = std::move(receipts)](bool ok) {
         if (!ok) messages->ReleaseUnsent(group, topic, receipts);
       };
@@ -64,8 +69,9 @@ class NativeReceive final : public ReceiveWaiter {
  private:
   BrokerContext& ctx_;
   Request req_;
-  std::string group_;
-  std::string topic_;
+  // Point into req_'s frame, which req_ keeps alive.
+  const std::string* group_;
+  const std::string* topic_;
 };
 
 }  // namespace
@@ -81,7 +87,8 @@ void HandleReceive(BrokerContext& ctx, const Request& req) {
   command.args.lease_ms = rr.lease_ms();
   command.args.client_id = rr.client_id();
   command.wait_ms = rr.wait_ms();
-  ctx.messages->Receive(std::move(command), std::make_shared<NativeReceive>(ctx, req, rr));
+  NativeReceive waiter(ctx, req, rr);
+  ctx.messages->Receive(std::move(command), waiter);
 }
 
 }  // namespace tidemq::broker

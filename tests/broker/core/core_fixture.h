@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -115,9 +116,16 @@ class CoreTest : public ::testing::Test {
 };
 
 // A receive's completion, as a front end would see it.
-class FakeWaiter final : public ReceiveWaiter {
+// Made with std::make_shared: a parked receive keeps it (Park).
+class FakeWaiter final : public ReceiveWaiter, public std::enable_shared_from_this<FakeWaiter> {
  public:
   explicit FakeWaiter(Result<size_t> room = size_t{1} << 20) : room_(std::move(room)) {}
+
+  std::shared_ptr<ReceiveWaiter> Park() override {
+    parks_.fetch_add(1);
+    return shared_from_this();
+  }
+  int parks() const { return parks_.load(); }
 
   Result<size_t> ReplyRoom() override { return room_; }
   void Complete(Result<std::vector<Delivery>> got) override {
@@ -137,6 +145,7 @@ class FakeWaiter final : public ReceiveWaiter {
 
  private:
   Result<size_t> room_;
+  std::atomic<int> parks_{0};
   mutable std::mutex mu_;
   int completions_ = 0;
   Result<std::vector<Delivery>> result_ = Status(Code::kInternal, "not completed");

@@ -21,7 +21,7 @@ TEST_F(MaintenanceTest, FlushAndRetentionRunWhileTheNetworkThreadsAreBusy) {
   ReceiveCommand rc;
   rc.args.group = "billing";
   rc.args.topic = "orders";
-  messages().Receive(rc, waiter);
+  messages().Receive(rc, *waiter);
   ASSERT_EQ(waiter->result()->size(), 1u);
   ASSERT_TRUE(messages().Ack("billing", waiter->result()->front().receipt).ok());
 

@@ -98,7 +98,7 @@ TEST_F(ProducerChannelTest, CheckGoesToAChannelOfTheHalfsGroupAndItsAnswerCommit
   rc.args.topic = "orders";
   rc.wait_ms = 10'000;
   auto waiter = std::make_shared<FakeWaiter>();
-  messages().Receive(rc, waiter);
+  messages().Receive(rc, *waiter);
   ASSERT_TRUE(WaitUntil([&] { return waiter->completions() == 1; }));
   ASSERT_TRUE(waiter->result().ok());
   ASSERT_EQ(waiter->result()->size(), 1u);

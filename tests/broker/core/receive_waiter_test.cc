@@ -26,15 +26,16 @@ class ReceiveWaiterTest : public CoreTest {
 
 TEST_F(ReceiveWaiterTest, NoWaitCompletesAtOnceWithWhatThereIs) {
   auto empty = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(0), empty);
+  messages().Receive(Receive(0), *empty);
   ASSERT_EQ(empty->completions(), 1);  // inline, before Receive returned
   ASSERT_TRUE(empty->result().ok());
   EXPECT_TRUE(empty->result()->empty());
 
   ASSERT_TRUE(SendOne(Message("orders", "m-1", "hello")).status.ok());
   auto one = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(0), one);
+  messages().Receive(Receive(0), *one);
   ASSERT_EQ(one->completions(), 1);
+  EXPECT_EQ(one->parks(), 0);  // answered at once: nothing parked, nothing allocated for it
   ASSERT_EQ(one->result()->size(), 1u);
   const Delivery& d = one->result()->front();
   EXPECT_EQ(d.record.message_id, "m-1");
@@ -45,8 +46,9 @@ TEST_F(ReceiveWaiterTest, NoWaitCompletesAtOnceWithWhatThereIs) {
 
 TEST_F(ReceiveWaiterTest, ParkedReceiveCompletesWhenAMessageArrives) {
   auto waiter = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(60'000), waiter);
+  messages().Receive(Receive(60'000), *waiter);
   EXPECT_EQ(waiter->completions(), 0);
+  EXPECT_EQ(waiter->parks(), 1);
   EXPECT_EQ(Counter("long_polls_parked"), 1);
   ASSERT_TRUE(SendOne(Message("orders", "m-2", "late")).status.ok());
   ASSERT_TRUE(WaitUntil([&] { return waiter->completions() == 1; }));
@@ -58,7 +60,7 @@ TEST_F(ReceiveWaiterTest, ParkedReceiveCompletesWhenAMessageArrives) {
 
 TEST_F(ReceiveWaiterTest, ParkedReceiveCompletesEmptyWhenTheWaitRunsOut) {
   auto waiter = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(20), waiter);
+  messages().Receive(Receive(20), *waiter);
   ASSERT_TRUE(WaitUntil([&] { return waiter->completions() == 1; }));
   ASSERT_TRUE(waiter->result().ok());
   EXPECT_TRUE(waiter->result()->empty());
@@ -67,7 +69,7 @@ TEST_F(ReceiveWaiterTest, ParkedReceiveCompletesEmptyWhenTheWaitRunsOut) {
 TEST_F(ReceiveWaiterTest, NoRoomForAReplyRefusesTheReceive) {
   ASSERT_TRUE(SendOne(Message("orders", "m-3")).status.ok());
   auto waiter = std::make_shared<FakeWaiter>(Status(Code::kResourceExhausted, "full"));
-  messages().Receive(Receive(0), waiter);
+  messages().Receive(Receive(0), *waiter);
   ASSERT_EQ(waiter->completions(), 1);
   EXPECT_EQ(waiter->result().status().code(), Code::kResourceExhausted);
   EXPECT_EQ(Counter("receives_refused"), 1);
@@ -76,7 +78,7 @@ TEST_F(ReceiveWaiterTest, NoRoomForAReplyRefusesTheReceive) {
 
 TEST_F(ReceiveWaiterTest, BadWaitIsRefused) {
   auto waiter = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(config_.max_wait_ms + 1), waiter);
+  messages().Receive(Receive(config_.max_wait_ms + 1), *waiter);
   ASSERT_EQ(waiter->completions(), 1);
   EXPECT_EQ(waiter->result().status().code(), Code::kInvalidArgument);
 }
@@ -84,12 +86,12 @@ TEST_F(ReceiveWaiterTest, BadWaitIsRefused) {
 TEST_F(ReceiveWaiterTest, UnsentDeliveriesComeBackWithoutCountingTheAttempt) {
   ASSERT_TRUE(SendOne(Message("orders", "m-4")).status.ok());
   auto first = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(0), first);
+  messages().Receive(Receive(0), *first);
   ASSERT_EQ(first->result()->size(), 1u);
   messages().ReleaseUnsent("billing", "orders", {first->result()->front().receipt});
   EXPECT_EQ(Counter("deliveries_unsent"), 1);
   auto again = std::make_shared<FakeWaiter>();
-  messages().Receive(Receive(0), again);
+  messages().Receive(Receive(0), *again);
   ASSERT_EQ(again->result()->size(), 1u);
   EXPECT_EQ(again->result()->front().record.message_id, "m-4");
   EXPECT_EQ(again->result()->front().attempt, 1u);
