@@ -241,8 +241,7 @@ Result<AdmittedSend> MessageService::Admit(SendCommand& c) {
   };
   if (c.messages.empty() || c.messages.size() > static_cast<size_t>(kMaxSendBatch)) {
     // Not counted as a send error: nothing was looked at.
-    return InvalidArgument("a send carries 1 to " + std::to_string(kMaxSendBatch) +
-                           " messages");
+    return InvalidArgument("a send carries 1 to " + std::to_string(kMaxSendBatch) + " messages");
   }
   if (!c.producer_group.empty()) RETURN_IF_ERROR(ValidateGroupName(c.producer_group));
 
@@ -279,8 +278,8 @@ Result<AdmittedSend> MessageService::Admit(SendCommand& c) {
     if (c.half) {
       // Scheduled and transactional: the commit re-puts it as a scheduled message.
       r.type = store::RecordType::kTxnHalf;
-      const int64_t timeout = m.txn_check_timeout_ms > 0 ? m.txn_check_timeout_ms
-                                                         : p_.config.txn_check_timeout_ms;
+      const int64_t timeout =
+          m.txn_check_timeout_ms > 0 ? m.txn_check_timeout_ms : p_.config.txn_check_timeout_ms;
       r.properties.emplace_back(txn::kProducerGroupProperty, c.producer_group);
       r.properties.emplace_back(txn::kCheckTimeoutProperty, std::to_string(timeout));
       out.first_check = std::min(out.first_check, now_ms + timeout);
