@@ -13,10 +13,10 @@
 //    own protocol). Groups without a live producer wait until one sends a
 //    heartbeat. After options.max_checks the final action rolls back (and parks a copy).
 //  - Answers: every check sent stays "in flight" (by request id) until it is answered, its
-//    connection closes, it is older than --txn-check-answer-timeout-ms, or more than
+//    channel closes, it is older than --txn-check-answer-timeout-ms, or more than
 //    kMaxChecksInFlightPerTxn of its transaction are in flight (the oldest is forgotten). A
 //    COMMIT / ROLLBACK answer to any check in flight ends the transaction, whichever check it
-//    answers; so does one that names its half (CheckTxnResponse.half_offset + message_id)
+//    answers; so does one that names its half (CheckAnswer::half_offset + message_id)
 //    from a producer of the transaction's group, after its check was forgotten. UNKNOWN or
 //    no answer waits for the next check.
 //  - The final action never races an answer: a transaction due for it while a check of it is
@@ -74,11 +74,11 @@ struct CheckStats {
   int64_t answers_commit = 0;
   int64_t answers_rollback = 0;
   int64_t answers_unknown = 0;
-  // Checks that got no usable answer: an error reply, the connection closed, no answer within
+  // Checks that got no usable answer: an error reply, the channel closed, no answer within
   // the answer timeout, or forgotten beyond kMaxChecksInFlightPerTxn.
   int64_t answers_failed = 0;
   int64_t waiting_groups = 0;     // groups with pending transactions and no live producer
-  int64_t answers_unmatched = 0;  // CHECK_TXN responses matching no check: ignored
+  int64_t answers_unmatched = 0;  // answers matching no check: ignored
   // Answers that came after their check counted in answers_failed, matched by the half they
   // name (also counted by resolution above).
   int64_t answers_late = 0;
