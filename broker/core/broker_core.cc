@@ -54,8 +54,8 @@ class ArrivalObserver final : public store::Observer {
 
 class BrokerCore::Impl {
  public:
-  Impl(const BrokerConfig& config, Clock* clock, asio::io_context* io)
-      : config_(config), clock_(clock), io_(io), arrivals_(&polls_, io) {}
+  Impl(const BrokerConfig& config, Clock* clock, asio::io_context* io, FileSystem* fs)
+      : config_(config), clock_(clock), io_(io), fs_(fs), arrivals_(&polls_, io) {}
 
   ~Impl() { Close(); }
 
@@ -63,6 +63,7 @@ class BrokerCore::Impl {
     stats_.start_ms = clock_->NowMs();
     store::StoreOptions so = config_.ToStoreOptions();
     so.clock = clock_;
+    so.fs = fs_;
     // The timer index is derived from the log: open it first so the store replays into it.
     timer::TimerServiceOptions to;
     to.index_path = config_.data_dir + "/timer";
@@ -174,6 +175,7 @@ class BrokerCore::Impl {
   BrokerConfig config_;
   Clock* clock_;
   asio::io_context* io_;
+  FileSystem* fs_;
   LongPolls polls_;
   ArrivalObserver arrivals_;
   BrokerStats stats_;
@@ -198,8 +200,8 @@ BrokerCore::BrokerCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 BrokerCore::~BrokerCore() = default;
 
 Result<std::unique_ptr<BrokerCore>> BrokerCore::Open(const BrokerConfig& config, Clock* clock,
-                                                     asio::io_context* io) {
-  auto impl = std::make_unique<Impl>(config, clock ? clock : SystemClock::Get(), io);
+                                                     asio::io_context* io, FileSystem* fs) {
+  auto impl = std::make_unique<Impl>(config, clock ? clock : SystemClock::Get(), io, fs);
   RETURN_IF_ERROR(impl->Open());
   return std::unique_ptr<BrokerCore>(new BrokerCore(std::move(impl)));
 }

@@ -30,6 +30,7 @@
 #include "broker/core/message_service.h"
 #include "broker/core/stats.h"
 #include "common/clock.h"
+#include "common/file_system.h"
 #include "common/status.h"
 
 namespace tidemq::broker {
@@ -37,9 +38,11 @@ namespace tidemq::broker {
 class BrokerCore {
  public:
   // io runs the core's asynchronous work; it must outlive the core and be run by at least
-  // one thread between Start() and Close().
+  // one thread between Start() and Close(). fs: the store's file system (nullptr: the real
+  // one; tests inject faults or delays).
   static Result<std::unique_ptr<BrokerCore>> Open(const BrokerConfig& config, Clock* clock,
-                                                  boost::asio::io_context* io);
+                                                  boost::asio::io_context* io,
+                                                  FileSystem* fs = nullptr);
   ~BrokerCore();
   BrokerCore(const BrokerCore&) = delete;
   BrokerCore& operator=(const BrokerCore&) = delete;

@@ -52,7 +52,7 @@ class CoreTest : public ::testing::Test {
   void Open() {
     io_ = std::make_unique<boost::asio::io_context>();
     work_.emplace(boost::asio::make_work_guard(*io_));
-    auto core = BrokerCore::Open(config_, &clock_, io_.get());
+    auto core = BrokerCore::Open(config_, &clock_, io_.get(), fs_);
     ASSERT_TRUE(core.ok()) << core.status().ToString();
     core_ = std::move(core).value();
     core_->Start();
@@ -109,6 +109,7 @@ class CoreTest : public ::testing::Test {
   std::string dir_;
   BrokerConfig config_;
   ManualClock clock_;
+  FileSystem* fs_ = nullptr;  // the store's; nullptr: the real one
   std::unique_ptr<boost::asio::io_context> io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread io_thread_;
