@@ -1,5 +1,6 @@
 // The broker's command line: flags and the optional config file (same names as the flags,
-// `name = value` lines) into a BrokerConfig. See docs/configuration.md.
+// `name = value` lines) into a BrokerConfig. See docs/configuration.md. Threads: main(),
+// before the broker starts.
 #pragma once
 
 #include <string>
