@@ -1,17 +1,20 @@
-// The TideMQ broker: opens the store, loads topics and groups, serves the native protocol on
-// a Boost.Asio server, and runs the periodic work (lease expiry, offset flush, retention).
+// The TideMQ broker program's server: opens the broker core (broker/core/broker_core.h: the
+// store, topics, groups, the maintenance thread) and serves the native protocol over it on a
+// Boost.Asio server.
 //
-// Threads: `io_threads` network threads ("tidemq-io-N") run connections, handlers and the
-// periodic timers; the store runs its own writer. Start() returns once the broker accepts
-// connections; Stop() (any thread, idempotent) closes the listener and connections, answers
-// parked long-polls, persists offsets and closes the store.
+// Threads: `io_threads` network threads ("tidemq-io-N") run connections, handlers, the
+// connection-timeout timer and the core's asynchronous work; the core runs the store's writer,
+// "tidemq-timer" and "tidemq-maint" (offset flush, retention, purges). Start() returns once
+// the broker accepts connections; Stop() (any thread, idempotent) closes the listener and
+// connections, wakes parked receives, joins the network threads, then closes the core
+// (offsets persisted, store closed).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 
-#include "broker/config.h"
+#include "broker/core/config.h"
 #include "common/clock.h"
 #include "common/status.h"
 

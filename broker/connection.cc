@@ -1,5 +1,7 @@
 #include "broker/connection.h"
 
+#include "broker/message_codec.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -178,6 +180,12 @@ void Connection::Send(std::string frame, Written written) {
   asio::dispatch(strand_, [self = shared_from_this(), f = std::move(frame)]() mutable {
     if (!self->closed_.load()) self->Queue(std::move(f));
   });
+}
+
+void Connection::SendCheck(const TxnCheck& check) {
+  std::string frame;
+  EncodeCheckFrame(check, &frame);
+  Send(std::move(frame));
 }
 
 void Connection::Queue(std::string frame) {

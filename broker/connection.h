@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/core/producer_channel.h"
 #include "broker/inflight_budget.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -63,7 +64,9 @@ struct ConnectionOptions {
   int64_t idle_timeout_ms = 600'000;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+// A connection is also the ProducerChannel of the producer on the other end: check-backs for
+// the producer groups its heartbeats name are sent over it as CHECK_TXN request frames.
+class Connection : public std::enable_shared_from_this<Connection>, public ProducerChannel {
  public:
   // Runs once: true when the frame was handed to the kernel, false when the connection closed
   // before it could be (it never reached the client).
@@ -71,7 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Connection(boost::asio::ip::tcp::socket socket, RequestSink* sink, ConnectionOptions options,
              uint64_t id);
-  ~Connection();
+  ~Connection() override;
 
   void Start();
   // Queues an encoded frame for writing; charged to the budget until written. Thread-safe.
@@ -81,7 +84,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   uint64_t id() const { return id_; }
   const std::string& remote() const { return remote_; }
-  bool closed() const { return closed_.load(); }
+  bool closed() const override { return closed_.load(); }
+
+  // ProducerChannel
+  uint64_t channel_id() const override { return id_; }
+  void SendCheck(const TxnCheck& check) override;
   // Bytes this connection holds in flight (requests being served, replies not yet written).
   int64_t held_bytes() const { return held_.load(); }
   // Bytes of replies this connection may still queue now (<= 0: none); see InflightBudget.

@@ -1,4 +1,5 @@
 // The one place where internal errors become wire error codes (and back, for tests).
+// Threads: pure functions, any thread.
 #pragma once
 
 #include "common/status.h"

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "broker/broker.h"
-#include "broker/config.h"
+#include "broker/flags.h"
 #include "common/logging.h"
 
 using tidemq::broker::Broker;

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Fails when a module includes a module it may not depend on (shared/DESIGN.md section 1):
-#   common <- store <- {timer, txn} <- broker ; client -> common + proto only.
+#   common <- store <- {timer, txn} <- broker/core <- broker (the native adapter)
+#   client -> common + proto only.
+# The broker core is protocol-neutral: it includes neither proto/ (the native wire format)
+# nor any adapter (broker/*.h, broker/handlers/); the native adapter reaches the store,
+# timer/ and txn/ only through the core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -14,11 +18,29 @@ check() {  # folder, forbidden include prefixes...
     fi
   done
 }
+# An include of a header directly in broker/ (not broker/core/): the native adapter's.
+check_no_adapter() {  # folder
+  local dir=$1
+  if hits=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]broker/[^/"]+\.h' "$dir" \
+      --include='*.h' --include='*.cc' 2>/dev/null); then
+    echo "layering: $dir/ must not include the native adapter (broker/*.h):"; echo "$hits"
+    status=1
+  fi
+}
 check common proto store broker timer txn client
 check proto store broker timer txn client
 check store broker timer txn client proto
 check timer broker client txn
 check txn broker client
+check broker/core proto client broker/handlers
+check_no_adapter broker/core
+# The native adapter (broker/ outside core/) reaches store/, timer/ and txn/ only through the
+# core: their types come with the core's headers.
+if hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<](store|timer|txn)/' \
+    broker/*.h broker/*.cc broker/handlers/*.cc 2>/dev/null); then
+  echo "layering: the native adapter (broker/, broker/handlers/) must not include store/, timer/ or txn/:"
+  echo "$hits"; status=1
+fi
 check client store broker timer txn
 check examples store broker timer txn
 check tools store broker timer txn

@@ -1,5 +1,4 @@
 // CREATE_GROUP, LIST_GROUPS, DESCRIBE_GROUP, DELETE_GROUP.
-#include "broker/dead_letters.h"
 #include "broker/handlers/handlers.h"
 
 namespace tidemq::broker {
@@ -41,30 +40,27 @@ Result<RetryPolicy> PolicyFromWire(const wire::RetryPolicy& w) {
     default:
       return InvalidArgument("unknown retry policy kind " + std::to_string(w.kind()));
   }
-  RETURN_IF_ERROR(p.Validate());
   return p;
 }
 
-void FillGroupInfo(BrokerContext& ctx, const GroupInfo& info, wire::GroupInfo* out) {
+void FillGroupInfo(const GroupInfo& info, wire::GroupInfo* out) {
   FillGroupConfig(info.config, out->mutable_config());
   out->set_retried(info.retried);
   out->set_dead_lettered(info.dead_lettered);
-  out->set_dlq_messages(ctx.dead_letters->Count(info.config.name));
-  int64_t total = 0;
+  out->set_dlq_messages(info.dlq_messages);
   for (const QueueLagInfo& q : info.queues) {
     auto* l = out->add_queues();
     l->set_topic(q.topic);
     l->set_queue_id(static_cast<int32_t>(q.queue_id));
     l->set_committed_offset(q.committed);
     l->set_max_offset(q.max_offset);
-    l->set_lag(std::max<int64_t>(0, q.max_offset - q.committed));
+    l->set_lag(q.lag);
     l->set_inflight(q.inflight);
     l->set_client_id(q.client_id);
     l->set_lost_to_retention(q.lost_to_retention);
-    total += l->lag();
   }
   for (const auto& c : info.clients) out->add_clients(c);
-  out->set_total_lag(total);
+  out->set_total_lag(info.total_lag);
   out->set_lost_to_retention(info.lost_to_retention);
 }
 
@@ -73,62 +69,43 @@ void FillGroupInfo(BrokerContext& ctx, const GroupInfo& info, wire::GroupInfo* o
 void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_create_group_request()) return req.ReplyError(MissingPayload(req));
   const auto& c = req.header().create_group_request().config();
-  GroupConfig config;
-  config.name = c.name();
-  config.broadcast = c.mode() == wire::BROADCASTING;
-  config.fifo = c.fifo();
-  config.max_attempts = c.max_attempts();
-  config.fifo_block = c.fifo_block();
-  // Unset retry settings keep the group's own (update) or take the broker's defaults (create).
-  auto existing = ctx.consumers->DescribeGroup(c.name());
+  GroupSpec spec;
+  spec.config.name = c.name();
+  spec.config.broadcast = c.mode() == wire::BROADCASTING;
+  spec.config.fifo = c.fifo();
+  spec.config.max_attempts = c.max_attempts();
+  spec.config.fifo_block = c.fifo_block();
   if (c.has_retry()) {
     auto policy = PolicyFromWire(c.retry());
     if (!policy.ok()) return req.ReplyError(policy.status());
-    config.retry = *policy;
-  } else {
-    config.retry = existing.ok() ? existing->config.retry : ctx.config.default_retry;
+    spec.retry = *policy;
   }
-  if (config.max_attempts == 0) {
-    config.max_attempts =
-        existing.ok() ? existing->config.max_attempts : ctx.config.default_max_attempts;
-  }
-  if (config.fifo_block && !config.fifo) {
-    return req.ReplyError(InvalidArgument("fifo_block applies to FIFO groups only"));
-  }
-  if (config.broadcast && config.fifo) {
-    return req.ReplyError(InvalidArgument("a group is either broadcasting or FIFO, not both"));
-  }
-  auto created = ctx.consumers->CreateGroup(config);
-  if (!created.ok()) return req.ReplyError(created.status());
-  auto info = ctx.consumers->DescribeGroup(created->name);
+  auto info = ctx.admin->CreateGroup(std::move(spec));
   if (!info.ok()) return req.ReplyError(info.status());
   wire::Header h;
-  FillGroupInfo(ctx, *info, h.mutable_create_group_response()->mutable_group());
+  FillGroupInfo(*info, h.mutable_create_group_response()->mutable_group());
   req.Reply(std::move(h));
 }
 
 void HandleListGroups(BrokerContext& ctx, const Request& req) {
   wire::Header h;
   auto* resp = h.mutable_list_groups_response();
-  for (const GroupConfig& c : ctx.consumers->ListGroups()) {
-    auto info = ctx.consumers->DescribeGroup(c.name);
-    if (info.ok()) FillGroupInfo(ctx, *info, resp->add_groups());
-  }
+  for (const GroupInfo& info : ctx.admin->ListGroups()) FillGroupInfo(info, resp->add_groups());
   req.Reply(std::move(h));
 }
 
 void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_describe_group_request()) return req.ReplyError(MissingPayload(req));
-  auto info = ctx.consumers->DescribeGroup(req.header().describe_group_request().group());
+  auto info = ctx.admin->DescribeGroup(req.header().describe_group_request().group());
   if (!info.ok()) return req.ReplyError(info.status());
   wire::Header h;
-  FillGroupInfo(ctx, *info, h.mutable_describe_group_response()->mutable_group());
+  FillGroupInfo(*info, h.mutable_describe_group_response()->mutable_group());
   req.Reply(std::move(h));
 }
 
 void HandleDeleteGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_delete_group_request()) return req.ReplyError(MissingPayload(req));
-  Status st = ctx.consumers->DeleteGroup(req.header().delete_group_request().group());
+  Status st = ctx.admin->DeleteGroup(req.header().delete_group_request().group());
   if (!st.ok()) return req.ReplyError(st);
   wire::Header h;
   h.mutable_delete_group_response();

@@ -1,69 +1,30 @@
-// One handler per request kind (one file each). A handler validates its request, does the work
-// through the broker's services, and replies exactly once — possibly later, from another
-// thread (sends reply when the store confirms; receives may long-poll).
+// The native protocol's handlers, one file per request kind. Each is an adapter over the
+// broker core (broker/core/): it decodes its request (a missing payload or a frame that
+// does not split is answered here), makes one call to the core's MessageService or
+// AdminService, and encodes what it gets — maybe later, from another thread (sends reply
+// when the store confirms; receives may long-poll). No business rule lives here: defaults,
+// validation, classification and counting are the core's.
+//
+// Threads: a handler runs on the network thread that read its frame; its completion (a
+// reply) may run on the store's writer thread, the DLQ worker or another network thread, and
+// only encodes and queues the reply on the connection's strand.
 #pragma once
 
-#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
-#include <boost/asio/io_context.hpp>
-
-#include <atomic>
-#include <cstdint>
 #include <string>
 
-#include "broker/config.h"
-#include "broker/consumer_manager.h"
-#include "broker/long_poll.h"
-#include "broker/scheduled_delivery.h"
+#include "broker/core/admin_service.h"
+#include "broker/core/message_service.h"
+#include "broker/core/stats.h"
 #include "broker/request.h"
-#include "broker/topic_manager.h"
-#include "common/clock.h"
-#include "store/store.h"
-#include "timer/timer_service.h"
-#include "txn/txn_service.h"
 
 namespace tidemq::broker {
 
-class TxnCoordinator;
-class DeadLetters;
-class InflightBudget;
-
-struct BrokerStats {
-  std::atomic<int64_t> messages_in{0};
-  std::atomic<int64_t> bytes_in{0};
-  std::atomic<int64_t> send_requests{0};
-  std::atomic<int64_t> send_errors{0};
-  std::atomic<int64_t> receive_requests{0};
-  std::atomic<int64_t> connections{0};
-  std::atomic<int64_t> connections_total{0};
-  std::atomic<int64_t> bad_frames{0};
-  std::atomic<int64_t> bad_requests{0};
-  std::atomic<int64_t> retention_runs{0};  // periodic store retention runs since start
-  int64_t start_ms = 0;
-  // Connections and limits (docs/operations.md).
-  std::atomic<int64_t> connections_refused{0};     // over --max-connections
-  std::atomic<int64_t> connections_timed_out{0};   // handshake, frame or idle timeout
-  std::atomic<int64_t> reads_paused{0};            // a frame had to wait for in-flight room
-  std::atomic<int64_t> receives_refused{0};        // RESOURCE_EXHAUSTED: no room for a reply
-  std::atomic<int64_t> deliveries_unsent{0};       // released: the reply could not be written
-  const InflightBudget* inflight = nullptr;        // bytes in flight, broker-wide
-};
-
 // What a handler may use. Owned by the Broker; outlives every request.
 struct BrokerContext {
-  const BrokerConfig& config;
-  Clock* clock;
-  store::Store* store;
-  TopicManager* topics;
-  ConsumerManager* consumers;
-  LongPolls* polls;
+  MessageService* messages;
+  AdminService* admin;
   BrokerStats* stats;
-  boost::asio::io_context* io;
   std::string listen_address;
-  timer::TimerService* timer;
-  ScheduledDelivery* scheduled;
-  txn::TxnService* txn;
-  TxnCoordinator* txn_coordinator;
-  DeadLetters* dead_letters;
 };
 
 void HandleSend(BrokerContext& ctx, const Request& req);
@@ -93,11 +54,11 @@ void HandleTxnStats(BrokerContext& ctx, const Request& req);
 void HandleDlqList(BrokerContext& ctx, const Request& req);
 void HandleDlqRedrive(BrokerContext& ctx, const Request& req);
 void HandleDlqPurge(BrokerContext& ctx, const Request& req);
+// A producer's answer (a response frame) to a CHECK_TXN the broker sent on this connection.
+void HandleCheckTxnAnswer(BrokerContext& ctx, const Request& req);
 
-// Shared by receive and query: a stored record as a wire message (body not included).
-void ToWireMessage(const store::Record& record, wire::Message* out);
 // A topic's description with per-queue offsets.
-void FillTopicInfo(BrokerContext& ctx, const Topic& topic, wire::TopicInfo* out);
+void FillTopicInfo(const TopicInfo& topic, wire::TopicInfo* out);
 // Status for a request whose header lacks the payload its kind needs.
 Status MissingPayload(const Request& req);
 

@@ -6,21 +6,16 @@ namespace tidemq::broker {
 void HandleTimerShow(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_timer_show_request()) return req.ReplyError(MissingPayload(req));
   const std::string& id = req.header().timer_show_request().message_id();
-  Result<std::optional<timer::IndexEntry>> entry = ctx.timer->FindByMessageId(id);
-  if (!entry.ok()) return req.ReplyError(entry.status());
-  if (!entry->has_value()) {
-    return req.ReplyError(Status(Code::kNotFound, "no scheduled message '" + id +
-                                                      "' is pending (fired, cancelled or "
-                                                      "never scheduled)"));
-  }
-  const timer::IndexEntry& e = **entry;
+  Result<ScheduledInfo> info = ctx.admin->ShowScheduled(id);
+  if (!info.ok()) return req.ReplyError(info.status());
+  const timer::IndexEntry& e = info->entry;
   wire::Header h;
   auto* resp = h.mutable_timer_show_response();
   resp->set_message_id(e.message_id);
   resp->set_due_ms(e.due_ms);
   resp->set_topic(e.topic);
   resp->set_queue_id(static_cast<int32_t>(e.queue_id));
-  resp->set_firing(ctx.timer->IsFiring(e.offset));
+  resp->set_firing(info->firing);
   resp->set_log_offset(e.offset.value());
   req.Reply(std::move(h));
 }

@@ -4,7 +4,8 @@
 namespace tidemq::broker {
 
 void HandleTimerStats(BrokerContext& ctx, const Request& req) {
-  timer::TimerStats ts = ctx.timer->Stats();
+  const TimerReport report = ctx.admin->TimerStats();
+  const timer::TimerStats& ts = report.stats;
   wire::Header h;
   auto* resp = h.mutable_timer_stats_response();
   resp->set_pending(ts.pending);
@@ -13,8 +14,8 @@ void HandleTimerStats(BrokerContext& ctx, const Request& req) {
   resp->set_next_due_ms(ts.next_due_ms.value_or(0));
   resp->set_loaded(static_cast<int64_t>(ts.loaded));
   resp->set_firing(static_cast<int64_t>(ts.firing));
-  resp->set_broker_time_ms(ctx.clock->NowMs());
-  LatenessCounts counts = ctx.scheduled->Lateness();
+  resp->set_broker_time_ms(report.broker_time_ms);
+  const LatenessCounts& counts = report.lateness;
   for (size_t i = 0; i < counts.size(); ++i) {
     auto* b = resp->add_lateness();
     b->set_below_ms(i < kLatenessBoundsMs.size() ? kLatenessBoundsMs[i] : 0);

@@ -1,16 +1,11 @@
 // Transactions (docs/txn.md): END_TXN commits or rolls back a half message (idempotent; the
 // opposite of a decision already taken is refused with TXN_CONFLICT); TXN_LIST, TXN_SHOW and
-// TXN_STATS read the transaction index. SEND_HALF is in send.cc.
+// TXN_STATS read the transaction index; a CHECK_TXN response is a producer's answer to a
+// check-back. SEND_HALF is in send.cc.
 #include "broker/handlers/handlers.h"
-#include "broker/txn_coordinator.h"
-#include "common/names.h"
-#include "txn/txn_types.h"
 
 namespace tidemq::broker {
 namespace {
-
-constexpr uint32_t kDefaultListLimit = 100;
-constexpr uint32_t kMaxListLimit = 10'000;
 
 wire::TxnState ToWire(txn::TxnState s) {
   switch (s) {
@@ -44,26 +39,18 @@ txn::EndReason ReasonFor(wire::EndTxnRequest::Source source) {
   switch (source) {
     case wire::EndTxnRequest::CHECK: return txn::EndReason::kCheck;
     case wire::EndTxnRequest::OPERATOR: return txn::EndReason::kOperator;
-    default: return txn::EndReason::kProducer;
+    default:
+      return txn::EndReason::kProducer;
   }
 }
 
-// The half an END_TXN or TXN_SHOW names: by offset, or (offset < 0) by message id.
-Result<txn::TxnEntry> FindTxn(BrokerContext& ctx, int64_t half_offset,
-                              const std::string& message_id) {
-  Result<std::optional<txn::TxnEntry>> e =
-      half_offset >= 0 ? ctx.txn->Get(LogOffset(half_offset)) : ctx.txn->FindByMessageId(message_id);
-  if (!e.ok()) return e.status();
-  if (!e->has_value()) {
-    return Status(Code::kNotFound,
-                  half_offset >= 0
-                      ? "no transaction has its half message at log offset " +
-                            std::to_string(half_offset) +
-                            " (never sent, or ended longer ago than --txn-keep-resolved-hours)"
-                      : "no transaction for message id '" + message_id +
-                            "' (never sent, or ended longer ago than --txn-keep-resolved-hours)");
+TxnResolution FromWire(wire::TxnResolution r) {
+  switch (r) {
+    case wire::TXN_COMMIT: return TxnResolution::kCommit;
+    case wire::TXN_ROLLBACK: return TxnResolution::kRollback;
+    default:
+      return TxnResolution::kUnknown;
   }
-  return std::move(**e);
 }
 
 }  // namespace
@@ -71,59 +58,54 @@ Result<txn::TxnEntry> FindTxn(BrokerContext& ctx, int64_t half_offset,
 void HandleEndTxn(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_end_txn_request()) return req.ReplyError(MissingPayload(req));
   const wire::EndTxnRequest& er = req.header().end_txn_request();
-  txn::TxnAction action;
-  if (er.resolution() == wire::TXN_COMMIT) {
-    action = txn::TxnAction::kCommit;
-  } else if (er.resolution() == wire::TXN_ROLLBACK) {
-    action = txn::TxnAction::kRollback;
-  } else {
-    return req.ReplyError(InvalidArgument(
-        "an end must be COMMIT or ROLLBACK (UNKNOWN leaves the transaction to the check-back)"));
-  }
-  if (er.half_offset() < 0 && er.message_id().empty()) {
-    return req.ReplyError(InvalidArgument("name the half message by half_offset or message_id"));
-  }
-  if (!er.producer_group().empty()) {
-    if (Status st = ValidateGroupName(er.producer_group()); !st.ok()) return req.ReplyError(st);
-  }
-  Result<txn::TxnEntry> e = FindTxn(ctx, er.half_offset(), er.message_id());
-  if (!e.ok()) return req.ReplyError(e.status());
-  if (!er.producer_group().empty() && er.producer_group() != e->producer_group) {
-    return req.ReplyError(Status(Code::kFailedPrecondition,
-                                 "transaction " + e->message_id + " belongs to producer group '" +
-                                     e->producer_group + "', not '" + er.producer_group() + "'"));
-  }
-  ctx.txn_coordinator->End(e->half_offset, er.message_id(), action, ReasonFor(er.source()),
-                           [req](Result<EndOutcome> r) {
-                             if (!r.ok()) return req.ReplyError(r.status());
-                             wire::Header h;
-                             auto* resp = h.mutable_end_txn_response();
-                             resp->set_already_done(r->already_done);
-                             if (r->committed_at != kNoLogOffset) {
-                               resp->set_log_offset(r->committed_at.value());
-                             }
-                             req.Reply(std::move(h));
-                           });
+  EndTxnCommand command;
+  command.resolution = FromWire(er.resolution());
+  command.half_offset = er.half_offset();
+  command.message_id = er.message_id();
+  command.producer_group = er.producer_group();
+  command.reason = ReasonFor(er.source());
+  ctx.messages->EndTxn(command, [req](Result<EndOutcome> r) {
+    if (!r.ok()) return req.ReplyError(r.status());
+    wire::Header h;
+    auto* resp = h.mutable_end_txn_response();
+    resp->set_already_done(r->already_done);
+    if (r->committed_at != kNoLogOffset) resp->set_log_offset(r->committed_at.value());
+    req.Reply(std::move(h));
+  });
+}
+
+void HandleCheckTxnAnswer(BrokerContext& ctx, const Request& req) {
+  const wire::Header& h = req.header();
+  if (h.kind() != wire::CHECK_TXN) return;  // the broker sends no other requests
+  const wire::CheckTxnResponse& r = h.check_txn_response();
+  CheckAnswer answer;
+  answer.request_id = h.request_id();
+  answer.answered = h.code() == wire::OK && h.has_check_txn_response();
+  answer.error_message = h.error_message();
+  if (r.resolution() == wire::TXN_COMMIT) answer.action = txn::TxnAction::kCommit;
+  if (r.resolution() == wire::TXN_ROLLBACK) answer.action = txn::TxnAction::kRollback;
+  answer.names_half = r.has_half_offset();
+  answer.half_offset = r.half_offset();
+  answer.message_id = r.message_id();
+  ctx.messages->CheckAnswered(*req.conn, answer);
 }
 
 void HandleTxnList(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_txn_list_request()) return req.ReplyError(MissingPayload(req));
   const wire::TxnListRequest& lr = req.header().txn_list_request();
-  std::optional<txn::TxnState> state;
+  TxnListQuery query;
   switch (lr.state()) {
-    case wire::TXN_PENDING: state = txn::TxnState::kPending; break;
-    case wire::TXN_COMMITTED: state = txn::TxnState::kCommitted; break;
-    case wire::TXN_ROLLED_BACK: state = txn::TxnState::kRolledBack; break;
+    case wire::TXN_PENDING: query.state = txn::TxnState::kPending; break;
+    case wire::TXN_COMMITTED: query.state = txn::TxnState::kCommitted; break;
+    case wire::TXN_ROLLED_BACK: query.state = txn::TxnState::kRolledBack; break;
     case wire::TXN_STATE_UNSPECIFIED: break;
-    default: return req.ReplyError(InvalidArgument("unknown transaction state filter"));
+    default:
+      return req.ReplyError(InvalidArgument("unknown transaction state filter"));
   }
-  const uint32_t limit = lr.limit() == 0 ? kDefaultListLimit : lr.limit();
-  if (limit > kMaxListLimit) {
-    return req.ReplyError(
-        InvalidArgument("list at most " + std::to_string(kMaxListLimit) + " per request"));
-  }
-  const LogOffset after = lr.after_offset() < 0 ? kNoLogOffset : LogOffset(lr.after_offset());
-  Result<std::vector<txn::TxnEntry>> entries = ctx.txn->List(state, lr.parked_only(), after, limit);
+  query.parked_only = lr.parked_only();
+  query.after_offset = lr.after_offset();
+  query.limit = lr.limit();
+  Result<std::vector<txn::TxnEntry>> entries = ctx.admin->ListTxns(query);
   if (!entries.ok()) return req.ReplyError(entries.status());
   wire::Header h;
   auto* resp = h.mutable_txn_list_response();
@@ -134,11 +116,7 @@ void HandleTxnList(BrokerContext& ctx, const Request& req) {
 void HandleTxnShow(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_txn_show_request()) return req.ReplyError(MissingPayload(req));
   const wire::TxnShowRequest& sr = req.header().txn_show_request();
-  if (sr.message_id().empty() && sr.half_offset() < 0) {
-    return req.ReplyError(InvalidArgument("name the transaction by message id or half offset"));
-  }
-  Result<txn::TxnEntry> e =
-      FindTxn(ctx, sr.message_id().empty() ? sr.half_offset() : -1, sr.message_id());
+  Result<txn::TxnEntry> e = ctx.admin->ShowTxn(sr.message_id(), sr.half_offset());
   if (!e.ok()) return req.ReplyError(e.status());
   wire::Header h;
   ToWire(*e, h.mutable_txn_show_response()->mutable_transaction());
@@ -146,8 +124,9 @@ void HandleTxnShow(BrokerContext& ctx, const Request& req) {
 }
 
 void HandleTxnStats(BrokerContext& ctx, const Request& req) {
-  const txn::TxnStats s = ctx.txn->Stats();
-  const CheckStats c = ctx.txn_coordinator->Stats();
+  const TxnReport report = ctx.admin->TxnStats();
+  const txn::TxnStats& s = report.index;
+  const CheckStats& c = report.checks;
   wire::Header h;
   auto* resp = h.mutable_txn_stats_response();
   resp->set_pending(s.pending);

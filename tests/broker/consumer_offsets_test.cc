@@ -3,7 +3,7 @@
 // what is refused.
 #include <gtest/gtest.h>
 
-#include "broker/consumer_manager.h"
+#include "broker/core/consumer_manager.h"
 
 namespace tidemq::broker {
 namespace {

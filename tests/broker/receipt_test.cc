@@ -1,4 +1,4 @@
-#include "broker/receipt.h"
+#include "broker/core/receipt.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // and a handle that decodes must encode back to the same bytes and decode to the same fields.
 #include <cstdlib>
 
-#include "broker/receipt.h"
+#include "broker/core/receipt.h"
 #include "tests/fuzz/fuzz_driver.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

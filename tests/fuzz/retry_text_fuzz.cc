@@ -4,7 +4,7 @@
 // itself, and give delays within 0..24 h; nothing may crash.
 #include <cstdlib>
 
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 #include "common/retry_policy.h"
 #include "tests/fuzz/fuzz_driver.h"
 

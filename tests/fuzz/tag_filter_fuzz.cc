@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "broker/consumer_manager.h"
+#include "broker/core/consumer_manager.h"
 #include "client/src/client_core.h"
 #include "common/names.h"
 #include "store/record.h"

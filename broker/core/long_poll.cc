@@ -1,4 +1,4 @@
-#include "broker/long_poll.h"
+#include "broker/core/long_poll.h"
 
 namespace tidemq::broker {
 

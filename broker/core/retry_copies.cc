@@ -1,10 +1,10 @@
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 
 #include <algorithm>
 #include <charconv>
 
-#include "broker/scheduled_delivery.h"
-#include "broker/topic_manager.h"
+#include "broker/core/scheduled_delivery.h"
+#include "broker/core/topic_manager.h"
 
 namespace tidemq::broker {
 namespace {
@@ -105,6 +105,16 @@ void SetProperty(store::Record* r, const std::string& key, std::string value) {
 
 void EraseProperty(store::Record* r, const std::string& key) {
   std::erase_if(r->properties, [&](const auto& p) { return p.first == key; });
+}
+
+bool IsRetryOrDlqCopy(const store::Record& r) {
+  return !r.topic.empty() && r.topic[0] == '%' && ReadRetryInfo(r).original_topic != r.topic;
+}
+
+bool IsBrokerProperty(std::string_view key, bool copy) {
+  if (key == kTopicIncarnationProperty) return true;  // the broker's own fence
+  return copy && (key == kOriginalTopicProperty || key == kAttemptsProperty ||
+                  key == kFirstFailureProperty || key == kDeadLetterReasonProperty);
 }
 
 }  // namespace tidemq::broker

@@ -1,11 +1,11 @@
-#include "broker/scheduled_delivery.h"
+#include "broker/core/scheduled_delivery.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 #include "common/logging.h"
 
 namespace tidemq::broker {

@@ -2,6 +2,7 @@
 // change the lease. Opaque to clients; the broker encodes where the message is, which lease
 // it belongs to and which broker run made it, so a stale handle (lease lapsed and
 // re-delivered, or taken before a restart) is recognised. Format: docs/wire_protocol.md.
+// Threads: pure functions, any thread.
 #pragma once
 
 #include <cstdint>

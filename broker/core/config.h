@@ -1,5 +1,5 @@
-// Broker configuration: defaults, command-line flags and the optional config file
-// (same names as the flags, `name = value` lines). See docs/configuration.md.
+// Broker configuration: the settings and their defaults (the flags that set them are parsed
+// by the native adapter, broker/flags.h). Read-only once the broker started: any thread.
 #pragma once
 
 #include <cstdint>
@@ -68,15 +68,6 @@ struct BrokerConfig {
   store::StoreOptions ToStoreOptions() const;
 };
 
-// Parses argv (flags and --config FILE). On --help or a bad flag, returns a Status whose
-// message is the text to print; exit_code says how to exit (0 for --help).
-struct ParsedConfig {
-  BrokerConfig config;
-  bool exit_now = false;
-  int exit_code = 0;
-  std::string message;
-};
-ParsedConfig ParseBrokerFlags(int argc, char** argv);
 
 std::string_view FlushPolicyName(store::FlushPolicy p);
 

@@ -1,4 +1,4 @@
-#include "broker/dead_letters.h"
+#include "broker/core/dead_letters.h"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,7 @@
 #include <charconv>
 #include <cstdio>
 
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 #include "common/logging.h"
 #include "common/names.h"
 

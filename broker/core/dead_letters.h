@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/topic_manager.h"
+#include "broker/core/topic_manager.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"

@@ -34,7 +34,11 @@
 // at the earliest deadline or in-place retry (SetWakeup) and OnTimer() handles what is due.
 //
 // Thread safety: every public method may be called from any thread; each group has its own
-// mutex, the group table a shared mutex.
+// mutex, the group table a shared mutex. Callers: network threads (receive, ack, nack, lease,
+// admin), the io_context (OnTimer: lease expiry), the store's writer thread (move
+// callbacks), and the maintenance thread "tidemq-maint" (FlushOffsets, OnRetention, and
+// OldestUnconsumed as a retention guard — it reads the consume queues after releasing each
+// group's mutex).
 #pragma once
 
 #include <atomic>
@@ -52,9 +56,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker/config.h"
-#include "broker/receipt.h"
-#include "broker/topic_manager.h"
+#include "broker/core/config.h"
+#include "broker/core/receipt.h"
+#include "broker/core/topic_manager.h"
 #include "common/clock.h"
 #include "common/retry_policy.h"
 #include "common/status.h"
@@ -105,6 +109,7 @@ struct QueueLagInfo {
   int64_t max_offset = 0;
   int64_t inflight = 0;
   int64_t lost_to_retention = 0;  // deleted before the group consumed them (persisted)
+  int64_t lag = 0;                // max_offset - committed, at least 0 (AdminService)
 };
 
 struct GroupInfo {
@@ -114,6 +119,9 @@ struct GroupInfo {
   int64_t retried = 0;         // retry copies made since the broker started
   int64_t dead_lettered = 0;   // DLQ copies made since the broker started
   int64_t lost_to_retention = 0;  // sum over the queues (persisted)
+  // Filled by AdminService: messages in the group's DLQ, and the sum of the queues' lag.
+  int64_t dlq_messages = 0;
+  int64_t total_lag = 0;
 };
 
 // What a group persists per queue: the value of "offset/<group>/<topic>/<queue>/<client>"
@@ -257,13 +265,28 @@ class ConsumerManager {
     bool full = false;  // a message did not fit: the batch is complete
   };
   // Appends deliverable messages of one queue to *out (up to max total, within the byte
-  // bound). REQUIRES(g.mu)
-  void CollectFromQueue(Group& g, const QueueKey& key, const std::set<uint32_t>& tag_hashes,
-                        const std::set<std::string>& tags, const ReceiveArgs& args,
-                        int64_t now, std::vector<Delivery>* out, BatchBytes* bytes);
-  // Leases offset `off` (record already read) and appends the delivery. REQUIRES(g.mu)
-  void LeaseMessage(Group& g, QueueState& st, int64_t off, store::Record record,
-                    LogOffset log_offset, int64_t lease_ms, int64_t now, std::vector<Delivery>* out);
+  // bound). Called with `lock` (g.mu) held and returns with it held, but releases it around
+  // every read of the consume queue or the log: no group lock is held across disk I/O.
+  void CollectFromQueue(Group& g, std::unique_lock<std::mutex>& lock, const QueueKey& key,
+                        const std::set<uint32_t>& tag_hashes, const std::set<std::string>& tags,
+                        const ReceiveArgs& args, int64_t now, std::vector<Delivery>* out,
+                        BatchBytes* bytes);
+  // A queue offset leased for a receive before its record is read (the lock is released for
+  // the read; the lease keeps other receives off it).
+  struct Claim {
+    int64_t offset = 0;
+    LogOffset log_offset;
+    uint32_t size = 0;
+    uint64_t lease_id = 0;
+  };
+  // Leases offset `off` for a receive whose record is still to be read. REQUIRES(g.mu)
+  Claim ClaimOffset(Group& g, QueueState& st, int64_t off, LogOffset log_offset, uint32_t size,
+                    int64_t lease_ms, int64_t now);
+  // With the claimed record read: appends the delivery, or settles the offset (unreadable,
+  // not for this subscription) and returns false. REQUIRES(g.mu)
+  bool ConfirmClaim(Group& g, QueueState& st, const Claim& c, Result<store::Record> record,
+                    const std::set<std::string>& tags, const std::string& subscription,
+                    std::vector<Delivery>* out);
   // Takes a lease away (ack, nack, lapse, release). REQUIRES(g.mu)
   static Lease EndLease(Group& g, QueueState& st, std::map<int64_t, Lease>::iterator it);
   // Decides what a failed delivery becomes: an in-place retry (returns nullopt) or a move.

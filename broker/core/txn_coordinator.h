@@ -8,14 +8,15 @@
 //  - Check-back: one volatile timer of the broker's timer engine is armed at the earliest due
 //    check of any producer group with a live producer. When it fires, each such group's due
 //    transactions are taken, a kTxnCheck record is appended for each (so the count and the
-//    next check time survive a restart), and a CHECK_TXN request goes to one of the group's
-//    connections (round robin). Groups without a live producer wait until one sends a
+//    next check time survive a restart), and the check goes to one of the group's producer
+//    channels (round robin; broker/core/producer_channel.h: each front end encodes it in its
+//    own protocol). Groups without a live producer wait until one sends a
 //    heartbeat. After options.max_checks the final action rolls back (and parks a copy).
 //  - Answers: every check sent stays "in flight" (by request id) until it is answered, its
-//    connection closes, it is older than --txn-check-answer-timeout-ms, or more than
+//    channel closes, it is older than --txn-check-answer-timeout-ms, or more than
 //    kMaxChecksInFlightPerTxn of its transaction are in flight (the oldest is forgotten). A
 //    COMMIT / ROLLBACK answer to any check in flight ends the transaction, whichever check it
-//    answers; so does one that names its half (CheckTxnResponse.half_offset + message_id)
+//    answers; so does one that names its half (CheckAnswer::half_offset + message_id)
 //    from a producer of the transaction's group, after its check was forgotten. UNKNOWN or
 //    no answer waits for the next check.
 //  - The final action never races an answer: a transaction due for it while a check of it is
@@ -23,8 +24,10 @@
 //    timeout. It rolls back only when no producer answered definitively; a definitive answer
 //    whose end could not be appended (say the store refused it) is applied instead.
 //
-// Threads: every public method may be called from any thread. The check loop runs on one
-// strand of the broker's io_context; store callbacks post back to it.
+// Threads: every public method may be called from any thread (network threads, the timer
+// thread). The check loop runs on one strand of the broker's io_context (a network thread);
+// store callbacks (the store's writer thread) post back to it. No lock is held across a
+// store read or append.
 #pragma once
 
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
@@ -43,9 +46,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "broker/config.h"
-#include "broker/connection.h"
-#include "broker/scheduled_delivery.h"
+#include "broker/core/config.h"
+#include "broker/core/producer_channel.h"
+#include "broker/core/scheduled_delivery.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
@@ -71,11 +74,11 @@ struct CheckStats {
   int64_t answers_commit = 0;
   int64_t answers_rollback = 0;
   int64_t answers_unknown = 0;
-  // Checks that got no usable answer: an error reply, the connection closed, no answer within
+  // Checks that got no usable answer: an error reply, the channel closed, no answer within
   // the answer timeout, or forgotten beyond kMaxChecksInFlightPerTxn.
   int64_t answers_failed = 0;
   int64_t waiting_groups = 0;     // groups with pending transactions and no live producer
-  int64_t answers_unmatched = 0;  // CHECK_TXN responses matching no check: ignored
+  int64_t answers_unmatched = 0;  // answers matching no check: ignored
   // Answers that came after their check counted in answers_failed, matched by the half they
   // name (also counted by resolution above).
   int64_t answers_late = 0;
@@ -110,11 +113,11 @@ class TxnCoordinator {
 
   // A half message of `group` was stored; its first check is due at check_at_ms.
   void NoteHalf(int64_t check_at_ms);
-  // A heartbeat named `group` among the connection's producer groups.
-  void RegisterProducer(const std::string& group, const std::shared_ptr<Connection>& conn);
-  void OnClosed(const std::shared_ptr<Connection>& conn);
-  // A response frame from a client: the answer to a check, if it is one (any thread).
-  void OnResponse(const std::shared_ptr<Connection>& conn, const wire::Frame& frame);
+  // A heartbeat named `group` among the channel's producer groups.
+  void RegisterProducer(const std::string& group, const std::shared_ptr<ProducerChannel>& channel);
+  void OnClosed(const ProducerChannel& channel);
+  // A producer's answer to a check sent over `channel` (any thread).
+  void OnAnswer(const ProducerChannel& channel, const CheckAnswer& answer);
   // The check-back timer fired (any thread).
   void OnTimer();
   // Looks at the transactions recovered from the log once (arms the timer, counts the groups
@@ -124,7 +127,7 @@ class TxnCoordinator {
   void Stop();
 
   CheckStats Stats() const;
-  // True when `group` has a live producer connection.
+  // True when `group` has a live producer channel.
   bool HasProducer(const std::string& group) const;
 
  private:
@@ -148,8 +151,8 @@ class TxnCoordinator {
   // Arms the timer at `at_ms` unless it is armed earlier already.
   void Arm(int64_t at_ms);
   void ArmForGroups();
-  std::shared_ptr<Connection> PickConnection(const std::string& group);
-  bool IsProducerOf(const std::string& group, const Connection& conn) const;
+  std::shared_ptr<ProducerChannel> PickChannel(const std::string& group);
+  bool IsProducerOf(const std::string& group, const ProducerChannel& channel) const;
   void CountAnswer(int64_t CheckStats::*counter);
 
   // In-flight bookkeeping; the caller holds mu_.
@@ -179,8 +182,8 @@ class TxnCoordinator {
   bool stopped_ GUARDED_BY(mu_) = false;
   uint64_t armed_id_ GUARDED_BY(mu_) = 0;      // volatile timer id; 0 = not armed
   int64_t armed_at_ GUARDED_BY(mu_) = 0;
-  // Producer connections by group (weak: a closed connection leaves via OnClosed).
-  std::map<std::string, std::vector<std::weak_ptr<Connection>>> producers_ GUARDED_BY(mu_);
+  // Producer channels by group (weak: a closed channel leaves via OnClosed).
+  std::map<std::string, std::vector<std::weak_ptr<ProducerChannel>>> producers_ GUARDED_BY(mu_);
   std::map<std::string, size_t> round_robin_ GUARDED_BY(mu_);
   std::set<std::string> waiting_groups_ GUARDED_BY(mu_);
   // Checks in flight by request id (ids grow with time: the first is the oldest), and the

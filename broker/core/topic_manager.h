@@ -1,5 +1,6 @@
 // Topics and their queue counts, persisted in the store's metadata space ("topic/<name>").
-// Thread-safe: any network thread may look topics up while an admin request changes them.
+// Thread-safe: any thread (network threads, the timer and store writer threads, the
+// maintenance thread) may look topics up while an admin request changes them.
 //
 // Incarnations (docs/operations.md). Deleting a topic and creating it again makes a new topic
 // with the same name: each creation gets an incarnation id, strictly increasing per name

@@ -1,4 +1,4 @@
-#include "broker/txn_coordinator.h"
+#include "broker/core/txn_coordinator.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,8 +9,6 @@
 #include <iterator>
 #include <optional>
 
-#include "broker/handlers/handlers.h"
-#include "proto/frame.h"
 #include "txn/txn_types.h"
 
 namespace tidemq::broker {
@@ -134,12 +132,12 @@ void TxnCoordinator::OnTimer() {
 }
 
 void TxnCoordinator::RegisterProducer(const std::string& group,
-                                      const std::shared_ptr<Connection>& conn) {
+                                      const std::shared_ptr<ProducerChannel>& conn) {
   bool first = false;
   {
     std::lock_guard lock(mu_);
     auto& conns = producers_[group];
-    std::erase_if(conns, [](const std::weak_ptr<Connection>& w) {
+    std::erase_if(conns, [](const std::weak_ptr<ProducerChannel>& w) {
       auto c = w.lock();
       return !c || c->closed();
     });
@@ -154,21 +152,21 @@ void TxnCoordinator::RegisterProducer(const std::string& group,
   if (first) asio::post(strand_, [this] { RunChecks(); });
 }
 
-void TxnCoordinator::OnClosed(const std::shared_ptr<Connection>& conn) {
+void TxnCoordinator::OnClosed(const ProducerChannel& conn) {
   bool final_wait = false;
   {
     std::lock_guard lock(mu_);
     for (auto& [group, conns] : producers_) {
-      std::erase_if(conns, [&](const std::weak_ptr<Connection>& w) {
+      std::erase_if(conns, [&](const std::weak_ptr<ProducerChannel>& w) {
         auto c = w.lock();
-        return !c || c == conn;
+        return !c || c.get() == &conn;
       });
     }
     std::erase_if(producers_, [](const auto& kv) { return kv.second.empty(); });
     // Its checks can no longer be answered.
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       auto next = std::next(it);
-      if (it->second.conn_id == conn->id()) {
+      if (it->second.conn_id == conn.channel_id()) {
         final_wait |= final_waits_.count(it->second.half.value()) > 0;
         ++stats_.answers_failed;
         EraseInFlightLocked(it);
@@ -189,7 +187,7 @@ bool TxnCoordinator::HasProducer(const std::string& group) const {
   });
 }
 
-bool TxnCoordinator::IsProducerOf(const std::string& group, const Connection& conn) const {
+bool TxnCoordinator::IsProducerOf(const std::string& group, const ProducerChannel& conn) const {
   std::lock_guard lock(mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return false;
@@ -199,7 +197,7 @@ bool TxnCoordinator::IsProducerOf(const std::string& group, const Connection& co
   });
 }
 
-std::shared_ptr<Connection> TxnCoordinator::PickConnection(const std::string& group) {
+std::shared_ptr<ProducerChannel> TxnCoordinator::PickChannel(const std::string& group) {
   std::lock_guard lock(mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return nullptr;
@@ -322,14 +320,14 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
   struct Check {
     txn::TxnEntry entry;
     uint64_t id = 0;
-    std::weak_ptr<Connection> conn;
+    std::weak_ptr<ProducerChannel> conn;
   };
   std::vector<Check> checks;
   std::vector<store::Record> records;
   checks.reserve(entries.size());
   records.reserve(entries.size());
   for (txn::TxnEntry& e : entries) {
-    std::shared_ptr<Connection> conn = PickConnection(e.producer_group);
+    std::shared_ptr<ProducerChannel> conn = PickChannel(e.producer_group);
     if (!conn) {
       txn_->CheckAborted(e.half_offset);
       std::lock_guard lock(mu_);
@@ -339,7 +337,7 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
     const uint64_t id = next_request_id_++;
     {
       std::lock_guard lock(mu_);
-      AddInFlightLocked(id, InFlight{e.half_offset, e.message_id, conn->id(),
+      AddInFlightLocked(id, InFlight{e.half_offset, e.message_id, conn->channel_id(),
                                      clock_->MonotonicMs()});
     }
     records.push_back(txn::TxnService::MakeCheck(e));
@@ -366,7 +364,7 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
       for (const Check& c : checks) {
         const txn::TxnEntry& e = c.entry;
         Result<store::Record> half = store_->Read(e.half_offset);
-        std::shared_ptr<Connection> conn = c.conn.lock();
+        std::shared_ptr<ProducerChannel> conn = c.conn.lock();
         const bool sendable = half.ok() && conn && !conn->closed();
         {
           std::lock_guard lock(mu_);
@@ -387,18 +385,7 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
           NoteAnswerSettled(e.half_offset.value());
           continue;
         }
-        wire::Header h;
-        h.set_request_id(c.id);
-        h.set_kind(wire::CHECK_TXN);
-        auto* req = h.mutable_check_txn_request();
-        ToWireMessage(*half, req->mutable_message());
-        req->mutable_message()->set_log_offset(e.half_offset.value());
-        req->mutable_message()->set_body_size(static_cast<uint32_t>(half->body.size()));
-        req->set_producer_group(e.producer_group);
-        req->set_check_number(e.checks + 1);
-        std::string frame;
-        wire::EncodeFrame(h, half->body, &frame);
-        conn->Send(std::move(frame));
+        conn->SendCheck(TxnCheck{c.id, &*half, e.half_offset, e.producer_group, e.checks + 1});
       }
       ArmForGroups();
     });
@@ -446,15 +433,9 @@ void TxnCoordinator::FinalAction(const txn::TxnEntry& e) {
                  });
 }
 
-void TxnCoordinator::OnResponse(const std::shared_ptr<Connection>& conn,
-                                const wire::Frame& frame) {
-  const wire::Header& h = frame.header;
-  if (h.kind() != wire::CHECK_TXN) return;
-  const bool answered = h.code() == wire::OK && h.has_check_txn_response();
-  const wire::CheckTxnResponse& r = h.check_txn_response();
-  std::optional<txn::TxnAction> action;
-  if (answered && r.resolution() == wire::TXN_COMMIT) action = txn::TxnAction::kCommit;
-  if (answered && r.resolution() == wire::TXN_ROLLBACK) action = txn::TxnAction::kRollback;
+void TxnCoordinator::OnAnswer(const ProducerChannel& conn, const CheckAnswer& r) {
+  const bool answered = r.answered;
+  const std::optional<txn::TxnAction> action = answered ? r.action : std::nullopt;
 
   // By the check it answers, if that is still in flight; the in-flight entry goes and the
   // answer is marked as being applied in one step, so a waiting final action never sees
@@ -463,8 +444,8 @@ void TxnCoordinator::OnResponse(const std::shared_ptr<Connection>& conn,
   std::string message_id;
   {
     std::lock_guard lock(mu_);
-    auto it = in_flight_.find(h.request_id());
-    if (it != in_flight_.end() && it->second.conn_id == conn->id()) {
+    auto it = in_flight_.find(r.request_id);
+    if (it != in_flight_.end() && it->second.conn_id == conn.channel_id()) {
       half = it->second.half;
       message_id = it->second.message_id;
       EraseInFlightLocked(it);
@@ -475,13 +456,13 @@ void TxnCoordinator::OnResponse(const std::shared_ptr<Connection>& conn,
     // Not (any more) in flight: timed out, forgotten, or never sent here. An answer naming
     // its half still counts when it comes from a producer of the transaction's group.
     Result<std::optional<txn::TxnEntry>> e =
-        r.has_half_offset() && !r.message_id().empty() && r.half_offset() >= 0
-            ? txn_->Get(LogOffset(r.half_offset()))
+        r.names_half && !r.message_id.empty() && r.half_offset >= 0
+            ? txn_->Get(LogOffset(r.half_offset))
             : Result<std::optional<txn::TxnEntry>>(std::optional<txn::TxnEntry>());
-    if (!e.ok() || !e->has_value() || (*e)->message_id != r.message_id() ||
-        !IsProducerOf((*e)->producer_group, *conn)) {
-      spdlog::debug("check-back answer {} from connection {} matches no check: ignored",
-                    h.request_id(), conn->id());
+    if (!e.ok() || !e->has_value() || (*e)->message_id != r.message_id ||
+        !IsProducerOf((*e)->producer_group, conn)) {
+      spdlog::debug("check-back answer {} from channel {} matches no check: ignored",
+                    r.request_id, conn.channel_id());
       return CountAnswer(&CheckStats::answers_unmatched);
     }
     half = (*e)->half_offset;
@@ -494,7 +475,7 @@ void TxnCoordinator::OnResponse(const std::shared_ptr<Connection>& conn,
   }
   if (!answered) {
     spdlog::warn("check-back for transaction {} failed on the producer: {}", message_id,
-                 h.error_message());
+                 r.error_message);
     CountAnswer(&CheckStats::answers_failed);
     return NoteAnswerSettled(half.value());
   }

@@ -1,4 +1,4 @@
-#include "broker/topic_manager.h"
+#include "broker/core/topic_manager.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <mutex>
 
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 #include "common/crc32c.h"
 #include "common/names.h"
 

@@ -3,10 +3,12 @@
 // through the timer engine, or — past the group's max attempts — into "%DLQ%<group>". A copy
 // keeps the message id, tag, keys, group and body, and carries in its properties where the
 // message was first sent, how many deliveries it has had, and when it first failed.
+// Threads: pure functions, any thread.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "store/record.h"
 
@@ -50,5 +52,12 @@ store::Record MakeDeadLetter(const store::Record& failed, const std::string& gro
 // Sets (or replaces) a property, keeping the list sorted.
 void SetProperty(store::Record* r, const std::string& key, std::string value);
 void EraseProperty(store::Record* r, const std::string& key);
+
+// Whether a property of `record` is the broker's own bookkeeping, never shown to a client as
+// a property (every front end filters the same way): the topic incarnation fence always, and
+// a retry or DLQ copy's story (shown as typed fields instead, see ReadRetryInfo). `copy` is
+// IsRetryOrDlqCopy(record), computed once per record.
+bool IsRetryOrDlqCopy(const store::Record& record);
+bool IsBrokerProperty(std::string_view key, bool copy);
 
 }  // namespace tidemq::broker

@@ -1,4 +1,4 @@
-#include "broker/receipt.h"
+#include "broker/core/receipt.h"
 
 #include <charconv>
 #include <vector>

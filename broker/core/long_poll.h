@@ -1,10 +1,12 @@
-// Long-polling receivers waiting for a message on a topic. A receive that finds nothing parks
-// here until a message is dispatched to its topic (the store's writer notifies), a redelivery
-// becomes due, or its wait runs out.
+// Parked receives waiting for a message on a topic: transport-neutral wake-up callbacks (the
+// MessageService parks a ReceiveWaiter's retry here, whatever front end it came from). A
+// receive that finds nothing parks here until a message is dispatched to its topic (the
+// store's writer notifies), a redelivery becomes due, or its wait runs out.
 //
 // Lost wake-ups are avoided with a per-topic sequence: a waiter notes the sequence before it
 // looks for messages and Park() refuses it when the sequence moved meanwhile.
-// Thread-safe.
+// Thread-safe: parked and cancelled from network threads, notified from the store's writer
+// thread and the io_context; the wake-ups it returns are posted to the io_context.
 #pragma once
 
 #include <cstdint>

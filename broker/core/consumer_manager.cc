@@ -1,4 +1,4 @@
-#include "broker/consumer_manager.h"
+#include "broker/core/consumer_manager.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
-#include "broker/retry_copies.h"
+#include "broker/core/retry_copies.h"
 #include "common/names.h"
 
 namespace tidemq::broker {
@@ -457,129 +457,193 @@ void ConsumerManager::NoteUnreadable(const Group& g, QueueState& st, int64_t off
                 g.config.name, topic, queue, off, at.value(), why.ToString());
 }
 
-void ConsumerManager::LeaseMessage(Group& g, QueueState& st, int64_t off, store::Record record,
-                                   LogOffset log_offset, int64_t lease_ms, int64_t now,
-                                   std::vector<Delivery>* out) {
-  const QueueKey& key = st.key;
-  // Deliveries of earlier copies (retry topics) plus this queue's own; one of an earlier
-  // broker run that left no count counts once.
+ConsumerManager::Claim ConsumerManager::ClaimOffset(Group& g, QueueState& st, int64_t off,
+                                                   LogOffset log_offset, uint32_t size,
+                                                   int64_t lease_ms, int64_t now) {
+  // Deliveries of earlier copies (retry topics: added when the record is read) plus this
+  // queue's own; one of an earlier broker run that left no count counts once.
   auto count = st.attempts.try_emplace(off, off < st.delivered_before ? 1u : 0u).first;
-  uint32_t attempt = ++count->second;
+  const uint32_t attempt = ++count->second;
   st.dirty = true;  // the count is persisted with the offsets
-  if (IsRetryTopic(std::get<0>(key))) attempt += ReadRetryInfo(record).attempts;
-  uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const int64_t deadline = now + lease_ms;
   st.inflight[off] = Lease{deadline, lease_id, attempt, log_offset};
   g.deadlines.emplace(deadline, &st, off);
   NoteWake(deadline);
-  Delivery d;
-  d.record = std::move(record);
-  d.queue_id = std::get<1>(key);
-  d.queue_offset = off;
-  d.log_offset = log_offset;
-  d.attempt = attempt;
-  d.receipt = EncodeReceipt(
-      Receipt{epoch_, std::get<0>(key), std::get<1>(key), off, lease_id, std::get<2>(key)});
-  out->push_back(std::move(d));
-  delivered_.fetch_add(1, std::memory_order_relaxed);
+  return Claim{off, log_offset, size, lease_id};
 }
 
-void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key,
-                                       const std::set<uint32_t>& tag_hashes,
+bool ConsumerManager::ConfirmClaim(Group& g, QueueState& st, const Claim& c,
+                                   Result<store::Record> rec, const std::set<std::string>& tags,
+                                   const std::string& subscription, std::vector<Delivery>* out) {
+  auto lease = st.inflight.find(c.offset);
+  // Lapsed meanwhile (only a clock jump past the whole lease can do it): the lapse made it a
+  // retry already.
+  if (lease == st.inflight.end() || lease->second.lease_id != c.lease_id) return false;
+  auto drop = [&] {
+    EndLease(g, st, lease);
+    st.attempts.erase(c.offset);
+    MarkAcked(st, c.offset);
+    return false;
+  };
+  if (!rec.ok()) {
+    // Deleted by retention, or damaged: nothing to deliver; settle it, loudly.
+    NoteUnreadable(g, st, c.offset, c.log_offset, rec.status());
+    return drop();
+  }
+  if (!tags.empty() && !tags.count(rec->tag)) return drop();  // a tag-hash collision
+  // A retry topic's queue is read per subscribed topic: copies of other topics are not ours.
+  if (!subscription.empty() && ReadRetryInfo(*rec).original_topic != subscription) return drop();
+  if (!subscription.empty() && IsStaleCopy(g, *rec, c.log_offset)) return drop();
+  const QueueKey& key = st.key;
+  if (IsRetryTopic(std::get<0>(key))) lease->second.attempt += ReadRetryInfo(*rec).attempts;
+  Delivery d;
+  d.record = std::move(rec).value();
+  d.queue_id = std::get<1>(key);
+  d.queue_offset = c.offset;
+  d.log_offset = c.log_offset;
+  d.attempt = lease->second.attempt;
+  d.receipt = EncodeReceipt(Receipt{epoch_, std::get<0>(key), std::get<1>(key), c.offset,
+                                    c.lease_id, std::get<2>(key)});
+  out->push_back(std::move(d));
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& lock,
+                                       const QueueKey& key, const std::set<uint32_t>& tag_hashes,
                                        const std::set<std::string>& tags, const ReceiveArgs& args,
                                        int64_t now, std::vector<Delivery>* out,
                                        BatchBytes* bytes) {
-  QueueState& st = StateFor(g, key);
   const bool fifo = g.config.fifo;
   const std::string& topic = std::get<0>(key);
   const uint32_t queue = std::get<1>(key);
-  // What retention deleted meanwhile (normally counted already when retention ran).
-  SkipDeleted(g, st, store_->MinQueueOffset(topic, queue));
-  // FIFO: the next message of a queue goes out only after the previous one is settled.
-  if (fifo && (!st.inflight.empty() || !st.moving.empty())) return;
   // A retry topic's queue is read per subscribed topic: copies of other topics are not ours.
-  const std::string& subscription = IsRetryTopic(std::get<0>(key)) ? std::get<2>(key) : "";
+  const std::string& subscription = IsRetryTopic(topic) ? std::get<2>(key) : std::string();
   // FIFO: at most one message of a queue in flight, so a nack can never let a later message
   // of the queue overtake it. Other queues may still fill the rest of the batch.
   const size_t limit = fifo ? out->size() + 1 : args.max_messages;
-  // Whether a message of `size` stored bytes still fits in the batch (the first always does);
-  // when not, the batch is complete and the message stays for the next receive.
-  auto fits = [&](uint32_t size) {
-    if (args.max_bytes == 0 || out->empty()) return true;
-    if (bytes->used + size + kDeliveryOverheadBytes <= args.max_bytes) return true;
-    bytes->full = true;
-    return false;
+  // The lock is released around every read of the consume queue or the log (each a pread):
+  // what this receive takes is claimed (leased) first, so no other receive takes it meanwhile,
+  // and the queue state is looked up again after each read (a deleted topic drops it).
+  auto relock = [&]() -> QueueState* {
+    lock.lock();
+    auto it = g.queues.find(key);
+    return it == g.queues.end() ? nullptr : &it->second;
   };
+  QueueState* st = &StateFor(g, key);
+  // What retention deleted meanwhile (normally counted already when retention ran).
+  SkipDeleted(g, *st, store_->MinQueueOffset(topic, queue));
+  while (true) {
+    // FIFO: the next message of a queue goes out only after the previous one is settled.
+    if (fifo && (!st->inflight.empty() || !st->moving.empty())) return;
+    std::vector<Claim> claims;
+    // Whether a message of `size` stored bytes still fits in the batch (the first always
+    // does); when not, the batch is complete and the message stays for the next receive.
+    auto fits = [&](uint32_t size) {
+      if (args.max_bytes == 0 || (out->empty() && claims.empty())) return true;
+      if (bytes->used + size + kDeliveryOverheadBytes <= args.max_bytes) return true;
+      bytes->full = true;
+      return false;
+    };
+    auto claim = [&](int64_t off, LogOffset log_offset, uint32_t size) {
+      claims.push_back(ClaimOffset(g, *st, off, log_offset, size, args.lease_ms, now));
+      bytes->used += size + kDeliveryOverheadBytes;
+    };
+    bool stop = false;  // the batch or this queue has nothing more to give after the claims
 
-  auto deliver = [&](int64_t off, LogOffset log_offset) -> bool {
-    auto rec = store_->Read(log_offset);
-    if (!rec.ok()) {
-      // Deleted by retention, or damaged: nothing to deliver; settle it, loudly.
-      NoteUnreadable(g, st, off, log_offset, rec.status());
-      st.attempts.erase(off);
-      MarkAcked(st, off);
-      return false;
-    }
-    if (!tags.empty() && !tags.count(rec->tag)) {
-      MarkAcked(st, off);  // a tag-hash collision: not for this subscription
-      return false;
-    }
-    if (!subscription.empty() && ReadRetryInfo(*rec).original_topic != subscription) {
-      MarkAcked(st, off);
-      return false;
-    }
-    if (!subscription.empty() && IsStaleCopy(g, *rec, log_offset)) {
-      st.attempts.erase(off);
-      MarkAcked(st, off);
-      return false;
-    }
-    LeaseMessage(g, st, off, std::move(rec).value(), log_offset, args.lease_ms, now, out);
-    return true;
-  };
-
-  // 1. Redeliveries that are due, in offset order. FIFO stops at the first one not yet due:
-  //    nothing after it may overtake it.
-  for (auto it = st.retry.begin(); it != st.retry.end() && out->size() < limit;) {
-    if (it->second > now) {
-      if (fifo) return;
-      ++it;
-      continue;
-    }
-    int64_t off = it->first;
-    auto entries = store_->ReadQueue(topic, queue, off, 1);
-    if (!entries.ok() || entries->empty() || entries->front().queue_offset != off) {
-      it = st.retry.erase(it);
-      st.attempts.erase(off);
-      MarkAcked(st, off);
-      continue;
-    }
-    if (!fits(entries->front().size)) return;
-    it = st.retry.erase(it);
-    if (deliver(off, entries->front().log_offset)) {
-      bytes->used += entries->front().size + kDeliveryOverheadBytes;
-    }
-  }
-  if (fifo && !st.retry.empty()) return;
-
-  // 2. Messages never delivered.
-  while (out->size() < limit) {
-    size_t want = limit - out->size();
-    auto entries = store_->ReadQueue(topic, queue, st.next, std::max<size_t>(want, 16));
-    if (!entries.ok() || entries->empty()) return;
-    for (const store::QueueEntry& e : *entries) {
-      if (out->size() >= limit) return;
-      // Offsets skipped by the read are holes: no message was ever stored there.
-      MarkRangeAcked(st, st.next, e.queue_offset);
-      st.next = e.queue_offset;
-      if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
-        st.next = e.queue_offset + 1;
-        MarkAcked(st, e.queue_offset);
+    // 1. Redeliveries that are due, in offset order. FIFO stops at the first one not yet due:
+    //    nothing after it may overtake it.
+    std::vector<std::pair<int64_t, int64_t>> due;  // (offset, ready at), out of st->retry
+    bool retry_waits = false;
+    for (auto it = st->retry.begin(); it != st->retry.end() && out->size() + due.size() < limit;) {
+      if (it->second > now) {
+        if (fifo) {
+          retry_waits = true;
+          break;
+        }
+        ++it;
         continue;
       }
-      if (!fits(e.size)) return;
-      st.next = e.queue_offset + 1;
-      if (deliver(e.queue_offset, e.log_offset)) bytes->used += e.size + kDeliveryOverheadBytes;
+      due.emplace_back(*it);
+      it = st->retry.erase(it);
     }
+    if (!due.empty()) {
+      lock.unlock();
+      std::vector<Result<std::vector<store::QueueEntry>>> entries;
+      entries.reserve(due.size());
+      for (const auto& [off, _] : due) entries.push_back(store_->ReadQueue(topic, queue, off, 1));
+      if ((st = relock()) == nullptr) return;
+      for (size_t i = 0; i < due.size(); ++i) {
+        const int64_t off = due[i].first;
+        // Settled meanwhile (retention moved the queue past it).
+        if (off < st->committed || st->acked.count(off)) continue;
+        const auto& e = entries[i];
+        if (!e.ok() || e->empty() || e->front().queue_offset != off) {
+          st->attempts.erase(off);
+          MarkAcked(*st, off);
+          continue;
+        }
+        if (stop || !fits(e->front().size)) {
+          st->retry.emplace(off, due[i].second);  // stays for the next receive
+          stop = true;
+          continue;
+        }
+        claim(off, e->front().log_offset, e->front().size);
+      }
+    }
+    if (fifo && (retry_waits || !st->retry.empty() || !claims.empty())) stop = true;
+
+    // 2. Messages never delivered.
+    while (!stop && out->size() + claims.size() < limit) {
+      const size_t want = limit - out->size() - claims.size();
+      const int64_t from = st->next;
+      lock.unlock();
+      auto entries = store_->ReadQueue(topic, queue, from, std::max<size_t>(want, 16));
+      if ((st = relock()) == nullptr) return;
+      if (!entries.ok() || entries->empty()) break;
+      // Another receive of the group may have taken a FIFO turn meanwhile.
+      if (fifo && claims.empty() && (!st->inflight.empty() || !st->moving.empty() ||
+                                     !st->retry.empty())) {
+        break;
+      }
+      for (const store::QueueEntry& e : *entries) {
+        if (out->size() + claims.size() >= limit) break;
+        if (e.queue_offset < st->next) continue;  // taken by another receive meanwhile
+        // Offsets skipped by the read are holes: no message was ever stored there.
+        MarkRangeAcked(*st, st->next, e.queue_offset);
+        st->next = e.queue_offset;
+        if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
+          st->next = e.queue_offset + 1;
+          MarkAcked(*st, e.queue_offset);
+          continue;
+        }
+        if (!fits(e.size)) {
+          stop = true;
+          break;
+        }
+        st->next = e.queue_offset + 1;
+        claim(e.queue_offset, e.log_offset, e.size);
+      }
+    }
+    if (claims.empty()) return;
+
+    // 3. The claimed records, read outside the lock, become deliveries (or are settled when
+    //    unreadable or not for this subscription after all).
+    lock.unlock();
+    std::vector<Result<store::Record>> records;
+    records.reserve(claims.size());
+    for (const Claim& c : claims) records.push_back(store_->Read(c.log_offset));
+    if ((st = relock()) == nullptr) return;
+    bool dropped = false;
+    for (size_t i = 0; i < claims.size(); ++i) {
+      if (!ConfirmClaim(g, *st, claims[i], std::move(records[i]), tags, subscription, out)) {
+        bytes->used -= claims[i].size + kDeliveryOverheadBytes;
+        dropped = true;
+      }
+    }
+    // Dropped ones left room: look again (as one pass under the lock would have).
+    if (stop || !dropped || out->size() >= limit) return;
   }
 }
 
@@ -613,7 +677,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
 
   std::vector<Delivery> out;
   BatchBytes bytes;
-  std::lock_guard lock(g->mu);
+  std::unique_lock lock(g->mu);
   int64_t now = clock_->MonotonicMs();
   if (!args.client_id.empty()) g->clients[args.client_id] = clock_->NowMs();
   // The group's retry copies of this topic go first: they are due (the timer put them in the
@@ -622,8 +686,8 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     if (auto retry = topics_->Find(RetryTopic(args.group))) {
       for (uint32_t q = 0; q < retry->queue_count && out.size() < args.max_messages && !bytes.full;
            ++q) {
-        CollectFromQueue(*g, QueueKey{retry->name, q, args.topic}, tag_hashes, tags, args, now,
-                         &out, &bytes);
+        CollectFromQueue(*g, lock, QueueKey{retry->name, q, args.topic}, tag_hashes, tags,
+                         args, now, &out, &bytes);
       }
     }
   }
@@ -634,7 +698,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   uint32_t start = g->cursor++;
   for (uint32_t i = 0; i < n && out.size() < args.max_messages && !bytes.full; ++i) {
     QueueKey key{args.topic, (start + i) % n, client};
-    CollectFromQueue(*g, key, tag_hashes, tags, args, now, &out, &bytes);
+    CollectFromQueue(*g, lock, key, tag_hashes, tags, args, now, &out, &bytes);
   }
   return out;
 }
@@ -1019,16 +1083,22 @@ LogOffset ConsumerManager::OldestUnconsumed() const {
     std::shared_lock lock(groups_mu_);
     for (const auto& [_, g] : groups_) groups.push_back(g);
   }
-  LogOffset oldest = kNoLogOffset;
+  // Each queue's committed offset is noted under its group's mutex; the consume queues are
+  // read after it is released (a read is a pread: no group lock is held across disk I/O).
+  std::vector<std::tuple<std::string, uint32_t, int64_t>> committed;
   for (const auto& g : groups) {
     std::lock_guard lock(g->mu);
     for (const auto& [key, st] : g->queues) {
-      // The first stored message at or above committed is the oldest one not yet acked.
-      auto first = store_->ReadQueue(std::get<0>(key), std::get<1>(key), st.committed, 1);
-      if (!first.ok() || first->empty()) continue;
-      if (oldest == kNoLogOffset || first->front().log_offset < oldest) {
-        oldest = first->front().log_offset;
-      }
+      committed.emplace_back(std::get<0>(key), std::get<1>(key), st.committed);
+    }
+  }
+  LogOffset oldest = kNoLogOffset;
+  for (const auto& [topic, queue, offset] : committed) {
+    // The first stored message at or above committed is the oldest one not yet acked.
+    auto first = store_->ReadQueue(topic, queue, offset, 1);
+    if (!first.ok() || first->empty()) continue;
+    if (oldest == kNoLogOffset || first->front().log_offset < oldest) {
+      oldest = first->front().log_offset;
     }
   }
   return oldest;

@@ -1,0 +1,328 @@
+#include "broker/core/admin_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/core/long_poll.h"
+#include "broker/core/message_service.h"
+#include "broker/core/topic_manager.h"
+#include "common/names.h"
+
+namespace tidemq::broker {
+namespace {
+
+constexpr uint32_t kDefaultListLimit = 100;
+constexpr uint32_t kMaxListLimit = 10'000;
+constexpr uint32_t kDefaultQueryMatches = 32;
+constexpr uint32_t kMaxQueryMatches = 1024;
+
+Result<Topic> Existing(const CoreParts& p, const std::string& name) {
+  if (auto t = p.topics->Find(name)) return *t;
+  RETURN_IF_ERROR(ValidateTopicName(name, /*allow_system=*/true));
+  return Status(Code::kTopicNotFound, "topic '" + name + "' does not exist");
+}
+
+// The error for a query whose every match is damaged.
+Status Damaged(const std::vector<std::pair<LogOffset, Status>>& damaged) {
+  std::string text = "the record at log offset " + std::to_string(damaged[0].first.value()) +
+                     " is damaged and cannot be read (" + damaged[0].second.message() + ")";
+  for (size_t i = 1; i < damaged.size(); ++i) {
+    text += "; so is the one at log offset " + std::to_string(damaged[i].first.value());
+  }
+  return Corruption(text);
+}
+
+}  // namespace
+
+TopicInfo AdminService::Describe(const Topic& topic) const {
+  TopicInfo out;
+  out.name = topic.name;
+  out.queue_count = topic.queue_count;
+  out.queues.reserve(topic.queue_count);
+  for (uint32_t q = 0; q < topic.queue_count; ++q) {
+    out.queues.push_back(QueueRange{q, p_.store->MinQueueOffset(topic.name, q),
+                                    p_.store->MaxQueueOffset(topic.name, q)});
+  }
+  return out;
+}
+
+Result<TopicInfo> AdminService::CreateTopic(const std::string& name, uint32_t queue_count) {
+  const uint32_t queues = queue_count == 0 ? p_.config.default_queue_count : queue_count;
+  ASSIGN_OR_RETURN(Topic topic, p_.topics->Create(name, queues, p_.clock->NowMs()));
+  spdlog::info("topic '{}' with {} queues is ready", topic.name, topic.queue_count);
+  return Describe(topic);
+}
+
+std::vector<TopicInfo> AdminService::ListTopics(bool include_system) const {
+  std::vector<TopicInfo> out;
+  for (const Topic& t : p_.topics->List()) {
+    if (!include_system && IsSystemTopic(t.name)) continue;
+    out.push_back(Describe(t));
+  }
+  return out;
+}
+
+Result<TopicInfo> AdminService::DescribeTopic(const std::string& name) const {
+  ASSIGN_OR_RETURN(Topic topic, Existing(p_, name));
+  return Describe(topic);
+}
+
+Status AdminService::DeleteTopic(const std::string& name) {
+  RETURN_IF_ERROR(Existing(p_, name).status());
+  RETURN_IF_ERROR(p_.topics->Delete(name));
+  p_.consumers->OnTopicDeleted(name);
+  spdlog::info("topic '{}' deleted", name);
+  return Status::Ok();
+}
+
+void AdminService::Complete(GroupInfo* info) const {
+  info->dlq_messages = p_.dead_letters->Count(info->config.name);
+  info->total_lag = 0;
+  for (QueueLagInfo& q : info->queues) {
+    q.lag = std::max<int64_t>(0, q.max_offset - q.committed);
+    info->total_lag += q.lag;
+  }
+}
+
+Result<GroupInfo> AdminService::CreateGroup(GroupSpec spec) {
+  GroupConfig& config = spec.config;
+  // Unset retry settings keep the group's own (update) or take the broker's defaults (create).
+  auto existing = p_.consumers->DescribeGroup(config.name);
+  if (spec.retry) {
+    RETURN_IF_ERROR(spec.retry->Validate());
+    config.retry = *spec.retry;
+  } else {
+    config.retry = existing.ok() ? existing->config.retry : p_.config.default_retry;
+  }
+  if (config.max_attempts == 0) {
+    config.max_attempts =
+        existing.ok() ? existing->config.max_attempts : p_.config.default_max_attempts;
+  }
+  if (config.fifo_block && !config.fifo) {
+    return InvalidArgument("fifo_block applies to FIFO groups only");
+  }
+  if (config.broadcast && config.fifo) {
+    return InvalidArgument("a group is either broadcasting or FIFO, not both");
+  }
+  ASSIGN_OR_RETURN(GroupConfig created, p_.consumers->CreateGroup(config));
+  return DescribeGroup(created.name);
+}
+
+std::vector<GroupInfo> AdminService::ListGroups() const {
+  std::vector<GroupInfo> out;
+  for (const GroupConfig& c : p_.consumers->ListGroups()) {
+    auto info = DescribeGroup(c.name);
+    if (info.ok()) out.push_back(std::move(info).value());
+  }
+  return out;
+}
+
+Result<GroupInfo> AdminService::DescribeGroup(const std::string& name) const {
+  ASSIGN_OR_RETURN(GroupInfo info, p_.consumers->DescribeGroup(name));
+  Complete(&info);
+  return info;
+}
+
+Status AdminService::DeleteGroup(const std::string& name) {
+  return p_.consumers->DeleteGroup(name);
+}
+
+Result<DlqPage> AdminService::ListDeadLetters(const std::string& group, const DlqFilter& filter,
+                                              int64_t after_offset, uint32_t limit) const {
+  // The group must exist: a typo should not answer "no dead letters".
+  RETURN_IF_ERROR(p_.consumers->DescribeGroup(group).status());
+  if (limit == 0) limit = kDefaultListLimit;
+  if (limit > kMaxListLimit) {
+    return InvalidArgument("limit must be at most " + std::to_string(kMaxListLimit));
+  }
+  DlqPage page;
+  ASSIGN_OR_RETURN(page.messages, p_.dead_letters->List(group, filter, after_offset, limit));
+  page.total = p_.dead_letters->Count(group);
+  return page;
+}
+
+void AdminService::RedriveDeadLetters(const std::string& group, const DlqFilter& filter, bool all,
+                                      RedriveTarget target, DeadLetters::CountDone done) {
+  auto g = p_.consumers->DescribeGroup(group);
+  if (!g.ok()) return done(g.status());
+  if (target == RedriveTarget::kRetryQueue && (g->config.fifo || g->config.broadcast)) {
+    return done(Status(Code::kFailedPrecondition,
+                       "group '" + group + "' is " + (g->config.fifo ? "FIFO" : "broadcasting") +
+                           " and retries in place: redrive to the original topic"));
+  }
+  p_.dead_letters->Redrive(group, filter, all, target, std::move(done));
+}
+
+void AdminService::PurgeDeadLetters(const std::string& group, const DlqFilter& filter, bool all,
+                                    DeadLetters::CountDone done) {
+  if (Status st = p_.consumers->DescribeGroup(group).status(); !st.ok()) return done(st);
+  p_.dead_letters->Purge(group, filter, all, std::move(done));
+}
+
+void AdminService::CancelScheduled(const std::string& message_id,
+                                   std::function<void(Result<CancelResult>)> done) {
+  if (message_id.empty()) return done(InvalidArgument("a message id is required"));
+  p_.scheduled->Cancel(message_id, std::move(done));
+}
+
+TimerReport AdminService::TimerStats() const {
+  TimerReport r;
+  r.stats = p_.timer->Stats();
+  r.lateness = p_.scheduled->Lateness();
+  r.broker_time_ms = p_.clock->NowMs();
+  return r;
+}
+
+Result<ScheduledInfo> AdminService::ShowScheduled(const std::string& message_id) const {
+  ASSIGN_OR_RETURN(std::optional<timer::IndexEntry> entry, p_.timer->FindByMessageId(message_id));
+  if (!entry) {
+    return Status(Code::kNotFound, "no scheduled message '" + message_id +
+                                       "' is pending (fired, cancelled or never scheduled)");
+  }
+  ScheduledInfo out;
+  out.firing = p_.timer->IsFiring(entry->offset);
+  out.entry = std::move(*entry);
+  return out;
+}
+
+Result<std::vector<txn::TxnEntry>> AdminService::ListTxns(const TxnListQuery& q) const {
+  const uint32_t limit = q.limit == 0 ? kDefaultListLimit : q.limit;
+  if (limit > kMaxListLimit) {
+    return InvalidArgument("list at most " + std::to_string(kMaxListLimit) + " per request");
+  }
+  const LogOffset after = q.after_offset < 0 ? kNoLogOffset : LogOffset(q.after_offset);
+  return p_.txn->List(q.state, q.parked_only, after, limit);
+}
+
+Result<txn::TxnEntry> AdminService::ShowTxn(const std::string& message_id,
+                                            int64_t half_offset) const {
+  if (message_id.empty() && half_offset < 0) {
+    return InvalidArgument("name the transaction by message id or half offset");
+  }
+  return FindTxn(p_.txn, message_id.empty() ? half_offset : -1, message_id);
+}
+
+TxnReport AdminService::TxnStats() const {
+  return TxnReport{p_.txn->Stats(), p_.txn_coordinator->Stats()};
+}
+
+Result<QueryResult> AdminService::Query(const QueryCommand& q) const {
+  const size_t max = q.max_messages == 0 ? kDefaultQueryMatches
+                                         : std::min<uint32_t>(q.max_messages, kMaxQueryMatches);
+  std::vector<LogOffset> offsets;
+  const bool by_offset = q.log_offset > 0 || (q.message_id.empty() && q.key.empty());
+  if (by_offset) {
+    offsets.push_back(LogOffset(q.log_offset));
+  } else if (!q.message_id.empty()) {
+    ASSIGN_OR_RETURN(offsets, p_.store->LookupMessageId(q.message_id, max));
+  } else {
+    if (q.topic.empty()) return InvalidArgument("a key query needs a topic");
+    ASSIGN_OR_RETURN(offsets, p_.store->LookupKey(q.topic, q.key, max));
+  }
+  if (offsets.size() > max) offsets.resize(max);
+
+  // A look-up through the index finds log offsets first, then reads each record: one that no
+  // longer exists (retention) is left out, one that exists but cannot be read (kCorruption)
+  // is reported as damaged with its log offset — never as "no message matches". Each record
+  // keeps its own log offset: skipped entries must not shift the pairing.
+  QueryResult out;
+  std::vector<std::pair<LogOffset, Status>> damaged;
+  for (LogOffset off : offsets) {
+    auto rec = p_.store->Read(off);
+    if (!rec.ok()) {
+      if (by_offset && rec.status().code() == Code::kCorruption) {
+        return Corruption(
+            "no intact record starts at log offset " + std::to_string(off.value()) +
+            " (a damaged record, or not where a record starts): " + rec.status().message());
+      }
+      if (by_offset) return rec.status();
+      // The index says a record is there: damaged. Its topic cannot be read to filter it.
+      if (rec.status().code() == Code::kCorruption) damaged.emplace_back(off, rec.status());
+      continue;  // otherwise aged out meanwhile
+    }
+    if (!q.topic.empty() && rec->topic != q.topic) continue;
+    out.found.emplace_back(off, std::move(rec).value());
+  }
+  if (out.found.empty()) {
+    if (!damaged.empty()) return Damaged(damaged);
+    return NotFound("no message matches the query");
+  }
+  for (const auto& [off, _] : damaged) out.damaged.push_back(off);
+  return out;
+}
+
+StatsReport AdminService::Stats() const {
+  StatsReport r;
+  auto& c = r.counters;
+  const BrokerStats& s = *p_.stats;
+  const ConsumerManager& consumers = *p_.consumers;
+  c.emplace_back("uptime_ms", p_.clock->NowMs() - s.start_ms);
+  c.emplace_back("messages_in", s.messages_in.load());
+  c.emplace_back("bytes_in", s.bytes_in.load());
+  c.emplace_back("send_requests", s.send_requests.load());
+  c.emplace_back("send_errors", s.send_errors.load());
+  c.emplace_back("receive_requests", s.receive_requests.load());
+  c.emplace_back("messages_delivered", consumers.delivered());
+  c.emplace_back("messages_acked", consumers.acked());
+  c.emplace_back("messages_nacked", consumers.nacked());
+  c.emplace_back("leases_lapsed", consumers.lapsed());
+  c.emplace_back("messages_retried", consumers.retried());
+  c.emplace_back("messages_dead_lettered", consumers.dead_lettered());
+  c.emplace_back("messages_lost_to_retention", consumers.lost_to_retention());
+  c.emplace_back("messages_damaged_skipped", consumers.damaged_skipped());
+  c.emplace_back("topic_stale_dropped", p_.topics->stale_dropped());
+  c.emplace_back("retention_runs", s.retention_runs.load());
+  c.emplace_back("offset_flushes", consumers.offset_flushes());
+  c.emplace_back("dlq_redriven", p_.dead_letters->redriven());
+  c.emplace_back("dlq_purged", p_.dead_letters->purged());
+  c.emplace_back("connections", s.connections.load());
+  c.emplace_back("connections_total", s.connections_total.load());
+  c.emplace_back("bad_frames", s.bad_frames.load());
+  c.emplace_back("connections_refused", s.connections_refused.load());
+  c.emplace_back("connections_timed_out", s.connections_timed_out.load());
+  c.emplace_back("reads_paused", s.reads_paused.load());
+  c.emplace_back("receives_refused", s.receives_refused.load());
+  c.emplace_back("deliveries_unsent", s.deliveries_unsent.load());
+  c.emplace_back("inflight_bytes", s.inflight_bytes ? s.inflight_bytes() : 0);
+  c.emplace_back("long_polls_parked", static_cast<int64_t>(p_.polls->parked()));
+  c.emplace_back("topics", static_cast<int64_t>(p_.topics->List().size()));
+  c.emplace_back("groups", static_cast<int64_t>(consumers.ListGroups().size()));
+  store::StoreStats ss = p_.store->Stats();
+  c.emplace_back("log_min_offset", ss.min_log_offset);
+  c.emplace_back("log_max_offset", ss.max_log_offset);
+  c.emplace_back("log_segments", ss.segments);
+  c.emplace_back("store_syncs", ss.syncs);
+  c.emplace_back("store_batches", ss.batches);
+  c.emplace_back("store_damaged_ranges", ss.damaged_ranges);
+  c.emplace_back("store_damaged_bytes", ss.damaged_bytes);
+  c.emplace_back("store_torn_tail_bytes", ss.torn_tail_bytes);
+  c.emplace_back("store_corrupt_reads", ss.corrupt_reads);
+  c.emplace_back("store_disk_free_bytes", ss.disk_free_bytes);
+  c.emplace_back("store_disk_reserve_bytes", ss.disk_reserve_bytes);
+  c.emplace_back("store_open_queue_files", ss.open_queue_files);
+  timer::TimerStats ts = p_.timer->Stats();
+  c.emplace_back("timer_pending", ts.pending);
+  c.emplace_back("timer_fired", ts.fired);
+  c.emplace_back("timer_cancelled", ts.cancelled);
+  c.emplace_back("timer_dropped_topic_deleted", p_.scheduled->dropped());
+  txn::TxnStats xs = p_.txn->Stats();
+  c.emplace_back("txn_pending", xs.pending);
+  c.emplace_back("txn_committed", xs.committed);
+  c.emplace_back("txn_rolled_back", xs.rolled_back);
+  c.emplace_back("txn_parked", xs.parked);
+  c.emplace_back("txn_checks_sent", xs.checks_sent);
+  auto& info = r.info;
+  info.emplace_back("version", "0.1.0");
+  info.emplace_back("data_dir", p_.config.data_dir);
+  info.emplace_back("flush_policy", std::string(FlushPolicyName(p_.config.flush_policy)));
+  info.emplace_back("start_epoch", std::to_string(consumers.epoch()));
+  info.emplace_back("retention_keep_unconsumed",
+                    p_.config.retention_keep_unconsumed ? "yes" : "no");
+  info.emplace_back("read_only", ss.read_only ? "yes: " + ss.read_only_reason : "no");
+  info.emplace_back("refusing_appends",
+                    ss.refusing_reason.empty() ? "no" : "yes: " + ss.refusing_reason);
+  return r;
+}
+
+}  // namespace tidemq::broker

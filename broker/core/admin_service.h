@@ -1,0 +1,140 @@
+// The protocol-neutral admin API of the broker core: topics, consumer groups, dead letters,
+// scheduled messages, transactions, message look-ups and the broker's figures. A front end
+// decodes its request, makes one call, and encodes the result; defaults, validation and the
+// derived figures (lag, totals) are decided here.
+//
+// Threads: every call may come from any thread (normally a network thread). Calls that end
+// in an append (DLQ redrive and purge, cancels) complete through their callback, maybe on
+// the store's writer thread or the DLQ worker.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "broker/core/consumer_manager.h"
+#include "broker/core/core_parts.h"
+#include "broker/core/dead_letters.h"
+#include "broker/core/scheduled_delivery.h"
+#include "broker/core/txn_coordinator.h"
+#include "common/retry_policy.h"
+#include "common/status.h"
+#include "store/store.h"
+#include "timer/timer_service.h"
+#include "txn/txn_service.h"
+
+namespace tidemq::broker {
+
+struct QueueRange {
+  uint32_t queue_id = 0;
+  int64_t min_offset = 0;
+  int64_t max_offset = 0;
+};
+
+struct TopicInfo {
+  std::string name;
+  uint32_t queue_count = 0;
+  std::vector<QueueRange> queues;
+};
+
+// A group to create or update. max_attempts 0 and no retry keep an existing group's settings
+// (or take the broker's defaults for a new one).
+struct GroupSpec {
+  GroupConfig config;
+  std::optional<RetryPolicy> retry;
+};
+
+struct DlqPage {
+  std::vector<DeadLetter> messages;
+  int64_t total = 0;  // in the group's DLQ, neither redriven nor purged
+};
+
+struct TimerReport {
+  timer::TimerStats stats;
+  LatenessCounts lateness{};
+  int64_t broker_time_ms = 0;
+};
+
+struct ScheduledInfo {
+  timer::IndexEntry entry;
+  bool firing = false;
+};
+
+struct TxnListQuery {
+  std::optional<txn::TxnState> state;  // none: every state
+  bool parked_only = false;
+  int64_t after_offset = -1;  // < 0: from the first
+  uint32_t limit = 0;         // 0: 100
+};
+
+struct TxnReport {
+  txn::TxnStats index;
+  CheckStats checks;
+};
+
+// A message look-up: by message id, by (topic, key), or by log offset (log_offset > 0, or
+// neither id nor key given).
+struct QueryCommand {
+  std::string message_id;
+  std::string topic;  // with a key: required; otherwise a filter
+  std::string key;
+  int64_t log_offset = 0;
+  uint32_t max_messages = 0;  // 0: 32; at most 1024
+};
+
+struct QueryResult {
+  std::vector<std::pair<LogOffset, store::Record>> found;
+  std::vector<LogOffset> damaged;  // matches whose record cannot be read
+};
+
+struct StatsReport {
+  std::vector<std::pair<std::string, int64_t>> counters;
+  std::vector<std::pair<std::string, std::string>> info;
+};
+
+class AdminService {
+ public:
+  explicit AdminService(const CoreParts& parts) : p_(parts) {}
+
+  // queue_count 0: the broker's default.
+  Result<TopicInfo> CreateTopic(const std::string& name, uint32_t queue_count);
+  std::vector<TopicInfo> ListTopics(bool include_system) const;
+  Result<TopicInfo> DescribeTopic(const std::string& name) const;
+  Status DeleteTopic(const std::string& name);
+
+  Result<GroupInfo> CreateGroup(GroupSpec spec);
+  std::vector<GroupInfo> ListGroups() const;
+  Result<GroupInfo> DescribeGroup(const std::string& name) const;
+  Status DeleteGroup(const std::string& name);
+
+  // limit 0: 100; at most 10,000.
+  Result<DlqPage> ListDeadLetters(const std::string& group, const DlqFilter& filter,
+                                  int64_t after_offset, uint32_t limit) const;
+  void RedriveDeadLetters(const std::string& group, const DlqFilter& filter, bool all,
+                          RedriveTarget target, DeadLetters::CountDone done);
+  void PurgeDeadLetters(const std::string& group, const DlqFilter& filter, bool all,
+                        DeadLetters::CountDone done);
+
+  void CancelScheduled(const std::string& message_id,
+                       std::function<void(Result<CancelResult>)> done);
+  TimerReport TimerStats() const;
+  Result<ScheduledInfo> ShowScheduled(const std::string& message_id) const;
+
+  Result<std::vector<txn::TxnEntry>> ListTxns(const TxnListQuery& query) const;
+  // By message id when it is not empty, else by half offset.
+  Result<txn::TxnEntry> ShowTxn(const std::string& message_id, int64_t half_offset) const;
+  TxnReport TxnStats() const;
+
+  Result<QueryResult> Query(const QueryCommand& query) const;
+  StatsReport Stats() const;
+
+ private:
+  TopicInfo Describe(const Topic& topic) const;
+  void Complete(GroupInfo* info) const;
+  const CoreParts p_;
+};
+
+}  // namespace tidemq::broker

@@ -1,0 +1,50 @@
+// The broker core's parts, wired by BrokerCore (broker/core/broker_core.h) and shared by its
+// services (MessageService, AdminService, Maintenance). Owned by BrokerCore; every pointer
+// outlives every service call.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+
+#include "broker/core/config.h"
+#include "broker/core/stats.h"
+#include "common/clock.h"
+
+namespace tidemq::store {
+class Store;
+}
+namespace tidemq::timer {
+class TimerService;
+}
+namespace tidemq::txn {
+class TxnService;
+}
+
+namespace tidemq::broker {
+
+class ConsumerManager;
+class DeadLetters;
+class LongPolls;
+class ScheduledDelivery;
+class TopicManager;
+class TxnCoordinator;
+
+struct CoreParts {
+  const BrokerConfig& config;
+  Clock* clock;
+  store::Store* store;
+  TopicManager* topics;
+  ConsumerManager* consumers;
+  LongPolls* polls;
+  BrokerStats* stats;
+  // Runs parked receives' timers and wake-ups and the check-back strand: the network
+  // threads' io_context (any front end's threads may run it).
+  boost::asio::io_context* io;
+  timer::TimerService* timer;
+  ScheduledDelivery* scheduled;
+  txn::TxnService* txn;
+  TxnCoordinator* txn_coordinator;
+  DeadLetters* dead_letters;
+};
+
+}  // namespace tidemq::broker

@@ -1,0 +1,141 @@
+// A receive reads the consume queue and the log without holding its group's mutex: while one
+// receive is stuck in a read (a slow disk), an ack of the same group goes through.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "tests/broker/core/core_fixture.h"
+
+namespace tidemq::broker {
+namespace {
+
+// Reads made by a thread that set t_gated block until the gate opens (a disk that stalls for
+// that reader only). Everything else goes to the real file system.
+thread_local bool t_gated = false;
+
+class GateFileSystem final : public FileSystem {
+ public:
+  void Open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool blocked() const { return blocked_.load(); }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override {
+    auto file = base_->Open(path, create);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<File>(new GateFile(this, std::move(file).value()));
+  }
+  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return base_->ListDir(dir);
+  }
+  bool Exists(const std::string& path) override { return base_->Exists(path); }
+  Status Remove(const std::string& path) override { return base_->Remove(path); }
+  Status RemoveAll(const std::string& path) override { return base_->RemoveAll(path); }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return base_->Rename(from, to);
+  }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Status DiskUsage(const std::string& path, uint64_t* free_bytes, uint64_t* total) override {
+    return base_->DiskUsage(path, free_bytes, total);
+  }
+
+ private:
+  class GateFile final : public File {
+   public:
+    GateFile(GateFileSystem* fs, std::unique_ptr<File> base) : fs_(fs), base_(std::move(base)) {}
+    Status Write(uint64_t offset, std::string_view data) override {
+      return base_->Write(offset, data);
+    }
+    Status Read(uint64_t offset, size_t n, std::string* out) const override {
+      fs_->Wait();
+      return base_->Read(offset, n, out);
+    }
+    Status ReadExact(uint64_t offset, size_t n, char* dst) const override {
+      fs_->Wait();
+      return base_->ReadExact(offset, n, dst);
+    }
+    Status Sync() override { return base_->Sync(); }
+    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+    Status Allocate(uint64_t size) override { return base_->Allocate(size); }
+    Result<uint64_t> Size() const override { return base_->Size(); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    GateFileSystem* fs_;
+    std::unique_ptr<File> base_;
+  };
+
+  void Wait() {
+    if (!t_gated) return;
+    std::unique_lock lock(mu_);
+    blocked_ = true;
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+  FileSystem* base_ = FileSystem::Default();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  std::atomic<bool> blocked_{false};
+};
+
+class ReceiveLockTest : public CoreTest {
+ protected:
+  void SetUp() override {
+    fs_ = &gate_;
+    CoreTest::SetUp();
+  }
+
+  static ReceiveCommand One() {
+    ReceiveCommand c;
+    c.args.group = "billing";
+    c.args.topic = "orders";
+    c.args.max_messages = 1;
+    return c;
+  }
+
+  GateFileSystem gate_;
+};
+
+TEST_F(ReceiveLockTest, AckOfTheGroupGoesThroughWhileAReceiveWaitsOnTheDisk) {
+  ASSERT_TRUE(admin().CreateTopic("orders", 1).ok());
+  ASSERT_TRUE(SendOne(Message("orders", "m-1")).status.ok());
+  ASSERT_TRUE(SendOne(Message("orders", "m-2")).status.ok());
+  auto first = std::make_shared<FakeWaiter>();
+  messages().Receive(One(), *first);
+  ASSERT_TRUE(first->result().ok());
+  ASSERT_EQ(first->result()->size(), 1u);
+
+  auto stuck = std::make_shared<FakeWaiter>();
+  std::thread receiver([&] {
+    t_gated = true;
+    messages().Receive(One(), *stuck);
+  });
+  ASSERT_TRUE(WaitUntil([&] { return gate_.blocked(); }));
+  std::atomic<bool> acked{false};
+  Status ack_status;
+  std::thread acker([&] {
+    ack_status = messages().Ack("billing", first->result()->front().receipt);
+    acked = true;
+  });
+  const bool acked_while_stuck = WaitUntil([&] { return acked.load(); });
+  gate_.Open();
+  acker.join();
+  receiver.join();
+  EXPECT_TRUE(acked_while_stuck) << "the ack waited for the receive's disk read";
+  EXPECT_TRUE(ack_status.ok()) << ack_status.ToString();
+  ASSERT_TRUE(stuck->result().ok());
+  ASSERT_EQ(stuck->result()->size(), 1u);
+  EXPECT_EQ(stuck->result()->front().record.message_id, "m-2");
+}
+
+}  // namespace
+}  // namespace tidemq::broker
