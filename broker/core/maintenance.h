@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "broker/core/core_parts.h"
-#include "store/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace tidemq::broker {
 
