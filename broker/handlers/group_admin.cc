@@ -1,4 +1,7 @@
 // CREATE_GROUP, LIST_GROUPS, DESCRIBE_GROUP, DELETE_GROUP.
+#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+#include <boost/asio/post.hpp>
+
 #include "broker/dead_letters.h"
 #include "broker/handlers/handlers.h"
 
@@ -98,13 +101,20 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
   if (config.broadcast && config.fifo) {
     return req.ReplyError(InvalidArgument("a group is either broadcasting or FIFO, not both"));
   }
-  auto created = ctx.consumers->CreateGroup(config);
+  // Answered once the group's record is durable: from the store's writer thread, back to the
+  // network threads.
+  const std::string name = config.name;
+  auto created = ctx.consumers->CreateGroup(config, [&ctx, req, name](const Status& st) {
+    boost::asio::post(*ctx.io, [&ctx, req, name, st] {
+      if (!st.ok()) return req.ReplyError(st);
+      auto info = ctx.consumers->DescribeGroup(name);
+      if (!info.ok()) return req.ReplyError(info.status());
+      wire::Header h;
+      FillGroupInfo(ctx, *info, h.mutable_create_group_response()->mutable_group());
+      req.Reply(std::move(h));
+    });
+  });
   if (!created.ok()) return req.ReplyError(created.status());
-  auto info = ctx.consumers->DescribeGroup(created->name);
-  if (!info.ok()) return req.ReplyError(info.status());
-  wire::Header h;
-  FillGroupInfo(ctx, *info, h.mutable_create_group_response()->mutable_group());
-  req.Reply(std::move(h));
 }
 
 void HandleListGroups(BrokerContext& ctx, const Request& req) {
@@ -128,11 +138,14 @@ void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
 
 void HandleDeleteGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_delete_group_request()) return req.ReplyError(MissingPayload(req));
-  Status st = ctx.consumers->DeleteGroup(req.header().delete_group_request().group());
+  Status st = ctx.consumers->DeleteGroup(
+      req.header().delete_group_request().group(), [req](const Status& durable) {
+        if (!durable.ok()) return req.ReplyError(durable);
+        wire::Header h;
+        h.mutable_delete_group_response();
+        req.Reply(std::move(h));
+      });
   if (!st.ok()) return req.ReplyError(st);
-  wire::Header h;
-  h.mutable_delete_group_response();
-  req.Reply(std::move(h));
 }
 
 }  // namespace tidemq::broker

@@ -54,6 +54,13 @@ void HandleStats(BrokerContext& ctx, const Request& req) {
   c["store_disk_free_bytes"] = ss.disk_free_bytes;
   c["store_disk_reserve_bytes"] = ss.disk_reserve_bytes;
   c["store_open_queue_files"] = ss.open_queue_files;
+  // Metadata in the log (docs/storage_format.md §9).
+  c["store_meta_snapshot_offset"] = ss.meta_snapshot_offset;
+  c["store_malformed_control_records"] = ss.malformed_control_records;
+  c["store_index_entries_trimmed"] = ss.index_entries_trimmed;
+  c["metadata_records_skipped"] = ctx.topics->malformed_skipped() +
+                                  ctx.consumers->malformed_skipped() +
+                                  ctx.dead_letters->malformed_skipped();
   timer::TimerStats ts = ctx.timer->Stats();
   c["timer_pending"] = ts.pending;
   c["timer_fired"] = ts.fired;

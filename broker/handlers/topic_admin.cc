@@ -1,6 +1,9 @@
 // CREATE_TOPIC, LIST_TOPICS, DESCRIBE_TOPIC, DELETE_TOPIC.
 #include <spdlog/spdlog.h>
 
+#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+#include <boost/asio/post.hpp>
+
 #include "broker/handlers/handlers.h"
 #include "common/names.h"
 
@@ -19,12 +22,20 @@ void HandleCreateTopic(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_create_topic_request()) return req.ReplyError(MissingPayload(req));
   const auto& c = req.header().create_topic_request().config();
   uint32_t queues = c.queue_count() == 0 ? ctx.config.default_queue_count : c.queue_count();
-  auto topic = ctx.topics->Create(c.name(), queues, ctx.clock->NowMs());
+  // Answered once the topic's record is durable: from the store's writer thread, back to the
+  // network threads.
+  auto topic = ctx.topics->Create(
+      c.name(), queues, ctx.clock->NowMs(), /*allow_system=*/false,
+      [&ctx, req](const Status& st, const Topic& t) {
+        boost::asio::post(*ctx.io, [&ctx, req, st, t] {
+          if (!st.ok()) return req.ReplyError(st);
+          spdlog::info("topic '{}' with {} queues is ready", t.name, t.queue_count);
+          wire::Header h;
+          FillTopicInfo(ctx, t, h.mutable_create_topic_response()->mutable_topic());
+          req.Reply(std::move(h));
+        });
+      });
   if (!topic.ok()) return req.ReplyError(topic.status());
-  spdlog::info("topic '{}' with {} queues is ready", topic->name, topic->queue_count);
-  wire::Header h;
-  FillTopicInfo(ctx, *topic, h.mutable_create_topic_response()->mutable_topic());
-  req.Reply(std::move(h));
 }
 
 void HandleListTopics(BrokerContext& ctx, const Request& req) {
@@ -53,12 +64,16 @@ void HandleDeleteTopic(BrokerContext& ctx, const Request& req) {
   const std::string& name = req.header().delete_topic_request().topic();
   auto topic = Existing(ctx, name);
   if (!topic.ok()) return req.ReplyError(topic.status());
-  if (Status st = ctx.topics->Delete(name); !st.ok()) return req.ReplyError(st);
+  Status st = ctx.topics->Delete(name, [req, name](const Status& durable) {
+    if (!durable.ok()) return req.ReplyError(durable);
+    spdlog::info("topic '{}' deleted", name);
+    wire::Header h;
+    h.mutable_delete_topic_response();
+    req.Reply(std::move(h));
+  });
+  if (!st.ok()) return req.ReplyError(st);
+  // Its groups' offsets go too (their records follow the topic's in the log).
   ctx.consumers->OnTopicDeleted(name);
-  spdlog::info("topic '{}' deleted", name);
-  wire::Header h;
-  h.mutable_delete_topic_response();
-  req.Reply(std::move(h));
 }
 
 }  // namespace tidemq::broker
