@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "common/clock.h"
 #include "store/store.h"
 
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
   int segment_mb = 8;
   int body_bytes = 200;
   int groups = 50;
+  uint32_t queue_entries = 20'000;
   app.add_option("--dir", dir, "data directory (emptied first)");
   app.add_option("--seconds", seconds, "how long to produce");
   app.add_option("--rate", rate, "messages per second");
@@ -66,6 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--segment-mb", segment_mb, "CommitLog segment size, MiB");
   app.add_option("--body-bytes", body_bytes, "message body size");
   app.add_option("--groups", groups, "consumer groups whose offsets are flushed every 100 ms");
+  app.add_option("--queue-entries-per-file", queue_entries,
+                 "consume queue file size in entries (retention deletes whole files)");
   CLI11_PARSE(app, argc, argv);
 
   fs::remove_all(dir);
@@ -74,6 +79,8 @@ int main(int argc, char** argv) {
   options.segment_bytes = static_cast<uint64_t>(segment_mb) << 20;
   options.retention_ms = int64_t{retention_s} * 1000;
   options.flush_policy = tidemq::store::FlushPolicy::kAsync;
+  options.queue_entries_per_file = queue_entries;
+  spdlog::set_level(spdlog::level::warn);  // one "deleted segment" line a second otherwise
   auto opened = Store::Open(options);
   if (!opened.ok()) {
     std::fprintf(stderr, "open: %s\n", opened.status().ToString().c_str());
@@ -83,8 +90,9 @@ int main(int argc, char** argv) {
 
   std::printf("# rate=%d msg/s body=%d B segment=%d MiB retention=%d s groups=%d\n", rate,
               body_bytes, segment_mb, retention_s, groups);
-  std::printf("%6s %10s %8s %9s %10s %10s %9s %9s %12s\n", "t_s", "messages", "log_MiB",
-              "segments", "index_MiB", "queues_MiB", "meta_keys", "trimmed", "snapshot_at");
+  std::printf("%6s %10s %8s %9s %10s %10s %9s %9s %10s %12s\n", "t_s", "messages", "log_MiB",
+              "segments", "index_MiB", "queues_MiB", "meta_keys", "meta_KiB", "trimmed",
+              "snapshot_at");
   const std::string body(static_cast<size_t>(body_bytes), 'x');
   const auto start = std::chrono::steady_clock::now();
   constexpr int kBatch = 100;  // messages per append; rate is kept per 10 ms tick
@@ -148,10 +156,15 @@ int main(int argc, char** argv) {
       if (!deleted.ok()) std::fprintf(stderr, "retention: %s\n", deleted.status().ToString().c_str());
       const auto stats = store->Stats();
       const auto meta = store->ScanMeta("");
-      std::printf("%6.0f %10lld %8.1f %9lld %10.2f %10.2f %9zu %9lld %12lld\n", elapsed,
+      size_t meta_bytes = 0;
+      if (meta.ok()) {
+        for (const auto& [k, v] : *meta) meta_bytes += k.size() + v.size();
+      }
+      std::printf("%6.0f %10lld %8.1f %9lld %10.2f %10.2f %9zu %9.1f %10lld %12lld\n", elapsed,
                   static_cast<long long>(sent), Mib(DiskBytes(fs::path(dir) / "commitlog")),
                   static_cast<long long>(stats.segments), Mib(DiskBytes(fs::path(dir) / "index")),
                   Mib(DiskBytes(fs::path(dir) / "consumequeue")), meta.ok() ? meta->size() : 0,
+                  static_cast<double>(meta_bytes) / 1024,
                   static_cast<long long>(stats.index_entries_trimmed),
                   static_cast<long long>(stats.meta_snapshot_offset));
       std::fflush(stdout);
