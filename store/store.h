@@ -194,9 +194,9 @@ class Store {
   // Broker metadata (topics, groups, consumer offsets) under keys the broker chooses. A change
   // is appended to the log as control records (split when large; each op absolute) and applied
   // to the metadata space when dispatched, in log order with every other append: a change
-  // made after another reaches the log after it. `callback` runs once, like an Append's, when
-  // the change is durable under the flush policy (then GetMeta/ScanMeta see it unless the
-  // index write is behind after a transient failure; the log has it either way). A
+  // made after another reaches the log after it. `callback` (may be null) runs once, like an
+  // Append's, when the change is durable under the flush policy (then GetMeta/ScanMeta see it
+  // unless the index write is behind after a transient failure; the log has it either way). A
   // kDropTopicQueues op removes the topic's consume queues when dispatched (live and on
   // replay; the log records stay until retention).
   virtual void AppendMeta(MetaChange change, std::function<void(const Status&)> callback) = 0;

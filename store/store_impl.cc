@@ -74,6 +74,7 @@ size_t StoreImpl::MaxControlPayload() const {
 }
 
 void StoreImpl::AppendMeta(MetaChange change, std::function<void(const Status&)> callback) {
+  if (!callback) callback = [](const Status&) {};
   if (change.empty()) return callback(Status::Ok());
   for (const MetaOp& op : change.ops()) {
     if (op.kind == MetaOpKind::kDropTopicQueues && !IsSafeTopicDirName(op.key)) {
