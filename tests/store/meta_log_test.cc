@@ -3,10 +3,15 @@
 // retention delete old segments without losing a fact, the key index trimmed with the
 // segments, and control records that do not decode skipped and counted.
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
+#include <leveldb/iterator.h>
+#include <leveldb/write_batch.h>
 
 #include <map>
+#include <memory>
 
 #include "common/clock.h"
+#include "common/coding.h"
 #include "store/control_record.h"
 #include "store/store.h"
 #include "tests/store/test_util.h"
@@ -279,6 +284,73 @@ TEST_F(MetaLogTest, MalformedControlRecordsAreSkippedAndCounted) {
   ASSERT_TRUE(store);
   EXPECT_EQ(store->Stats().malformed_control_records, 2);
   EXPECT_EQ(ScanAll(store.get()), (Meta{{"topic/a", "1"}, {"topic/b", "2"}}));
+}
+
+// An index an older version left (layout 1: key and id entries without segment buckets, never
+// trimmed; metadata written straight into it; no snapshot in the log) is cleared and rebuilt
+// at open, and its metadata is kept and written into the log as a snapshot — so from then on
+// it survives the index's deletion like any metadata.
+TEST_F(MetaLogTest, AnOldLayoutIndexIsRebuiltAndItsMetadataMovesIntoTheLog) {
+  std::vector<AppendResult> sent;
+  {
+    auto store = Open();
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 5; ++i) {
+      sent.push_back(AppendOne(store.get(), MakeMessage("t", 0, "m", "", {"k"},
+                                                        "id-" + std::to_string(i))));
+    }
+  }
+  const std::string index_path = dir_.path() + "/index";
+  auto old_style_keys = [&index_path] {
+    leveldb::DB* raw = nullptr;
+    EXPECT_TRUE(leveldb::DB::Open(leveldb::Options(), index_path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    int n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) n += it->key()[0] == 'k' || it->key()[0] == 'i';
+    return n;
+  };
+  {
+    // What an older version left: its own key layout and metadata, no layout mark.
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), index_path, &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    leveldb::WriteBatch batch;
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string key = it->key().ToString();
+      if (key[0] == 'b' || key == "c/layout" || key == "c/meta_snapshot") batch.Delete(key);
+    }
+    for (const AppendResult& r : sent) {
+      std::string key("kt\0k\0", 5);
+      PutBigEndian64(&key, static_cast<uint64_t>(r.log_offset.value()));
+      batch.Put(key, "");
+    }
+    batch.Put("m/topic/legacy", "{\"queues\": 2}");
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    ASSERT_TRUE(db->Write(sync, &batch).ok());
+  }
+  ASSERT_EQ(old_style_keys(), 5);
+  {
+    auto store = Open();
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->LookupKey("t", "k", 10)->size(), 5u);  // rebuilt, in buckets
+    EXPECT_EQ(store->LookupMessageId("id-3", 10)->front(), sent[3].log_offset);
+    EXPECT_EQ(store->GetMeta("topic/legacy")->value_or(""), "{\"queues\": 2}");
+    // The writer snapshots the metadata before it takes its first group.
+    AppendOne(store.get(), MakeMessage("t", 0, "after"));
+    const int64_t snapshot = store->Stats().meta_snapshot_offset;
+    ASSERT_GE(snapshot, sent.back().log_offset.value());
+    auto record = store->Read(LogOffset(snapshot));
+    ASSERT_TRUE(record.ok()) << record.status().ToString();
+    EXPECT_EQ(record->tag, kControlTagMetaSnapshot);
+  }
+  EXPECT_EQ(old_style_keys(), 0);
+  DeleteIndex();
+  auto store = Open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(ScanAll(store.get()), (Meta{{"topic/legacy", "{\"queues\": 2}"}}));
 }
 
 TEST(ControlRecordTest, PayloadRoundTripsAndRejectsDamage) {
