@@ -134,7 +134,7 @@ Status ConsumerManager::StartEpoch() {
   epoch_ = last > 0 ? last + 1 : std::max<uint64_t>(1, clock_->NowMs() / 1000);
   // Durable before the first receipt carries it (start-up: waiting is fine here).
   store::MetaChange change;
-  change.Put(kEpochKey, std::to_string(epoch_));
+  change.Put(kEpochKey, std::to_string(epoch_)).Synced();
   return store_->AppendMetaAndWait(std::move(change));
 }
 

@@ -62,11 +62,20 @@ class MetaChange {
     ops_.push_back(MetaOp{MetaOpKind::kDropTopicQueues, std::move(topic), {}});
     return *this;
   }
+  // The change is fdatasynced before its callback runs, whatever the flush policy: for facts
+  // that must outlive a power loss under kAsync too (the start epoch: receipt handles that
+  // clients hold carry it, and an epoch must never be handed out twice).
+  MetaChange& Synced() {
+    synced_ = true;
+    return *this;
+  }
   const std::vector<MetaOp>& ops() const { return ops_; }
   bool empty() const { return ops_.empty(); }
+  bool synced() const { return synced_; }
 
  private:
   std::vector<MetaOp> ops_;
+  bool synced_ = false;
 };
 
 struct ControlPayload {

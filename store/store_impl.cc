@@ -28,6 +28,10 @@ StoreImpl::~StoreImpl() {
 }
 
 void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
+  Enqueue(std::move(records), std::move(callback), /*sync=*/false);
+}
+
+void StoreImpl::Enqueue(std::vector<Record> records, AppendCallback callback, bool sync) {
   if (read_only()) {
     callback(ReadOnlyStatus(), {});
     return;
@@ -59,7 +63,7 @@ void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
     std::lock_guard lock(mu_);
     if (!stopping_) {
       pending_.push_back(
-          Request{std::move(records), std::move(callback), bytes, nullptr, alone, false});
+          Request{std::move(records), std::move(callback), bytes, nullptr, alone, false, sync});
       cv_.notify_one();
       return;
     }
@@ -83,10 +87,11 @@ void StoreImpl::AppendMeta(MetaChange change, std::function<void(const Status&)>
   }
   auto records = EncodeControlRecords(change.ops(), kControlTagMeta, MaxControlPayload());
   if (!records.ok()) return callback(records.status());
-  Append(std::move(records).value(),
-         [callback = std::move(callback)](const Status& st, std::vector<AppendResult>) {
-           callback(st);
-         });
+  Enqueue(std::move(records).value(),
+          [callback = std::move(callback)](const Status& st, std::vector<AppendResult>) {
+            callback(st);
+          },
+          change.synced());
 }
 
 Status StoreImpl::RunOnWriter(std::function<Status()> task) {

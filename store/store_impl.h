@@ -36,6 +36,8 @@ class StoreImpl final : public Store {
   ~StoreImpl() override;
 
   void Append(std::vector<Record> records, AppendCallback callback) override;
+  // Append, with an fdatasync before the callback when `sync` (whatever the flush policy).
+  void Enqueue(std::vector<Record> records, AppendCallback callback, bool sync);
   Result<Record> Read(LogOffset offset) const override;
   Result<std::vector<QueueEntry>> ReadQueue(const std::string& topic, uint32_t queue_id,
                                             int64_t from, size_t max) const override;
@@ -67,6 +69,7 @@ class StoreImpl final : public Store {
     // records after it must be assigned once the drop is done.
     bool alone = false;
     bool snapshot = false;  // the writer's metadata snapshot (a roll inside it asks no other)
+    bool sync = false;      // fdatasync before the callback, whatever the flush policy
   };
 
   StoreImpl(const StoreOptions& options, std::vector<Observer*> observers);

@@ -194,7 +194,9 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     log_->NoteStoreMs(now);
     const LogOffset written = log_->end_offset();
     written_end_.store(written.value(), std::memory_order_release);
-    if (options_.flush_policy == FlushPolicy::kSync) {
+    bool sync = options_.flush_policy == FlushPolicy::kSync;
+    for (const Request& r : *batch) sync = sync || r.sync;
+    if (sync) {
       st = log_->Sync();
       syncs_.fetch_add(1);
       if (st.ok()) synced_end_.store(written.value(), std::memory_order_release);

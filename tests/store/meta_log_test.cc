@@ -353,6 +353,26 @@ TEST_F(MetaLogTest, AnOldLayoutIndexIsRebuiltAndItsMetadataMovesIntoTheLog) {
   EXPECT_EQ(ScanAll(store.get()), (Meta{{"topic/legacy", "{\"queues\": 2}"}}));
 }
 
+// A change marked Synced is on disk before its callback even under kAsync (the start epoch);
+// others wait for the flusher like any append.
+TEST_F(MetaLogTest, SyncedChangesAreFdatasyncedWhateverThePolicy) {
+  StoreOptions o = Options();
+  o.flush_policy = FlushPolicy::kAsync;
+  o.flush_interval_ms = 3'600'000;  // the flusher stays out of the way
+  auto store = Store::Open(o);
+  ASSERT_TRUE(store.ok());
+  const int64_t before = (*store)->Stats().syncs;
+  MetaChange plain;
+  plain.Put("a", "1");
+  ASSERT_TRUE((*store)->AppendMetaAndWait(std::move(plain)).ok());
+  EXPECT_EQ((*store)->Stats().syncs, before);
+  MetaChange synced;
+  synced.Put("broker/start_epoch", "7").Synced();
+  ASSERT_TRUE((*store)->AppendMetaAndWait(std::move(synced)).ok());
+  EXPECT_EQ((*store)->Stats().syncs, before + 1);
+  EXPECT_EQ((*store)->GetMeta("broker/start_epoch")->value_or(""), "7");
+}
+
 TEST(ControlRecordTest, PayloadRoundTripsAndRejectsDamage) {
   std::vector<MetaOp> ops = {MetaOp{MetaOpKind::kPut, "topic/a", "{}"},
                              MetaOp{MetaOpKind::kDelete, "topic/b", ""},
