@@ -5,7 +5,8 @@
 // queues, the index with the metadata, the timer and transaction indexes), and the broker
 // restarts from the log alone. It must show the same topics, groups, committed offsets,
 // pending timers and transactions and DLQ contents; a deleted topic stays deleted; the
-// pending scheduled message still fires and the pending transaction can still be ended.
+// pending scheduled message still fires and the pending transaction can still be ended. Once
+// after a clean stop, once after a SIGKILL (the offsets as last flushed).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -107,7 +108,9 @@ std::vector<ReceivedMessage> ReceiveN(SimpleConsumer& c, size_t want, bool ack) 
   return got;
 }
 
-TEST(LogOnlyRestartTest, EverythingButTheCommitLogGivesBackTheSameBroker) {
+// Runs the workload, stops the broker (SIGTERM, or SIGKILL once the offsets were flushed),
+// wipes everything but the log and checks the broker that starts from it.
+void WorkloadThenRestartFromTheLogAlone(bool kill) {
   BrokerProcess broker;
   ASSERT_TRUE(broker.usable());
   const std::vector<std::string> flags = {"--auto-create-topics", "false"};
@@ -191,13 +194,25 @@ TEST(LogOnlyRestartTest, EverythingButTheCommitLogGivesBackTheSameBroker) {
   // Scheduled: two far in the future, one due a few seconds after the stop.
   ASSERT_TRUE(producer->Send(Msg("sched", "far-1", 3'600'000)).ok());
   ASSERT_TRUE(producer->Send(Msg("sched", "far-2", 3'600'000)).ok());
-  ASSERT_TRUE(producer->Send(Msg("sched", "soon", 8'000)).ok());
+  ASSERT_TRUE(producer->Send(Msg("sched", "soon", 10'000)).ok());
 
   const std::string before = DescribeState(*admin);
   ASSERT_NE(before.find("timers pending=3"), std::string::npos) << before;
   ASSERT_NE(before.find("dead letter"), std::string::npos) << before;
   ASSERT_EQ(before.find("topic gone"), std::string::npos) << before;
-  ASSERT_TRUE(broker.Stop());
+  if (kill) {
+    // Offsets are flushed about once a second: wait for two flushes begun after the last ack.
+    auto flushes = [&] { return admin->Stats()->counters["offset_flushes"]; };
+    const int64_t flushed = flushes();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (flushes() < flushed + 2) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval
+    }
+    ASSERT_TRUE(broker.Kill());
+  } else {
+    ASSERT_TRUE(broker.Stop());
+  }
 
   // Everything but the CommitLog goes.
   size_t removed = 0;
@@ -246,6 +261,10 @@ TEST(LogOnlyRestartTest, EverythingButTheCommitLogGivesBackTheSameBroker) {
   ASSERT_TRUE(dlq.ok());
   EXPECT_EQ(dlq->messages.size(), 1u);
 }
+
+TEST(LogOnlyRestartTest, AfterACleanStop) { WorkloadThenRestartFromTheLogAlone(/*kill=*/false); }
+
+TEST(LogOnlyRestartTest, AfterASigkill) { WorkloadThenRestartFromTheLogAlone(/*kill=*/true); }
 
 }  // namespace
 }  // namespace tidemq::testing
