@@ -8,10 +8,10 @@
 // flat after the first retention period; before issue 11 the index grew without bound.
 //
 //   tidemq-index-bench --dir /tmp/ib --seconds 60 --rate 20000 --retention-s 5 --segment-mb 8
-#include <CLI/CLI.hpp>
-
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -19,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "store/store.h"
@@ -153,7 +151,8 @@ int main(int argc, char** argv) {
     }
     if (now >= next_report) {
       auto deleted = store->RunRetention();
-      if (!deleted.ok()) std::fprintf(stderr, "retention: %s\n", deleted.status().ToString().c_str());
+      if (!deleted.ok())
+        std::fprintf(stderr, "retention: %s\n", deleted.status().ToString().c_str());
       const auto stats = store->Stats();
       const auto meta = store->ScanMeta("");
       size_t meta_bytes = 0;

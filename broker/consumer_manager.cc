@@ -152,7 +152,11 @@ Status ConsumerManager::Load() {
       if (!ok) return;
       auto it = j.find(f);
       if (it == j.end()) return;
-      if (!it->is_boolean()) ok = false; else *out = it->get<bool>();
+      if (it->is_boolean()) {
+        *out = it->get<bool>();
+      } else {
+        ok = false;
+      }
     };
     flag("broadcast", &g->config.broadcast);
     flag("fifo", &g->config.fifo);
@@ -170,11 +174,19 @@ Status ConsumerManager::Load() {
       }
       auto created = j.find("created_ms");
       if (created != j.end()) {
-        if (!created->is_number_integer()) ok = false; else g->config.created_ms = created->get<int64_t>();
+        if (created->is_number_integer()) {
+          g->config.created_ms = created->get<int64_t>();
+        } else {
+          ok = false;
+        }
       }
       auto retry = j.find("retry");
       if (retry != j.end()) {
-        if (!retry->is_string()) ok = false; else retry_text = retry->get<std::string>();
+        if (retry->is_string()) {
+          retry_text = retry->get<std::string>();
+        } else {
+          ok = false;
+        }
       }
     }
     if (!ok) {
@@ -327,8 +339,9 @@ Status ConsumerManager::DeleteGroup(const std::string& name, Durable durable) {
     for (const auto& [key, _] : g->queues) change.Delete(OffsetKey(name, key));
   }
   store_->AppendMeta(std::move(change), [name, durable = std::move(durable)](const Status& st) {
-    if (!st.ok()) spdlog::error("group '{}': its deletion could not be stored: {}", name,
-                                st.ToString());
+    if (!st.ok()) {
+      spdlog::error("group '{}': its deletion could not be stored: {}", name, st.ToString());
+    }
     if (durable) durable(st);
   });
   return Status::Ok();
@@ -1056,8 +1069,9 @@ Status ConsumerManager::FlushOffsets(bool wait) {
     flushes_pending_.fetch_sub(1, std::memory_order_acq_rel);
     if (!st.ok()) {
       flush_all_.store(true, std::memory_order_relaxed);
-      spdlog::error("persisting consumer offsets: {} (every queue is written again at the next "
-                    "flush)", st.ToString());
+      spdlog::error("persisting consumer offsets: {} (every queue is written again at the "
+                    "next flush)",
+                    st.ToString());
       return;
     }
     offset_flushes_.fetch_add(1, std::memory_order_relaxed);

@@ -53,10 +53,9 @@ Result<std::vector<Record>> EncodeControlRecords(const std::vector<MetaOp>& ops,
     }
     const size_t size = OpSize(op);
     if (kControlPayloadHeaderSize + size > max_payload) {
-      return Status(Code::kTooLarge, "metadata value of key '" + op.key + "' is " +
-                                         std::to_string(op.value.size()) +
-                                         " bytes; a control record holds at most " +
-                                         std::to_string(max_payload));
+      return Status(Code::kTooLarge,
+                    "metadata value of key '" + op.key + "' is " + std::to_string(op.value.size()) +
+                        " bytes; a control record holds at most " + std::to_string(max_payload));
     }
     if (bytes + size > max_payload) {
       parts.emplace_back();
@@ -67,8 +66,7 @@ Result<std::vector<Record>> EncodeControlRecords(const std::vector<MetaOp>& ops,
   }
   if (parts.size() > kMaxSnapshotParts) {
     return Status(Code::kTooLarge, "metadata change of " + std::to_string(parts.size()) +
-                                       " parts; the limit is " +
-                                       std::to_string(kMaxSnapshotParts));
+                                       " parts; the limit is " + std::to_string(kMaxSnapshotParts));
   }
   std::vector<Record> records;
   records.reserve(parts.size());
@@ -123,7 +121,8 @@ Status DecodeControlPayload(std::string_view bytes, ControlPayload* out) {
       uint32_t value_len = 0;
       std::string_view value;
       if (!in.GetFixed32(&value_len) || !in.GetBytes(value_len, &value)) {
-        return Corruption("control record op " + std::to_string(i) + " value runs past the "
+        return Corruption("control record op " + std::to_string(i) +
+                          " value runs past the "
                           "payload");
       }
       op.value.assign(value);

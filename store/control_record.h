@@ -21,7 +21,7 @@
 namespace tidemq::store {
 
 // Record.tag of control records.
-inline constexpr char kControlTagMeta[] = "meta";                    // one MetaChange
+inline constexpr char kControlTagMeta[] = "meta";                   // one MetaChange
 inline constexpr char kControlTagMetaSnapshot[] = "meta-snapshot";  // part of a snapshot
 inline constexpr uint8_t kControlPayloadVersion = 1;
 // version(1) part(4) parts(4) op_count(4)

@@ -31,9 +31,7 @@ bool StartsWith(const leveldb::Slice& s, const std::string& prefix) {
 
 }  // namespace
 
-std::string SegmentBucketPrefix(LogOffset segment) {
-  return WithOffset(kBucketPrefix, segment);
-}
+std::string SegmentBucketPrefix(LogOffset segment) { return WithOffset(kBucketPrefix, segment); }
 
 std::string KeyIndexPrefix(LogOffset segment, const std::string& topic, const std::string& key) {
   std::string k = SegmentBucketPrefix(segment);
@@ -67,8 +65,7 @@ void IndexBatch::AddKey(LogOffset segment, const std::string& topic, const std::
   Note(offset);
 }
 
-void IndexBatch::AddMessageId(LogOffset segment, const std::string& message_id,
-                              LogOffset offset) {
+void IndexBatch::AddMessageId(LogOffset segment, const std::string& message_id, LogOffset offset) {
   batch_->Put(WithOffset(MessageIdIndexPrefix(segment, message_id), offset), leveldb::Slice());
   Note(offset);
 }
@@ -187,8 +184,8 @@ Status IndexDb::ScanNewestFirst(const std::string& prefix, size_t max,
 }
 
 Result<std::vector<LogOffset>> IndexDb::LookupKey(const std::vector<LogOffset>& segments,
-                                                  const std::string& topic,
-                                                  const std::string& key, size_t max) const {
+                                                  const std::string& topic, const std::string& key,
+                                                  size_t max) const {
   std::vector<LogOffset> out;
   for (LogOffset segment : segments) {
     if (out.size() >= max) break;
@@ -236,8 +233,8 @@ Status IndexDb::DeleteRange(const std::string& from, const std::string& to, int6
     batch.Delete(it->key());
     ++*deleted;
     if (++pending == kDeleteChunk) {
-      RETURN_IF_ERROR(NoteWrite(FromLevelDb(db->Write(leveldb::WriteOptions(), &batch),
-                                            "index trim")));
+      RETURN_IF_ERROR(
+          NoteWrite(FromLevelDb(db->Write(leveldb::WriteOptions(), &batch), "index trim")));
       batch.Clear();
       pending = 0;
     }

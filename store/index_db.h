@@ -85,8 +85,7 @@ class IndexDb {
                                            const std::string& topic, const std::string& key,
                                            size_t max) const;
   Result<std::vector<LogOffset>> LookupMessageId(const std::vector<LogOffset>& segments,
-                                                 const std::string& message_id,
-                                                 size_t max) const;
+                                                 const std::string& message_id, size_t max) const;
   // Removes key and message-id entries pointing at or past `offset` (they indexed records of a
   // torn log tail that recovery cut off). Scans the whole index: recovery-only.
   Status DeleteIndexEntriesFrom(LogOffset offset);
@@ -113,8 +112,7 @@ class IndexDb {
  private:
   explicit IndexDb(std::unique_ptr<ReopenableDb> db);
   // Appends offsets of keys "prefix + offset" to *out, newest first, until out has max.
-  Status ScanNewestFirst(const std::string& prefix, size_t max,
-                         std::vector<LogOffset>* out) const;
+  Status ScanNewestFirst(const std::string& prefix, size_t max, std::vector<LogOffset>* out) const;
   Status NoteWrite(Status st);  // keeps write_failing_
   // Deletes every key in [from, to), then compacts that range; counts them in *deleted.
   Status DeleteRange(const std::string& from, const std::string& to, int64_t* deleted);

@@ -87,11 +87,12 @@ void StoreImpl::AppendMeta(MetaChange change, std::function<void(const Status&)>
   }
   auto records = EncodeControlRecords(change.ops(), kControlTagMeta, MaxControlPayload());
   if (!records.ok()) return callback(records.status());
-  Enqueue(std::move(records).value(),
-          [callback = std::move(callback)](const Status& st, std::vector<AppendResult>) {
-            callback(st);
-          },
-          change.synced());
+  Enqueue(
+      std::move(records).value(),
+      [callback = std::move(callback)](const Status& st, std::vector<AppendResult>) {
+        callback(st);
+      },
+      change.synced());
 }
 
 Status StoreImpl::RunOnWriter(std::function<Status()> task) {

@@ -68,8 +68,10 @@ Status StoreImpl::Recover() {
   if (index_existed) {
     ASSIGN_OR_RETURN(uint32_t layout, index_->GetLayout());
     if (layout != kIndexLayoutVersion) {
-      spdlog::info("store {}: the key and message-id index has layout {}; rebuilding it as "
-                   "layout {} from the log", dir, layout, kIndexLayoutVersion);
+      spdlog::info(
+          "store {}: the key and message-id index has layout {}; rebuilding it as "
+          "layout {} from the log",
+          dir, layout, kIndexLayoutVersion);
       RETURN_IF_ERROR(index_->ClearDerived(/*metadata_too=*/false));
       rebuild = true;
     }
@@ -170,27 +172,27 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
   for (Observer* o : observers_) observer_from.push_back(o->Checkpoint());
   IndexBatch batch;
   int64_t replayed = 0;
-  RETURN_IF_ERROR(ScanLog(from, [&](const Record& record, LogOffset segment, LogOffset offset,
-                                    uint32_t size) {
-    if (offset >= dispatch_from) {
-      RETURN_IF_ERROR(Dispatch(record, segment, offset, size, &batch));
-      if (batch.count() >= kReplayIndexBatch) {
-        RETURN_IF_ERROR(FlushStagedQueues());
-        batch.SetCheckpoint(kIndexEndCheckpoint, offset + size);
-        RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
-        batch.Clear();
-      }
-    }
-    for (size_t i = 0; i < observers_.size(); ++i) {
-      if (observer_from[i] != kNoLogOffset && offset >= observer_from[i]) {
-        observers_[i]->OnRecord(record, offset, /*replay=*/true);
-      }
-    }
-    if (++replayed % kReplayIndexBatch == 0) {
-      for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
-    }
-    return Status::Ok();
-  }));
+  RETURN_IF_ERROR(
+      ScanLog(from, [&](const Record& record, LogOffset segment, LogOffset offset, uint32_t size) {
+        if (offset >= dispatch_from) {
+          RETURN_IF_ERROR(Dispatch(record, segment, offset, size, &batch));
+          if (batch.count() >= kReplayIndexBatch) {
+            RETURN_IF_ERROR(FlushStagedQueues());
+            batch.SetCheckpoint(kIndexEndCheckpoint, offset + size);
+            RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
+            batch.Clear();
+          }
+        }
+        for (size_t i = 0; i < observers_.size(); ++i) {
+          if (observer_from[i] != kNoLogOffset && offset >= observer_from[i]) {
+            observers_[i]->OnRecord(record, offset, /*replay=*/true);
+          }
+        }
+        if (++replayed % kReplayIndexBatch == 0) {
+          for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
+        }
+        return Status::Ok();
+      }));
   if (replayed % kReplayIndexBatch != 0) {
     for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
   }

@@ -321,8 +321,8 @@ void StoreImpl::SetRefusing(const std::string& reason) {
   refusing_ = reason;
 }
 
-Status StoreImpl::Dispatch(const Record& record, LogOffset segment, LogOffset offset,
-                           uint32_t size, IndexBatch* batch) {
+Status StoreImpl::Dispatch(const Record& record, LogOffset segment, LogOffset offset, uint32_t size,
+                           IndexBatch* batch) {
   if (record.type == RecordType::kControl) return DispatchControl(record, offset, batch);
   if (IsDispatchedToQueue(record.type)) {
     if (record.queue_offset < 0) {
@@ -354,8 +354,8 @@ Status StoreImpl::DispatchControl(const Record& record, LogOffset offset, IndexB
   if (!st.ok()) {
     // The record's CRC held, so this is a writer's bug or a newer format: skip it, say so.
     malformed_control_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("store {}: skipping the control record at log offset {}: {}",
-                  options_.data_dir, offset.value(), st.message());
+    spdlog::error("store {}: skipping the control record at log offset {}: {}", options_.data_dir,
+                  offset.value(), st.message());
     if (snapshot) snapshot_next_part_ = 0;
     return Status::Ok();
   }
@@ -372,9 +372,10 @@ Status StoreImpl::DispatchControl(const Record& record, LogOffset offset, IndexB
         if (snapshot) break;
         if (!IsSafeTopicDirName(op.key)) {  // AppendMeta refuses these: never a real queue
           malformed_control_.fetch_add(1, std::memory_order_relaxed);
-          spdlog::error("store {}: control record at log offset {} drops the queues of a "
-                        "topic that cannot have any; ignored",
-                        options_.data_dir, offset.value());
+          spdlog::error(
+              "store {}: control record at log offset {} drops the queues of a "
+              "topic that cannot have any; ignored",
+              options_.data_dir, offset.value());
           break;
         }
         RETURN_IF_ERROR(DropTopicQueues(op.key));

@@ -180,9 +180,8 @@ void WorkloadThenRestartFromTheLogAlone(bool kill) {
     auto tp = Producer::NewBuilder()
                   .Endpoint(broker.address())
                   .Group("tx-producers")
-                  .TransactionChecker([](const ReceivedMessage&) {
-                    return TransactionResolution::kUnknown;
-                  })
+                  .TransactionChecker(
+                      [](const ReceivedMessage&) { return TransactionResolution::kUnknown; })
                   .Build();
     ASSERT_TRUE(tp.ok()) << tp.status().ToString();
     auto r = tp->SendInTransaction(Msg("payments", "pay-1"), [&](const SendReceipt& half) {

@@ -44,9 +44,10 @@ std::vector<std::string> TidemqFuzzSeeds() {
   std::string huge_count = Payload(0, 1, {});
   huge_count[9] = '\xff';
   return {Payload(0, 1, {}),
-          Payload(0, 1, {MetaOp{MetaOpKind::kPut, "topic/orders", "{\"queues\": 4}"},
-                         MetaOp{MetaOpKind::kDelete, "offset/g/t/0/", ""},
-                         MetaOp{MetaOpKind::kDropTopicQueues, "orders", ""}}),
+          Payload(0, 1,
+                  {MetaOp{MetaOpKind::kPut, "topic/orders", "{\"queues\": 4}"},
+                   MetaOp{MetaOpKind::kDelete, "offset/g/t/0/", ""},
+                   MetaOp{MetaOpKind::kDropTopicQueues, "orders", ""}}),
           Payload(2, 3, {MetaOp{MetaOpKind::kPut, "group/g", ""}}),
           Payload(3, 3, {}),
           bad_kind,

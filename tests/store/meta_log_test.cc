@@ -28,7 +28,9 @@ using Meta = std::vector<std::pair<std::string, std::string>>;
 
 constexpr int64_t kHour = 3600 * 1000;
 
-Status Apply(Store* store, MetaChange change) { return store->AppendMetaAndWait(std::move(change)); }
+Status Apply(Store* store, MetaChange change) {
+  return store->AppendMetaAndWait(std::move(change));
+}
 
 Meta ScanAll(Store* store) {
   auto all = store->ScanMeta("");
@@ -228,9 +230,9 @@ TEST_F(MetaLogTest, KeyIndexIsTrimmedWithTheSegmentsRetentionDeletes) {
   ASSERT_TRUE(store);
   std::vector<AppendResult> results;
   for (int i = 0; i < 60; ++i) {
-    results.push_back(AppendOne(store.get(), MakeMessage("t", 0, std::string(300, 'x'), "",
-                                                         {"k-" + std::to_string(i), "shared"},
-                                                         "id-" + std::to_string(i))));
+    results.push_back(AppendOne(
+        store.get(), MakeMessage("t", 0, std::string(300, 'x'), "",
+                                 {"k-" + std::to_string(i), "shared"}, "id-" + std::to_string(i))));
   }
   EXPECT_EQ(store->LookupKey("t", "shared", 1000)->size(), 60u);
   clock_.AdvanceMs(2 * kHour);
@@ -248,7 +250,8 @@ TEST_F(MetaLogTest, KeyIndexIsTrimmedWithTheSegmentsRetentionDeletes) {
   EXPECT_TRUE(store->LookupKey("t", "k-0", 10)->empty());
   EXPECT_EQ(store->LookupKey("t", "shared", 1000)->size(), static_cast<size_t>(61 - gone));
   EXPECT_EQ(store->LookupMessageId("id-59", 10)->size(), 1u);
-  EXPECT_EQ(store->LookupKey("t", "shared", 1)->front(), store->LookupMessageId("id-fresh", 1)->front());
+  EXPECT_EQ(store->LookupKey("t", "shared", 1)->front(),
+            store->LookupMessageId("id-fresh", 1)->front());
   // A reopen finds nothing left to trim and the same answers.
   store.reset();
   store = Open();
@@ -296,8 +299,8 @@ TEST_F(MetaLogTest, AnOldLayoutIndexIsRebuiltAndItsMetadataMovesIntoTheLog) {
     auto store = Open();
     ASSERT_TRUE(store);
     for (int i = 0; i < 5; ++i) {
-      sent.push_back(AppendOne(store.get(), MakeMessage("t", 0, "m", "", {"k"},
-                                                        "id-" + std::to_string(i))));
+      sent.push_back(
+          AppendOne(store.get(), MakeMessage("t", 0, "m", "", {"k"}, "id-" + std::to_string(i))));
     }
   }
   const std::string index_path = dir_.path() + "/index";
@@ -307,7 +310,8 @@ TEST_F(MetaLogTest, AnOldLayoutIndexIsRebuiltAndItsMetadataMovesIntoTheLog) {
     std::unique_ptr<leveldb::DB> db(raw);
     std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
     int n = 0;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) n += it->key()[0] == 'k' || it->key()[0] == 'i';
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      n += it->key()[0] == 'k' || it->key()[0] == 'i';
     return n;
   };
   {
@@ -397,7 +401,8 @@ TEST(ControlRecordTest, PayloadRoundTripsAndRejectsDamage) {
   EXPECT_EQ(DecodeControlPayload(bad_version, &payload).code(), Code::kCorruption);
   // Split: every part fits, parts are numbered, ops stay in order.
   std::vector<MetaOp> many;
-  for (int i = 0; i < 100; ++i) many.push_back(MetaOp{MetaOpKind::kPut, "k" + std::to_string(i), std::string(50, 'v')});
+  for (int i = 0; i < 100; ++i)
+    many.push_back(MetaOp{MetaOpKind::kPut, "k" + std::to_string(i), std::string(50, 'v')});
   auto split = EncodeControlRecords(many, kControlTagMetaSnapshot, 1000);
   ASSERT_TRUE(split.ok());
   ASSERT_GT(split->size(), 5u);
