@@ -5,7 +5,7 @@
 // queues, the index with the metadata, the timer and transaction indexes), and the broker
 // restarts from the log alone. It must show the same topics, groups, committed offsets,
 // pending timers and transactions and DLQ contents; a deleted topic stays deleted; the
-// pending scheduled message still fires and the pending transaction can still be ended. Once
+// pending scheduled message still fires and the pending transaction is checked back. Once
 // after a clean stop, once after a SIGKILL (the offsets as last flushed).
 #include <gtest/gtest.h>
 
@@ -229,7 +229,7 @@ void WorkloadThenRestartFromTheLogAlone(bool kill) {
   EXPECT_EQ(admin->DescribeTopic("gone").status().code(), Code::kTopicNotFound);
 
   // The state works, not only looks the same: the re-created topic holds only its new message,
-  // the pending scheduled message fires, the pending transaction can be ended.
+  // the pending scheduled message fires, the pending transaction is checked back.
   {
     auto c = Consumer(broker, "fresh", "reborn");
     ASSERT_TRUE(c.ok());
@@ -247,13 +247,25 @@ void WorkloadThenRestartFromTheLogAlone(bool kill) {
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].body(), "soon");
   }
-  ASSERT_TRUE(admin->ResolveTransaction(txn_id, /*commit=*/true).ok());
   {
+    // The pending half is checked back: a producer of its group now answers "commit".
+    auto checker = Producer::NewBuilder()
+                       .Endpoint(broker.address())
+                       .Group("tx-producers")
+                       .TransactionChecker([](const ReceivedMessage&) {
+                         return TransactionResolution::kCommit;
+                       })
+                       .Build();
+    ASSERT_TRUE(checker.ok()) << checker.status().ToString();
     auto c = Consumer(broker, "fresh", "payments");
     ASSERT_TRUE(c.ok());
     auto got = ReceiveN(*c, 1, /*ack=*/true);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].body(), "pay-1");
+    auto txn = admin->ShowTransaction(txn_id);
+    ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+    EXPECT_EQ(txn->state, TransactionState::kCommitted);
+    EXPECT_EQ(txn->end_reason, "check");
   }
   // And billing's dead letter is still there to redrive.
   auto dlq = admin->ListDeadLetters("billing");
