@@ -252,9 +252,8 @@ void WorkloadThenRestartFromTheLogAlone(bool kill) {
     auto checker = Producer::NewBuilder()
                        .Endpoint(broker.address())
                        .Group("tx-producers")
-                       .TransactionChecker([](const ReceivedMessage&) {
-                         return TransactionResolution::kCommit;
-                       })
+                       .TransactionChecker(
+                           [](const ReceivedMessage&) { return TransactionResolution::kCommit; })
                        .Build();
     ASSERT_TRUE(checker.ok()) << checker.status().ToString();
     auto c = Consumer(broker, "fresh", "payments");
