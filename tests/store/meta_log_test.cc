@@ -6,7 +6,6 @@
 #include <leveldb/db.h>
 #include <leveldb/iterator.h>
 #include <leveldb/write_batch.h>
-
 #include <unistd.h>
 
 #include <map>
