@@ -68,6 +68,7 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
   }
   std::lock_guard order(order_mu_);
   Topic t;
+  bool is_new = false;
   store::MetaChange change;
   {
     std::unique_lock lock(mu_);
@@ -85,15 +86,19 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
       t.created_ms = now_ms;
       t.incarnation = ++last_incarnation_;
       topics_[name] = t;
+      is_new = true;
     }
   }
-  // The counter first (one record: both or neither reach the log); an existing topic's record
-  // is written again so that the answer waits until it is durable (it may be a moment old).
+  // A new topic: the counter first (one record: both or neither reach the log). An existing
+  // topic's record is written again (not the counter: it may have moved on since) so that the
+  // answer waits until the topic is durable (it may be a moment old).
+  if (is_new) change.Put(kIncarnationKey, std::to_string(t.incarnation));
   nlohmann::json j = {
       {"queues", t.queue_count}, {"created_ms", t.created_ms}, {"incarnation", t.incarnation}};
-  change.Put(kIncarnationKey, std::to_string(t.incarnation)).Put(kTopicPrefix + name, j.dump());
-  store_->AppendMeta(std::move(change), [this, t, durable = std::move(durable)](const Status& st) {
-    if (!st.ok()) {
+  change.Put(kTopicPrefix + name, j.dump());
+  store_->AppendMeta(std::move(change), [this, t, is_new,
+                                         durable = std::move(durable)](const Status& st) {
+    if (!st.ok() && is_new) {
       spdlog::error("topic '{}': its record could not be stored ({}); it is gone again", t.name,
                     st.ToString());
       std::unique_lock lock(mu_);

@@ -189,5 +189,31 @@ TEST_F(ConsumerRestartTest, MalformedMetadataIsSkippedAndCountedAtStartUp) {
   EXPECT_EQ(got[0].body, "kept");
 }
 
+// Creating an existing topic again answers once its record is durable, by writing the topic's
+// record again — never the incarnation counter, which may have moved on: a counter written
+// back would hand a deleted topic's incarnation to its next namesake after a restart.
+TEST_F(ConsumerRestartTest, RecreatingAnExistingTopicNeverLowersTheIncarnationCounter) {
+  auto c = Connect();
+  ASSERT_EQ(c->Call(CreateTopic("a", 1)).header.code(), wire::OK);
+  ASSERT_EQ(c->Call(CreateTopic("b", 1)).header.code(), wire::OK);
+  wire::Header del;
+  del.set_kind(wire::DELETE_TOPIC);
+  del.mutable_delete_topic_request()->set_topic("b");
+  ASSERT_EQ(c->Call(std::move(del)).header.code(), wire::OK);
+  ASSERT_EQ(c->Call(CreateTopic("a", 1)).header.code(), wire::OK);  // exists: idempotent
+  c.reset();
+  broker_.reset();
+  auto store = store::Store::Open(config_.ToStoreOptions());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto a = (*store)->GetMeta("topic/a");
+  auto counter = (*store)->GetMeta("topic_incarnation");
+  ASSERT_TRUE(a.ok() && a->has_value() && counter.ok() && counter->has_value());
+  EXPECT_FALSE((*store)->GetMeta("topic/b")->has_value());
+  const size_t at = (*a)->find("\"incarnation\":");
+  ASSERT_NE(at, std::string::npos) << **a;
+  const uint64_t a_incarnation = std::stoull((*a)->substr(at + 14));
+  EXPECT_GT(std::stoull(**counter), a_incarnation) << "b got a later one";
+}
+
 }  // namespace
 }  // namespace tidemq::testing
