@@ -48,6 +48,8 @@ class CommitLog {
   // --- writer thread ---
   // Bytes a write may still put in the active segment before a Roll() is needed.
   uint64_t RoomInActiveSegment() const;
+  // Base offset of the active segment.
+  LogOffset active_base() const { return LogOffset(active_base_); }
   // Writes encoded records at end_offset(); they must fit RoomInActiveSegment(). On failure
   // end_offset() does not move (the bytes that did reach the file are a torn tail).
   Status Write(std::string_view bytes);

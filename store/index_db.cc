@@ -14,6 +14,11 @@ namespace {
 
 constexpr char kMetaPrefix[] = "m/";
 constexpr char kCheckpointPrefix[] = "c/";
+// Key and message-id entries, bucketed by segment: "b" + segment base (BE64) + ...
+constexpr char kBucketPrefix[] = "b";
+constexpr char kLayoutKey[] = "c/layout";
+// Deletes per WriteBatch when dropping many keys.
+constexpr size_t kDeleteChunk = 10'000;
 
 std::string WithOffset(std::string prefix, LogOffset offset) {
   PutBigEndian64(&prefix, static_cast<uint64_t>(offset.value()));
@@ -26,8 +31,11 @@ bool StartsWith(const leveldb::Slice& s, const std::string& prefix) {
 
 }  // namespace
 
-std::string KeyIndexPrefix(const std::string& topic, const std::string& key) {
-  std::string k = "k";
+std::string SegmentBucketPrefix(LogOffset segment) { return WithOffset(kBucketPrefix, segment); }
+
+std::string KeyIndexPrefix(LogOffset segment, const std::string& topic, const std::string& key) {
+  std::string k = SegmentBucketPrefix(segment);
+  k.push_back('k');
   k.append(topic);
   k.push_back('\0');
   k.append(key);
@@ -35,8 +43,9 @@ std::string KeyIndexPrefix(const std::string& topic, const std::string& key) {
   return k;
 }
 
-std::string MessageIdIndexPrefix(const std::string& message_id) {
-  std::string k = "i";
+std::string MessageIdIndexPrefix(LogOffset segment, const std::string& message_id) {
+  std::string k = SegmentBucketPrefix(segment);
+  k.push_back('i');
   k.append(message_id);
   k.push_back('\0');
   return k;
@@ -50,13 +59,24 @@ void IndexBatch::Note(LogOffset offset) {
   if (first_ == kNoLogOffset || offset < first_) first_ = offset;
 }
 
-void IndexBatch::AddKey(const std::string& topic, const std::string& key, LogOffset offset) {
-  batch_->Put(WithOffset(KeyIndexPrefix(topic, key), offset), leveldb::Slice());
+void IndexBatch::AddKey(LogOffset segment, const std::string& topic, const std::string& key,
+                        LogOffset offset) {
+  batch_->Put(WithOffset(KeyIndexPrefix(segment, topic, key), offset), leveldb::Slice());
   Note(offset);
 }
 
-void IndexBatch::AddMessageId(const std::string& message_id, LogOffset offset) {
-  batch_->Put(WithOffset(MessageIdIndexPrefix(message_id), offset), leveldb::Slice());
+void IndexBatch::AddMessageId(LogOffset segment, const std::string& message_id, LogOffset offset) {
+  batch_->Put(WithOffset(MessageIdIndexPrefix(segment, message_id), offset), leveldb::Slice());
+  Note(offset);
+}
+
+void IndexBatch::PutMeta(const std::string& key, const std::string& value, LogOffset offset) {
+  batch_->Put(kMetaPrefix + key, value);
+  Note(offset);
+}
+
+void IndexBatch::DeleteMeta(const std::string& key, LogOffset offset) {
+  batch_->Delete(kMetaPrefix + key);
   Note(offset);
 }
 
@@ -140,10 +160,9 @@ Status IndexDb::NoteWrite(Status st) {
   return st;
 }
 
-Result<std::vector<LogOffset>> IndexDb::ScanNewestFirst(const std::string& prefix,
-                                                        size_t max) const {
-  std::vector<LogOffset> out;
-  if (max == 0) return out;
+Status IndexDb::ScanNewestFirst(const std::string& prefix, size_t max,
+                                std::vector<LogOffset>* out) const {
+  if (out->size() >= max) return Status::Ok();
   ReopenableDb::Ref db = db_->Get();
   if (!db) return db_->Closed();
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
@@ -155,24 +174,35 @@ Result<std::vector<LogOffset>> IndexDb::ScanNewestFirst(const std::string& prefi
   } else {
     it->SeekToLast();
   }
-  for (; it->Valid() && out.size() < max; it->Prev()) {
+  for (; it->Valid() && out->size() < max; it->Prev()) {
     leveldb::Slice k = it->key();
     if (!StartsWith(k, prefix)) break;
     if (k.size() != prefix.size() + 8) continue;  // a longer key sharing the prefix
-    out.emplace_back(static_cast<int64_t>(DecodeBigEndian64(k.data() + prefix.size())));
+    out->emplace_back(static_cast<int64_t>(DecodeBigEndian64(k.data() + prefix.size())));
   }
-  RETURN_IF_ERROR(FromLevelDb(it->status(), "index scan"));
+  return FromLevelDb(it->status(), "index scan");
+}
+
+Result<std::vector<LogOffset>> IndexDb::LookupKey(const std::vector<LogOffset>& segments,
+                                                  const std::string& topic, const std::string& key,
+                                                  size_t max) const {
+  std::vector<LogOffset> out;
+  for (LogOffset segment : segments) {
+    if (out.size() >= max) break;
+    RETURN_IF_ERROR(ScanNewestFirst(KeyIndexPrefix(segment, topic, key), max, &out));
+  }
   return out;
 }
 
-Result<std::vector<LogOffset>> IndexDb::LookupKey(const std::string& topic, const std::string& key,
-                                                  size_t max) const {
-  return ScanNewestFirst(KeyIndexPrefix(topic, key), max);
-}
-
-Result<std::vector<LogOffset>> IndexDb::LookupMessageId(const std::string& message_id,
+Result<std::vector<LogOffset>> IndexDb::LookupMessageId(const std::vector<LogOffset>& segments,
+                                                        const std::string& message_id,
                                                         size_t max) const {
-  return ScanNewestFirst(MessageIdIndexPrefix(message_id), max);
+  std::vector<LogOffset> out;
+  for (LogOffset segment : segments) {
+    if (out.size() >= max) break;
+    RETURN_IF_ERROR(ScanNewestFirst(MessageIdIndexPrefix(segment, message_id), max, &out));
+  }
+  return out;
 }
 
 Status IndexDb::DeleteIndexEntriesFrom(LogOffset offset) {
@@ -180,19 +210,86 @@ Status IndexDb::DeleteIndexEntriesFrom(LogOffset offset) {
   if (!db) return db_->Closed();
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-  for (char kind : {'i', 'k'}) {
-    for (it->Seek(std::string(1, kind)); it->Valid(); it->Next()) {
-      leveldb::Slice k = it->key();
-      if (k.empty() || k[0] != kind) break;
-      if (k.size() < 9) continue;
-      int64_t at = static_cast<int64_t>(DecodeBigEndian64(k.data() + k.size() - 8));
-      if (at >= offset.value()) batch.Delete(k);
-    }
+  for (it->Seek(kBucketPrefix); it->Valid(); it->Next()) {
+    leveldb::Slice k = it->key();
+    if (!StartsWith(k, kBucketPrefix)) break;
+    if (k.size() < 1 + 8 + 1 + 8) continue;
+    int64_t at = static_cast<int64_t>(DecodeBigEndian64(k.data() + k.size() - 8));
+    if (at >= offset.value()) batch.Delete(k);
   }
   RETURN_IF_ERROR(FromLevelDb(it->status(), "index scan"));
   leveldb::WriteOptions options;
   options.sync = true;
   return FromLevelDb(db->Write(options, &batch), "index cleanup");
+}
+
+Status IndexDb::DeleteRange(const std::string& from, const std::string& to, int64_t* deleted) {
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  leveldb::WriteBatch batch;
+  size_t pending = 0;
+  for (it->Seek(from); it->Valid() && it->key().compare(to) < 0; it->Next()) {
+    batch.Delete(it->key());
+    ++*deleted;
+    if (++pending == kDeleteChunk) {
+      RETURN_IF_ERROR(
+          NoteWrite(FromLevelDb(db->Write(leveldb::WriteOptions(), &batch), "index trim")));
+      batch.Clear();
+      pending = 0;
+    }
+  }
+  RETURN_IF_ERROR(FromLevelDb(it->status(), "index scan"));
+  if (pending > 0) {
+    RETURN_IF_ERROR(
+        NoteWrite(FromLevelDb(db->Write(leveldb::WriteOptions(), &batch), "index trim")));
+  }
+  if (*deleted > 0) {
+    // LevelDB has no range delete: the tombstones free nothing until compacted away.
+    const leveldb::Slice begin(from), end(to);
+    db->CompactRange(&begin, &end);
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> IndexDb::DropSegmentsBelow(LogOffset log_min) {
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(DeleteRange(kBucketPrefix, SegmentBucketPrefix(log_min), &deleted));
+  return deleted;
+}
+
+Status IndexDb::ClearDerived(bool metadata_too) {
+  int64_t deleted = 0;
+  // Layout 1 kept "k<topic>\0<key>\0<offset>" and "i<id>\0<offset>"; layout 2 buckets them.
+  RETURN_IF_ERROR(DeleteRange(kBucketPrefix, "c", &deleted));
+  RETURN_IF_ERROR(DeleteRange("i", "j", &deleted));
+  RETURN_IF_ERROR(DeleteRange("k", "l", &deleted));
+  if (metadata_too) RETURN_IF_ERROR(DeleteRange(kMetaPrefix, "m0", &deleted));
+  return Status::Ok();
+}
+
+Result<uint32_t> IndexDb::GetLayout() const {
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  std::string value;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kLayoutKey, &value);
+  if (s.IsNotFound()) return 0u;
+  RETURN_IF_ERROR(FromLevelDb(s, "read the index layout"));
+  uint32_t version = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9' || version > 100'000) return 0u;  // unreadable: rebuild
+    version = version * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return version;
+}
+
+Status IndexDb::PutLayout(uint32_t version) {
+  ReopenableDb::Ref db = db_->Get();
+  if (!db) return db_->Closed();
+  leveldb::WriteOptions options;
+  options.sync = true;
+  return NoteWrite(
+      FromLevelDb(db->Put(options, kLayoutKey, std::to_string(version)), "write index layout"));
 }
 
 Result<LogOffset> IndexDb::GetCheckpoint(const std::string& name) const {
@@ -210,22 +307,6 @@ Status IndexDb::PutCheckpoint(const std::string& name, LogOffset offset, bool sy
   IndexBatch batch;
   batch.SetCheckpoint(name, offset);
   return Write(&batch, sync);
-}
-
-Status IndexDb::PutMeta(const std::string& key, const std::string& value, bool sync) {
-  ReopenableDb::Ref db = db_->Get();
-  if (!db) return db_->Closed();
-  leveldb::WriteOptions options;
-  options.sync = sync;
-  return NoteWrite(FromLevelDb(db->Put(options, kMetaPrefix + key, value), "put meta " + key));
-}
-
-Status IndexDb::DeleteMeta(const std::string& key, bool sync) {
-  ReopenableDb::Ref db = db_->Get();
-  if (!db) return db_->Closed();
-  leveldb::WriteOptions options;
-  options.sync = sync;
-  return NoteWrite(FromLevelDb(db->Delete(options, kMetaPrefix + key), "delete meta " + key));
 }
 
 Result<std::optional<std::string>> IndexDb::GetMeta(const std::string& key) const {

@@ -24,4 +24,11 @@ Result<std::vector<AppendResult>> Store::AppendAndWait(std::vector<Record> recor
   return result.get();
 }
 
+Status Store::AppendMetaAndWait(MetaChange change) {
+  std::promise<Status> done;
+  auto result = done.get_future();
+  AppendMeta(std::move(change), [&done](const Status& st) { done.set_value(st); });
+  return result.get();
+}
+
 }  // namespace tidemq::store

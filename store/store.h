@@ -1,6 +1,7 @@
 // The store: CommitLog (the single source of truth) plus what is derived from it — consume
 // queues, the key/message-id index — and a small metadata key-value space for the broker
-// (topics, groups, offsets). See store/README.md and docs/storage_format.md.
+// (topics, groups, offsets), itself derived from control records in the log (AppendMeta).
+// See store/README.md and docs/storage_format.md.
 //
 // Threads: Append() may be called from any thread; it never blocks on disk. One writer thread
 // ("tidemq-writer") encodes, writes, syncs (group commit) and dispatches, then runs callbacks
@@ -31,6 +32,7 @@
 #include "common/file_system.h"
 #include "common/status.h"
 #include "common/types.h"
+#include "store/control_record.h"
 #include "store/record.h"
 
 namespace tidemq::store {
@@ -141,6 +143,12 @@ struct StoreStats {
   int64_t damaged_bytes = 0;
   int64_t torn_tail_bytes = 0;
   int64_t corrupt_reads = 0;           // Read() calls that met a damaged record
+  // Metadata (docs/storage_format.md §9): the log offset of the newest complete metadata
+  // snapshot (-1: none yet), control records skipped because they did not decode, and
+  // key / message-id index entries dropped with segments deleted by retention.
+  int64_t meta_snapshot_offset = -1;
+  int64_t malformed_control_records = 0;
+  int64_t index_entries_trimmed = 0;
 };
 
 class Store {
@@ -169,8 +177,6 @@ class Store {
   virtual int64_t MinQueueOffset(const std::string& topic, uint32_t queue_id) const = 0;
   // The next queue offset to be written (== number of messages ever put in the queue).
   virtual int64_t MaxQueueOffset(const std::string& topic, uint32_t queue_id) const = 0;
-  // Removes every consume queue of `topic` (the log records stay until retention).
-  virtual Status DeleteTopicQueues(const std::string& topic) = 0;
   // Makes the next message of (topic, queue_id) get a queue offset of at least `next`, so that
   // offsets a consumer already passed (say, before the log lost its tail) are never reused for
   // different messages. The consume queue leaves a hole below it. Not persisted: the caller
@@ -185,10 +191,18 @@ class Store {
   virtual Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
                                                          size_t max) const = 0;
 
-  // Broker metadata (topics, groups, consumer offsets) in the store's LevelDB, under keys the
-  // broker chooses. sync=true survives a crash once it returns.
-  virtual Status PutMeta(const std::string& key, const std::string& value, bool sync) = 0;
-  virtual Status DeleteMeta(const std::string& key, bool sync) = 0;
+  // Broker metadata (topics, groups, consumer offsets) under keys the broker chooses. A change
+  // is appended to the log as control records (split when large; each op absolute) and applied
+  // to the metadata space when dispatched, in log order with every other append: a change
+  // made after another reaches the log after it. `callback` (may be null) runs once, like an
+  // Append's, when the change is durable under the flush policy (then GetMeta/ScanMeta see it
+  // unless the index write is behind after a transient failure; the log has it either way). A
+  // kDropTopicQueues op removes the topic's consume queues when dispatched (live and on
+  // replay; the log records stay until retention).
+  virtual void AppendMeta(MetaChange change, std::function<void(const Status&)> callback) = 0;
+  // Blocking convenience over AppendMeta (start-up, tests, worker threads; never a network
+  // thread nor the writer thread).
+  Status AppendMetaAndWait(MetaChange change);
   virtual Result<std::optional<std::string>> GetMeta(const std::string& key) const = 0;
   virtual Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(
       const std::string& prefix) const = 0;

@@ -28,6 +28,10 @@ StoreImpl::~StoreImpl() {
 }
 
 void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
+  Enqueue(std::move(records), std::move(callback), /*sync=*/false);
+}
+
+void StoreImpl::Enqueue(std::vector<Record> records, AppendCallback callback, bool sync) {
   if (read_only()) {
     callback(ReadOnlyStatus(), {});
     return;
@@ -37,7 +41,9 @@ void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
     return;
   }
   size_t bytes = 0;
+  bool alone = false;
   for (const Record& r : records) {
+    if (r.type == RecordType::kControl && DropsTopicQueues(r)) alone = true;
     Status st = CheckEncodable(r);
     if (st.ok() && r.EncodedSize() > options_.segment_bytes) {
       st = Status(Code::kTooLarge, "record of " + std::to_string(r.EncodedSize()) +
@@ -56,12 +62,37 @@ void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
   {
     MutexLock lock(mu_);
     if (!stopping_) {
-      pending_.push_back(Request{std::move(records), std::move(callback), bytes, nullptr});
+      pending_.push_back(
+          Request{std::move(records), std::move(callback), bytes, nullptr, alone, false, sync});
       cv_.notify_one();
       return;
     }
   }
   callback(Status(Code::kUnavailable, "the store is closing"), {});
+}
+
+size_t StoreImpl::MaxControlPayload() const {
+  // Room for the record's own fields and the tag, within one segment.
+  const uint64_t room = options_.segment_bytes - kMinRecordSize - 32;
+  return static_cast<size_t>(std::min<uint64_t>(kMaxControlPayloadBytes, room));
+}
+
+void StoreImpl::AppendMeta(MetaChange change, std::function<void(const Status&)> callback) {
+  if (!callback) callback = [](const Status&) {};
+  if (change.empty()) return callback(Status::Ok());
+  for (const MetaOp& op : change.ops()) {
+    if (op.kind == MetaOpKind::kDropTopicQueues && !IsSafeTopicDirName(op.key)) {
+      return callback(InvalidArgument("topic '" + op.key + "' cannot have consume queues"));
+    }
+  }
+  auto records = EncodeControlRecords(change.ops(), kControlTagMeta, MaxControlPayload());
+  if (!records.ok()) return callback(records.status());
+  Enqueue(
+      std::move(records).value(),
+      [callback = std::move(callback)](const Status& st, std::vector<AppendResult>) {
+        callback(st);
+      },
+      change.synced());
 }
 
 Status StoreImpl::RunOnWriter(std::function<Status()> task) {
@@ -104,26 +135,6 @@ int64_t StoreImpl::MaxQueueOffset(const std::string& topic, uint32_t queue_id) c
   return cq == nullptr ? 0 : cq->next_offset();
 }
 
-Status StoreImpl::DeleteTopicQueues(const std::string& topic) {
-  // On the writer thread, so that no append of the topic is half dispatched meanwhile.
-  return RunOnWriter([this, &topic] {
-    // Entries of its queues still waiting for a retry are not written anywhere now.
-    for (const auto& cq : queues_->TopicQueues(topic)) {
-      std::erase(lagging_queues_, cq);
-      std::erase(staged_queues_, cq);
-    }
-    UpdateDerivedFloor();
-    RETURN_IF_ERROR(queues_->DeleteTopic(topic));
-    auto it = next_queue_offset_.lower_bound({topic, 0});
-    while (it != next_queue_offset_.end() && it->first.first == topic) {
-      it = next_queue_offset_.erase(it);
-    }
-    // Replay from an older checkpoint would bring the queues back.
-    WriteCheckpoint(/*sync=*/false);
-    return Status::Ok();
-  });
-}
-
 Status StoreImpl::RaiseNextQueueOffset(const std::string& topic, uint32_t queue_id,
                                        int64_t next) {
   if (next < 0) return InvalidArgument("queue offset must not be negative");
@@ -136,22 +147,21 @@ Status StoreImpl::RaiseNextQueueOffset(const std::string& topic, uint32_t queue_
   });
 }
 
+std::vector<LogOffset> StoreImpl::SegmentBasesNewestFirst() const {
+  std::vector<LogOffset> bases;
+  for (const auto& seg : log_->Segments()) bases.push_back(seg.base);
+  std::reverse(bases.begin(), bases.end());
+  return bases;
+}
+
 Result<std::vector<LogOffset>> StoreImpl::LookupKey(const std::string& topic,
                                                     const std::string& key, size_t max) const {
-  return index_->LookupKey(topic, key, max);
+  return index_->LookupKey(SegmentBasesNewestFirst(), topic, key, max);
 }
 
 Result<std::vector<LogOffset>> StoreImpl::LookupMessageId(const std::string& message_id,
                                                           size_t max) const {
-  return index_->LookupMessageId(message_id, max);
-}
-
-Status StoreImpl::PutMeta(const std::string& key, const std::string& value, bool sync) {
-  return index_->PutMeta(key, value, sync);
-}
-
-Status StoreImpl::DeleteMeta(const std::string& key, bool sync) {
-  return index_->DeleteMeta(key, sync);
+  return index_->LookupMessageId(SegmentBasesNewestFirst(), message_id, max);
 }
 
 Result<std::optional<std::string>> StoreImpl::GetMeta(const std::string& key) const {
@@ -195,6 +205,9 @@ StoreStats StoreImpl::Stats() const {
   s.disk_free_bytes = disk_free_seen_.load(std::memory_order_relaxed);
   s.disk_reserve_bytes = static_cast<int64_t>(disk_reserve_);
   s.open_queue_files = static_cast<int64_t>(queues_->file_cache().open_files());
+  s.meta_snapshot_offset = meta_snapshot_.load(std::memory_order_acquire);
+  s.malformed_control_records = malformed_control_.load(std::memory_order_relaxed);
+  s.index_entries_trimmed = index_trimmed_.load(std::memory_order_relaxed);
   return s;
 }
 

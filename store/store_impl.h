@@ -36,20 +36,20 @@ class StoreImpl final : public Store {
   ~StoreImpl() override;
 
   void Append(std::vector<Record> records, AppendCallback callback) override;
+  // Append, with an fdatasync before the callback when `sync` (whatever the flush policy).
+  void Enqueue(std::vector<Record> records, AppendCallback callback, bool sync);
   Result<Record> Read(LogOffset offset) const override;
   Result<std::vector<QueueEntry>> ReadQueue(const std::string& topic, uint32_t queue_id,
                                             int64_t from, size_t max) const override;
   int64_t MinQueueOffset(const std::string& topic, uint32_t queue_id) const override;
   int64_t MaxQueueOffset(const std::string& topic, uint32_t queue_id) const override;
-  Status DeleteTopicQueues(const std::string& topic) override;
   Status RaiseNextQueueOffset(const std::string& topic, uint32_t queue_id,
                               int64_t next) override;
   Result<std::vector<LogOffset>> LookupKey(const std::string& topic, const std::string& key,
                                            size_t max) const override;
   Result<std::vector<LogOffset>> LookupMessageId(const std::string& message_id,
                                                  size_t max) const override;
-  Status PutMeta(const std::string& key, const std::string& value, bool sync) override;
-  Status DeleteMeta(const std::string& key, bool sync) override;
+  void AppendMeta(MetaChange change, std::function<void(const Status&)> callback) override;
   Result<std::optional<std::string>> GetMeta(const std::string& key) const override;
   Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(
       const std::string& prefix) const override;
@@ -65,13 +65,19 @@ class StoreImpl final : public Store {
     AppendCallback callback;
     size_t bytes = 0;
     std::function<void()> task;
+    // Written in a group of its own: it drops consume queues, and queue offsets of the
+    // records after it must be assigned once the drop is done.
+    bool alone = false;
+    bool snapshot = false;  // the writer's metadata snapshot (a roll inside it asks no other)
+    bool sync = false;      // fdatasync before the callback, whatever the flush policy
   };
 
   StoreImpl(const StoreOptions& options, std::vector<Observer*> observers);
 
   // store_recovery.cc
   Status Recover();
-  using RecordVisitor = std::function<Status(const Record&, LogOffset, uint32_t)>;
+  // (record, base of its segment, its offset, its size)
+  using RecordVisitor = std::function<Status(const Record&, LogOffset, LogOffset, uint32_t)>;
   // Reads every intact record from `from` to the log's end, in order, skipping damaged
   // ranges (NoteDamage), and gives each to `visit` (stops at the first error it returns).
   Status ScanLog(LogOffset from, const RecordVisitor& visit);
@@ -92,8 +98,22 @@ class StoreImpl final : public Store {
   // Keeping these syncs off the writer keeps appends flowing while the disk works.
   void FlusherLoop();
   void ProcessBatch(std::vector<Request>* batch);
-  // Applies one record to the consume queues and the index batch (idempotent).
-  Status Dispatch(const Record& record, LogOffset offset, uint32_t size, IndexBatch* batch);
+  // Applies one record to the consume queues and the index batch (idempotent). `segment`: the
+  // base of the segment holding it (its index bucket).
+  Status Dispatch(const Record& record, LogOffset segment, LogOffset offset, uint32_t size,
+                  IndexBatch* batch);
+  // Dispatch of a control record: metadata ops into the batch, queue drops at once, snapshot
+  // parts tracked. A payload that does not decode is counted, logged and skipped.
+  Status DispatchControl(const Record& record, LogOffset offset, IndexBatch* batch);
+  // Removes the consume queues of `topic` (writer thread, or Open).
+  Status DropTopicQueues(const std::string& topic);
+  // Writer thread: appends the whole metadata space as a snapshot when one is due (after a
+  // roll, or at open when none is known) and the space is up to date with the log end.
+  void MaybeWriteSnapshot();
+  // The most payload bytes a control record may carry here (segments may be small).
+  size_t MaxControlPayload() const;
+  // Base offsets of the live segments, newest first (the index buckets to search).
+  std::vector<LogOffset> SegmentBasesNewestFirst() const;
   // Writes the consume queue entries Dispatch staged (and those of queues behind) and makes
   // them readable. A queue whose write fails keeps its entries staged and joins
   // lagging_queues_; the first error is returned.
@@ -193,6 +213,16 @@ class StoreImpl final : public Store {
   Mutex checkpoint_mu_;  // one WriteCheckpoint at a time (flusher, writer tasks)
   int64_t checkpointed_ GUARDED_BY(checkpoint_mu_) = -1;
   int64_t last_store_ms_ = 0;  // store_ms never decreases along the log
+
+  // Metadata snapshots (docs/storage_format.md §9). Writer thread (Open before it starts):
+  bool snapshot_due_ = false;
+  LogOffset snapshot_first_ = kNoLogOffset;  // part 0 of the snapshot being read
+  uint32_t snapshot_next_part_ = 0;
+  // The first record of the newest complete snapshot in the log (-1: none): retention keeps
+  // its segment and everything after it.
+  std::atomic<int64_t> meta_snapshot_{-1};
+  std::atomic<int64_t> malformed_control_{0};
+  std::atomic<int64_t> index_trimmed_{0};
 
   std::atomic<int64_t> confirmed_{0};
   std::atomic<int64_t> persisted_dispatch_{0};  // what retention may rely on

@@ -61,20 +61,53 @@ Status StoreImpl::Recover() {
   torn_tail_bytes_ = static_cast<int64_t>(log_->torn_tail_bytes());
   for (const DamagedRange& range : log_->damaged()) RETURN_IF_ERROR(NoteDamage(range));
 
+  // The index's layout: one written by an older version is cleared and rebuilt from the log
+  // (its metadata, written directly by those versions, stays: the first snapshot below puts
+  // it into the log).
+  bool rebuild = false;
+  if (index_existed) {
+    ASSIGN_OR_RETURN(uint32_t layout, index_->GetLayout());
+    if (layout != kIndexLayoutVersion) {
+      spdlog::info(
+          "store {}: the key and message-id index has layout {}; rebuilding it as "
+          "layout {} from the log",
+          dir, layout, kIndexLayoutVersion);
+      RETURN_IF_ERROR(index_->ClearDerived(/*metadata_too=*/false));
+      rebuild = true;
+    }
+  }
+  if (!index_existed || rebuild) RETURN_IF_ERROR(index_->PutLayout(kIndexLayoutVersion));
+  ASSIGN_OR_RETURN(LogOffset snapshot, index_->GetCheckpoint(kMetaSnapshotCheckpoint));
+
   // Under kAsync the derived state may have run ahead of a torn tail that recovery cut off.
   ASSIGN_OR_RETURN(LogOffset index_end, index_->GetCheckpoint(kIndexEndCheckpoint));
   if (index_end > log_end) {
     spdlog::warn("store {}: index ran ahead of the log ({} > {}); cleaning it", dir,
                  index_end.value(), log_end.value());
     RETURN_IF_ERROR(index_->DeleteIndexEntriesFrom(log_end));
+    // Metadata ops of the lost records may have been applied too, and cannot be undone one by
+    // one: rebuild the metadata from the log (its snapshot and the changes after it) — when
+    // the log can tell the whole story.
+    if (snapshot != kNoLogOffset || log_min == LogOffset(0)) {
+      RETURN_IF_ERROR(index_->ClearDerived(/*metadata_too=*/true));
+      rebuild = true;
+      snapshot = kNoLogOffset;
+    }
   }
+  // (A snapshot of an empty space has no record: its offset may be the log end.)
+  if (snapshot != kNoLogOffset && snapshot >= log_min && snapshot <= log_end) {
+    meta_snapshot_.store(snapshot.value());
+  }
+  // Buckets of segments retention deleted just before a crash.
+  ASSIGN_OR_RETURN(int64_t trimmed, index_->DropSegmentsBelow(log_min));
+  index_trimmed_.fetch_add(trimmed);
   for (const auto& cq : queues_->All()) {
     RETURN_IF_ERROR(cq->TruncateFromLog(log_end));
     RETURN_IF_ERROR(cq->TrimBelowLog(log_min));
   }
 
   ASSIGN_OR_RETURN(LogOffset dispatch, index_->GetCheckpoint(kDispatchCheckpoint));
-  if (!queues_existed || !index_existed || dispatch == kNoLogOffset) {
+  if (!queues_existed || !index_existed || rebuild || dispatch == kNoLogOffset) {
     if (log_end > log_min) {
       spdlog::info("store {}: rebuilding consume queues and index from the log", dir);
     }
@@ -87,6 +120,9 @@ Status StoreImpl::Recover() {
     if (c != kNoLogOffset) from = std::min(from, std::max(c, log_min));
   }
   RETURN_IF_ERROR(Replay(from, dispatch));
+  // No snapshot in the log yet (a new log, or metadata from an older version): write one as
+  // soon as the writer starts, so retention has one to keep.
+  if (meta_snapshot_.load() < 0) snapshot_due_ = true;
 
   dispatched_.store(log_end.value());
   written_end_.store(log_end.value());
@@ -125,7 +161,7 @@ Status StoreImpl::ScanLog(LogOffset from, const RecordVisitor& visit) {
       }
       if (!*next) break;
       const LogOffset offset = seg.base + static_cast<int64_t>(reader.record_pos());
-      RETURN_IF_ERROR(visit(record, offset, reader.record_size()));
+      RETURN_IF_ERROR(visit(record, seg.base, offset, reader.record_size()));
     }
   }
   return Status::Ok();
@@ -136,26 +172,27 @@ Status StoreImpl::Replay(LogOffset from, LogOffset dispatch_from) {
   for (Observer* o : observers_) observer_from.push_back(o->Checkpoint());
   IndexBatch batch;
   int64_t replayed = 0;
-  RETURN_IF_ERROR(ScanLog(from, [&](const Record& record, LogOffset offset, uint32_t size) {
-    if (offset >= dispatch_from) {
-      RETURN_IF_ERROR(Dispatch(record, offset, size, &batch));
-      if (batch.count() >= kReplayIndexBatch) {
-        RETURN_IF_ERROR(FlushStagedQueues());
-        batch.SetCheckpoint(kIndexEndCheckpoint, offset + size);
-        RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
-        batch.Clear();
-      }
-    }
-    for (size_t i = 0; i < observers_.size(); ++i) {
-      if (observer_from[i] != kNoLogOffset && offset >= observer_from[i]) {
-        observers_[i]->OnRecord(record, offset, /*replay=*/true);
-      }
-    }
-    if (++replayed % kReplayIndexBatch == 0) {
-      for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
-    }
-    return Status::Ok();
-  }));
+  RETURN_IF_ERROR(
+      ScanLog(from, [&](const Record& record, LogOffset segment, LogOffset offset, uint32_t size) {
+        if (offset >= dispatch_from) {
+          RETURN_IF_ERROR(Dispatch(record, segment, offset, size, &batch));
+          if (batch.count() >= kReplayIndexBatch) {
+            RETURN_IF_ERROR(FlushStagedQueues());
+            batch.SetCheckpoint(kIndexEndCheckpoint, offset + size);
+            RETURN_IF_ERROR(index_->Write(&batch, /*sync=*/false));
+            batch.Clear();
+          }
+        }
+        for (size_t i = 0; i < observers_.size(); ++i) {
+          if (observer_from[i] != kNoLogOffset && offset >= observer_from[i]) {
+            observers_[i]->OnRecord(record, offset, /*replay=*/true);
+          }
+        }
+        if (++replayed % kReplayIndexBatch == 0) {
+          for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
+        }
+        return Status::Ok();
+      }));
   if (replayed % kReplayIndexBatch != 0) {
     for (Observer* o : observers_) o->OnBatchEnd(/*replay=*/true);
   }
@@ -175,7 +212,7 @@ Status StoreImpl::CatchUp(Observer* observer) {
   RETURN_IF_ERROR(observer->Resume());
   const LogOffset from = std::max(observer->Checkpoint(), log_->min_offset());
   int64_t replayed = 0;
-  Status st = ScanLog(from, [&](const Record& record, LogOffset offset, uint32_t) {
+  Status st = ScanLog(from, [&](const Record& record, LogOffset, LogOffset offset, uint32_t) {
     observer->OnRecord(record, offset, /*replay=*/true);
     if (++replayed % kReplayIndexBatch == 0) observer->OnBatchEnd(/*replay=*/true);
     return Status::Ok();

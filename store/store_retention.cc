@@ -26,6 +26,11 @@ Result<int> StoreImpl::RunRetention() {
     LogOffset g = guard();
     if (g != kNoLogOffset) limit = std::min(limit, g);
   }
+  // The newest complete metadata snapshot stays, with everything after it: replay from the
+  // log's first byte must rebuild every metadata fact (docs/storage_format.md §9). Until one
+  // is written, nothing goes.
+  const int64_t snapshot = meta_snapshot_.load(std::memory_order_acquire);
+  limit = std::min(limit, snapshot >= 0 ? LogOffset(snapshot) : log_->min_offset());
   const int64_t expiry = clock_->NowMs() - options_.retention_ms;
   int deleted = 0;
   while (true) {
@@ -59,6 +64,9 @@ Result<int> StoreImpl::RunRetention() {
   if (deleted > 0) {
     const LogOffset log_min = log_->min_offset();
     for (const auto& cq : queues_->All()) RETURN_IF_ERROR(cq->TrimBelowLog(log_min));
+    // The key and message-id entries of the deleted segments go with them.
+    ASSIGN_OR_RETURN(int64_t trimmed, index_->DropSegmentsBelow(log_min));
+    index_trimmed_.fetch_add(trimmed, std::memory_order_relaxed);
   }
   return deleted;
 }

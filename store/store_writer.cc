@@ -37,6 +37,7 @@ std::string Mib(int64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 void StoreImpl::WriterLoop() {
   SetThreadName("tidemq-writer");
   while (true) {
+    MaybeWriteSnapshot();
     std::vector<Request> batch;
     const bool lagging = Lagging();  // before the lock: appenders wait for mu_
     {
@@ -56,12 +57,12 @@ void StoreImpl::WriterLoop() {
       size_t bytes = 0;
       while (!pending_.empty()) {
         Request& front = pending_.front();
-        const bool is_task = static_cast<bool>(front.task);
-        if (!batch.empty() && (is_task || bytes + front.bytes > options_.max_batch_bytes)) break;
+        const bool alone = front.task || front.alone;
+        if (!batch.empty() && (alone || bytes + front.bytes > options_.max_batch_bytes)) break;
         bytes += front.bytes;
         batch.push_back(std::move(front));
         pending_.pop_front();
-        if (is_task) break;  // a task runs alone, between groups
+        if (alone) break;  // a task or a queue drop runs alone, between groups
       }
     }
     if (batch.front().task) {
@@ -135,6 +136,9 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   // refused. The counters are map entries: their addresses stay put.
   std::vector<std::pair<int64_t*, int64_t>> taken;
   std::vector<std::vector<AppendResult>> results(batch->size());
+  // Where each segment of this batch starts (a batch may roll): the index bucket of a record.
+  std::vector<LogOffset> segment_starts{log_->active_base()};
+  const bool is_snapshot = batch->size() == 1 && (*batch)[0].snapshot;
   std::string buf;
   uint64_t room = log_->RoomInActiveSegment();
   Status st;
@@ -157,6 +161,10 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
           syncs_.fetch_add(1);
         }
         if (!st.ok()) break;
+        segment_starts.push_back(log_->active_base());
+        // The new segment gets a metadata snapshot near its start, so that retention can
+        // delete the older ones without losing a fact (a snapshot that rolls asks no other).
+        if (!is_snapshot) snapshot_due_ = true;
         room = log_->RoomInActiveSegment();
       }
       LogOffset offset = log_->end_offset() + static_cast<int64_t>(buf.size());
@@ -186,7 +194,9 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     log_->NoteStoreMs(now);
     const LogOffset written = log_->end_offset();
     written_end_.store(written.value(), std::memory_order_release);
-    if (options_.flush_policy == FlushPolicy::kSync) {
+    bool sync = options_.flush_policy == FlushPolicy::kSync;
+    for (const Request& r : *batch) sync = sync || r.sync;
+    if (sync) {
       st = log_->Sync();
       syncs_.fetch_add(1);
       if (st.ok()) synced_end_.store(written.value(), std::memory_order_release);
@@ -204,10 +214,13 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   if (disk_free_ >= 0) disk_free_ -= end.value() - batch_start.value();
 
   IndexBatch index_batch;
+  size_t segment = 0;
   for (size_t i = 0; i < batch->size() && st.ok(); ++i) {
     const auto& records = (*batch)[i].records;
     for (size_t j = 0; j < records.size() && st.ok(); ++j) {
-      st = Dispatch(records[j], results[i][j].log_offset, results[i][j].size, &index_batch);
+      const LogOffset at = results[i][j].log_offset;
+      while (segment + 1 < segment_starts.size() && segment_starts[segment + 1] <= at) ++segment;
+      st = Dispatch(records[j], segment_starts[segment], at, results[i][j].size, &index_batch);
     }
   }
   if (!st.ok()) {
@@ -308,8 +321,9 @@ void StoreImpl::SetRefusing(const std::string& reason) {
   refusing_ = reason;
 }
 
-Status StoreImpl::Dispatch(const Record& record, LogOffset offset, uint32_t size,
+Status StoreImpl::Dispatch(const Record& record, LogOffset segment, LogOffset offset, uint32_t size,
                            IndexBatch* batch) {
+  if (record.type == RecordType::kControl) return DispatchControl(record, offset, batch);
   if (IsDispatchedToQueue(record.type)) {
     if (record.queue_offset < 0) {
       return Corruption("record at log offset " + std::to_string(offset.value()) +
@@ -326,9 +340,129 @@ Status StoreImpl::Dispatch(const Record& record, LogOffset offset, uint32_t size
     RETURN_IF_ERROR(cq->Append(entry, &first_staged));
     if (first_staged) staged_queues_.push_back(std::move(cq));
   }
-  for (const auto& key : record.keys) batch->AddKey(record.topic, key, offset);
-  if (!record.message_id.empty()) batch->AddMessageId(record.message_id, offset);
+  for (const auto& key : record.keys) batch->AddKey(segment, record.topic, key, offset);
+  if (!record.message_id.empty()) batch->AddMessageId(segment, record.message_id, offset);
   return Status::Ok();
+}
+
+Status StoreImpl::DispatchControl(const Record& record, LogOffset offset, IndexBatch* batch) {
+  const bool snapshot = record.tag == kControlTagMetaSnapshot;
+  ControlPayload payload;
+  Status st = record.tag == kControlTagMeta || snapshot
+                  ? DecodeControlPayload(record.body, &payload)
+                  : Corruption("unknown control record kind '" + record.tag.substr(0, 64) + "'");
+  if (!st.ok()) {
+    // The record's CRC held, so this is a writer's bug or a newer format: skip it, say so.
+    malformed_control_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("store {}: skipping the control record at log offset {}: {}", options_.data_dir,
+                  offset.value(), st.message());
+    if (snapshot) snapshot_next_part_ = 0;
+    return Status::Ok();
+  }
+  for (const MetaOp& op : payload.ops) {
+    switch (op.kind) {
+      case MetaOpKind::kPut:
+        batch->PutMeta(op.key, op.value, offset);
+        break;
+      case MetaOpKind::kDelete:
+        if (snapshot) break;  // a snapshot only upserts
+        batch->DeleteMeta(op.key, offset);
+        break;
+      case MetaOpKind::kDropTopicQueues:
+        if (snapshot) break;
+        if (!IsSafeTopicDirName(op.key)) {  // AppendMeta refuses these: never a real queue
+          malformed_control_.fetch_add(1, std::memory_order_relaxed);
+          spdlog::error(
+              "store {}: control record at log offset {} drops the queues of a "
+              "topic that cannot have any; ignored",
+              options_.data_dir, offset.value());
+          break;
+        }
+        RETURN_IF_ERROR(DropTopicQueues(op.key));
+        break;
+    }
+  }
+  if (snapshot) {
+    // Complete once parts 0..parts-1 came in a row.
+    if (payload.part == 0) {
+      snapshot_first_ = offset;
+      snapshot_next_part_ = 0;
+    }
+    if (payload.part != snapshot_next_part_ || snapshot_first_ == kNoLogOffset) {
+      snapshot_next_part_ = 0;
+      snapshot_first_ = kNoLogOffset;
+      return Status::Ok();
+    }
+    if (++snapshot_next_part_ == payload.parts) {
+      batch->SetCheckpoint(kMetaSnapshotCheckpoint, snapshot_first_);
+      meta_snapshot_.store(snapshot_first_.value(), std::memory_order_release);
+      snapshot_next_part_ = 0;
+      snapshot_first_ = kNoLogOffset;
+    }
+  }
+  return Status::Ok();
+}
+
+Status StoreImpl::DropTopicQueues(const std::string& topic) {
+  // Entries of its queues still staged or waiting for a retry are not written anywhere now.
+  for (const auto& cq : queues_->TopicQueues(topic)) {
+    std::erase(lagging_queues_, cq);
+    std::erase(staged_queues_, cq);
+  }
+  UpdateDerivedFloor();
+  RETURN_IF_ERROR(queues_->DeleteTopic(topic));
+  auto it = next_queue_offset_.lower_bound({topic, 0});
+  while (it != next_queue_offset_.end() && it->first.first == topic) {
+    it = next_queue_offset_.erase(it);
+  }
+  return Status::Ok();
+}
+
+void StoreImpl::MaybeWriteSnapshot() {
+  // The metadata space must be up to date with the log end: nothing of it may wait for a
+  // retry, or the snapshot would miss a change that sits before it in the log.
+  if (!snapshot_due_ || read_only() || lagging_index_ != nullptr || index_->write_failing()) {
+    return;
+  }
+  snapshot_due_ = false;
+  auto meta = index_->ScanMeta("");
+  if (!meta.ok()) {
+    spdlog::warn("store {}: cannot read the metadata for a snapshot ({}); trying again later",
+                 options_.data_dir, meta.status().ToString());
+    snapshot_due_ = true;
+    return;
+  }
+  if (meta->empty()) {
+    // Nothing to snapshot: replay from here on rebuilds the (empty) space exactly, so the log
+    // before here may go. Marked without a record.
+    const LogOffset end = log_->end_offset();
+    Status st = index_->PutCheckpoint(kMetaSnapshotCheckpoint, end, /*sync=*/false);
+    if (!st.ok()) {
+      snapshot_due_ = true;
+      return;
+    }
+    meta_snapshot_.store(end.value(), std::memory_order_release);
+    return;
+  }
+  std::vector<MetaOp> ops;
+  ops.reserve(meta->size());
+  for (auto& [key, value] : *meta) {
+    ops.push_back(MetaOp{MetaOpKind::kPut, std::move(key), std::move(value)});
+  }
+  auto records = EncodeControlRecords(ops, kControlTagMetaSnapshot, MaxControlPayload());
+  if (!records.ok()) {
+    spdlog::error("store {}: cannot encode a metadata snapshot: {}", options_.data_dir,
+                  records.status().ToString());
+    return;
+  }
+  std::vector<Request> batch(1);
+  for (const Record& r : *records) batch[0].bytes += r.EncodedSize();
+  batch[0].records = std::move(records).value();
+  batch[0].snapshot = true;
+  batch[0].callback = [this](const Status& st, std::vector<AppendResult>) {
+    if (!st.ok()) snapshot_due_ = true;  // refused (disk full): after the next group
+  };
+  ProcessBatch(&batch);
 }
 
 Status StoreImpl::FlushStagedQueues() {

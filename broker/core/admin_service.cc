@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
+#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+
+#include <boost/asio/post.hpp>
 
 #include "broker/core/long_poll.h"
 #include "broker/core/message_service.h"
@@ -47,11 +51,20 @@ TopicInfo AdminService::Describe(const Topic& topic) const {
   return out;
 }
 
-Result<TopicInfo> AdminService::CreateTopic(const std::string& name, uint32_t queue_count) {
+void AdminService::CreateTopic(const std::string& name, uint32_t queue_count, TopicDone done) {
   const uint32_t queues = queue_count == 0 ? p_.config.default_queue_count : queue_count;
-  ASSIGN_OR_RETURN(Topic topic, p_.topics->Create(name, queues, p_.clock->NowMs()));
-  spdlog::info("topic '{}' with {} queues is ready", topic.name, topic.queue_count);
-  return Describe(topic);
+  auto shared = std::make_shared<TopicDone>(std::move(done));
+  auto topic = p_.topics->Create(
+      name, queues, p_.clock->NowMs(), /*allow_system=*/false,
+      [this, shared](const Status& st, const Topic& t) {
+        // The store's writer thread: describe the topic on the io_context instead.
+        boost::asio::post(*p_.io, [this, shared, st, t] {
+          if (!st.ok()) return (*shared)(st);
+          spdlog::info("topic '{}' with {} queues is ready", t.name, t.queue_count);
+          (*shared)(Describe(t));
+        });
+      });
+  if (!topic.ok()) (*shared)(topic.status());
 }
 
 std::vector<TopicInfo> AdminService::ListTopics(bool include_system) const {
@@ -68,12 +81,16 @@ Result<TopicInfo> AdminService::DescribeTopic(const std::string& name) const {
   return Describe(topic);
 }
 
-Status AdminService::DeleteTopic(const std::string& name) {
-  RETURN_IF_ERROR(Existing(p_, name).status());
-  RETURN_IF_ERROR(p_.topics->Delete(name));
+void AdminService::DeleteTopic(const std::string& name, StatusDone done) {
+  if (Status st = Existing(p_, name).status(); !st.ok()) return done(st);
+  auto shared = std::make_shared<StatusDone>(std::move(done));
+  Status st = p_.topics->Delete(name, [shared, name](const Status& durable) {
+    if (durable.ok()) spdlog::info("topic '{}' deleted", name);
+    (*shared)(durable);
+  });
+  if (!st.ok()) return (*shared)(st);
+  // Its groups' offsets go too (their records follow the topic's in the log).
   p_.consumers->OnTopicDeleted(name);
-  spdlog::info("topic '{}' deleted", name);
-  return Status::Ok();
 }
 
 void AdminService::Complete(GroupInfo* info) const {
@@ -85,7 +102,7 @@ void AdminService::Complete(GroupInfo* info) const {
   }
 }
 
-Result<GroupInfo> AdminService::CreateGroup(GroupSpec spec) {
+Result<GroupConfig> AdminService::GroupConfigFor(GroupSpec spec) const {
   GroupConfig& config = spec.config;
   // Unset retry settings keep the group's own (update) or take the broker's defaults (create).
   auto existing = p_.consumers->DescribeGroup(config.name);
@@ -105,8 +122,22 @@ Result<GroupInfo> AdminService::CreateGroup(GroupSpec spec) {
   if (config.broadcast && config.fifo) {
     return InvalidArgument("a group is either broadcasting or FIFO, not both");
   }
-  ASSIGN_OR_RETURN(GroupConfig created, p_.consumers->CreateGroup(config));
-  return DescribeGroup(created.name);
+  return config;
+}
+
+void AdminService::CreateGroup(GroupSpec spec, GroupDone done) {
+  Result<GroupConfig> config = GroupConfigFor(std::move(spec));
+  if (!config.ok()) return done(config.status());
+  auto shared = std::make_shared<GroupDone>(std::move(done));
+  const std::string name = config->name;
+  auto created = p_.consumers->CreateGroup(*config, [this, shared, name](const Status& st) {
+    // The store's writer thread: describe the group on the io_context instead.
+    boost::asio::post(*p_.io, [this, shared, name, st] {
+      if (!st.ok()) return (*shared)(st);
+      (*shared)(DescribeGroup(name));
+    });
+  });
+  if (!created.ok()) (*shared)(created.status());
 }
 
 std::vector<GroupInfo> AdminService::ListGroups() const {
@@ -124,8 +155,10 @@ Result<GroupInfo> AdminService::DescribeGroup(const std::string& name) const {
   return info;
 }
 
-Status AdminService::DeleteGroup(const std::string& name) {
-  return p_.consumers->DeleteGroup(name);
+void AdminService::DeleteGroup(const std::string& name, StatusDone done) {
+  auto shared = std::make_shared<StatusDone>(std::move(done));
+  Status st = p_.consumers->DeleteGroup(name, [shared](const Status& durable) { (*shared)(durable); });
+  if (!st.ok()) (*shared)(st);
 }
 
 Result<DlqPage> AdminService::ListDeadLetters(const std::string& group, const DlqFilter& filter,
@@ -301,6 +334,13 @@ StatsReport AdminService::Stats() const {
   c.emplace_back("store_disk_free_bytes", ss.disk_free_bytes);
   c.emplace_back("store_disk_reserve_bytes", ss.disk_reserve_bytes);
   c.emplace_back("store_open_queue_files", ss.open_queue_files);
+  // Metadata in the log (docs/storage_format.md §9).
+  c.emplace_back("store_meta_snapshot_offset", ss.meta_snapshot_offset);
+  c.emplace_back("store_malformed_control_records", ss.malformed_control_records);
+  c.emplace_back("store_index_entries_trimmed", ss.index_entries_trimmed);
+  c.emplace_back("metadata_records_skipped", p_.topics->malformed_skipped() +
+                                                 p_.consumers->malformed_skipped() +
+                                                 p_.dead_letters->malformed_skipped());
   timer::TimerStats ts = p_.timer->Stats();
   c.emplace_back("timer_pending", ts.pending);
   c.emplace_back("timer_fired", ts.fired);

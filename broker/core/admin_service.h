@@ -99,16 +99,24 @@ class AdminService {
  public:
   explicit AdminService(const CoreParts& parts) : p_(parts) {}
 
+  // Topic and group changes are answered once their metadata record is durable (never
+  // waiting on a thread for it): `done` runs exactly once — at once on an error found before
+  // anything was appended, otherwise from the store's writer thread (deletions) or on the
+  // io_context (creations, whose description is built there).
+  using StatusDone = std::function<void(const Status&)>;
+  using TopicDone = std::function<void(Result<TopicInfo>)>;
+  using GroupDone = std::function<void(Result<GroupInfo>)>;
+
   // queue_count 0: the broker's default.
-  Result<TopicInfo> CreateTopic(const std::string& name, uint32_t queue_count);
+  void CreateTopic(const std::string& name, uint32_t queue_count, TopicDone done);
   std::vector<TopicInfo> ListTopics(bool include_system) const;
   Result<TopicInfo> DescribeTopic(const std::string& name) const;
-  Status DeleteTopic(const std::string& name);
+  void DeleteTopic(const std::string& name, StatusDone done);
 
-  Result<GroupInfo> CreateGroup(GroupSpec spec);
+  void CreateGroup(GroupSpec spec, GroupDone done);
   std::vector<GroupInfo> ListGroups() const;
   Result<GroupInfo> DescribeGroup(const std::string& name) const;
-  Status DeleteGroup(const std::string& name);
+  void DeleteGroup(const std::string& name, StatusDone done);
 
   // limit 0: 100; at most 10,000.
   Result<DlqPage> ListDeadLetters(const std::string& group, const DlqFilter& filter,
@@ -133,6 +141,8 @@ class AdminService {
 
  private:
   TopicInfo Describe(const Topic& topic) const;
+  // The group `spec` asks for, with defaults filled in and checked.
+  Result<GroupConfig> GroupConfigFor(GroupSpec spec) const;
   void Complete(GroupInfo* info) const;
   const CoreParts p_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "broker/core/retry_copies.h"
@@ -107,14 +108,16 @@ std::string ConsumerManager::OffsetKey(const std::string& group, const QueueKey&
          std::to_string(std::get<1>(key)) + "/" + std::get<2>(key);
 }
 
-Status ConsumerManager::PersistGroup(const GroupConfig& c) {
+void ConsumerManager::PersistGroup(const GroupConfig& c, Durable done) {
   nlohmann::json j = {{"broadcast", c.broadcast},
                       {"fifo", c.fifo},
                       {"max_attempts", c.max_attempts},
                       {"retry", c.retry.ToString()},
                       {"fifo_block", c.fifo_block},
                       {"created_ms", c.created_ms}};
-  return store_->PutMeta(kGroupPrefix + c.name, j.dump(), /*sync=*/true);
+  store::MetaChange change;
+  change.Put(kGroupPrefix + c.name, j.dump());
+  store_->AppendMeta(std::move(change), std::move(done));
 }
 
 Status ConsumerManager::StartEpoch() {
@@ -122,13 +125,17 @@ Status ConsumerManager::StartEpoch() {
   uint64_t last = 0;
   if (stored &&
       std::from_chars(stored->data(), stored->data() + stored->size(), last).ec != std::errc()) {
-    return Corruption("start epoch record '" + *stored + "' is not a number");
+    // A clear error at start, not a guess: reusing an epoch could make old receipts ack.
+    return Corruption("start epoch record '" + stored->substr(0, 64) + "' is not a number");
   }
   // Without a record (a new data directory, or metadata that was lost) the count starts at
   // the wall clock's seconds, so that handles of a broker whose metadata was lost do not
   // match either.
   epoch_ = last > 0 ? last + 1 : std::max<uint64_t>(1, clock_->NowMs() / 1000);
-  return store_->PutMeta(kEpochKey, std::to_string(epoch_), /*sync=*/true);
+  // Durable before the first receipt carries it (start-up: waiting is fine here).
+  store::MetaChange change;
+  change.Put(kEpochKey, std::to_string(epoch_)).Synced();
+  return store_->AppendMetaAndWait(std::move(change));
 }
 
 Status ConsumerManager::Load() {
@@ -136,16 +143,58 @@ Status ConsumerManager::Load() {
   ASSIGN_OR_RETURN(auto groups, store_->ScanMeta(kGroupPrefix));
   std::unique_lock lock(groups_mu_);
   for (auto& [key, value] : groups) {
+    // Field by field, with their types checked: nlohmann's typed getters throw on a mismatch.
     auto j = nlohmann::json::parse(value, nullptr, false);
-    if (j.is_discarded()) return Corruption("group metadata '" + key + "' is not valid JSON");
     auto g = std::make_shared<Group>();
     g->config.name = key.substr(sizeof(kGroupPrefix) - 1);
-    g->config.broadcast = j.value("broadcast", false);
-    g->config.fifo = j.value("fifo", false);
-    g->config.max_attempts = j.value("max_attempts", 16u);
-    g->config.created_ms = j.value("created_ms", int64_t{0});
-    g->config.fifo_block = j.value("fifo_block", false);
-    auto retry = RetryPolicy::Parse(j.value("retry", std::string("ladder")));
+    bool ok = j.is_object() && !g->config.name.empty();
+    auto flag = [&](const char* f, bool* out) {
+      if (!ok) return;
+      auto it = j.find(f);
+      if (it == j.end()) return;
+      if (it->is_boolean()) {
+        *out = it->get<bool>();
+      } else {
+        ok = false;
+      }
+    };
+    flag("broadcast", &g->config.broadcast);
+    flag("fifo", &g->config.fifo);
+    flag("fifo_block", &g->config.fifo_block);
+    std::string retry_text = "ladder";
+    if (ok) {
+      auto attempts = j.find("max_attempts");
+      if (attempts != j.end()) {
+        if (!attempts->is_number_unsigned() || attempts->get<uint64_t>() == 0 ||
+            attempts->get<uint64_t>() > 1000) {
+          ok = false;
+        } else {
+          g->config.max_attempts = static_cast<uint32_t>(attempts->get<uint64_t>());
+        }
+      }
+      auto created = j.find("created_ms");
+      if (created != j.end()) {
+        if (created->is_number_integer()) {
+          g->config.created_ms = created->get<int64_t>();
+        } else {
+          ok = false;
+        }
+      }
+      auto retry = j.find("retry");
+      if (retry != j.end()) {
+        if (retry->is_string()) {
+          retry_text = retry->get<std::string>();
+        } else {
+          ok = false;
+        }
+      }
+    }
+    if (!ok) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("skipping malformed group metadata '{}': '{}'", key, value.substr(0, 128));
+      continue;
+    }
+    auto retry = RetryPolicy::Parse(retry_text);
     if (!retry.ok()) {
       spdlog::warn("group '{}': stored retry policy unreadable ({}); using the default ladder",
                    g->config.name, retry.status().ToString());
@@ -155,6 +204,7 @@ Status ConsumerManager::Load() {
     groups_[g->config.name] = g;
   }
   ASSIGN_OR_RETURN(auto offsets, store_->ScanMeta(kOffsetPrefix));
+  store::MetaChange stale;
   for (auto& [key, value] : offsets) {
     // offset/<group>/<topic>/<queue>/<client>
     std::string rest = key.substr(sizeof(kOffsetPrefix) - 1);
@@ -164,6 +214,7 @@ Status ConsumerManager::Load() {
     if (a == std::string::npos || b == std::string::npos || c == std::string::npos ||
         !stored.ok() ||
         std::from_chars(rest.data() + b + 1, rest.data() + c, queue).ec != std::errc()) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("ignoring malformed offset record '{}'", key);
       continue;
     }
@@ -175,7 +226,7 @@ Status ConsumerManager::Load() {
       // to a topic created later under the same name.
       spdlog::info("group '{}': dropping the offsets of deleted topic '{}'", it->first,
                    std::get<0>(qk));
-      (void)store_->DeleteMeta(key, /*sync=*/false);
+      stale.Delete(key);
       continue;
     }
     QueueState& st = it->second->queues[qk];
@@ -187,6 +238,9 @@ Status ConsumerManager::Load() {
       if (off >= st.committed && off < st.delivered_before) st.attempts[off] = n;
     }
   }
+  store_->AppendMeta(std::move(stale), [](const Status& st) {
+    if (!st.ok()) spdlog::warn("dropping stale offset records: {}", st.ToString());
+  });
   return CheckQueueRanges();
 }
 
@@ -217,7 +271,7 @@ Status ConsumerManager::CheckQueueRanges() {
   return Status::Ok();
 }
 
-Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
+Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config, Durable durable) {
   RETURN_IF_ERROR(ValidateGroupName(config.name));
   if (config.max_attempts == 0) config.max_attempts = config_.default_max_attempts;
   if (config.max_attempts > 1000) {
@@ -225,6 +279,7 @@ Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
                            std::to_string(config.max_attempts));
   }
   RETURN_IF_ERROR(config.retry.Validate());
+  std::lock_guard order(persist_mu_);
   std::unique_lock lock(groups_mu_);
   if (auto it = groups_.find(config.name); it != groups_.end()) {
     GroupConfig& existing = it->second->config;
@@ -234,24 +289,41 @@ Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config) {
                         (existing.broadcast ? "broadcasting" : "clustering") +
                         (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
     }
-    std::lock_guard glock(it->second->mu);
-    GroupConfig updated = existing;
-    updated.max_attempts = config.max_attempts;
-    updated.retry = config.retry;
-    updated.fifo_block = config.fifo_block;
-    RETURN_IF_ERROR(PersistGroup(updated));
-    existing = updated;
-    return existing;
+    GroupConfig updated;
+    {
+      std::lock_guard glock(it->second->mu);
+      updated = existing;
+      updated.max_attempts = config.max_attempts;
+      updated.retry = config.retry;
+      updated.fifo_block = config.fifo_block;
+      existing = updated;
+    }
+    lock.unlock();
+    PersistGroup(updated, std::move(durable));
+    return updated;
   }
   config.created_ms = clock_->NowMs();
-  RETURN_IF_ERROR(PersistGroup(config));
   auto g = std::make_shared<Group>();
   g->config = config;
   groups_[config.name] = g;
+  lock.unlock();
+  // A new group whose record could not be stored is gone again (unless replaced meanwhile).
+  PersistGroup(config, [this, g, durable = std::move(durable)](const Status& st) {
+    if (!st.ok()) {
+      spdlog::error("group '{}': its record could not be stored ({}); it is gone again",
+                    g->config.name, st.ToString());
+      std::unique_lock lock(groups_mu_);
+      if (auto it = groups_.find(g->config.name); it != groups_.end() && it->second == g) {
+        groups_.erase(it);
+      }
+    }
+    if (durable) durable(st);
+  });
   return config;
 }
 
-Status ConsumerManager::DeleteGroup(const std::string& name) {
+Status ConsumerManager::DeleteGroup(const std::string& name, Durable durable) {
+  std::lock_guard order(persist_mu_);
   std::shared_ptr<Group> g;
   {
     std::unique_lock lock(groups_mu_);
@@ -260,11 +332,18 @@ Status ConsumerManager::DeleteGroup(const std::string& name) {
     g = it->second;
     groups_.erase(it);
   }
-  RETURN_IF_ERROR(store_->DeleteMeta(kGroupPrefix + name, /*sync=*/true));
-  std::lock_guard glock(g->mu);
-  for (const auto& [key, _] : g->queues) {
-    RETURN_IF_ERROR(store_->DeleteMeta(OffsetKey(name, key), /*sync=*/false));
+  store::MetaChange change;
+  change.Delete(kGroupPrefix + name);
+  {
+    std::lock_guard glock(g->mu);
+    for (const auto& [key, _] : g->queues) change.Delete(OffsetKey(name, key));
   }
+  store_->AppendMeta(std::move(change), [name, durable = std::move(durable)](const Status& st) {
+    if (!st.ok()) {
+      spdlog::error("group '{}': its deletion could not be stored: {}", name, st.ToString());
+    }
+    if (durable) durable(st);
+  });
   return Status::Ok();
 }
 
@@ -1016,51 +1095,90 @@ std::set<std::string> ConsumerManager::OnTimer() {
   return ready_topics;
 }
 
-Status ConsumerManager::FlushOffsets(bool sync) {
+Status ConsumerManager::FlushOffsets(bool wait) {
+  std::unique_lock order(persist_mu_);
   std::vector<std::shared_ptr<Group>> groups;
   {
     std::shared_lock lock(groups_mu_);
     for (auto& [_, g] : groups_) groups.push_back(g);
   }
+  const bool all = flush_all_.exchange(false, std::memory_order_relaxed);
+  store::MetaChange change;
   for (auto& g : groups) {
-    std::vector<std::pair<std::string, std::string>> dirty;
-    {
-      std::lock_guard lock(g->mu);
-      for (auto& [key, st] : g->queues) {
-        if (!st.dirty) continue;
-        st.dirty = false;
-        StoredQueueOffsets v;
-        v.committed = st.committed;
-        v.next = std::max(st.next, st.delivered_before);
-        for (const auto& [off, n] : st.attempts) {
-          if (off >= st.committed) v.attempts[off] = n;
-        }
-        v.lost_to_retention = st.lost;
-        dirty.emplace_back(OffsetKey(g->config.name, key), EncodeQueueOffsets(v));
+    std::lock_guard lock(g->mu);
+    for (auto& [key, st] : g->queues) {
+      if (!st.dirty && !all) continue;
+      st.dirty = false;
+      StoredQueueOffsets v;
+      v.committed = st.committed;
+      v.next = std::max(st.next, st.delivered_before);
+      for (const auto& [off, n] : st.attempts) {
+        if (off >= st.committed) v.attempts[off] = n;
       }
+      v.lost_to_retention = st.lost;
+      change.Put(OffsetKey(g->config.name, key), EncodeQueueOffsets(v));
     }
-    for (auto& [k, v] : dirty) RETURN_IF_ERROR(store_->PutMeta(k, v, sync));
   }
-  offset_flushes_.fetch_add(1, std::memory_order_relaxed);
-  return Status::Ok();
+  if (change.empty()) {
+    // Complete at once, unless an earlier flush is still on its way to the disk.
+    if (flushes_pending_.load(std::memory_order_acquire) == 0) {
+      offset_flushes_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return Status::Ok();
+  }
+  flushes_pending_.fetch_add(1, std::memory_order_acq_rel);
+  // One record (split only when very large) for the whole flush; appended under persist_mu_
+  // so that it lands after every change made before it and before every one made after.
+  auto done = [this](const Status& st) {
+    flushes_pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (!st.ok()) {
+      flush_all_.store(true, std::memory_order_relaxed);
+      spdlog::error("persisting consumer offsets: {} (every queue is written again at the "
+                    "next flush)",
+                    st.ToString());
+      return;
+    }
+    offset_flushes_.fetch_add(1, std::memory_order_relaxed);
+  };
+  if (!wait) {
+    store_->AppendMeta(std::move(change), done);
+    return Status::Ok();
+  }
+  std::promise<Status> durable;
+  auto result = durable.get_future();
+  store_->AppendMeta(std::move(change), [&durable, done](const Status& st) {
+    done(st);
+    durable.set_value(st);
+  });
+  order.unlock();
+  return result.get();
 }
 
 void ConsumerManager::OnTopicDeleted(const std::string& topic) {
-  std::shared_lock lock(groups_mu_);
-  for (auto& [name, g] : groups_) {
-    std::lock_guard glock(g->mu);
-    std::erase_if(g->subscribed, [&](const auto& s) { return s.first == topic; });
-    for (auto it = g->queues.begin(); it != g->queues.end();) {
-      if (std::get<0>(it->first) == topic) {
-        QueueState* st = &it->second;
-        std::erase_if(g->deadlines, [st](const Deadline& d) { return std::get<1>(d) == st; });
-        (void)store_->DeleteMeta(OffsetKey(name, it->first), /*sync=*/false);
-        it = g->queues.erase(it);
-      } else {
-        ++it;
+  std::lock_guard order(persist_mu_);
+  store::MetaChange change;
+  {
+    std::shared_lock lock(groups_mu_);
+    for (auto& [name, g] : groups_) {
+      std::lock_guard glock(g->mu);
+      std::erase_if(g->subscribed, [&](const auto& s) { return s.first == topic; });
+      for (auto it = g->queues.begin(); it != g->queues.end();) {
+        if (std::get<0>(it->first) == topic) {
+          QueueState* st = &it->second;
+          std::erase_if(g->deadlines, [st](const Deadline& d) { return std::get<1>(d) == st; });
+          change.Delete(OffsetKey(name, it->first));
+          it = g->queues.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
   }
+  store_->AppendMeta(std::move(change), [topic](const Status& st) {
+    if (!st.ok()) {
+      spdlog::error("dropping the offsets of deleted topic '{}': {}", topic, st.ToString());
+    }
+  });
 }
 
 void ConsumerManager::OnRetention() {

@@ -33,6 +33,14 @@
 // Lease deadlines are kept ordered per group; one volatile timer of the timer engine is armed
 // at the earliest deadline or in-place retry (SetWakeup) and OnTimer() handles what is due.
 //
+// Persistence (docs/storage_format.md §9): group configs, the start epoch and the offsets are
+// metadata records in the CommitLog (Store::AppendMeta); nothing here waits on a disk except
+// Load() and FlushOffsets(wait=true) (start and stop). Offsets are written as periodic
+// snapshots of the queues that changed (FlushOffsets), not one record per ack: a busy group
+// acks thousands of times a second, and a flush writes each changed queue once. A change in
+// memory and the append of its record happen under persist_mu_, so two changes of one key
+// reach the log in the order they were made (a group's deletion after its last flush).
+//
 // Thread safety: every public method may be called from any thread; each group has its own
 // mutex, the group table a shared mutex. Callers: network threads (receive, ack, nack, lease,
 // admin), the io_context (OnTimer: lease expiry), the store's writer thread (move
@@ -143,9 +151,11 @@ class ConsumerManager {
   ConsumerManager(store::Store* store, TopicManager* topics, Clock* clock,
                   const BrokerConfig& config);
 
+  using Durable = std::function<void(const Status&)>;
+
   // Loads group configs and committed offsets from store metadata, checks the offsets against
   // their queues (raising queues some group is above) and starts a new epoch. Call once,
-  // after the topics are loaded.
+  // after the topics are loaded. Records that do not parse are skipped, logged and counted.
   Status Load();
   // This broker run's start epoch: every receipt handle carries it.
   uint64_t epoch() const { return epoch_; }
@@ -153,8 +163,12 @@ class ConsumerManager {
   // Creates a group, or updates an existing one's retry settings (max attempts, back-off,
   // fifo_block). Changing the mode or FIFO of an existing group is refused
   // (kFailedPrecondition): its offsets mean something else.
-  Result<GroupConfig> CreateGroup(GroupConfig config);
-  Status DeleteGroup(const std::string& name);
+  // The group is usable at once; `durable` (may be null) runs on the store's writer thread
+  // once its record is durable, or with the error (a new group is then gone again).
+  Result<GroupConfig> CreateGroup(GroupConfig config, Durable durable = nullptr);
+  // kGroupNotFound at once; otherwise the group is gone and `durable` (may be null) runs when
+  // the deletion (with its offsets) is durable.
+  Status DeleteGroup(const std::string& name, Durable durable = nullptr);
   std::vector<GroupConfig> ListGroups() const;
   Result<GroupInfo> DescribeGroup(const std::string& name) const;
 
@@ -182,8 +196,9 @@ class ConsumerManager {
   // topics that now have a message ready for redelivery, so long-polling receivers can be
   // woken (retry copies wake them when they are stored).
   std::set<std::string> OnTimer();
-  // Persists changed committed offsets.
-  Status FlushOffsets(bool sync);
+  // Appends one metadata record with the offsets of every queue that changed since the last
+  // flush. wait=true blocks until it is durable (shutdown; never on a network thread).
+  Status FlushOffsets(bool wait);
   void OnTopicDeleted(const std::string& topic);
   // Right after the store's retention ran: what it deleted that a group had not consumed is
   // counted (per group and queue, and in lost_to_retention()) and logged, and the group's
@@ -205,6 +220,8 @@ class ConsumerManager {
   int64_t damaged_skipped() const { return damaged_skipped_.load(std::memory_order_relaxed); }
   // FlushOffsets calls that completed: everything dirty before one began is persisted.
   int64_t offset_flushes() const { return offset_flushes_.load(std::memory_order_relaxed); }
+  // Metadata records Load() skipped because they did not parse.
+  int64_t malformed_skipped() const { return malformed_.load(std::memory_order_relaxed); }
 
  private:
   struct Lease {
@@ -319,7 +336,8 @@ class ConsumerManager {
   Status StartEpoch();
   // Validates a receipt against the current lease. REQUIRES(g.mu)
   Result<QueueState*> CheckReceipt(Group& g, const Receipt& r);
-  Status PersistGroup(const GroupConfig& c);
+  // Appends the group's record. REQUIRES(persist_mu_)
+  void PersistGroup(const GroupConfig& c, Durable done);
   static std::string OffsetKey(const std::string& group, const QueueKey& key);
 
   store::Store* store_;
@@ -331,6 +349,13 @@ class ConsumerManager {
   std::atomic<int64_t> delivered_{0}, acked_{0}, nacked_{0}, lapsed_{0};
   std::atomic<int64_t> retried_{0}, dead_lettered_{0};
   std::atomic<int64_t> lost_to_retention_{0}, damaged_skipped_{0}, offset_flushes_{0};
+  std::atomic<int64_t> malformed_{0};
+  // A flush's record failed: the next flush writes every queue, changed or not.
+  std::atomic<bool> flush_all_{false};
+  std::atomic<int64_t> flushes_pending_{0};  // appended, not yet durable
+  // Held across a change in memory and the append of its record; taken before groups_mu_
+  // and every group's mu, never in a store callback.
+  std::mutex persist_mu_;
   std::function<void(int64_t)> arm_;
   std::function<void(const std::string&)> ready_;
   std::atomic<int64_t> armed_{INT64_MAX};   // monotonic ms of the wake-up asked for

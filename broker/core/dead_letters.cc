@@ -81,7 +81,12 @@ Status DeadLetters::Load() {
   std::lock_guard lock(mu_);
   for (const auto& [key, value] : floors) {
     int64_t floor = 0;
-    std::from_chars(value.data(), value.data() + value.size(), floor);
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), floor);
+    if (ec != std::errc() || end != value.data() + value.size() || floor < 0) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("ignoring malformed DLQ record '{}': '{}'", key, value.substr(0, 64));
+      continue;
+    }
     removed_[key.substr(sizeof(kFloorPrefix) - 1)].floor = floor;
   }
   for (const auto& [key, _] : removed) {
@@ -91,6 +96,7 @@ Status DeadLetters::Load() {
     if (slash == std::string::npos ||
         std::from_chars(rest.data() + slash + 1, rest.data() + rest.size(), offset).ec !=
             std::errc()) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("ignoring malformed DLQ record '{}'", key);
       continue;
     }
@@ -166,15 +172,18 @@ Status DeadLetters::CheckSelection(const std::string& group, const DlqFilter& fi
   return Status::Ok();
 }
 
-Status DeadLetters::MarkRemoved(const std::string& group, const std::vector<int64_t>& offsets) {
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    RETURN_IF_ERROR(store_->PutMeta(RemovedKey(group, offsets[i]), std::to_string(clock_->NowMs()),
-                                    /*sync=*/i + 1 == offsets.size()));
-  }
+store::MetaChange DeadLetters::RemovedMarks(const std::string& group,
+                                            const std::vector<int64_t>& offsets) const {
+  store::MetaChange change;
+  const std::string now = std::to_string(clock_->NowMs());
+  for (int64_t off : offsets) change.Put(RemovedKey(group, off), now);
+  return change;
+}
+
+void DeadLetters::NoteRemoved(const std::string& group, const std::vector<int64_t>& offsets) {
   std::lock_guard lock(mu_);
   Removed& r = removed_[group];
   r.offsets.insert(offsets.begin(), offsets.end());
-  return Status::Ok();
 }
 
 void DeadLetters::Redrive(const std::string& group, const DlqFilter& filter, bool all,
@@ -228,8 +237,15 @@ Result<int64_t> DeadLetters::DoRedrive(const std::string& group, const DlqFilter
       offsets.push_back(d.dlq_offset);
     }
     if (records.empty()) continue;
+    // The copies and their marks in one append, marks last: the log never says "removed"
+    // for a message whose copy is not before it.
+    auto marks = store::EncodeControlRecords(RemovedMarks(group, offsets).ops(),
+                                             store::kControlTagMeta,
+                                             store::kMaxControlPayloadBytes);
+    if (!marks.ok()) return marks.status();
+    for (store::Record& m : *marks) records.push_back(std::move(m));
     ASSIGN_OR_RETURN(auto appended, store_->AppendAndWait(std::move(records)));
-    RETURN_IF_ERROR(MarkRemoved(group, offsets));
+    NoteRemoved(group, offsets);
     moved += static_cast<int64_t>(offsets.size());
     redriven_.fetch_add(static_cast<int64_t>(offsets.size()), std::memory_order_relaxed);
   }
@@ -249,16 +265,25 @@ Result<int64_t> DeadLetters::DoPurge(const std::string& group, const DlqFilter& 
     // Everything: one floor instead of a record per message.
     const int64_t max = store_->MaxQueueOffset(DlqTopic(group), 0);
     const int64_t before = Count(group);
-    RETURN_IF_ERROR(store_->PutMeta(kFloorPrefix + group, std::to_string(max), /*sync=*/true));
+    // The floor and the single marks it makes needless, in one record.
+    store::MetaChange change;
+    int64_t floor = 0;
     std::vector<int64_t> stale;
     {
       std::lock_guard lock(mu_);
+      const Removed& r = removed_[group];
+      floor = std::max(r.floor, max);
+      stale.assign(r.offsets.begin(), r.offsets.lower_bound(floor));
+    }
+    change.Put(kFloorPrefix + group, std::to_string(floor));
+    for (int64_t off : stale) change.Delete(RemovedKey(group, off));
+    RETURN_IF_ERROR(store_->AppendMetaAndWait(std::move(change)));
+    {
+      std::lock_guard lock(mu_);
       Removed& r = removed_[group];
-      r.floor = std::max(r.floor, max);
-      stale.assign(r.offsets.begin(), r.offsets.lower_bound(r.floor));
+      r.floor = std::max(r.floor, floor);
       r.offsets.erase(r.offsets.begin(), r.offsets.lower_bound(r.floor));
     }
-    for (int64_t off : stale) (void)store_->DeleteMeta(RemovedKey(group, off), /*sync=*/false);
     purged = before;
   } else {
     int64_t after = -1;
@@ -268,7 +293,8 @@ Result<int64_t> DeadLetters::DoPurge(const std::string& group, const DlqFilter& 
       after = chunk.back().dlq_offset;
       std::vector<int64_t> offsets;
       for (const DeadLetter& d : chunk) offsets.push_back(d.dlq_offset);
-      RETURN_IF_ERROR(MarkRemoved(group, offsets));
+      RETURN_IF_ERROR(store_->AppendMetaAndWait(RemovedMarks(group, offsets)));
+      NoteRemoved(group, offsets);
       purged += static_cast<int64_t>(offsets.size());
     }
   }

@@ -1,9 +1,12 @@
 // A consumer group's dead-letter queue, %DLQ%<group> (one queue, readable like any topic):
 // listing with filters, redrive (back to the original topic, or to the group's retry queue)
 // and purge. The log is append-only, so "removed" (redriven or purged) DLQ offsets are
-// remembered in store metadata: a floor below which everything is removed ("dlq/floor/<group>")
-// plus single offsets above it ("dlq/removed/<group>/<offset>"). A redrive appends the copies
-// before it marks them removed: a crash in between may redrive a message twice, never lose it.
+// remembered in store metadata (metadata records in the log): a floor below which everything is
+// removed ("dlq/floor/<group>") plus single offsets above it ("dlq/removed/<group>/<offset>").
+// A redrive appends the copies and, after them in the same append, the marks: the log never
+// marks a message removed before its copy, and a crash cannot split them apart unless it tears
+// the log's tail (then the copies before the tear stay and are redriven again: twice, never
+// lost).
 //
 // Threads: List/Count from any thread (reads only); Redrive and Purge run on this object's own
 // worker thread ("tidemq-dlq") and call `done` there, so network threads never wait on disk.
@@ -75,6 +78,8 @@ class DeadLetters {
 
   int64_t redriven() const { return redriven_.load(std::memory_order_relaxed); }
   int64_t purged() const { return purged_.load(std::memory_order_relaxed); }
+  // Metadata records Load() skipped because they did not parse.
+  int64_t malformed_skipped() const { return malformed_.load(std::memory_order_relaxed); }
 
  private:
   struct Removed {
@@ -85,7 +90,10 @@ class DeadLetters {
   // Visits matching messages in offset order; `visit` returns false to stop.
   Status Scan(const std::string& group, const DlqFilter& filter, int64_t after_offset,
               const std::function<bool(DeadLetter)>& visit) const;
-  Status MarkRemoved(const std::string& group, const std::vector<int64_t>& offsets);
+  // The metadata ops marking `offsets` removed, and the same in memory once durable.
+  store::MetaChange RemovedMarks(const std::string& group,
+                                 const std::vector<int64_t>& offsets) const;
+  void NoteRemoved(const std::string& group, const std::vector<int64_t>& offsets);
   Result<int64_t> DoRedrive(const std::string& group, const DlqFilter& filter,
                             RedriveTarget target);
   Result<int64_t> DoPurge(const std::string& group, const DlqFilter& filter);
@@ -94,7 +102,7 @@ class DeadLetters {
   store::Store* const store_;
   TopicManager* const topics_;
   Clock* const clock_;
-  std::atomic<int64_t> redriven_{0}, purged_{0};
+  std::atomic<int64_t> redriven_{0}, purged_{0}, malformed_{0};
   mutable std::mutex mu_;
   std::map<std::string, Removed> removed_;  // GUARDED_BY(mu_)
   boost::asio::thread_pool worker_{1};

@@ -1,6 +1,7 @@
 #include "broker/core/topic_manager.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -22,15 +23,28 @@ Status TopicManager::Load() {
   ASSIGN_OR_RETURN(auto rows, store_->ScanMeta(kTopicPrefix));
   std::unique_lock lock(mu_);
   for (auto& [key, value] : rows) {
+    // Field by field, with their types checked: nlohmann's typed getters throw on a mismatch.
     auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("queues")) {
-      return Corruption("topic metadata for '" + key + "' is not valid JSON");
+    const std::string name = key.substr(sizeof(kTopicPrefix) - 1);
+    auto field = [&j](const char* f) { return j.is_object() ? j.find(f) : j.end(); };
+    auto queues = field("queues");
+    auto created = field("created_ms");
+    auto incarnation = field("incarnation");
+    const bool ok =
+        j.is_object() && queues != j.end() && queues->is_number_unsigned() &&
+        queues->get<uint64_t>() >= 1 && queues->get<uint64_t>() <= kMaxQueues &&
+        (created == j.end() || created->is_number_integer()) &&
+        (incarnation == j.end() || incarnation->is_number_unsigned()) && !name.empty();
+    if (!ok) {
+      malformed_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("skipping malformed topic metadata '{}': '{}'", key, value.substr(0, 128));
+      continue;
     }
     Topic t;
-    t.name = key.substr(sizeof(kTopicPrefix) - 1);
-    t.queue_count = j["queues"].get<uint32_t>();
-    t.created_ms = j.value("created_ms", int64_t{0});
-    t.incarnation = j.value("incarnation", uint64_t{0});
+    t.name = name;
+    t.queue_count = static_cast<uint32_t>(queues->get<uint64_t>());
+    t.created_ms = created == j.end() ? 0 : created->get<int64_t>();
+    t.incarnation = incarnation == j.end() ? 0 : incarnation->get<uint64_t>();
     last_incarnation_ = std::max(last_incarnation_, t.incarnation);
     topics_[t.name] = t;
   }
@@ -38,46 +52,83 @@ Status TopicManager::Load() {
   uint64_t stored = 0;
   if (last &&
       std::from_chars(last->data(), last->data() + last->size(), stored).ec != std::errc()) {
-    return Corruption("topic incarnation counter '" + *last + "' is not a number");
+    // The topics' own incarnations still bound it from below.
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("skipping malformed topic incarnation counter '{}'", last->substr(0, 64));
   }
   last_incarnation_ = std::max(last_incarnation_, stored);
   return Status::Ok();
 }
 
 Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count, int64_t now_ms,
-                                   bool allow_system) {
+                                   bool allow_system, Created durable) {
   RETURN_IF_ERROR(ValidateTopicName(name, allow_system));
   if (queue_count == 0 || queue_count > kMaxQueues) {
     return InvalidArgument("queue count must be between 1 and " + std::to_string(kMaxQueues));
   }
-  std::unique_lock lock(mu_);
-  if (auto it = topics_.find(name); it != topics_.end()) {
-    if (it->second.queue_count == queue_count) return it->second;
-    return Status(Code::kAlreadyExists, "topic '" + name + "' already exists with " +
-                                            std::to_string(it->second.queue_count) + " queues");
-  }
+  std::lock_guard order(order_mu_);
   Topic t;
-  t.name = name;
-  t.queue_count = queue_count;
-  t.created_ms = now_ms;
-  // The counter first: a crash in between burns a number, never hands one out twice.
-  t.incarnation = last_incarnation_ + 1;
-  RETURN_IF_ERROR(store_->PutMeta(kIncarnationKey, std::to_string(t.incarnation), /*sync=*/true));
-  last_incarnation_ = t.incarnation;
+  bool is_new = false;
+  store::MetaChange change;
+  {
+    std::unique_lock lock(mu_);
+    if (auto it = topics_.find(name); it != topics_.end()) {
+      if (it->second.queue_count != queue_count) {
+        return Status(Code::kAlreadyExists, "topic '" + name + "' already exists with " +
+                                                std::to_string(it->second.queue_count) +
+                                                " queues");
+      }
+      if (!durable) return it->second;
+      t = it->second;
+    } else {
+      t.name = name;
+      t.queue_count = queue_count;
+      t.created_ms = now_ms;
+      t.incarnation = ++last_incarnation_;
+      topics_[name] = t;
+      is_new = true;
+    }
+  }
+  // A new topic: the counter first (one record: both or neither reach the log). An existing
+  // topic's record is written again (not the counter: it may have moved on since) so that the
+  // answer waits until the topic is durable (it may be a moment old).
+  if (is_new) change.Put(kIncarnationKey, std::to_string(t.incarnation));
   nlohmann::json j = {
-      {"queues", queue_count}, {"created_ms", now_ms}, {"incarnation", t.incarnation}};
-  RETURN_IF_ERROR(store_->PutMeta(kTopicPrefix + name, j.dump(), /*sync=*/true));
-  topics_[name] = t;
+      {"queues", t.queue_count}, {"created_ms", t.created_ms}, {"incarnation", t.incarnation}};
+  change.Put(kTopicPrefix + name, j.dump());
+  store_->AppendMeta(std::move(change), [this, t, is_new,
+                                         durable = std::move(durable)](const Status& st) {
+    if (!st.ok() && is_new) {
+      spdlog::error("topic '{}': its record could not be stored ({}); it is gone again", t.name,
+                    st.ToString());
+      std::unique_lock lock(mu_);
+      if (auto it = topics_.find(t.name);
+          it != topics_.end() && it->second.incarnation == t.incarnation) {
+        topics_.erase(it);
+      }
+    }
+    if (durable) durable(st, t);
+  });
   return t;
 }
 
-Status TopicManager::Delete(const std::string& name) {
-  std::unique_lock lock(mu_);
-  if (topics_.erase(name) == 0) {
-    return Status(Code::kTopicNotFound, "topic '" + name + "' does not exist");
+Status TopicManager::Delete(const std::string& name, Durable durable) {
+  std::lock_guard order(order_mu_);
+  {
+    std::unique_lock lock(mu_);
+    if (topics_.erase(name) == 0) {
+      return Status(Code::kTopicNotFound, "topic '" + name + "' does not exist");
+    }
   }
-  RETURN_IF_ERROR(store_->DeleteMeta(kTopicPrefix + name, /*sync=*/true));
-  return store_->DeleteTopicQueues(name);
+  store::MetaChange change;
+  change.Delete(kTopicPrefix + name).DropTopicQueues(name);
+  store_->AppendMeta(std::move(change), [name, durable = std::move(durable)](const Status& st) {
+    if (!st.ok()) {
+      spdlog::error("topic '{}': its deletion could not be stored: {}", name, st.ToString());
+    }
+    if (durable) durable(st);
+  });
+  return Status::Ok();
 }
 
 std::optional<Topic> TopicManager::Find(const std::string& name) const {

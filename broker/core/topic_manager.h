@@ -1,6 +1,12 @@
-// Topics and their queue counts, persisted in the store's metadata space ("topic/<name>").
-// Thread-safe: any thread (network threads, the timer and store writer threads, the
-// maintenance thread) may look topics up while an admin request changes them.
+// Topics and their queue counts, persisted in the store's metadata space ("topic/<name>")
+// through metadata records in the CommitLog (Store::AppendMeta). Thread-safe: any thread
+// (network threads, the timer and store writer threads, the maintenance thread) may look
+// topics up while an admin request changes them; no call waits on a disk.
+//
+// A change is made in memory and its record appended under one ordering lock, so records
+// reach the log in the order the changes were made (a creation before a deletion of the same
+// name), and every record appended after a creation (its messages) lands after the topic's
+// own record. Callers that must answer only once the change is durable pass a callback.
 //
 // Incarnations (docs/operations.md). Deleting a topic and creating it again makes a new topic
 // with the same name: each creation gets an incarnation id, strictly increasing per name
@@ -13,8 +19,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -43,13 +51,21 @@ class TopicManager {
  public:
   explicit TopicManager(store::Store* store) : store_(store) {}
 
-  // Loads every persisted topic.
+  using Durable = std::function<void(const Status&)>;
+  using Created = std::function<void(const Status&, const Topic&)>;
+
+  // Loads every persisted topic. A record that does not parse is skipped, logged and counted
+  // (malformed_skipped()), never a reason not to start.
   Status Load();
   // Creates a topic; an existing topic with the same queue count is OK (idempotent), a
-  // different count is kAlreadyExists.
+  // different count is kAlreadyExists. The topic is usable at once; `durable`, when set, runs
+  // (on the store's writer thread) once its record is durable — or with the error, and the
+  // topic is gone again. Errors returned here come before anything was appended.
   Result<Topic> Create(const std::string& name, uint32_t queue_count, int64_t now_ms,
-                       bool allow_system = false);
-  Status Delete(const std::string& name);
+                       bool allow_system = false, Created durable = nullptr);
+  // Deletes the topic and drops its consume queues (one record). kTopicNotFound at once;
+  // otherwise `durable` (may be null) runs when the record is durable.
+  Status Delete(const std::string& name, Durable durable);
   std::optional<Topic> Find(const std::string& name) const;
   std::vector<Topic> List() const;
 
@@ -61,6 +77,8 @@ class TopicManager {
   // Counts a record dropped because IsCurrent() said no (the caller logs what it was).
   void CountStale() { stale_.fetch_add(1, std::memory_order_relaxed); }
   int64_t stale_dropped() const { return stale_.load(std::memory_order_relaxed); }
+  // Metadata records Load() skipped because they did not parse.
+  int64_t malformed_skipped() const { return malformed_.load(std::memory_order_relaxed); }
   // Stamps `record` with an incarnation (replacing any value a producer may have set).
   static void StampIncarnation(store::Record* record, uint64_t incarnation);
   static uint64_t IncarnationOf(const store::Record& record);
@@ -74,10 +92,14 @@ class TopicManager {
 
  private:
   store::Store* store_;
+  // Held across a change in memory and the append of its record (never by a reader, nor in a
+  // store callback): log order = the order of the changes. Taken before mu_.
+  std::mutex order_mu_;
   mutable std::shared_mutex mu_;
   std::map<std::string, Topic> topics_;  // GUARDED_BY(mu_)
   uint64_t last_incarnation_ = 0;        // GUARDED_BY(mu_): the last one handed out
   std::atomic<int64_t> stale_{0};
+  std::atomic<int64_t> malformed_{0};
 };
 
 }  // namespace tidemq::broker

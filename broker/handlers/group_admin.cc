@@ -80,11 +80,12 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
     if (!policy.ok()) return req.ReplyError(policy.status());
     spec.retry = *policy;
   }
-  auto info = ctx.admin->CreateGroup(std::move(spec));
-  if (!info.ok()) return req.ReplyError(info.status());
-  wire::Header h;
-  FillGroupInfo(*info, h.mutable_create_group_response()->mutable_group());
-  req.Reply(std::move(h));
+  ctx.admin->CreateGroup(std::move(spec), [req](Result<GroupInfo> info) {
+    if (!info.ok()) return req.ReplyError(info.status());
+    wire::Header h;
+    FillGroupInfo(*info, h.mutable_create_group_response()->mutable_group());
+    req.Reply(std::move(h));
+  });
 }
 
 void HandleListGroups(BrokerContext& ctx, const Request& req) {
@@ -105,11 +106,12 @@ void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
 
 void HandleDeleteGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_delete_group_request()) return req.ReplyError(MissingPayload(req));
-  Status st = ctx.admin->DeleteGroup(req.header().delete_group_request().group());
-  if (!st.ok()) return req.ReplyError(st);
-  wire::Header h;
-  h.mutable_delete_group_response();
-  req.Reply(std::move(h));
+  ctx.admin->DeleteGroup(req.header().delete_group_request().group(), [req](const Status& st) {
+    if (!st.ok()) return req.ReplyError(st);
+    wire::Header h;
+    h.mutable_delete_group_response();
+    req.Reply(std::move(h));
+  });
 }
 
 }  // namespace tidemq::broker

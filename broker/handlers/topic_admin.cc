@@ -6,11 +6,12 @@ namespace tidemq::broker {
 void HandleCreateTopic(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_create_topic_request()) return req.ReplyError(MissingPayload(req));
   const auto& c = req.header().create_topic_request().config();
-  auto topic = ctx.admin->CreateTopic(c.name(), c.queue_count());
-  if (!topic.ok()) return req.ReplyError(topic.status());
-  wire::Header h;
-  FillTopicInfo(*topic, h.mutable_create_topic_response()->mutable_topic());
-  req.Reply(std::move(h));
+  ctx.admin->CreateTopic(c.name(), c.queue_count(), [req](Result<TopicInfo> topic) {
+    if (!topic.ok()) return req.ReplyError(topic.status());
+    wire::Header h;
+    FillTopicInfo(*topic, h.mutable_create_topic_response()->mutable_topic());
+    req.Reply(std::move(h));
+  });
 }
 
 void HandleListTopics(BrokerContext& ctx, const Request& req) {
@@ -36,10 +37,12 @@ void HandleDescribeTopic(BrokerContext& ctx, const Request& req) {
 void HandleDeleteTopic(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_delete_topic_request()) return req.ReplyError(MissingPayload(req));
   const std::string& name = req.header().delete_topic_request().topic();
-  if (Status st = ctx.admin->DeleteTopic(name); !st.ok()) return req.ReplyError(st);
-  wire::Header h;
-  h.mutable_delete_topic_response();
-  req.Reply(std::move(h));
+  ctx.admin->DeleteTopic(name, [req](const Status& st) {
+    if (!st.ok()) return req.ReplyError(st);
+    wire::Header h;
+    h.mutable_delete_topic_response();
+    req.Reply(std::move(h));
+  });
 }
 
 }  // namespace tidemq::broker

@@ -1,7 +1,9 @@
 // Consumer state across real broker restarts (a `tidemq-broker` process; issue 10):
 //  - the log loses its tail after the group consumed it (the CommitLog file is cut, as a torn
-//    or damaged tail would be truncated by recovery): the group's committed offset is now
-//    above its queue's end, and the next messages must still reach it (item 2);
+//    or damaged tail would be truncated by recovery) while the group's committed offset
+//    survives (since issue 11 the offsets are log records too and go with the tail, so the
+//    test writes them back the way metadata of an older broker outlives its log): the
+//    offset is now above its queue's end, and the next messages must still reach it (item 2);
 //  - receipt handles from before a SIGKILL acknowledge nothing after it, and the delivery's
 //    attempt count goes on across the kill (item 10).
 #include <gtest/gtest.h>
@@ -15,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/store.h"
 #include "tests/crash/broker_process.h"
 #include "tidemq/tidemq.h"
 
@@ -109,6 +112,17 @@ TEST_F(ConsumerOffsetsCrashTest, GroupAboveItsQueueEndAfterTheLogLostItsTailKeep
   ASSERT_EQ(::truncate((broker_.data_dir() + "/commitlog/00000000000000000000").c_str(),
                        sent[29].log_offset),
             0);
+  {
+    // The group and its offset were recorded after the 29th message: put them back.
+    store::StoreOptions options;
+    options.data_dir = broker_.data_dir();
+    options.segment_bytes = 1u << 20;  // as the broker runs (--segment-mb 1)
+    auto store = store::Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store::MetaChange change;
+    change.Put("group/g", "{}").Put("offset/g/work/0/", "200");
+    ASSERT_TRUE((*store)->AppendMetaAndWait(std::move(change)).ok());
+  }
   StartBroker();
   auto info = admin_->DescribeGroup("g");
   ASSERT_TRUE(info.ok()) << info.status().ToString();

@@ -215,11 +215,11 @@ TEST(StoreTest, MetaSurvivesReopen) {
   {
     auto store = Store::Open(SmallOptions(dir.path()));
     ASSERT_TRUE(store.ok());
-    ASSERT_TRUE((*store)->PutMeta("topic/orders", "8 queues", true).ok());
-    ASSERT_TRUE((*store)->PutMeta("topic/payments", "4 queues", false).ok());
-    ASSERT_TRUE((*store)->PutMeta("group/g1", "fifo", true).ok());
-    ASSERT_TRUE((*store)->PutMeta("topic/gone", "x", true).ok());
-    ASSERT_TRUE((*store)->DeleteMeta("topic/gone", true).ok());
+    MetaChange first, second;
+    first.Put("topic/orders", "8 queues").Put("topic/payments", "4 queues");
+    second.Put("group/g1", "fifo").Put("topic/gone", "x").Delete("topic/gone");
+    ASSERT_TRUE((*store)->AppendMetaAndWait(std::move(first)).ok());
+    ASSERT_TRUE((*store)->AppendMetaAndWait(std::move(second)).ok());
     auto v = (*store)->GetMeta("topic/orders");
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(v->value_or(""), "8 queues");
@@ -260,7 +260,9 @@ TEST(StoreTest, DeleteTopicQueues) {
   ASSERT_TRUE(store.ok());
   Populate(store->get());
   ASSERT_GT((*store)->MaxQueueOffset("orders", 0), 0);
-  ASSERT_TRUE((*store)->DeleteTopicQueues("orders").ok());
+  MetaChange drop;
+  drop.DropTopicQueues("orders");
+  ASSERT_TRUE((*store)->AppendMetaAndWait(std::move(drop)).ok());
   EXPECT_EQ((*store)->MaxQueueOffset("orders", 0), 0);
   EXPECT_TRUE((*store)->ReadQueue("orders", 0, 0, 10)->empty());
   EXPECT_FALSE(FileSystem::Default()->Exists(dir.path() + "/consumequeue/orders"));
