@@ -8,8 +8,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "broker/inflight_budget.h"
 #include "broker/log_limiter.h"
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "proto/frame.h"
 
 namespace tidemq::broker {
@@ -90,7 +89,7 @@ class Broker::Impl final : public RequestSink {
         // Close outside the lock: Close() may run OnClosed() inline, which takes it.
         std::vector<std::shared_ptr<Connection>> conns;
         {
-          std::lock_guard lock(conns_mu_);
+          MutexLock lock(conns_mu_);
           conns.assign(conns_.begin(), conns_.end());
         }
         for (auto& c : conns) c->Close();
@@ -108,7 +107,7 @@ class Broker::Impl final : public RequestSink {
       if (core_) core_->Close();
       spdlog::info("broker stopped");
       {
-        std::lock_guard lock(stopped_mu_);
+        MutexLock lock(stopped_mu_);
         stopped_ = true;
       }
       stopped_cv_.notify_all();
@@ -116,8 +115,8 @@ class Broker::Impl final : public RequestSink {
   }
 
   void Wait() {
-    std::unique_lock lock(stopped_mu_);
-    stopped_cv_.wait(lock, [this] { return stopped_; });
+    MutexLock lock(stopped_mu_);
+    stopped_cv_.wait(lock, [this]() REQUIRES(stopped_mu_) { return stopped_; });
   }
 
   // RequestSink
@@ -133,7 +132,7 @@ class Broker::Impl final : public RequestSink {
   void OnClosed(const std::shared_ptr<Connection>& conn) override {
     stats_->connections.fetch_sub(1);
     if (ctx_) ctx_->messages->ChannelClosed(*conn);
-    std::lock_guard lock(conns_mu_);
+    MutexLock lock(conns_mu_);
     conns_.erase(conn);
   }
 
@@ -214,7 +213,7 @@ class Broker::Impl final : public RequestSink {
       accept_backoff_ms_ = 0;
       size_t open;
       {
-        std::lock_guard lock(conns_mu_);
+        MutexLock lock(conns_mu_);
         open = conns_.size();
       }
       if (open >= max_connections_) {
@@ -239,7 +238,7 @@ class Broker::Impl final : public RequestSink {
       stats_->connections.fetch_add(1);
       stats_->connections_total.fetch_add(1);
       {
-        std::lock_guard lock(conns_mu_);
+        MutexLock lock(conns_mu_);
         conns_.insert(conn);
       }
       conn->Start();
@@ -266,7 +265,7 @@ class Broker::Impl final : public RequestSink {
     const int64_t now = clock_->MonotonicMs();
     std::vector<std::pair<std::shared_ptr<Connection>, const char*>> expired;
     {
-      std::lock_guard lock(conns_mu_);
+      MutexLock lock(conns_mu_);
       for (const auto& c : conns_) {
         if (const char* why = c->Expired(now)) expired.emplace_back(c, why);
       }
@@ -310,13 +309,13 @@ class Broker::Impl final : public RequestSink {
   BrokerStats* stats_ = nullptr;  // the core's
   std::unique_ptr<BrokerContext> ctx_;
 
-  std::mutex conns_mu_;
-  std::set<std::shared_ptr<Connection>> conns_;  // GUARDED_BY(conns_mu_)
+  Mutex conns_mu_;
+  std::set<std::shared_ptr<Connection>> conns_ GUARDED_BY(conns_mu_);
 
   std::once_flag stop_once_;
-  std::mutex stopped_mu_;
-  std::condition_variable stopped_cv_;
-  bool stopped_ = false;  // GUARDED_BY(stopped_mu_)
+  Mutex stopped_mu_;
+  CondVar stopped_cv_;
+  bool stopped_ GUARDED_BY(stopped_mu_) = false;
 };
 
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

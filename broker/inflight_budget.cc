@@ -31,7 +31,7 @@ InflightBudget::TakeResult InflightBudget::TryTake(int64_t held, int64_t n,
                                              std::function<void()> wake) {
   TakeResult result = TryTake(held, n);
   if (result != TakeResult::kBrokerFull || !wake) return result;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   waiters_.push_back(Waiter{n, std::move(wake)});
   has_waiters_.store(true);
   // A Give between the refusal and the line above saw no waiter: look once more (Give
@@ -51,7 +51,7 @@ void InflightBudget::Give(int64_t n) {
   if (!has_waiters_.load()) return;  // the common case: no lock
   std::vector<std::function<void()>> wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // Only those whose frame fits now: a waiter for a large frame is not woken (to fail and
     // wait again) by every small reply written meanwhile.
     std::erase_if(waiters_, [&](Waiter& w) {

@@ -20,6 +20,8 @@
 // the waiters.
 #pragma once
 
+#include "common/mutex.h"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -68,8 +70,8 @@ class InflightBudget {
   const InflightLimits limits_;
   std::atomic<int64_t> used_{0};
   std::atomic<bool> has_waiters_{false};  // waiters_ is not empty (read without the lock)
-  mutable std::mutex mu_;
-  std::vector<Waiter> waiters_;   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<Waiter> waiters_ GUARDED_BY(mu_);
 };
 
 }  // namespace tidemq::broker

@@ -3,6 +3,8 @@
 // flood of failures costs a line a second instead of filling the disk. Thread-safe.
 #pragma once
 
+#include "common/mutex.h"
+
 #include <cstdint>
 #include <mutex>
 
@@ -15,7 +17,7 @@ class LogLimiter {
   // Counts one event at now_ms (a monotonic clock). Returns 0 to stay quiet, or the number of
   // events the line to log now stands for (this one and those held back since the last line).
   int64_t Tick(int64_t now_ms) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++pending_;
     if (logged_once_ && now_ms - last_ms_ < interval_ms_) return 0;
     logged_once_ = true;
@@ -27,10 +29,10 @@ class LogLimiter {
 
  private:
   const int64_t interval_ms_;
-  std::mutex mu_;
-  bool logged_once_ = false;  // GUARDED_BY(mu_)
-  int64_t last_ms_ = 0;       // GUARDED_BY(mu_)
-  int64_t pending_ = 0;       // GUARDED_BY(mu_)
+  Mutex mu_;
+  bool logged_once_ GUARDED_BY(mu_) = false;
+  int64_t last_ms_ GUARDED_BY(mu_) = 0;
+  int64_t pending_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tidemq::broker

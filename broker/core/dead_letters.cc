@@ -78,7 +78,7 @@ void DeadLetters::Stop() { worker_.join(); }
 Status DeadLetters::Load() {
   ASSIGN_OR_RETURN(auto floors, store_->ScanMeta(kFloorPrefix));
   ASSIGN_OR_RETURN(auto removed, store_->ScanMeta(kRemovedPrefix));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [key, value] : floors) {
     int64_t floor = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), floor);
@@ -107,7 +107,7 @@ Status DeadLetters::Load() {
 }
 
 bool DeadLetters::IsRemoved(const std::string& group, int64_t offset) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = removed_.find(group);
   if (it == removed_.end()) return false;
   return offset < it->second.floor || it->second.offsets.count(offset) > 0;
@@ -117,7 +117,7 @@ int64_t DeadLetters::Count(const std::string& group) const {
   const std::string topic = DlqTopic(group);
   int64_t min = store_->MinQueueOffset(topic, 0);
   const int64_t max = store_->MaxQueueOffset(topic, 0);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = removed_.find(group);
   if (it == removed_.end()) return std::max<int64_t>(0, max - min);
   min = std::max(min, it->second.floor);
@@ -181,7 +181,7 @@ store::MetaChange DeadLetters::RemovedMarks(const std::string& group,
 }
 
 void DeadLetters::NoteRemoved(const std::string& group, const std::vector<int64_t>& offsets) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Removed& r = removed_[group];
   r.offsets.insert(offsets.begin(), offsets.end());
 }
@@ -270,7 +270,7 @@ Result<int64_t> DeadLetters::DoPurge(const std::string& group, const DlqFilter& 
     int64_t floor = 0;
     std::vector<int64_t> stale;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       const Removed& r = removed_[group];
       floor = std::max(r.floor, max);
       stale.assign(r.offsets.begin(), r.offsets.lower_bound(floor));
@@ -279,7 +279,7 @@ Result<int64_t> DeadLetters::DoPurge(const std::string& group, const DlqFilter& 
     for (int64_t off : stale) change.Delete(RemovedKey(group, off));
     RETURN_IF_ERROR(store_->AppendMetaAndWait(std::move(change)));
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       Removed& r = removed_[group];
       r.floor = std::max(r.floor, floor);
       r.offsets.erase(r.offsets.begin(), r.offsets.lower_bound(r.floor));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "broker/core/topic_manager.h"
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
@@ -103,8 +104,8 @@ class DeadLetters {
   TopicManager* const topics_;
   Clock* const clock_;
   std::atomic<int64_t> redriven_{0}, purged_{0}, malformed_{0};
-  mutable std::mutex mu_;
-  std::map<std::string, Removed> removed_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Removed> removed_ GUARDED_BY(mu_);
   boost::asio::thread_pool worker_{1};
 };
 

@@ -3,13 +3,13 @@
 namespace tidemq::broker {
 
 uint64_t LongPolls::Seq(const std::string& topic) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return topics_[topic].seq;
 }
 
 bool LongPolls::Park(const std::string& topic, uint64_t seen_seq, uint64_t* ticket,
                      Retry retry) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   TopicWaiters& t = topics_[topic];
   if (t.seq != seen_seq) return false;
   *ticket = next_ticket_++;
@@ -18,14 +18,14 @@ bool LongPolls::Park(const std::string& topic, uint64_t seen_seq, uint64_t* tick
 }
 
 bool LongPolls::Cancel(const std::string& topic, uint64_t ticket) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = topics_.find(topic);
   return it != topics_.end() && it->second.waiters.erase(ticket) > 0;
 }
 
 std::vector<LongPolls::Retry> LongPolls::Notify(const std::string& topic) {
   std::vector<Retry> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   TopicWaiters& t = topics_[topic];
   ++t.seq;
   for (auto& [_, r] : t.waiters) out.push_back(std::move(r));
@@ -35,7 +35,7 @@ std::vector<LongPolls::Retry> LongPolls::Notify(const std::string& topic) {
 
 std::vector<LongPolls::Retry> LongPolls::TakeAll() {
   std::vector<Retry> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [_, t] : topics_) {
     for (auto& [__, r] : t.waiters) out.push_back(std::move(r));
     t.waiters.clear();
@@ -44,7 +44,7 @@ std::vector<LongPolls::Retry> LongPolls::TakeAll() {
 }
 
 size_t LongPolls::parked() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   size_t n = 0;
   for (const auto& [_, t] : topics_) n += t.waiters.size();
   return n;

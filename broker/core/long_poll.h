@@ -9,6 +9,8 @@
 // thread and the io_context; the wake-ups it returns are posted to the io_context.
 #pragma once
 
+#include "common/mutex.h"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,9 +43,9 @@ class LongPolls {
     uint64_t seq = 0;
     std::map<uint64_t, Retry> waiters;
   };
-  mutable std::mutex mu_;
-  std::map<std::string, TopicWaiters> topics_;  // GUARDED_BY(mu_)
-  uint64_t next_ticket_ = 1;                    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, TopicWaiters> topics_ GUARDED_BY(mu_);
+  uint64_t next_ticket_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace tidemq::broker

@@ -14,7 +14,7 @@ namespace tidemq::broker {
 void Maintenance::Start() {
   thread_ = std::thread([this] {
     SetThreadName("tidemq-maint");
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (!stop_) {
       cv_.wait_for(lock, std::chrono::milliseconds(p_.config.housekeeping_interval_ms));
       if (stop_) break;
@@ -27,7 +27,7 @@ void Maintenance::Start() {
 
 void Maintenance::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "broker/core/core_parts.h"
+#include "common/mutex.h"
 #include "common/thread_annotations.h"
 
 namespace tidemq::broker {
@@ -39,8 +40,8 @@ class Maintenance {
 
   const CoreParts p_;
   std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   // The maintenance thread only.
   int64_t last_offset_flush_ = 0;

@@ -6,12 +6,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
 
 #include "broker/core/long_poll.h"
 #include "broker/core/scheduled_delivery.h"
 #include "broker/core/topic_manager.h"
+#include "common/mutex.h"
 #include "common/names.h"
 #include "txn/txn_service.h"
 
@@ -193,18 +193,20 @@ struct NackResults {
       : done(std::move(d)), results(n), left(n) {}
 
   void Done(size_t i, const Status& st) {
+    std::vector<Status> all;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       results[i] = st;
       if (--left != 0) return;
+      all = std::move(results);  // the last one in: nobody else touches them
     }
-    done(std::move(results));
+    done(std::move(all));
   }
 
   std::function<void(std::vector<Status>)> done;
-  std::mutex mu;
-  std::vector<Status> results;  // GUARDED_BY(mu)
-  size_t left;                  // GUARDED_BY(mu)
+  Mutex mu;
+  std::vector<Status> results GUARDED_BY(mu);
+  size_t left GUARDED_BY(mu);
 };
 
 // The transaction an end or a show names: by offset, or (offset < 0) by message id.

@@ -42,7 +42,7 @@ void ScheduledDelivery::Start() {
 
 void ScheduledDelivery::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -52,7 +52,7 @@ void ScheduledDelivery::Stop() {
 void ScheduledDelivery::Notify(int64_t due_ms) {
   if (due_ms >= sleep_until_ms_.load(std::memory_order_relaxed)) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     woken_ = true;
   }
   cv_.notify_all();
@@ -75,7 +75,7 @@ store::Record ScheduledDelivery::MakeRePut(const store::Record& scheduled, LogOf
 void ScheduledDelivery::Run() {
   SetThreadName("tidemq-timer");
   bool reported = false;
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stop_) {
     woken_ = false;
     lock.unlock();
@@ -98,7 +98,7 @@ void ScheduledDelivery::Run() {
     sleep_until_ms_.store(after + sleep, std::memory_order_relaxed);
     lock.lock();
     if (sleep > 0 && !stop_ && !woken_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(sleep), [this] { return stop_ || woken_; });
+      cv_.wait_for(lock, std::chrono::milliseconds(sleep), [this]() REQUIRES(mu_) { return stop_ || woken_; });
     }
   }
 }
@@ -154,9 +154,9 @@ void ScheduledDelivery::Fire(const std::vector<timer::DueTimer>& due, int64_t no
 void ScheduledDelivery::AppendBatch(std::vector<store::Record> records,
                                     std::vector<LogOffset> origins) {
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     // Not on stop: the store completes what it was handed before it closes.
-    cv_.wait(lock, [this] { return inflight_batches_ < kMaxInflightBatches; });
+    cv_.wait(lock, [this]() REQUIRES(mu_) { return inflight_batches_ < kMaxInflightBatches; });
     ++inflight_batches_;
   }
   store_->Append(std::move(records), [this, origins = std::move(origins)](
@@ -168,7 +168,7 @@ void ScheduledDelivery::AppendBatch(std::vector<store::Record> records,
       for (LogOffset at : origins) timer_->RetryFire(at, retry_at);
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --inflight_batches_;
     }
     cv_.notify_all();
@@ -178,12 +178,12 @@ void ScheduledDelivery::AppendBatch(std::vector<store::Record> records,
 void ScheduledDelivery::CountLateness(int64_t lateness_ms) {
   size_t i = 0;
   while (i < kLatenessBoundsMs.size() && lateness_ms >= kLatenessBoundsMs[i]) ++i;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++lateness_[i];
 }
 
 LatenessCounts ScheduledDelivery::Lateness() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return lateness_;
 }
 

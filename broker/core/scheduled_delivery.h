@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
@@ -84,8 +85,8 @@ class ScheduledDelivery {
   std::atomic<int64_t> dropped_{0};
   Clock* const clock_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable Mutex mu_;
+  CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   bool woken_ GUARDED_BY(mu_) = false;
   int inflight_batches_ GUARDED_BY(mu_) = 0;

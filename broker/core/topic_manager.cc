@@ -21,7 +21,7 @@ constexpr uint32_t kMaxQueues = 1024;
 
 Status TopicManager::Load() {
   ASSIGN_OR_RETURN(auto rows, store_->ScanMeta(kTopicPrefix));
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   for (auto& [key, value] : rows) {
     // Field by field, with their types checked: nlohmann's typed getters throw on a mismatch.
     auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
@@ -66,12 +66,12 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
   if (queue_count == 0 || queue_count > kMaxQueues) {
     return InvalidArgument("queue count must be between 1 and " + std::to_string(kMaxQueues));
   }
-  std::lock_guard order(order_mu_);
+  MutexLock order(order_mu_);
   Topic t;
   bool is_new = false;
   store::MetaChange change;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     if (auto it = topics_.find(name); it != topics_.end()) {
       if (it->second.queue_count != queue_count) {
         return Status(Code::kAlreadyExists, "topic '" + name + "' already exists with " +
@@ -101,7 +101,7 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
     if (!st.ok() && is_new) {
       spdlog::error("topic '{}': its record could not be stored ({}); it is gone again", t.name,
                     st.ToString());
-      std::unique_lock lock(mu_);
+      WriterLock lock(mu_);
       if (auto it = topics_.find(t.name);
           it != topics_.end() && it->second.incarnation == t.incarnation) {
         topics_.erase(it);
@@ -113,9 +113,9 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
 }
 
 Status TopicManager::Delete(const std::string& name, Durable durable) {
-  std::lock_guard order(order_mu_);
+  MutexLock order(order_mu_);
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     if (topics_.erase(name) == 0) {
       return Status(Code::kTopicNotFound, "topic '" + name + "' does not exist");
     }
@@ -132,21 +132,21 @@ Status TopicManager::Delete(const std::string& name, Durable durable) {
 }
 
 std::optional<Topic> TopicManager::Find(const std::string& name) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   auto it = topics_.find(name);
   if (it == topics_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<Topic> TopicManager::List() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   std::vector<Topic> out;
   for (const auto& [_, t] : topics_) out.push_back(t);
   return out;
 }
 
 bool TopicManager::IsCurrent(const store::Record& record) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   if (!topics_.count(record.topic)) return false;
   const std::string& fenced_by =
       IsRetryTopic(record.topic) ? ReadRetryInfo(record).original_topic : record.topic;
@@ -155,7 +155,7 @@ bool TopicManager::IsCurrent(const store::Record& record) const {
 }
 
 uint64_t TopicManager::IncarnationNow(const std::string& topic) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   auto it = topics_.find(topic);
   return it == topics_.end() ? 0 : it->second.incarnation;
 }

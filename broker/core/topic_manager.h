@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/store.h"
 
@@ -94,10 +95,10 @@ class TopicManager {
   store::Store* store_;
   // Held across a change in memory and the append of its record (never by a reader, nor in a
   // store callback): log order = the order of the changes. Taken before mu_.
-  std::mutex order_mu_;
-  mutable std::shared_mutex mu_;
-  std::map<std::string, Topic> topics_;  // GUARDED_BY(mu_)
-  uint64_t last_incarnation_ = 0;        // GUARDED_BY(mu_): the last one handed out
+  Mutex order_mu_;
+  mutable SharedMutex mu_;
+  std::map<std::string, Topic> topics_ GUARDED_BY(mu_);
+  uint64_t last_incarnation_ GUARDED_BY(mu_) = 0;  // the last one handed out
   std::atomic<int64_t> stale_{0};
   std::atomic<int64_t> malformed_{0};
 };

@@ -47,7 +47,7 @@ TxnCoordinator::TxnCoordinator(const BrokerConfig& config, txn::TxnService* txn,
 TxnCoordinator::~TxnCoordinator() { Stop(); }
 
 void TxnCoordinator::Stop() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   stopped_ = true;
   if (armed_id_ != 0) timer_->CancelVolatile(armed_id_);
   armed_id_ = 0;
@@ -111,7 +111,7 @@ void TxnCoordinator::End(LogOffset half, const std::string& message_id, txn::Txn
 void TxnCoordinator::NoteHalf(int64_t check_at_ms) { Arm(check_at_ms); }
 
 void TxnCoordinator::Arm(int64_t at_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (stopped_) return;
   if (armed_id_ != 0) {
     if (armed_at_ <= at_ms) return;
@@ -124,7 +124,7 @@ void TxnCoordinator::Arm(int64_t at_ms) {
 
 void TxnCoordinator::OnTimer() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     armed_id_ = 0;
     if (stopped_) return;
   }
@@ -135,7 +135,7 @@ void TxnCoordinator::RegisterProducer(const std::string& group,
                                       const std::shared_ptr<ProducerChannel>& conn) {
   bool first = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto& conns = producers_[group];
     std::erase_if(conns, [](const std::weak_ptr<ProducerChannel>& w) {
       auto c = w.lock();
@@ -155,7 +155,7 @@ void TxnCoordinator::RegisterProducer(const std::string& group,
 void TxnCoordinator::OnClosed(const ProducerChannel& conn) {
   bool final_wait = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [group, conns] : producers_) {
       std::erase_if(conns, [&](const std::weak_ptr<ProducerChannel>& w) {
         auto c = w.lock();
@@ -178,7 +178,7 @@ void TxnCoordinator::OnClosed(const ProducerChannel& conn) {
 }
 
 bool TxnCoordinator::HasProducer(const std::string& group) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return false;
   return std::any_of(it->second.begin(), it->second.end(), [](const auto& w) {
@@ -188,7 +188,7 @@ bool TxnCoordinator::HasProducer(const std::string& group) const {
 }
 
 bool TxnCoordinator::IsProducerOf(const std::string& group, const ProducerChannel& conn) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return false;
   return std::any_of(it->second.begin(), it->second.end(), [&](const auto& w) {
@@ -198,7 +198,7 @@ bool TxnCoordinator::IsProducerOf(const std::string& group, const ProducerChanne
 }
 
 std::shared_ptr<ProducerChannel> TxnCoordinator::PickChannel(const std::string& group) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = producers_.find(group);
   if (it == producers_.end()) return nullptr;
   auto& conns = it->second;
@@ -221,7 +221,7 @@ void TxnCoordinator::RunChecksSoon() {
 void TxnCoordinator::RunChecks() {
   std::vector<int64_t> released;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     ExpireInFlightLocked(clock_->MonotonicMs());
     // Final actions whose answers came (or will not come): due again, taken below.
@@ -260,7 +260,7 @@ void TxnCoordinator::RunChecks() {
       {
         // A check of it is on its way or its answer is being applied: the final action
         // waits (keeping the hold, so it is not taken again) until that settles or times out.
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (AnswerPendingLocked(e.half_offset.value())) {
           if (final_waits_.insert(e.half_offset.value()).second) ++stats_.final_actions_deferred;
           continue;
@@ -272,7 +272,7 @@ void TxnCoordinator::RunChecks() {
     if (!checks.empty()) SendChecks(std::move(checks));
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     waiting_groups_ = std::move(waiting);
   }
   if (more) {
@@ -295,7 +295,7 @@ void TxnCoordinator::ArmForGroups() {
   }
   {
     // A waiting final action goes ahead when the oldest check it waits for times out.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const int64_t mono = clock_->MonotonicMs();
     for (int64_t half : final_waits_) {
       auto ids = in_flight_by_half_.find(half);
@@ -330,13 +330,13 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
     std::shared_ptr<ProducerChannel> conn = PickChannel(e.producer_group);
     if (!conn) {
       txn_->CheckAborted(e.half_offset);
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       waiting_groups_.insert(e.producer_group);
       continue;
     }
     const uint64_t id = next_request_id_++;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       AddInFlightLocked(id, InFlight{e.half_offset, e.message_id, conn->channel_id(),
                                      clock_->MonotonicMs()});
     }
@@ -350,7 +350,7 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
       spdlog::warn("recording {} transaction checks failed ({}); retrying in {} ms",
                    checks.size(), st.ToString(), kRetryAfterFailureMs);
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         for (const Check& c : checks) {  // never sent: nothing to count
           if (auto it = in_flight_.find(c.id); it != in_flight_.end()) EraseInFlightLocked(it);
         }
@@ -367,7 +367,7 @@ void TxnCoordinator::SendChecks(std::vector<txn::TxnEntry> entries) {
         std::shared_ptr<ProducerChannel> conn = c.conn.lock();
         const bool sendable = half.ok() && conn && !conn->closed();
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           auto it = in_flight_.find(c.id);
           // Forgotten meanwhile: its connection closed (and counted it), or more checks of
           // its transaction went out since.
@@ -396,7 +396,7 @@ void TxnCoordinator::FinalAction(const txn::TxnEntry& e) {
   {
     // A producer did answer, but its end could not be appended then: that answer, not a
     // rollback.
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     auto it = remembered_.find(e.half_offset.value());
     if (it != remembered_.end()) {
       const txn::TxnAction action = it->second;
@@ -443,7 +443,7 @@ void TxnCoordinator::OnAnswer(const ProducerChannel& conn, const CheckAnswer& r)
   LogOffset half = kNoLogOffset;
   std::string message_id;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = in_flight_.find(r.request_id);
     if (it != in_flight_.end() && it->second.conn_id == conn.channel_id()) {
       half = it->second.half;
@@ -467,7 +467,7 @@ void TxnCoordinator::OnAnswer(const ProducerChannel& conn, const CheckAnswer& r)
     }
     half = (*e)->half_offset;
     message_id = (*e)->message_id;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.answers_late;
     // An error reply to a check already counted as failed adds nothing.
     if (!answered) return;
@@ -491,7 +491,7 @@ void TxnCoordinator::OnAnswer(const ProducerChannel& conn, const CheckAnswer& r)
 void TxnCoordinator::ApplyAnswer(LogOffset half, const std::string& message_id,
                                  txn::TxnAction action) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = answering_.find(half.value());
     if (it != answering_.end() && it->second > 1) {
       // Another definitive answer of it is being applied (a producer answering several
@@ -504,7 +504,7 @@ void TxnCoordinator::ApplyAnswer(LogOffset half, const std::string& message_id,
       [this, half, message_id, action](Result<EndOutcome> r) {
         bool retry = false;
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           auto it = answering_.find(half.value());
           if (it != answering_.end() && --it->second <= 0) answering_.erase(it);
           if (r.ok() || AnswerSettledBy(r.status().code())) {
@@ -526,7 +526,7 @@ void TxnCoordinator::ApplyAnswer(LogOffset half, const std::string& message_id,
 
 void TxnCoordinator::NoteAnswerSettled(int64_t half) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (final_waits_.count(half) == 0) return;
   }
   RunChecksSoon();
@@ -569,12 +569,12 @@ bool TxnCoordinator::AnswerPendingLocked(int64_t half) const {
 }
 
 void TxnCoordinator::CountAnswer(int64_t CheckStats::*counter) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++(stats_.*counter);
 }
 
 CheckStats TxnCoordinator::Stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   CheckStats s = stats_;
   s.waiting_groups = static_cast<int64_t>(waiting_groups_.size());
   s.checks_in_flight = static_cast<int64_t>(in_flight_.size());

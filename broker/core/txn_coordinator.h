@@ -49,6 +49,7 @@
 #include "broker/core/config.h"
 #include "broker/core/producer_channel.h"
 #include "broker/core/scheduled_delivery.h"
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "store/store.h"
@@ -156,15 +157,15 @@ class TxnCoordinator {
   void CountAnswer(int64_t CheckStats::*counter);
 
   // In-flight bookkeeping; the caller holds mu_.
-  void AddInFlightLocked(uint64_t id, InFlight f);
-  void EraseInFlightLocked(std::map<uint64_t, InFlight>::iterator it);
+  void AddInFlightLocked(uint64_t id, InFlight f) REQUIRES(mu_);
+  void EraseInFlightLocked(std::map<uint64_t, InFlight>::iterator it) REQUIRES(mu_);
   // Forgets checks older than the answer timeout (counted as failed).
-  void ExpireInFlightLocked(int64_t now_ms);
+  void ExpireInFlightLocked(int64_t now_ms) REQUIRES(mu_);
   // A check of `half` is in flight, or an answer of it is being applied.
-  bool AnswerPendingLocked(int64_t half) const;
+  bool AnswerPendingLocked(int64_t half) const REQUIRES(mu_);
   // Releases the final-action holds of transactions with no answer pending any more (they
   // are due: this round takes them again); true if there were any.
-  bool ReleaseFinalWaitsLocked();
+  bool ReleaseFinalWaitsLocked() REQUIRES(mu_);
   // Something about `half` changed: if its final action waits, look again.
   void NoteAnswerSettled(int64_t half);
 
@@ -178,7 +179,7 @@ class TxnCoordinator {
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   std::function<bool(const store::Record&)> topic_exists_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   bool stopped_ GUARDED_BY(mu_) = false;
   uint64_t armed_id_ GUARDED_BY(mu_) = 0;      // volatile timer id; 0 = not armed
   int64_t armed_at_ GUARDED_BY(mu_) = 0;
