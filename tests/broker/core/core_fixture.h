@@ -70,6 +70,13 @@ class CoreTest : public ::testing::Test {
 
   MessageService& messages() { return core_->messages(); }
   AdminService& admin() { return core_->admin(); }
+  // Creates a topic and waits until its record is durable.
+  Status CreateTopic(const std::string& name, uint32_t queues) {
+    std::promise<Status> done;
+    admin().CreateTopic(name, queues,
+                        [&done](Result<TopicInfo> info) { done.set_value(info.status()); });
+    return done.get_future().get();
+  }
 
   static SendMessage Message(const std::string& topic, const std::string& id,
                              std::string body = "body") {

@@ -15,7 +15,7 @@ namespace {
 class MaintenanceTest : public CoreTest {};
 
 TEST_F(MaintenanceTest, FlushAndRetentionRunWhileTheNetworkThreadsAreBusy) {
-  ASSERT_TRUE(admin().CreateTopic("orders", 1).ok());
+  ASSERT_TRUE(CreateTopic("orders", 1).ok());
   ASSERT_TRUE(SendOne(Message("orders", "m-1")).status.ok());
   auto waiter = std::make_shared<FakeWaiter>();
   ReceiveCommand rc;

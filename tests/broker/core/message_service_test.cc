@@ -12,7 +12,7 @@ class MessageServiceTest : public CoreTest {
  protected:
   void SetUp() override {
     CoreTest::SetUp();
-    ASSERT_TRUE(admin().CreateTopic("orders", 4).ok());
+    ASSERT_TRUE(CreateTopic("orders", 4).ok());
   }
 };
 

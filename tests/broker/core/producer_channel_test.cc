@@ -50,7 +50,7 @@ class ProducerChannelTest : public CoreTest {
   void SetUp() override {
     config_.txn_check_timeout_ms = 1000;
     CoreTest::SetUp();
-    ASSERT_TRUE(admin().CreateTopic("orders", 1).ok());
+    ASSERT_TRUE(CreateTopic("orders", 1).ok());
   }
 
   std::shared_ptr<FakeChannel> Producer(const std::string& group) {

@@ -106,7 +106,7 @@ class ReceiveLockTest : public CoreTest {
 };
 
 TEST_F(ReceiveLockTest, AckOfTheGroupGoesThroughWhileAReceiveWaitsOnTheDisk) {
-  ASSERT_TRUE(admin().CreateTopic("orders", 1).ok());
+  ASSERT_TRUE(CreateTopic("orders", 1).ok());
   ASSERT_TRUE(SendOne(Message("orders", "m-1")).status.ok());
   ASSERT_TRUE(SendOne(Message("orders", "m-2")).status.ok());
   auto first = std::make_shared<FakeWaiter>();

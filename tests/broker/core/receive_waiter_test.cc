@@ -12,7 +12,7 @@ class ReceiveWaiterTest : public CoreTest {
  protected:
   void SetUp() override {
     CoreTest::SetUp();
-    ASSERT_TRUE(admin().CreateTopic("orders", 2).ok());
+    ASSERT_TRUE(CreateTopic("orders", 2).ok());
   }
 
   static ReceiveCommand Receive(int64_t wait_ms) {
