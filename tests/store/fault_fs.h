@@ -11,13 +11,14 @@
 #include <vector>
 
 #include "common/file_system.h"
+#include "tests/common/forwarding_fs.h"
 
 namespace tidemq::store::testing {
 
-class FaultFileSystem final : public FileSystem {
+class FaultFileSystem final : public tidemq::testing::ForwardingFileSystem {
  public:
   explicit FaultFileSystem(FileSystem* base = FileSystem::Default(), std::string filter = "")
-      : base_(base), filter_(std::move(filter)) {}
+      : ForwardingFileSystem(base), filter_(std::move(filter)) {}
 
   // n successful calls from now, then every call fails. -1: never fail.
   void FailWritesAfter(int n) { writes_left_ = n; }
@@ -35,62 +36,41 @@ class FaultFileSystem final : public FileSystem {
     if ((filter_.empty() || path.find(filter_) != std::string::npos) && Take(&opens_left_)) {
       return Status(code_.load(), "injected open failure on " + path);
     }
-    auto file = base_->Open(path, create);
+    auto file = base()->Open(path, create);
     if (!file.ok()) return file.status();
     bool faulty = filter_.empty() || path.find(filter_) != std::string::npos;
     if (!faulty) return file;
     return std::unique_ptr<File>(new FaultFile(this, std::move(file).value()));
   }
-  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
-    return base_->ListDir(dir);
-  }
-  bool Exists(const std::string& path) override { return base_->Exists(path); }
-  Status Remove(const std::string& path) override { return base_->Remove(path); }
-  Status RemoveAll(const std::string& path) override { return base_->RemoveAll(path); }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return base_->Rename(from, to);
-  }
-  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
   Status DiskUsage(const std::string& path, uint64_t* free_bytes, uint64_t* total) override {
     if (fake_free_.load() >= 0) {
       *free_bytes = static_cast<uint64_t>(fake_free_.load());
       *total = static_cast<uint64_t>(fake_total_.load());
       return Status::Ok();
     }
-    return base_->DiskUsage(path, free_bytes, total);
+    return base()->DiskUsage(path, free_bytes, total);
   }
 
  private:
-  class FaultFile final : public File {
+  class FaultFile final : public tidemq::testing::ForwardingFile {
    public:
-    FaultFile(FaultFileSystem* fs, std::unique_ptr<File> base) : fs_(fs), base_(std::move(base)) {}
+    FaultFile(FaultFileSystem* fs, std::unique_ptr<File> base)
+        : ForwardingFile(std::move(base)), fs_(fs) {}
     Status Write(uint64_t offset, std::string_view data) override {
       if (Take(&fs_->writes_left_)) {
         return Status(fs_->code_.load(), "injected write failure on " + path());
       }
-      return base_->Write(offset, data);
-    }
-    Status Read(uint64_t offset, size_t n, std::string* out) const override {
-      return base_->Read(offset, n, out);
-    }
-    Status ReadExact(uint64_t offset, size_t n, char* dst) const override {
-      return base_->ReadExact(offset, n, dst);
+      return ForwardingFile::Write(offset, data);
     }
     Status Sync() override {
       if (Take(&fs_->syncs_left_)) {
         return Status(fs_->code_.load(), "injected fdatasync failure on " + path());
       }
-      return base_->Sync();
+      return ForwardingFile::Sync();
     }
-    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
-    Status Allocate(uint64_t size) override { return base_->Allocate(size); }
-    Result<uint64_t> Size() const override { return base_->Size(); }
-    const std::string& path() const override { return base_->path(); }
 
    private:
     FaultFileSystem* fs_;
-    std::unique_ptr<File> base_;
   };
 
   // True when this call must fail: the budget is exhausted (it stays at 0).
@@ -101,7 +81,6 @@ class FaultFileSystem final : public FileSystem {
     return v == 0;
   }
 
-  FileSystem* base_;
   std::string filter_;
   std::atomic<int> writes_left_{-1};
   std::atomic<int> syncs_left_{-1};

@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "tests/broker/core/core_fixture.h"
+#include "tests/common/forwarding_fs.h"
 
 namespace tidemq::broker {
 namespace {
@@ -16,11 +16,13 @@ namespace {
 // that reader only). Everything else goes to the real file system.
 thread_local bool t_gated = false;
 
-class GateFileSystem final : public FileSystem {
+class GateFileSystem final : public tidemq::testing::ForwardingFileSystem {
  public:
+  GateFileSystem() : ForwardingFileSystem(FileSystem::Default()) {}
+
   void Open() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       open_ = true;
     }
     cv_.notify_all();
@@ -28,62 +30,39 @@ class GateFileSystem final : public FileSystem {
   bool blocked() const { return blocked_.load(); }
 
   Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override {
-    auto file = base_->Open(path, create);
+    auto file = base()->Open(path, create);
     if (!file.ok()) return file.status();
     return std::unique_ptr<File>(new GateFile(this, std::move(file).value()));
   }
-  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
-    return base_->ListDir(dir);
-  }
-  bool Exists(const std::string& path) override { return base_->Exists(path); }
-  Status Remove(const std::string& path) override { return base_->Remove(path); }
-  Status RemoveAll(const std::string& path) override { return base_->RemoveAll(path); }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return base_->Rename(from, to);
-  }
-  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
-  Status DiskUsage(const std::string& path, uint64_t* free_bytes, uint64_t* total) override {
-    return base_->DiskUsage(path, free_bytes, total);
-  }
 
  private:
-  class GateFile final : public File {
+  class GateFile final : public tidemq::testing::ForwardingFile {
    public:
-    GateFile(GateFileSystem* fs, std::unique_ptr<File> base) : fs_(fs), base_(std::move(base)) {}
-    Status Write(uint64_t offset, std::string_view data) override {
-      return base_->Write(offset, data);
-    }
+    GateFile(GateFileSystem* fs, std::unique_ptr<File> base)
+        : ForwardingFile(std::move(base)), fs_(fs) {}
     Status Read(uint64_t offset, size_t n, std::string* out) const override {
       fs_->Wait();
-      return base_->Read(offset, n, out);
+      return ForwardingFile::Read(offset, n, out);
     }
     Status ReadExact(uint64_t offset, size_t n, char* dst) const override {
       fs_->Wait();
-      return base_->ReadExact(offset, n, dst);
+      return ForwardingFile::ReadExact(offset, n, dst);
     }
-    Status Sync() override { return base_->Sync(); }
-    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
-    Status Allocate(uint64_t size) override { return base_->Allocate(size); }
-    Result<uint64_t> Size() const override { return base_->Size(); }
-    const std::string& path() const override { return base_->path(); }
 
    private:
     GateFileSystem* fs_;
-    std::unique_ptr<File> base_;
   };
 
   void Wait() {
     if (!t_gated) return;
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     blocked_ = true;
-    cv_.wait(lock, [this] { return open_; });
+    while (!open_) cv_.wait(lock);
   }
 
-  FileSystem* base_ = FileSystem::Default();
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool open_ GUARDED_BY(mu_) = false;
   std::atomic<bool> blocked_{false};
 };
 
