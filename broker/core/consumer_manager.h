@@ -1,8 +1,8 @@
 // Broker-managed consumption (shared/DESIGN.md 2.4): consumer groups, leases, acks, nacks,
 // committed offsets, FIFO and broadcasting.
 //
-// Per (group, topic, queue[, client for broadcasting]) the manager keeps:
-//   committed  every offset below it is acked (persisted as "offset/..." in store metadata)
+// Per (group, topic, queue[, client for broadcasting]) the manager keeps (QueueState):
+//   committed  every offset below it is acked (persisted in "offset/..." records)
 //   next       the smallest offset never delivered
 //   inflight   delivered, leased, not yet acked: offset -> lease (deadline, lease id, attempt)
 //   retry      to deliver again in place: offset -> when (released, FIFO / broadcast retries)

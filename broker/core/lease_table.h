@@ -6,7 +6,7 @@
 // index (it points at QueueStates it does not own; a queue state leaves with
 // RemoveQueue). Not thread-safe: the group's mutex (ConsumerManager's Group::mu) guards it,
 // like the queue states; called on network threads (receive, ack, nack, release, lease
-// change), the io_context (expiry) and the store's writer thread (none: moves end no lease).
+// change, topic deletion) and on the io_context (expiry, ConsumerManager::OnTimer).
 //
 // Wakeup: the one volatile timer the consumer manager asks for — the earliest lease deadline
 // or in-place retry — through a callback `arm(monotonic_ms)` (the broker core arms a timer of
