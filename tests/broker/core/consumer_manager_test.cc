@@ -23,6 +23,11 @@ class ConsumerManagerTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/tidemq-consumers-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
+    Open();
+    ASSERT_TRUE(topics_->Create("orders", 1, clock_.NowMs()).ok());
+  }
+  // Opens the store, the topics and the consumer manager over dir_ (again: a restart).
+  void Open() {
     store::StoreOptions so;
     so.data_dir = dir_;
     so.segment_bytes = 1 << 20;
@@ -35,7 +40,14 @@ class ConsumerManagerTest : public ::testing::Test {
     consumers_->SetWakeup([this](int64_t at) { armed_.push_back(at); });
     consumers_->SetReadyNotifier([this](const std::string& topic) { ready_.push_back(topic); });
     ASSERT_TRUE(consumers_->Load().ok());
-    ASSERT_TRUE(topics_->Create("orders", 1, clock_.NowMs()).ok());
+  }
+  // A clean stop (offsets flushed, store closed) and a start over the same directory.
+  void Restart() {
+    ASSERT_TRUE(consumers_->FlushOffsets(/*wait=*/true).ok());
+    consumers_.reset();
+    topics_.reset();
+    store_.reset();
+    Open();
   }
   void TearDown() override {
     consumers_.reset();
@@ -207,6 +219,62 @@ TEST_F(ConsumerManagerTest, TagFilterSettlesWhatItSkips) {
   EXPECT_EQ(Committed(), 1);
   ASSERT_TRUE(consumers_->Ack("g", (*d)[0].receipt).ok());
   EXPECT_EQ(Committed(), 3);
+}
+
+TEST_F(ConsumerManagerTest, OffsetsAndAttemptsSurviveARestartButHandlesDoNot) {
+  Group();
+  Send(3);
+  auto d = Receive();
+  ASSERT_EQ(d.size(), 3u);
+  ASSERT_TRUE(consumers_->Ack("g", d[0].receipt).ok());
+  ASSERT_TRUE(consumers_->Ack("g", d[2].receipt).ok());
+  const uint64_t epoch = consumers_->epoch();
+  Restart();
+  EXPECT_EQ(consumers_->epoch(), epoch + 1);
+  EXPECT_EQ(Committed(), 1);
+  // A handle of the earlier run settles nothing.
+  EXPECT_FALSE(consumers_->Ack("g", d[1].receipt).ok());
+  auto again = Receive();
+  // Offset 1 (unacked) and 2 (acked, but above committed: at-least-once) come again, and
+  // their attempts go on.
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].queue_offset, 1);
+  EXPECT_EQ(again[0].attempt, 2u);
+  EXPECT_EQ(again[1].queue_offset, 2);
+  EXPECT_EQ(again[1].attempt, 2u);
+  auto groups = consumers_->ListGroups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].max_attempts, 3u);
+  EXPECT_EQ(groups[0].retry, *RetryPolicy::Parse("1s,5s"));
+}
+
+TEST_F(ConsumerManagerTest, DeletedGroupStaysDeletedAndItsOffsetsDoNotComeBack) {
+  Group();
+  Send(2);
+  auto d = Receive();
+  ASSERT_EQ(d.size(), 2u);
+  ASSERT_TRUE(consumers_->Ack("g", d[0].receipt).ok());
+  ASSERT_TRUE(consumers_->Ack("g", d[1].receipt).ok());
+  ASSERT_TRUE(consumers_->FlushOffsets(/*wait=*/true).ok());
+  ASSERT_TRUE(consumers_->DeleteGroup("g").ok());
+  EXPECT_EQ(consumers_->DeleteGroup("g").code(), Code::kGroupNotFound);
+  Restart();
+  EXPECT_TRUE(consumers_->ListGroups().empty());
+  Group();  // created again: it starts at the oldest stored message
+  EXPECT_EQ(Receive().size(), 2u);
+}
+
+TEST_F(ConsumerManagerTest, ChangingTheModeOfAGroupIsRefused) {
+  Group();
+  GroupConfig c;
+  c.name = "g";
+  c.fifo = true;
+  EXPECT_EQ(consumers_->CreateGroup(c).status().code(), Code::kFailedPrecondition);
+  c.fifo = false;
+  c.max_attempts = 9;
+  auto updated = consumers_->CreateGroup(c);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->max_attempts, 9u);
 }
 
 }  // namespace
