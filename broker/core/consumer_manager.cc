@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <future>
-#include <nlohmann/json.hpp>
 
 #include "broker/core/retry_copies.h"
 #include "common/names.h"
@@ -13,110 +12,19 @@
 namespace tidemq::broker {
 namespace {
 
-constexpr char kGroupPrefix[] = "group/";
-constexpr char kOffsetPrefix[] = "offset/";
-// The last start epoch (decimal), incremented at every start.
-constexpr char kEpochKey[] = "broker/start_epoch";
-// Bounds of what a stored offsets record may say (anything else is corrupt).
-constexpr uint32_t kMaxStoredAttempts = 1'000'000;
-// Fail()'s delay for a lapsed lease: the lease was the wait, the retry is due at once.
-constexpr int64_t kDueNow = -1;
-
 Status NoSuchGroup(const std::string& name) {
   return Status(Code::kGroupNotFound, "consumer group '" + name + "' does not exist");
 }
 
 }  // namespace
 
-std::string EncodeQueueOffsets(const StoredQueueOffsets& v) {
-  nlohmann::json attempts = nlohmann::json::array();
-  for (const auto& [off, n] : v.attempts) attempts.push_back({off, n});
-  nlohmann::json j = {{"committed", v.committed},
-                      {"next", v.next},
-                      {"attempts", std::move(attempts)},
-                      {"lost", v.lost_to_retention}};
-  return j.dump();
-}
-
-Result<StoredQueueOffsets> DecodeQueueOffsets(std::string_view text) {
-  StoredQueueOffsets v;
-  auto bad = [&] {
-    return Corruption("offsets record '" + std::string(text.substr(0, 64)) + "' is malformed");
-  };
-  // Older brokers wrote the committed offset alone.
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v.committed);
-  if (ec == std::errc() && p == text.data() + text.size()) {
-    if (v.committed < 0) return bad();
-    v.next = v.committed;
-    return v;
-  }
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return bad();
-  auto number = [&](const char* name, int64_t* out) {
-    auto it = j.find(name);
-    if (it == j.end() || !it->is_number_integer()) return false;
-    *out = it->get<int64_t>();
-    return *out >= 0;
-  };
-  if (!number("committed", &v.committed) || !number("next", &v.next) ||
-      !number("lost", &v.lost_to_retention)) {
-    return bad();
-  }
-  auto attempts = j.find("attempts");
-  if (attempts == j.end() || !attempts->is_array()) return bad();
-  for (const auto& pair : *attempts) {
-    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() ||
-        !pair[1].is_number_unsigned()) {
-      return bad();
-    }
-    const int64_t off = pair[0].get<int64_t>();
-    const uint64_t n = pair[1].get<uint64_t>();
-    if (off < 0 || n > kMaxStoredAttempts) return bad();
-    v.attempts[off] = static_cast<uint32_t>(n);
-  }
-  return v;
-}
-
-Result<std::set<std::string>> ParseTagFilter(const std::string& expr) {
-  std::set<std::string> tags;
-  if (expr.empty() || expr == "*") return tags;
-  size_t start = 0;
-  while (true) {
-    size_t bar = expr.find("||", start);
-    std::string tag =
-        expr.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
-    // Surrounding spaces are allowed in expressions ("a || b").
-    tag.erase(0, tag.find_first_not_of(' '));
-    tag.erase(tag.find_last_not_of(' ') + 1);
-    if (tag.empty() || tag == "*") {
-      return InvalidArgument("tag filter '" + expr + "' has an empty or '*' alternative");
-    }
-    RETURN_IF_ERROR(ValidateTag(tag));
-    tags.insert(tag);
-    if (bar == std::string::npos) break;
-    start = bar + 2;
-  }
-  return tags;
-}
-
 ConsumerManager::ConsumerManager(store::Store* store, TopicManager* topics, Clock* clock,
                                  const BrokerConfig& config)
     : store_(store), topics_(topics), clock_(clock), config_(config) {}
 
-std::string ConsumerManager::OffsetKey(const std::string& group, const QueueKey& key) {
-  return std::string(kOffsetPrefix) + group + "/" + std::get<0>(key) + "/" +
-         std::to_string(std::get<1>(key)) + "/" + std::get<2>(key);
-}
-
 void ConsumerManager::PersistGroup(const GroupConfig& c, Durable done) {
-  nlohmann::json j = {{"broadcast", c.broadcast},
-                      {"fifo", c.fifo},
-                      {"max_attempts", c.max_attempts},
-                      {"retry", c.retry.ToString()},
-                      {"fifo_block", c.fifo_block},
-                      {"created_ms", c.created_ms}};
   store::MetaChange change;
-  change.Put(kGroupPrefix + c.name, j.dump());
+  change.Put(kGroupPrefix + c.name, EncodeGroupConfig(c));
   store_->AppendMeta(std::move(change), std::move(done));
 }
 
@@ -141,86 +49,36 @@ Status ConsumerManager::StartEpoch() {
 Status ConsumerManager::Load() {
   RETURN_IF_ERROR(StartEpoch());
   ASSIGN_OR_RETURN(auto groups, store_->ScanMeta(kGroupPrefix));
-  std::unique_lock lock(groups_mu_);
+  WriterLock lock(groups_mu_);
   for (auto& [key, value] : groups) {
-    // Field by field, with their types checked: nlohmann's typed getters throw on a mismatch.
-    auto j = nlohmann::json::parse(value, nullptr, false);
-    auto g = std::make_shared<Group>();
-    g->config.name = key.substr(sizeof(kGroupPrefix) - 1);
-    bool ok = j.is_object() && !g->config.name.empty();
-    auto flag = [&](const char* f, bool* out) {
-      if (!ok) return;
-      auto it = j.find(f);
-      if (it == j.end()) return;
-      if (it->is_boolean()) {
-        *out = it->get<bool>();
-      } else {
-        ok = false;
-      }
-    };
-    flag("broadcast", &g->config.broadcast);
-    flag("fifo", &g->config.fifo);
-    flag("fifo_block", &g->config.fifo_block);
-    std::string retry_text = "ladder";
-    if (ok) {
-      auto attempts = j.find("max_attempts");
-      if (attempts != j.end()) {
-        if (!attempts->is_number_unsigned() || attempts->get<uint64_t>() == 0 ||
-            attempts->get<uint64_t>() > 1000) {
-          ok = false;
-        } else {
-          g->config.max_attempts = static_cast<uint32_t>(attempts->get<uint64_t>());
-        }
-      }
-      auto created = j.find("created_ms");
-      if (created != j.end()) {
-        if (created->is_number_integer()) {
-          g->config.created_ms = created->get<int64_t>();
-        } else {
-          ok = false;
-        }
-      }
-      auto retry = j.find("retry");
-      if (retry != j.end()) {
-        if (retry->is_string()) {
-          retry_text = retry->get<std::string>();
-        } else {
-          ok = false;
-        }
-      }
-    }
-    if (!ok) {
+    Status retry_unreadable;
+    auto config = DecodeGroupConfig(key.substr(sizeof(kGroupPrefix) - 1), value, &retry_unreadable);
+    if (!config.ok()) {
       malformed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("skipping malformed group metadata '{}': '{}'", key, value.substr(0, 128));
       continue;
     }
-    auto retry = RetryPolicy::Parse(retry_text);
-    if (!retry.ok()) {
+    if (!retry_unreadable.ok()) {
       spdlog::warn("group '{}': stored retry policy unreadable ({}); using the default ladder",
-                   g->config.name, retry.status().ToString());
-    } else {
-      g->config.retry = *retry;
+                   config->name, retry_unreadable.ToString());
     }
+    auto g = std::make_shared<Group>();
+    g->config = std::move(config).value();
     groups_[g->config.name] = g;
   }
   ASSIGN_OR_RETURN(auto offsets, store_->ScanMeta(kOffsetPrefix));
   store::MetaChange stale;
   for (auto& [key, value] : offsets) {
-    // offset/<group>/<topic>/<queue>/<client>
-    std::string rest = key.substr(sizeof(kOffsetPrefix) - 1);
-    size_t a = rest.find('/'), b = rest.find('/', a + 1), c = rest.find('/', b + 1);
-    uint32_t queue = 0;
+    auto parsed = ParseOffsetKey(key);
     auto stored = DecodeQueueOffsets(value);
-    if (a == std::string::npos || b == std::string::npos || c == std::string::npos ||
-        !stored.ok() ||
-        std::from_chars(rest.data() + b + 1, rest.data() + c, queue).ec != std::errc()) {
+    if (!parsed.ok() || !stored.ok()) {
       malformed_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("ignoring malformed offset record '{}'", key);
       continue;
     }
-    auto it = groups_.find(rest.substr(0, a));
+    auto it = groups_.find(parsed->first);
     if (it == groups_.end()) continue;  // group deleted; its offsets are stale
-    QueueKey qk{rest.substr(a + 1, b - a - 1), queue, rest.substr(c + 1)};
+    const QueueKey& qk = parsed->second;
     if (!topics_->Find(std::get<0>(qk))) {
       // The topic was deleted (a crash came before its offsets were): they must not apply
       // to a topic created later under the same name.
@@ -229,6 +87,7 @@ Status ConsumerManager::Load() {
       stale.Delete(key);
       continue;
     }
+    MutexLock glock(it->second->mu);
     QueueState& st = it->second->queues[qk];
     st.key = qk;
     st.committed = st.next = stored->committed;
@@ -248,7 +107,7 @@ Status ConsumerManager::CheckQueueRanges() {
   // The highest offset any group passed (committed, or delivered) in each queue.
   std::map<std::pair<std::string, uint32_t>, int64_t> highest;
   for (auto& [_, g] : groups_) {
-    std::lock_guard glock(g->mu);
+    MutexLock glock(g->mu);
     for (auto& [key, st] : g->queues) {
       const std::string& topic = std::get<0>(key);
       const uint32_t queue = std::get<1>(key);
@@ -262,10 +121,11 @@ Status ConsumerManager::CheckQueueRanges() {
     if (passed <= end) continue;
     // The log lost messages the groups had already passed (a truncated tail): new messages
     // must not take those offsets, or the groups would skip them (and their lag lie).
-    spdlog::warn("queue {}:{} ends at offset {} but consumer groups already passed offset {} "
-                 "(messages at offsets {}..{} are gone from the log): the next message of the "
-                 "queue gets offset {}",
-                 queue.first, queue.second, end, passed, end, passed - 1, passed);
+    spdlog::warn(
+        "queue {}:{} ends at offset {} but consumer groups already passed offset {} "
+        "(messages at offsets {}..{} are gone from the log): the next message of the "
+        "queue gets offset {}",
+        queue.first, queue.second, end, passed, end, passed - 1, passed);
     RETURN_IF_ERROR(store_->RaiseNextQueueOffset(queue.first, queue.second, passed));
   }
   return Status::Ok();
@@ -279,40 +139,41 @@ Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config, Durable dur
                            std::to_string(config.max_attempts));
   }
   RETURN_IF_ERROR(config.retry.Validate());
-  std::lock_guard order(persist_mu_);
-  std::unique_lock lock(groups_mu_);
-  if (auto it = groups_.find(config.name); it != groups_.end()) {
-    GroupConfig& existing = it->second->config;
-    if (existing.broadcast != config.broadcast || existing.fifo != config.fifo) {
-      return Status(Code::kFailedPrecondition,
-                    "group '" + config.name + "' exists as " +
-                        (existing.broadcast ? "broadcasting" : "clustering") +
-                        (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
-    }
-    GroupConfig updated;
-    {
-      std::lock_guard glock(it->second->mu);
-      updated = existing;
-      updated.max_attempts = config.max_attempts;
-      updated.retry = config.retry;
-      updated.fifo_block = config.fifo_block;
-      existing = updated;
-    }
-    lock.unlock();
-    PersistGroup(updated, std::move(durable));
-    return updated;
-  }
-  config.created_ms = clock_->NowMs();
+  MutexLock order(persist_mu_);
   auto g = std::make_shared<Group>();
-  g->config = config;
-  groups_[config.name] = g;
-  lock.unlock();
+  std::optional<GroupConfig> updated;
+  {
+    WriterLock lock(groups_mu_);
+    if (auto it = groups_.find(config.name); it != groups_.end()) {
+      GroupConfig& existing = it->second->config;
+      if (existing.broadcast != config.broadcast || existing.fifo != config.fifo) {
+        return Status(Code::kFailedPrecondition,
+                      "group '" + config.name + "' exists as " +
+                          (existing.broadcast ? "broadcasting" : "clustering") +
+                          (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
+      }
+      MutexLock glock(it->second->mu);
+      updated = existing;
+      updated->max_attempts = config.max_attempts;
+      updated->retry = config.retry;
+      updated->fifo_block = config.fifo_block;
+      existing = *updated;
+    } else {
+      config.created_ms = clock_->NowMs();
+      g->config = config;
+      groups_[config.name] = g;
+    }
+  }
+  if (updated) {
+    PersistGroup(*updated, std::move(durable));
+    return *updated;
+  }
   // A new group whose record could not be stored is gone again (unless replaced meanwhile).
   PersistGroup(config, [this, g, durable = std::move(durable)](const Status& st) {
     if (!st.ok()) {
       spdlog::error("group '{}': its record could not be stored ({}); it is gone again",
                     g->config.name, st.ToString());
-      std::unique_lock lock(groups_mu_);
+      WriterLock lock(groups_mu_);
       if (auto it = groups_.find(g->config.name); it != groups_.end() && it->second == g) {
         groups_.erase(it);
       }
@@ -323,10 +184,10 @@ Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config, Durable dur
 }
 
 Status ConsumerManager::DeleteGroup(const std::string& name, Durable durable) {
-  std::lock_guard order(persist_mu_);
+  MutexLock order(persist_mu_);
   std::shared_ptr<Group> g;
   {
-    std::unique_lock lock(groups_mu_);
+    WriterLock lock(groups_mu_);
     auto it = groups_.find(name);
     if (it == groups_.end()) return NoSuchGroup(name);
     g = it->second;
@@ -335,7 +196,7 @@ Status ConsumerManager::DeleteGroup(const std::string& name, Durable durable) {
   store::MetaChange change;
   change.Delete(kGroupPrefix + name);
   {
-    std::lock_guard glock(g->mu);
+    MutexLock glock(g->mu);
     for (const auto& [key, _] : g->queues) change.Delete(OffsetKey(name, key));
   }
   store_->AppendMeta(std::move(change), [name, durable = std::move(durable)](const Status& st) {
@@ -348,16 +209,16 @@ Status ConsumerManager::DeleteGroup(const std::string& name, Durable durable) {
 }
 
 std::vector<GroupConfig> ConsumerManager::ListGroups() const {
-  std::shared_lock lock(groups_mu_);
+  ReaderLock lock(groups_mu_);
   std::vector<GroupConfig> out;
   for (const auto& [_, g] : groups_) out.push_back(g->config);
   return out;
 }
 
 Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const {
-  ASSIGN_OR_RETURN(auto g, FindGroup(name, /*create=*/false));
+  ASSIGN_OR_RETURN(auto g, FindGroup(name));
   GroupInfo info;
-  std::lock_guard lock(g->mu);
+  MutexLock lock(g->mu);
   info.config = g->config;
   info.retried = g->retried.load(std::memory_order_relaxed);
   info.dead_lettered = g->dead_lettered.load(std::memory_order_relaxed);
@@ -403,10 +264,10 @@ Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const 
   return info;
 }
 
-Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(const std::string& name,
-                                                                           bool create) const {
+Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(
+    const std::string& name) const {
   {
-    std::shared_lock lock(groups_mu_);
+    ReaderLock lock(groups_mu_);
     auto it = groups_.find(name);
     if (it != groups_.end()) return it->second;
   }
@@ -414,9 +275,17 @@ Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(const
   return NoSuchGroup(name);
 }
 
+std::vector<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::AllGroups() const {
+  ReaderLock lock(groups_mu_);
+  std::vector<std::shared_ptr<Group>> out;
+  out.reserve(groups_.size());
+  for (const auto& [_, g] : groups_) out.push_back(g);
+  return out;
+}
+
 Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindOrCreateGroup(
     const std::string& name) {
-  auto found = FindGroup(name, false);
+  auto found = FindGroup(name);
   if (found.ok() || found.status().code() != Code::kGroupNotFound || !config_.auto_create_groups) {
     if (!found.ok() && found.status().code() == Code::kGroupNotFound) {
       return Status(
@@ -432,10 +301,10 @@ Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindOrCreateGro
   auto created = CreateGroup(c);
   if (!created.ok()) return created.status();
   spdlog::info("created consumer group '{}' on its first receive", name);
-  return FindGroup(name, false);
+  return FindGroup(name);
 }
 
-ConsumerManager::QueueState& ConsumerManager::StateFor(Group& g, const QueueKey& key) {
+QueueState& ConsumerManager::StateFor(Group& g, const QueueKey& key) {
   auto it = g.queues.find(key);
   if (it != g.queues.end()) return it->second;
   // A queue this group has never consumed starts at the oldest stored message.
@@ -446,71 +315,37 @@ ConsumerManager::QueueState& ConsumerManager::StateFor(Group& g, const QueueKey&
   return st;
 }
 
-void ConsumerManager::AdvanceCommitted(QueueState& st) {
-  while (!st.acked.empty() && *st.acked.begin() == st.committed) {
-    st.acked.erase(st.acked.begin());
-    ++st.committed;
-  }
-  st.dirty = true;
-}
-
-void ConsumerManager::MarkAcked(QueueState& st, int64_t off) {
-  if (off < st.committed) return;
-  st.acked.insert(off);
-  AdvanceCommitted(st);
-}
-
-void ConsumerManager::MarkRangeAcked(QueueState& st, int64_t from, int64_t to) {
-  from = std::max(from, st.committed);
-  if (from >= to) return;
-  if (from == st.committed) {
-    st.committed = to;
-    st.acked.erase(st.acked.begin(), st.acked.lower_bound(to));
-  } else {
-    for (int64_t o = from; o < to; ++o) st.acked.insert(o);
-  }
-  AdvanceCommitted(st);
-}
-
 int64_t ConsumerManager::SkipDeleted(Group& g, QueueState& st, int64_t min) {
-  st.next = std::max(st.next, min);
-  if (st.committed >= min) return 0;
+  const int64_t from = st.committed;
+  const int64_t lost = st.SkipTo(min);
   const std::string& topic = std::get<0>(st.key);
   const uint32_t queue = std::get<1>(st.key);
-  const int64_t from = st.committed;
-  // Neither acked nor in a consumer's hands (leased, or being copied for a retry): lost.
-  int64_t lost = min - from;
-  lost -= std::distance(st.acked.begin(), st.acked.lower_bound(min));
-  lost -= std::distance(st.inflight.lower_bound(from), st.inflight.lower_bound(min));
-  lost -= std::distance(st.moving.lower_bound(from), st.moving.lower_bound(min));
-  st.retry.erase(st.retry.begin(), st.retry.lower_bound(min));
-  std::erase_if(st.attempts, [&](const auto& a) {
-    return a.first < min && !st.inflight.count(a.first) && !st.moving.count(a.first);
-  });
-  MarkRangeAcked(st, from, min);
   if (lost <= 0) return 0;
   if (IsRetryTopic(topic)) {
     // One retry queue serves every topic the group consumes, and this state reads it for one
     // of them: which of the deleted copies were its own is unknown. Logged, not counted.
-    spdlog::warn("group '{}': retry copies at {}:{} offsets {}..{} were deleted by retention "
-                 "before being delivered again",
-                 g.config.name, topic, queue, from, min - 1);
+    spdlog::warn(
+        "group '{}': retry copies at {}:{} offsets {}..{} were deleted by retention "
+        "before being delivered again",
+        g.config.name, topic, queue, from, min - 1);
     return 0;
   }
   st.lost += lost;
   lost_to_retention_.fetch_add(lost, std::memory_order_relaxed);
-  spdlog::warn("group '{}': {} messages of {}:{} (offsets {}..{}) were deleted by retention "
-               "before the group consumed them ({} so far in this queue)",
-               g.config.name, lost, topic, queue, from, min - 1, st.lost);
+  spdlog::warn(
+      "group '{}': {} messages of {}:{} (offsets {}..{}) were deleted by retention "
+      "before the group consumed them ({} so far in this queue)",
+      g.config.name, lost, topic, queue, from, min - 1, st.lost);
   return lost;
 }
 
 bool ConsumerManager::IsStaleCopy(const Group& g, const store::Record& copy, LogOffset at) {
   if (topics_->IsCurrent(copy)) return false;
   topics_->CountStale();
-  spdlog::warn("group '{}': retry copy of message {} (log offset {}) dropped: topic '{}' was "
-               "deleted, or deleted and created again, since the message failed",
-               g.config.name, copy.message_id, at.value(), ReadRetryInfo(copy).original_topic);
+  spdlog::warn(
+      "group '{}': retry copy of message {} (log offset {}) dropped: topic '{}' was "
+      "deleted, or deleted and created again, since the message failed",
+      g.config.name, copy.message_id, at.value(), ReadRetryInfo(copy).original_topic);
   return true;
 }
 
@@ -525,44 +360,43 @@ void ConsumerManager::NoteUnreadable(const Group& g, QueueState& st, int64_t off
       st.dirty = true;
       lost_to_retention_.fetch_add(1, std::memory_order_relaxed);
     }
-    spdlog::warn("group '{}': {}:{}@{} (log offset {}) was deleted by retention before the "
-                 "group consumed it",
-                 g.config.name, topic, queue, off, at.value());
+    spdlog::warn(
+        "group '{}': {}:{}@{} (log offset {}) was deleted by retention before the "
+        "group consumed it",
+        g.config.name, topic, queue, off, at.value());
     return;
   }
   damaged_skipped_.fetch_add(1, std::memory_order_relaxed);
-  spdlog::error("group '{}': skipping {}:{}@{}: its record at log offset {} cannot be read "
-                "({}); counted in messages_damaged_skipped",
-                g.config.name, topic, queue, off, at.value(), why.ToString());
+  spdlog::error(
+      "group '{}': skipping {}:{}@{}: its record at log offset {} cannot be read "
+      "({}); counted in messages_damaged_skipped",
+      g.config.name, topic, queue, off, at.value(), why.ToString());
 }
 
 ConsumerManager::Claim ConsumerManager::ClaimOffset(Group& g, QueueState& st, int64_t off,
-                                                   LogOffset log_offset, uint32_t size,
-                                                   int64_t lease_ms, int64_t now) {
+                                                    LogOffset log_offset, uint32_t size,
+                                                    int64_t lease_ms, int64_t now) {
   // Deliveries of earlier copies (retry topics: added when the record is read) plus this
   // queue's own; one of an earlier broker run that left no count counts once.
-  auto count = st.attempts.try_emplace(off, off < st.delivered_before ? 1u : 0u).first;
-  const uint32_t attempt = ++count->second;
-  st.dirty = true;  // the count is persisted with the offsets
+  const uint32_t attempt = st.CountDelivery(off);
   const uint64_t lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const int64_t deadline = now + lease_ms;
-  st.inflight[off] = Lease{deadline, lease_id, attempt, log_offset};
-  g.deadlines.emplace(deadline, &st, off);
-  NoteWake(deadline);
+  g.leases.Grant(st, off, Lease{deadline, lease_id, attempt, log_offset});
+  wakeup_.Note(deadline);
   return Claim{off, log_offset, size, lease_id};
 }
 
 bool ConsumerManager::ConfirmClaim(Group& g, QueueState& st, const Claim& c,
-                                   Result<store::Record> rec, const std::set<std::string>& tags,
+                                   Result<store::Record> rec, const TagFilter& filter,
                                    const std::string& subscription, std::vector<Delivery>* out) {
   auto lease = st.inflight.find(c.offset);
   // Lapsed meanwhile (only a clock jump past the whole lease can do it): the lapse made it a
   // retry already.
   if (lease == st.inflight.end() || lease->second.lease_id != c.lease_id) return false;
-  auto drop = [&] {
-    EndLease(g, st, lease);
+  auto drop = [&]() REQUIRES(g.mu) {
+    g.leases.End(st, lease);
     st.attempts.erase(c.offset);
-    MarkAcked(st, c.offset);
+    st.MarkAcked(c.offset);
     return false;
   };
   if (!rec.ok()) {
@@ -570,7 +404,7 @@ bool ConsumerManager::ConfirmClaim(Group& g, QueueState& st, const Claim& c,
     NoteUnreadable(g, st, c.offset, c.log_offset, rec.status());
     return drop();
   }
-  if (!tags.empty() && !tags.count(rec->tag)) return drop();  // a tag-hash collision
+  if (!filter.Matches(rec->tag)) return drop();  // a tag-hash collision
   // A retry topic's queue is read per subscribed topic: copies of other topics are not ours.
   if (!subscription.empty() && ReadRetryInfo(*rec).original_topic != subscription) return drop();
   if (!subscription.empty() && IsStaleCopy(g, *rec, c.log_offset)) return drop();
@@ -582,18 +416,16 @@ bool ConsumerManager::ConfirmClaim(Group& g, QueueState& st, const Claim& c,
   d.queue_offset = c.offset;
   d.log_offset = c.log_offset;
   d.attempt = lease->second.attempt;
-  d.receipt = EncodeReceipt(Receipt{epoch_, std::get<0>(key), std::get<1>(key), c.offset,
-                                    c.lease_id, std::get<2>(key)});
+  d.receipt = EncodeReceipt(
+      Receipt{epoch_, std::get<0>(key), std::get<1>(key), c.offset, c.lease_id, std::get<2>(key)});
   out->push_back(std::move(d));
   delivered_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& lock,
-                                       const QueueKey& key, const std::set<uint32_t>& tag_hashes,
-                                       const std::set<std::string>& tags, const ReceiveArgs& args,
-                                       int64_t now, std::vector<Delivery>* out,
-                                       BatchBytes* bytes) {
+void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key, const TagFilter& filter,
+                                       const ReceiveArgs& args, int64_t now,
+                                       std::vector<Delivery>* out, BatchBytes* bytes) {
   const bool fifo = g.config.fifo;
   const std::string& topic = std::get<0>(key);
   const uint32_t queue = std::get<1>(key);
@@ -605,8 +437,8 @@ void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& l
   // The lock is released around every read of the consume queue or the log (each a pread):
   // what this receive takes is claimed (leased) first, so no other receive takes it meanwhile,
   // and the queue state is looked up again after each read (a deleted topic drops it).
-  auto relock = [&]() -> QueueState* {
-    lock.lock();
+  auto relock = [&]() ACQUIRE(g.mu) -> QueueState* {
+    g.mu.lock();
     auto it = g.queues.find(key);
     return it == g.queues.end() ? nullptr : &it->second;
   };
@@ -625,7 +457,7 @@ void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& l
       bytes->full = true;
       return false;
     };
-    auto claim = [&](int64_t off, LogOffset log_offset, uint32_t size) {
+    auto claim = [&](int64_t off, LogOffset log_offset, uint32_t size) REQUIRES(g.mu) {
       claims.push_back(ClaimOffset(g, *st, off, log_offset, size, args.lease_ms, now));
       bytes->used += size + kDeliveryOverheadBytes;
     };
@@ -648,7 +480,7 @@ void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& l
       it = st->retry.erase(it);
     }
     if (!due.empty()) {
-      lock.unlock();
+      g.mu.unlock();
       std::vector<Result<std::vector<store::QueueEntry>>> entries;
       entries.reserve(due.size());
       for (const auto& [off, _] : due) entries.push_back(store_->ReadQueue(topic, queue, off, 1));
@@ -656,11 +488,11 @@ void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& l
       for (size_t i = 0; i < due.size(); ++i) {
         const int64_t off = due[i].first;
         // Settled meanwhile (retention moved the queue past it).
-        if (off < st->committed || st->acked.count(off)) continue;
+        if (st->IsAcked(off)) continue;
         const auto& e = entries[i];
         if (!e.ok() || e->empty() || e->front().queue_offset != off) {
           st->attempts.erase(off);
-          MarkAcked(*st, off);
+          st->MarkAcked(off);
           continue;
         }
         if (stop || !fits(e->front().size)) {
@@ -677,24 +509,24 @@ void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& l
     while (!stop && out->size() + claims.size() < limit) {
       const size_t want = limit - out->size() - claims.size();
       const int64_t from = st->next;
-      lock.unlock();
+      g.mu.unlock();
       auto entries = store_->ReadQueue(topic, queue, from, std::max<size_t>(want, 16));
       if ((st = relock()) == nullptr) return;
       if (!entries.ok() || entries->empty()) break;
       // Another receive of the group may have taken a FIFO turn meanwhile.
-      if (fifo && claims.empty() && (!st->inflight.empty() || !st->moving.empty() ||
-                                     !st->retry.empty())) {
+      if (fifo && claims.empty() &&
+          (!st->inflight.empty() || !st->moving.empty() || !st->retry.empty())) {
         break;
       }
       for (const store::QueueEntry& e : *entries) {
         if (out->size() + claims.size() >= limit) break;
         if (e.queue_offset < st->next) continue;  // taken by another receive meanwhile
         // Offsets skipped by the read are holes: no message was ever stored there.
-        MarkRangeAcked(*st, st->next, e.queue_offset);
+        st->MarkRangeAcked(st->next, e.queue_offset);
         st->next = e.queue_offset;
-        if (!tag_hashes.empty() && !tag_hashes.count(e.tag_hash)) {
+        if (!filter.MayMatchHash(e.tag_hash)) {
           st->next = e.queue_offset + 1;
-          MarkAcked(*st, e.queue_offset);
+          st->MarkAcked(e.queue_offset);
           continue;
         }
         if (!fits(e.size)) {
@@ -709,14 +541,14 @@ void ConsumerManager::CollectFromQueue(Group& g, std::unique_lock<std::mutex>& l
 
     // 3. The claimed records, read outside the lock, become deliveries (or are settled when
     //    unreadable or not for this subscription after all).
-    lock.unlock();
+    g.mu.unlock();
     std::vector<Result<store::Record>> records;
     records.reserve(claims.size());
     for (const Claim& c : claims) records.push_back(store_->Read(c.log_offset));
     if ((st = relock()) == nullptr) return;
     bool dropped = false;
     for (size_t i = 0; i < claims.size(); ++i) {
-      if (!ConfirmClaim(g, *st, claims[i], std::move(records[i]), tags, subscription, out)) {
+      if (!ConfirmClaim(g, *st, claims[i], std::move(records[i]), filter, subscription, out)) {
         bytes->used -= claims[i].size + kDeliveryOverheadBytes;
         dropped = true;
       }
@@ -741,9 +573,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     RETURN_IF_ERROR(ValidateTopicName(args.topic, /*allow_system=*/true));
     return Status(Code::kTopicNotFound, "topic '" + args.topic + "' does not exist");
   }
-  ASSIGN_OR_RETURN(std::set<std::string> tags, ParseTagFilter(args.tag_filter));
-  std::set<uint32_t> tag_hashes;
-  for (const auto& t : tags) tag_hashes.insert(store::TagHash(t));
+  ASSIGN_OR_RETURN(TagFilter filter, TagFilter::Parse(args.tag_filter));
   ASSIGN_OR_RETURN(auto g, FindOrCreateGroup(args.group));
   if (g->config.broadcast || !args.client_id.empty()) {
     RETURN_IF_ERROR(ValidateClientId(args.client_id.empty() ? "-" : args.client_id));
@@ -756,7 +586,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
 
   std::vector<Delivery> out;
   BatchBytes bytes;
-  std::unique_lock lock(g->mu);
+  MutexLock lock(g->mu);
   int64_t now = clock_->MonotonicMs();
   if (!args.client_id.empty()) g->clients[args.client_id] = clock_->NowMs();
   // The group's retry copies of this topic go first: they are due (the timer put them in the
@@ -765,8 +595,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     if (auto retry = topics_->Find(RetryTopic(args.group))) {
       for (uint32_t q = 0; q < retry->queue_count && out.size() < args.max_messages && !bytes.full;
            ++q) {
-        CollectFromQueue(*g, lock, QueueKey{retry->name, q, args.topic}, tag_hashes, tags,
-                         args, now, &out, &bytes);
+        CollectFromQueue(*g, QueueKey{retry->name, q, args.topic}, filter, args, now, &out, &bytes);
       }
     }
   }
@@ -777,20 +606,19 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   uint32_t start = g->cursor++;
   for (uint32_t i = 0; i < n && out.size() < args.max_messages && !bytes.full; ++i) {
     QueueKey key{args.topic, (start + i) % n, client};
-    CollectFromQueue(*g, lock, key, tag_hashes, tags, args, now, &out, &bytes);
+    CollectFromQueue(*g, key, filter, args, now, &out, &bytes);
   }
   return out;
 }
 
-Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
+Result<QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
   if (r.epoch != epoch_) {
     return EarlierRunReceipt(r.epoch < epoch_ ? "its start epoch is " + std::to_string(r.epoch) +
                                                     ", this run's is " + std::to_string(epoch_)
                                               : "its start epoch " + std::to_string(r.epoch) +
                                                     " is not this run's " + std::to_string(epoch_));
   }
-  std::string client =
-      g.config.broadcast || IsRetryTopic(r.topic) ? r.client_id : std::string();
+  std::string client = g.config.broadcast || IsRetryTopic(r.topic) ? r.client_id : std::string();
   auto it = g.queues.find(QueueKey{r.topic, r.queue_id, client});
   if (it == g.queues.end()) {
     return Status(Code::kReceiptInvalid,
@@ -814,13 +642,13 @@ Result<ConsumerManager::QueueState*> ConsumerManager::CheckReceipt(Group& g, con
 
 Status ConsumerManager::Ack(const std::string& group, const std::string& receipt) {
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
-  ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
+  ASSIGN_OR_RETURN(auto g, FindGroup(group));
   {
-    std::lock_guard lock(g->mu);
+    MutexLock lock(g->mu);
     ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
-    EndLease(*g, *st, st->inflight.find(r.queue_offset));
+    g->leases.End(*st, st->inflight.find(r.queue_offset));
     st->attempts.erase(r.queue_offset);
-    MarkAcked(*st, r.queue_offset);
+    st->MarkAcked(r.queue_offset);
   }
   acked_.fetch_add(1, std::memory_order_relaxed);
   // A FIFO queue's next message is deliverable now: wake its long-polling receivers.
@@ -828,37 +656,19 @@ Status ConsumerManager::Ack(const std::string& group, const std::string& receipt
   return Status::Ok();
 }
 
-ConsumerManager::Lease ConsumerManager::EndLease(Group& g, QueueState& st,
-                                                 std::map<int64_t, Lease>::iterator it) {
-  Lease lease = it->second;
-  g.deadlines.erase(Deadline{lease.deadline_ms, &st, it->first});
-  st.inflight.erase(it);
-  return lease;
-}
-
 std::optional<ConsumerManager::Move> ConsumerManager::Fail(const std::shared_ptr<Group>& g,
                                                            QueueState& st, int64_t off,
                                                            const Lease& lease, int64_t delay_ms,
                                                            int64_t now) {
-  const GroupConfig& c = g->config;
-  const bool exhausted = lease.attempt >= c.max_attempts;
-  if (delay_ms == kDueNow) {
-    delay_ms = 0;
-  } else if (delay_ms <= 0) {
-    delay_ms = c.retry.DelayMs(lease.attempt);
-  }
-  if (exhausted && !(c.fifo && c.fifo_block)) {
-    st.moving.insert(off);
-    return Move{g, st.key, off, lease.log_offset, lease.attempt, 0, /*dead=*/true, nullptr};
-  }
-  if (c.fifo || c.broadcast) {
-    // In place: a FIFO queue waits for it; a broadcasting member has its own offsets.
-    st.retry[off] = now + delay_ms;
-    NoteWake(now + delay_ms);
+  const FailureDecision d = DecideFailure(g->config, lease.attempt, delay_ms);
+  if (d.kind == FailureDecision::kRetryInPlace) {
+    st.retry[off] = now + d.delay_ms;
+    wakeup_.Note(now + d.delay_ms);
     return std::nullopt;
   }
+  const bool dead = d.kind == FailureDecision::kDeadLetter;
   st.moving.insert(off);
-  return Move{g, st.key, off, lease.log_offset, lease.attempt, delay_ms, /*dead=*/false, nullptr};
+  return Move{g, st.key, off, lease.log_offset, lease.attempt, d.delay_ms, dead, nullptr};
 }
 
 void ConsumerManager::Nack(const std::string& group, const std::vector<std::string>& receipts,
@@ -869,7 +679,7 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
     }
     return;
   }
-  auto g = FindGroup(group, false);
+  auto g = FindGroup(group);
   if (!g.ok()) {
     for (size_t i = 0; i < receipts.size(); ++i) done(i, g.status());
     return;
@@ -877,7 +687,7 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
   std::vector<Move> moves;
   std::vector<std::pair<size_t, Status>> settled;  // answered without a copy
   {
-    std::lock_guard lock((*g)->mu);
+    MutexLock lock((*g)->mu);
     const int64_t now = clock_->MonotonicMs();
     for (size_t i = 0; i < receipts.size(); ++i) {
       auto r = DecodeReceipt(receipts[i]);
@@ -890,7 +700,7 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
         settled.emplace_back(i, st.status());
         continue;
       }
-      Lease lease = EndLease(**g, **st, (*st)->inflight.find(r->queue_offset));
+      Lease lease = (*g)->leases.End(**st, (*st)->inflight.find(r->queue_offset));
       nacked_.fetch_add(1, std::memory_order_relaxed);
       if (auto move = Fail(*g, **st, r->queue_offset, lease, delay_ms, now)) {
         move->done = [done, i](const Status& s) { done(i, s); };
@@ -907,14 +717,11 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
 
 Status ConsumerManager::Release(const std::string& group, const std::string& receipt) {
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
-  ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
-  std::lock_guard lock(g->mu);
+  ASSIGN_OR_RETURN(auto g, FindGroup(group));
+  MutexLock lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
-  EndLease(*g, *st, st->inflight.find(r.queue_offset));
-  if (auto it = st->attempts.find(r.queue_offset); it != st->attempts.end() && it->second > 0) {
-    --it->second;
-    st->dirty = true;
-  }
+  g->leases.End(*st, st->inflight.find(r.queue_offset));
+  st->UncountDelivery(r.queue_offset);
   st->retry[r.queue_offset] = clock_->MonotonicMs();
   return Status::Ok();
 }
@@ -940,7 +747,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
     if (!rec.ok()) {
       // Gone (retention) or damaged: nothing left to retry.
       {
-        std::lock_guard lock(m.group->mu);
+        MutexLock lock(m.group->mu);
         auto it = m.group->queues.find(m.key);
         if (it != m.group->queues.end()) {
           NoteUnreadable(*m.group, it->second, m.offset, m.log_offset, rec.status());
@@ -974,7 +781,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
   if (records.empty()) return;
   auto shared = std::make_shared<std::vector<Move>>(std::move(appended));
   store_->Append(std::move(records), [this, shared](const Status& st,
-                                                     std::vector<store::AppendResult>) {
+                                                    std::vector<store::AppendResult>) {
     for (Move& m : *shared) {
       if (!st.ok()) {
         spdlog::warn("group '{}': storing a {} copy failed: {}", m.group->config.name,
@@ -991,12 +798,12 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
 
 void ConsumerManager::EndMove(Move& m, bool settled, const Status& why) {
   {
-    std::lock_guard lock(m.group->mu);
+    MutexLock lock(m.group->mu);
     auto it = m.group->queues.find(m.key);
     if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
       if (settled) {
         it->second.attempts.erase(m.offset);
-        MarkAcked(it->second, m.offset);
+        it->second.MarkAcked(m.offset);
       } else {
         // No copy was made: the original stays and is delivered again in place.
         it->second.retry[m.offset] = clock_->MonotonicMs();
@@ -1014,71 +821,52 @@ Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
     return InvalidArgument("lease must be between 1 s and 12 h");
   }
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
-  ASSIGN_OR_RETURN(auto g, FindGroup(group, false));
-  std::lock_guard lock(g->mu);
+  ASSIGN_OR_RETURN(auto g, FindGroup(group));
+  MutexLock lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
-  Lease& lease = st->inflight[r.queue_offset];
-  g->deadlines.erase(Deadline{lease.deadline_ms, st, r.queue_offset});
-  lease.deadline_ms = clock_->MonotonicMs() + lease_ms;
-  lease.lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
-  g->deadlines.emplace(lease.deadline_ms, st, r.queue_offset);
-  NoteWake(lease.deadline_ms);
-  r.lease_id = lease.lease_id;
+  const int64_t deadline = clock_->MonotonicMs() + lease_ms;
+  r.lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  g->leases.Extend(*st, r.queue_offset, deadline, r.lease_id);
+  wakeup_.Note(deadline);
   return EncodeReceipt(r);
 }
 
 void ConsumerManager::Touch(const std::string& group, const std::string& client_id) {
-  auto g = FindGroup(group, false);
+  auto g = FindGroup(group);
   if (!g.ok()) return;
-  std::lock_guard lock((*g)->mu);
+  MutexLock lock((*g)->mu);
   (*g)->clients[client_id] = clock_->NowMs();
 }
 
-void ConsumerManager::SetWakeup(std::function<void(int64_t)> arm) { arm_ = std::move(arm); }
+void ConsumerManager::SetWakeup(std::function<void(int64_t)> arm) {
+  wakeup_.SetArm(std::move(arm));
+}
 
 void ConsumerManager::SetReadyNotifier(std::function<void(const std::string&)> ready) {
   ready_ = std::move(ready);
 }
 
-void ConsumerManager::NoteWake(int64_t monotonic_ms) {
-  int64_t armed = armed_.load(std::memory_order_relaxed);
-  while (monotonic_ms < armed) {
-    if (armed_.compare_exchange_weak(armed, monotonic_ms, std::memory_order_relaxed)) {
-      if (arm_) arm_(monotonic_ms);
-      return;
-    }
-  }
-}
-
 std::set<std::string> ConsumerManager::OnTimer() {
   // Whatever is armed now is this call: anything later must arm again.
-  armed_.store(INT64_MAX, std::memory_order_relaxed);
-  std::vector<std::shared_ptr<Group>> groups;
-  {
-    std::shared_lock lock(groups_mu_);
-    for (auto& [_, g] : groups_) groups.push_back(g);
-  }
+  wakeup_.Fired();
+  std::vector<std::shared_ptr<Group>> groups = AllGroups();
   std::set<std::string> ready_topics;
   std::vector<Move> moves;
   const int64_t now = clock_->MonotonicMs();
   int64_t next = INT64_MAX;
   for (auto& g : groups) {
-    std::lock_guard lock(g->mu);
-    while (!g->deadlines.empty() && std::get<0>(*g->deadlines.begin()) <= now) {
-      auto [deadline, st, off] = *g->deadlines.begin();
-      auto it = st->inflight.find(off);
-      if (it == st->inflight.end()) {  // cannot happen: leases leave with their deadline
-        g->deadlines.erase(g->deadlines.begin());
-        continue;
-      }
-      Lease lease = EndLease(*g, *st, it);
+    MutexLock lock(g->mu);
+    QueueState* st = nullptr;
+    int64_t off = 0;
+    Lease lease;
+    while (g->leases.EndFirstDue(now, &st, &off, &lease)) {
       lapsed_.fetch_add(1, std::memory_order_relaxed);
       // The lease was its wait: the retry is due at once.
       if (auto move = Fail(g, *st, off, lease, kDueNow, now)) {
         moves.push_back(std::move(*move));
       }
     }
-    if (!g->deadlines.empty()) next = std::min(next, std::get<0>(*g->deadlines.begin()));
+    next = std::min(next, g->leases.Earliest());
     for (auto& [key, st] : g->queues) {
       for (const auto& [_, ready_at] : st.retry) {
         if (ready_at <= now) {
@@ -1091,21 +879,17 @@ std::set<std::string> ConsumerManager::OnTimer() {
     }
   }
   if (!moves.empty()) ExecuteMoves(std::move(moves));
-  if (next != INT64_MAX) NoteWake(next);
+  if (next != INT64_MAX) wakeup_.Note(next);
   return ready_topics;
 }
 
 Status ConsumerManager::FlushOffsets(bool wait) {
-  std::unique_lock order(persist_mu_);
-  std::vector<std::shared_ptr<Group>> groups;
-  {
-    std::shared_lock lock(groups_mu_);
-    for (auto& [_, g] : groups_) groups.push_back(g);
-  }
+  MutexLock order(persist_mu_);
+  std::vector<std::shared_ptr<Group>> groups = AllGroups();
   const bool all = flush_all_.exchange(false, std::memory_order_relaxed);
   store::MetaChange change;
   for (auto& g : groups) {
-    std::lock_guard lock(g->mu);
+    MutexLock lock(g->mu);
     for (auto& [key, st] : g->queues) {
       if (!st.dirty && !all) continue;
       st.dirty = false;
@@ -1133,9 +917,10 @@ Status ConsumerManager::FlushOffsets(bool wait) {
     flushes_pending_.fetch_sub(1, std::memory_order_acq_rel);
     if (!st.ok()) {
       flush_all_.store(true, std::memory_order_relaxed);
-      spdlog::error("persisting consumer offsets: {} (every queue is written again at the "
-                    "next flush)",
-                    st.ToString());
+      spdlog::error(
+          "persisting consumer offsets: {} (every queue is written again at the "
+          "next flush)",
+          st.ToString());
       return;
     }
     offset_flushes_.fetch_add(1, std::memory_order_relaxed);
@@ -1150,22 +935,21 @@ Status ConsumerManager::FlushOffsets(bool wait) {
     done(st);
     durable.set_value(st);
   });
-  order.unlock();
+  order.Unlock();
   return result.get();
 }
 
 void ConsumerManager::OnTopicDeleted(const std::string& topic) {
-  std::lock_guard order(persist_mu_);
+  MutexLock order(persist_mu_);
   store::MetaChange change;
   {
-    std::shared_lock lock(groups_mu_);
+    ReaderLock lock(groups_mu_);
     for (auto& [name, g] : groups_) {
-      std::lock_guard glock(g->mu);
+      MutexLock glock(g->mu);
       std::erase_if(g->subscribed, [&](const auto& s) { return s.first == topic; });
       for (auto it = g->queues.begin(); it != g->queues.end();) {
         if (std::get<0>(it->first) == topic) {
-          QueueState* st = &it->second;
-          std::erase_if(g->deadlines, [st](const Deadline& d) { return std::get<1>(d) == st; });
+          g->leases.RemoveQueue(&it->second);
           change.Delete(OffsetKey(name, it->first));
           it = g->queues.erase(it);
         } else {
@@ -1182,13 +966,8 @@ void ConsumerManager::OnTopicDeleted(const std::string& topic) {
 }
 
 void ConsumerManager::OnRetention() {
-  std::vector<std::shared_ptr<Group>> groups;
-  {
-    std::shared_lock lock(groups_mu_);
-    for (auto& [_, g] : groups_) groups.push_back(g);
-  }
-  for (auto& g : groups) {
-    std::lock_guard lock(g->mu);
+  for (auto& g : AllGroups()) {
+    MutexLock lock(g->mu);
     for (auto& [key, st] : g->queues) {
       SkipDeleted(*g, st, store_->MinQueueOffset(std::get<0>(key), std::get<1>(key)));
     }
@@ -1196,16 +975,12 @@ void ConsumerManager::OnRetention() {
 }
 
 LogOffset ConsumerManager::OldestUnconsumed() const {
-  std::vector<std::shared_ptr<Group>> groups;
-  {
-    std::shared_lock lock(groups_mu_);
-    for (const auto& [_, g] : groups_) groups.push_back(g);
-  }
+  std::vector<std::shared_ptr<Group>> groups = AllGroups();
   // Each queue's committed offset is noted under its group's mutex; the consume queues are
   // read after it is released (a read is a pread: no group lock is held across disk I/O).
   std::vector<std::tuple<std::string, uint32_t, int64_t>> committed;
   for (const auto& g : groups) {
-    std::lock_guard lock(g->mu);
+    MutexLock lock(g->mu);
     for (const auto& [key, st] : g->queues) {
       committed.emplace_back(std::get<0>(key), std::get<1>(key), st.committed);
     }

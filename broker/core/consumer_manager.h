@@ -1,8 +1,8 @@
 // Broker-managed consumption (shared/DESIGN.md 2.4): consumer groups, leases, acks, nacks,
 // committed offsets, FIFO and broadcasting.
 //
-// Per (group, topic, queue[, client for broadcasting]) the manager keeps:
-//   committed  every offset below it is acked (persisted as "offset/..." in store metadata)
+// Per (group, topic, queue[, client for broadcasting]) the manager keeps (QueueState):
+//   committed  every offset below it is acked (persisted in "offset/..." records)
 //   next       the smallest offset never delivered
 //   inflight   delivered, leased, not yet acked: offset -> lease (deadline, lease id, attempt)
 //   retry      to deliver again in place: offset -> when (released, FIFO / broadcast retries)
@@ -41,11 +41,25 @@
 // memory and the append of its record happen under persist_mu_, so two changes of one key
 // reach the log in the order they were made (a group's deletion after its last flush).
 //
+// The parts (each with its own header, contract and unit tests):
+//   queue_state.h     per-queue delivery state: acked-prefix tracking, holes, in-flight and
+//                     moving offsets, delivery counts, what retention took
+//   lease_table.h     a group's leases in deadline order (expiry) and the Wakeup timer
+//   failure_policy.h  what a failed delivery becomes: retry copy, retry in place, dead letter
+//   group_records.h   the durable form: group config and offsets records, their keys
+//   tag_filter.h      a receive's tag filter (tags and their hashes)
+// This class composes them: the group registry and its persistence (Load, CreateGroup,
+// DeleteGroup, FlushOffsets), receive (reading the consume queues with no lock held across
+// the reads), ack / nack / release / lease change, the retry and dead-letter moves, retention
+// and lag.
+//
 // Thread safety: every public method may be called from any thread; each group has its own
-// mutex, the group table a shared mutex. Callers: network threads (receive, ack, nack, lease,
-// admin), the io_context (OnTimer: lease expiry), the store's writer thread (move
-// callbacks), and the maintenance thread "tidemq-maint" (FlushOffsets, OnRetention, and
-// OldestUnconsumed as a retention guard — it reads the consume queues after releasing each
+// mutex (Group::mu guards its queue states, lease table, clients, cursor and subscriptions),
+// the group table a shared mutex (groups_mu_), and persist_mu_ orders a change with the
+// append of its record (taken before groups_mu_ and any Group::mu). Callers: network threads
+// (receive, ack, nack, lease, admin), the io_context (OnTimer: lease expiry), the store's writer
+// thread (move callbacks), and the maintenance thread "tidemq-maint" (FlushOffsets, OnRetention,
+// and OldestUnconsumed as a retention guard — it reads the consume queues after releasing each
 // group's mutex).
 #pragma once
 
@@ -54,10 +68,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -65,29 +77,26 @@
 #include <vector>
 
 #include "broker/core/config.h"
+#include "broker/core/failure_policy.h"
+#include "broker/core/group_records.h"
+#include "broker/core/lease_table.h"
+#include "broker/core/queue_state.h"
 #include "broker/core/receipt.h"
+#include "broker/core/tag_filter.h"
 #include "broker/core/topic_manager.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/retry_policy.h"
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "store/store.h"
 
 namespace tidemq::broker {
 
-struct GroupConfig {
-  std::string name;
-  bool broadcast = false;
-  bool fifo = false;
-  uint32_t max_attempts = 16;     // deliveries before dead-lettering
-  RetryPolicy retry;
-  bool fifo_block = false;        // FIFO: keep retrying past max_attempts instead of DLQ
-  int64_t created_ms = 0;
-};
-
 struct ReceiveArgs {
   std::string group;
   std::string topic;
-  std::string tag_filter;      // "", "*" or "a||b"
+  std::string tag_filter;  // "", "*" or "a||b"
   uint32_t max_messages = 32;
   int64_t lease_ms = 30'000;
   std::string client_id;
@@ -105,7 +114,7 @@ struct Delivery {
   uint32_t queue_id = 0;
   int64_t queue_offset = 0;
   LogOffset log_offset;
-  uint32_t attempt = 1;          // every delivery of the message, retry copies included
+  uint32_t attempt = 1;  // every delivery of the message, retry copies included
   std::string receipt;
 };
 
@@ -124,24 +133,13 @@ struct GroupInfo {
   GroupConfig config;
   std::vector<QueueLagInfo> queues;
   std::vector<std::string> clients;
-  int64_t retried = 0;         // retry copies made since the broker started
-  int64_t dead_lettered = 0;   // DLQ copies made since the broker started
+  int64_t retried = 0;            // retry copies made since the broker started
+  int64_t dead_lettered = 0;      // DLQ copies made since the broker started
   int64_t lost_to_retention = 0;  // sum over the queues (persisted)
   // Filled by AdminService: messages in the group's DLQ, and the sum of the queues' lag.
   int64_t dlq_messages = 0;
   int64_t total_lag = 0;
 };
-
-// What a group persists per queue: the value of "offset/<group>/<topic>/<queue>/<client>"
-// (docs/storage_format.md). Older brokers stored the committed offset alone, as a decimal.
-struct StoredQueueOffsets {
-  int64_t committed = 0;
-  int64_t next = 0;                      // every offset below was delivered at least once
-  std::map<int64_t, uint32_t> attempts;  // delivered and unsettled: deliveries so far
-  int64_t lost_to_retention = 0;
-};
-std::string EncodeQueueOffsets(const StoredQueueOffsets& v);
-Result<StoredQueueOffsets> DecodeQueueOffsets(std::string_view text);
 
 // Settles the i-th receipt of a nack (OK, or why not); may run on the store's writer thread.
 using NackDone = std::function<void(size_t, const Status&)>;
@@ -177,8 +175,8 @@ class ConsumerManager {
   Status Ack(const std::string& group, const std::string& receipt);
   // A failed delivery: retried after delay_ms (0: the group's back-off) or dead-lettered.
   // `done` runs once: at once, or when the retry / DLQ copy is durable.
-  void Nack(const std::string& group, const std::vector<std::string>& receipts,
-            int64_t delay_ms, const NackDone& done);
+  void Nack(const std::string& group, const std::vector<std::string>& receipts, int64_t delay_ms,
+            const NackDone& done);
   // Gives a delivery back unprocessed: deliverable again at once, the attempt not counted.
   Status Release(const std::string& group, const std::string& receipt);
   // Returns the new receipt handle.
@@ -224,41 +222,16 @@ class ConsumerManager {
   int64_t malformed_skipped() const { return malformed_.load(std::memory_order_relaxed); }
 
  private:
-  struct Lease {
-    int64_t deadline_ms = 0;   // monotonic
-    uint64_t lease_id = 0;
-    uint32_t attempt = 0;      // every delivery of the message so far, this one included
-    LogOffset log_offset;
-  };
-  // (topic, queue, client id: "" for clustering groups; the subscribed topic for retry topics)
-  using QueueKey = std::tuple<std::string, uint32_t, std::string>;
-  struct QueueState {
-    QueueKey key;
-    int64_t committed = 0;
-    int64_t next = 0;
-    std::map<int64_t, Lease> inflight;
-    std::map<int64_t, int64_t> retry;            // offset -> ready at (monotonic ms)
-    std::set<int64_t> moving;
-    std::unordered_map<int64_t, uint32_t> attempts;  // deliveries from this queue
-    std::set<int64_t> acked;
-    // Offsets below it were delivered in an earlier broker run (unless acked): their next
-    // delivery counts that one too.
-    int64_t delivered_before = 0;
-    int64_t lost = 0;  // deleted by retention before the group consumed them (persisted)
-    bool dirty = false;
-  };
-  // Lease deadlines in time order: (deadline, queue, offset).
-  using Deadline = std::tuple<int64_t, QueueState*, int64_t>;
   struct Group {
-    GroupConfig config;
-    mutable std::mutex mu;
-    std::map<QueueKey, QueueState> queues;               // GUARDED_BY(mu)
-    std::set<Deadline> deadlines;                        // GUARDED_BY(mu)
-    std::map<std::string, int64_t> clients;              // GUARDED_BY(mu): last seen (wall ms)
-    uint32_t cursor = 0;                                 // GUARDED_BY(mu): fair queue start
-    // GUARDED_BY(mu): (topic, client) received at least once: every queue has a state, so
-    // that what retention deletes from a queue the group has not reached yet is counted.
-    std::set<std::pair<std::string, std::string>> subscribed;
+    GroupConfig config;  // fixed but for the retry settings, changed under mu
+    mutable Mutex mu;
+    std::map<QueueKey, QueueState> queues GUARDED_BY(mu);
+    LeaseTable leases GUARDED_BY(mu);
+    std::map<std::string, int64_t> clients GUARDED_BY(mu);  // last seen (wall ms)
+    uint32_t cursor GUARDED_BY(mu) = 0;                     // fair queue start
+    // (topic, client) received at least once: every queue has a state, so that what
+    // retention deletes from a queue the group has not reached yet is counted.
+    std::set<std::pair<std::string, std::string>> subscribed GUARDED_BY(mu);
     std::atomic<int64_t> retried{0}, dead_lettered{0};
   };
   // A failed delivery to copy into the retry or dead-letter topic.
@@ -273,21 +246,22 @@ class ConsumerManager {
     std::function<void(const Status&)> done;
   };
 
-  Result<std::shared_ptr<Group>> FindGroup(const std::string& name, bool create) const;
+  Result<std::shared_ptr<Group>> FindGroup(const std::string& name) const EXCLUDES(groups_mu_);
   Result<std::shared_ptr<Group>> FindOrCreateGroup(const std::string& name);
-  QueueState& StateFor(Group& g, const QueueKey& key);  // REQUIRES(g.mu)
+  // Every group, for a pass over all of them outside groups_mu_.
+  std::vector<std::shared_ptr<Group>> AllGroups() const EXCLUDES(groups_mu_);
+  QueueState& StateFor(Group& g, const QueueKey& key) REQUIRES(g.mu);
   // The bytes a batch holds against ReceiveArgs::max_bytes.
   struct BatchBytes {
     size_t used = 0;
     bool full = false;  // a message did not fit: the batch is complete
   };
   // Appends deliverable messages of one queue to *out (up to max total, within the byte
-  // bound). Called with `lock` (g.mu) held and returns with it held, but releases it around
-  // every read of the consume queue or the log: no group lock is held across disk I/O.
-  void CollectFromQueue(Group& g, std::unique_lock<std::mutex>& lock, const QueueKey& key,
-                        const std::set<uint32_t>& tag_hashes, const std::set<std::string>& tags,
+  // bound). Called with g.mu held and returns with it held, but releases it around every
+  // read of the consume queue or the log: no group lock is held across disk I/O.
+  void CollectFromQueue(Group& g, const QueueKey& key, const TagFilter& filter,
                         const ReceiveArgs& args, int64_t now, std::vector<Delivery>* out,
-                        BatchBytes* bytes);
+                        BatchBytes* bytes) REQUIRES(g.mu);
   // A queue offset leased for a receive before its record is read (the lock is released for
   // the read; the lease keeps other receives off it).
   struct Claim {
@@ -296,55 +270,46 @@ class ConsumerManager {
     uint32_t size = 0;
     uint64_t lease_id = 0;
   };
-  // Leases offset `off` for a receive whose record is still to be read. REQUIRES(g.mu)
+  // Leases offset `off` for a receive whose record is still to be read.
   Claim ClaimOffset(Group& g, QueueState& st, int64_t off, LogOffset log_offset, uint32_t size,
-                    int64_t lease_ms, int64_t now);
+                    int64_t lease_ms, int64_t now) REQUIRES(g.mu);
   // With the claimed record read: appends the delivery, or settles the offset (unreadable,
-  // not for this subscription) and returns false. REQUIRES(g.mu)
+  // not for this subscription) and returns false.
   bool ConfirmClaim(Group& g, QueueState& st, const Claim& c, Result<store::Record> record,
-                    const std::set<std::string>& tags, const std::string& subscription,
-                    std::vector<Delivery>* out);
-  // Takes a lease away (ack, nack, lapse, release). REQUIRES(g.mu)
-  static Lease EndLease(Group& g, QueueState& st, std::map<int64_t, Lease>::iterator it);
-  // Decides what a failed delivery becomes: an in-place retry (returns nullopt) or a move.
-  // REQUIRES(g.mu)
+                    const TagFilter& filter, const std::string& subscription,
+                    std::vector<Delivery>* out) REQUIRES(g.mu);
+  // Carries out the failure policy for a failed delivery: an in-place retry (returns
+  // nullopt) or a move.
   std::optional<Move> Fail(const std::shared_ptr<Group>& g, QueueState& st, int64_t off,
-                           const Lease& lease, int64_t delay_ms, int64_t now);
+                           const Lease& lease, int64_t delay_ms, int64_t now) REQUIRES(g->mu);
   // Reads, copies and appends; settles each original when its copy is durable.
   void ExecuteMoves(std::vector<Move> moves);
   // A move is over: the original is settled (its copy is durable, or it is gone) or, when no
   // copy could be made, deliverable again in place.
   void EndMove(Move& m, bool settled, const Status& why);
-  void NoteWake(int64_t monotonic_ms);
-  static void MarkAcked(QueueState& st, int64_t off);  // REQUIRES(g.mu)
-  // Moves committed over the acked offsets right above it. REQUIRES(g.mu)
-  static void AdvanceCommitted(QueueState& st);
-  // Settles [from, to) at once: holes in a queue (no message was ever there). REQUIRES(g.mu)
-  static void MarkRangeAcked(QueueState& st, int64_t from, int64_t to);
-  // Moves a queue state up to the queue's start `min` (messages below were deleted); counts
-  // and logs what the group had not consumed of them. Leases below stay (an ack of a message
-  // in hand still works). Returns how many were lost. REQUIRES(g.mu)
-  int64_t SkipDeleted(Group& g, QueueState& st, int64_t min);
+  // Moves a queue state up to the queue's start `min` (QueueState::SkipTo); counts and logs
+  // what the group had not consumed. Returns how many were lost.
+  int64_t SkipDeleted(Group& g, QueueState& st, int64_t min) REQUIRES(g.mu);
   // A queue entry whose record cannot be read: deleted by retention meanwhile (counted as
-  // lost) or damaged (counted, logged as an error). The caller settles it. REQUIRES(g.mu)
-  void NoteUnreadable(const Group& g, QueueState& st, int64_t off, LogOffset at, const Status& why);
+  // lost) or damaged (counted, logged as an error). The caller settles it.
+  void NoteUnreadable(const Group& g, QueueState& st, int64_t off, LogOffset at, const Status& why)
+      REQUIRES(g.mu);
   // A retry copy made for an earlier incarnation of its topic (topic_manager.h): counted and
   // logged; the caller drops it. Takes no group lock.
   bool IsStaleCopy(const Group& g, const store::Record& copy, LogOffset at);
-  // Start-up: every loaded offset against its queue's range. REQUIRES(groups_mu_)
-  Status CheckQueueRanges();
+  // Start-up: every loaded offset against its queue's range.
+  Status CheckQueueRanges() REQUIRES(groups_mu_);
   Status StartEpoch();
-  // Validates a receipt against the current lease. REQUIRES(g.mu)
-  Result<QueueState*> CheckReceipt(Group& g, const Receipt& r);
-  // Appends the group's record. REQUIRES(persist_mu_)
-  void PersistGroup(const GroupConfig& c, Durable done);
-  static std::string OffsetKey(const std::string& group, const QueueKey& key);
+  // Validates a receipt against the current lease.
+  Result<QueueState*> CheckReceipt(Group& g, const Receipt& r) REQUIRES(g.mu);
+  // Appends the group's record.
+  void PersistGroup(const GroupConfig& c, Durable done) REQUIRES(persist_mu_);
 
   store::Store* store_;
   TopicManager* topics_;
   Clock* clock_;
   const BrokerConfig& config_;
-  uint64_t epoch_ = 0;  // set by Load()
+  uint64_t epoch_ = 0;                  // set by Load()
   std::atomic<uint64_t> lease_seq_{0};  // lease ids are unique within one epoch
   std::atomic<int64_t> delivered_{0}, acked_{0}, nacked_{0}, lapsed_{0};
   std::atomic<int64_t> retried_{0}, dead_lettered_{0};
@@ -355,16 +320,12 @@ class ConsumerManager {
   std::atomic<int64_t> flushes_pending_{0};  // appended, not yet durable
   // Held across a change in memory and the append of its record; taken before groups_mu_
   // and every group's mu, never in a store callback.
-  std::mutex persist_mu_;
-  std::function<void(int64_t)> arm_;
-  std::function<void(const std::string&)> ready_;
-  std::atomic<int64_t> armed_{INT64_MAX};   // monotonic ms of the wake-up asked for
+  Mutex persist_mu_;
+  std::function<void(const std::string&)> ready_;  // set before use
+  Wakeup wakeup_;
 
-  mutable std::shared_mutex groups_mu_;
-  std::map<std::string, std::shared_ptr<Group>> groups_;   // GUARDED_BY(groups_mu_)
+  mutable SharedMutex groups_mu_;
+  std::map<std::string, std::shared_ptr<Group>> groups_ GUARDED_BY(groups_mu_);
 };
-
-// Parses "", "*" or "a||b||c" into a set of tags (empty = everything).
-Result<std::set<std::string>> ParseTagFilter(const std::string& expr);
 
 }  // namespace tidemq::broker

@@ -1,12 +1,12 @@
 // Fuzz target: the tag filter expression a RECEIVE carries ("", "*" or "a||b", spaces around
-// alternatives allowed), parsed by the broker (broker/consumer_manager.h ParseTagFilter) and
+// alternatives allowed), parsed by the broker (broker/core/tag_filter.h ParseTagFilter) and
 // checked ahead by the client (client/src/client_core.h ValidateTagFilter). A filter that
 // parses yields valid, non-empty tags and joins back to the same set; the client never refuses
 // a filter the broker accepts; nothing may crash.
 #include <cstdlib>
 #include <string>
 
-#include "broker/core/consumer_manager.h"
+#include "broker/core/tag_filter.h"
 #include "client/src/client_core.h"
 #include "common/names.h"
 #include "store/record.h"
