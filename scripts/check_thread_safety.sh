@@ -14,8 +14,8 @@ if [ ! -f "$build_dir/build.ninja" ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
     -DTIDEMQ_THREAD_SAFETY=ON -DTIDEMQ_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
 fi
-# The modules whose locks are annotated (tidemq::Mutex); the broker follows.
-targets=(tidemq_store tidemq_timer tidemq_txn tidemq_client)
+# Every module with locks (tidemq::Mutex); tools, bench and tests are not analysed.
+targets=(tidemq_store tidemq_timer tidemq_txn tidemq_broker_core tidemq_broker tidemq_client)
 echo "==> thread-safety analysis (clang, $build_dir): ${targets[*]}"
 cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}"
 # The analysis must be live: a field read without its mutex has to fail to compile.
