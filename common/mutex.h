@@ -10,9 +10,11 @@
 // analysis does not know a lambda runs under the caller's lock.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <shared_mutex>
+#include <utility>
 
 #include "common/thread_annotations.h"
 
@@ -31,6 +33,7 @@ class CAPABILITY("mutex") Mutex {
   void AssertHeld() const ASSERT_CAPABILITY(this) {}
 
  private:
+  friend class CondVar;
   std::mutex mu_;
 };
 
@@ -53,11 +56,12 @@ class SCOPED_CAPABILITY MutexLock {
     mu_.lock();
     held_ = true;
   }
-  // BasicLockable, for CondVar (std::condition_variable_any) only.
+  // BasicLockable (what std::scoped_lock and friends expect).
   void lock() ACQUIRE() { Lock(); }
   void unlock() RELEASE() { Unlock(); }
 
  private:
+  friend class CondVar;
   Mutex& mu_;
   bool held_ = true;
 };
@@ -102,7 +106,52 @@ class SCOPED_CAPABILITY ReaderLock {
   SharedMutex& mu_;
 };
 
-// Waits on a MutexLock: cv.wait(lock), cv.wait_for(lock, d), cv.wait_until(lock, t).
-using CondVar = std::condition_variable_any;
+// A condition variable waited on with a held MutexLock: wait(lock[, pred]),
+// wait_for(lock, d[, pred]), wait_until(lock, t[, pred]), as std::condition_variable's (it is
+// one underneath, waiting on the Mutex's own std::mutex: no extra lock per notify).
+class CondVar {
+ public:
+  void notify_one() noexcept { cv_.notify_one(); }
+  void notify_all() noexcept { cv_.notify_all(); }
+
+  void wait(MutexLock& lock) {
+    Adopted a(lock);
+    cv_.wait(a.lock);
+  }
+  template <typename Pred>
+  void wait(MutexLock& lock, Pred pred) {
+    Adopted a(lock);
+    cv_.wait(a.lock, std::move(pred));
+  }
+  template <typename Rep, typename Period>
+  std::cv_status wait_for(MutexLock& lock, const std::chrono::duration<Rep, Period>& d) {
+    Adopted a(lock);
+    return cv_.wait_for(a.lock, d);
+  }
+  template <typename Rep, typename Period, typename Pred>
+  bool wait_for(MutexLock& lock, const std::chrono::duration<Rep, Period>& d, Pred pred) {
+    Adopted a(lock);
+    return cv_.wait_for(a.lock, d, std::move(pred));
+  }
+  template <typename Clock, typename Duration>
+  std::cv_status wait_until(MutexLock& lock, const std::chrono::time_point<Clock, Duration>& t) {
+    Adopted a(lock);
+    return cv_.wait_until(a.lock, t);
+  }
+  template <typename Clock, typename Duration, typename Pred>
+  bool wait_until(MutexLock& lock, const std::chrono::time_point<Clock, Duration>& t, Pred pred) {
+    Adopted a(lock);
+    return cv_.wait_until(a.lock, t, std::move(pred));
+  }
+
+ private:
+  // The held MutexLock's std::mutex as a std::unique_lock for the wait; still held after.
+  struct Adopted {
+    explicit Adopted(MutexLock& held) : lock(held.mu_.mu_, std::adopt_lock) {}
+    ~Adopted() { lock.release(); }
+    std::unique_lock<std::mutex> lock;
+  };
+  std::condition_variable cv_;
+};
 
 }  // namespace tidemq
