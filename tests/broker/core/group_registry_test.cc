@@ -1,6 +1,7 @@
 // GroupRegistry (broker/core/group_registry.h) on its own, over a real store in a temporary
 // directory with a ManualClock: no ConsumerManager, no socket. A second registry over the
-// same store plays the broker's next start (Load reads what the first one appended).
+// same store plays the broker's next start (Load reads what the first one appended); a
+// fault-injecting file system under the CommitLog plays a record that cannot be stored.
 #include "broker/core/group_registry.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 
 #include "common/clock.h"
 #include "store/store.h"
+#include "tests/store/fault_fs.h"
 
 namespace tidemq::broker {
 namespace {
@@ -35,6 +37,7 @@ class GroupRegistryTest : public ::testing::Test {
     so.segment_bytes = 4096;
     so.retention_ms = kHour;
     so.clock = &clock_;
+    so.fs = &fs_;
     auto store = store::Store::Open(so);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
@@ -124,6 +127,8 @@ class GroupRegistryTest : public ::testing::Test {
 
   std::string dir_;
   ManualClock clock_;
+  // Fails the CommitLog's writes when a test asks (never by default).
+  store::testing::FaultFileSystem fs_{FileSystem::Default(), "commitlog"};
   BrokerConfig config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TopicManager> topics_;
@@ -214,6 +219,19 @@ TEST_F(GroupRegistryTest, DeletionDropsTheGroupAndItsOffsetsButNotAHoldersState)
   ASSERT_TRUE(StateOf(*next, "keep", orders0_).has_value());
 }
 
+TEST_F(GroupRegistryTest, ANewGroupWhoseRecordCannotBeStoredIsGoneAgain) {
+  ASSERT_TRUE(registry_->Create(Config("kept")).ok());
+  Settle();
+  fs_.FailWritesAfter(0);
+  std::promise<Status> durable;
+  auto created = registry_->Create(Config("g"), [&](const Status& st) { durable.set_value(st); });
+  ASSERT_TRUE(created.ok());  // usable at once
+  Status st = durable.get_future().get();
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(registry_->Find("g").status().code(), Code::kGroupNotFound);
+  EXPECT_TRUE(registry_->Find("kept").ok());  // an existing group stays
+}
+
 TEST_F(GroupRegistryTest, FindOrCreateMakesAGroupWithTheDefaultsOnlyWhenAllowed) {
   config_.auto_create_groups = false;
   auto refused = registry_->FindOrCreate("g");
@@ -286,6 +304,18 @@ TEST_F(GroupRegistryTest, LoadRestoresOffsetsAndAttemptsOfDeliveredOffsets) {
   EXPECT_EQ(st->attempts, (std::unordered_map<int64_t, uint32_t>{{1, 1}, {2, 2}}));
   EXPECT_FALSE(st->dirty);
   EXPECT_EQ(store_->MaxQueueOffset("orders", 0), 4);  // nothing to raise
+
+  // A count for an offset never delivered (at or above `next`) means nothing: not loaded.
+  StoredQueueOffsets odd;
+  odd.committed = 1;
+  odd.next = 3;
+  odd.attempts = {{2, 2}, {3, 4}};
+  store::MetaChange change;
+  change.Put(OffsetKey("g", orders0_), EncodeQueueOffsets(odd));
+  ASSERT_TRUE(store_->AppendMetaAndWait(std::move(change)).ok());
+  st = StateOf(*NewRegistry(), "g", orders0_);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->attempts, (std::unordered_map<int64_t, uint32_t>{{2, 2}}));
 }
 
 TEST_F(GroupRegistryTest, AFlushWritesOnlyTheQueuesThatChanged) {
