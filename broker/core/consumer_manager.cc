@@ -3,220 +3,38 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
-#include <future>
 
 #include "broker/core/retry_copies.h"
 #include "common/names.h"
 
 namespace tidemq::broker {
-namespace {
-
-Status NoSuchGroup(const std::string& name) {
-  return Status(Code::kGroupNotFound, "consumer group '" + name + "' does not exist");
-}
-
-}  // namespace
 
 ConsumerManager::ConsumerManager(store::Store* store, TopicManager* topics, Clock* clock,
                                  const BrokerConfig& config)
-    : store_(store), topics_(topics), clock_(clock), config_(config) {}
-
-void ConsumerManager::PersistGroup(const GroupConfig& c, Durable done) {
-  store::MetaChange change;
-  change.Put(kGroupPrefix + c.name, EncodeGroupConfig(c));
-  store_->AppendMeta(std::move(change), std::move(done));
-}
-
-Status ConsumerManager::StartEpoch() {
-  ASSIGN_OR_RETURN(auto stored, store_->GetMeta(kEpochKey));
-  uint64_t last = 0;
-  if (stored &&
-      std::from_chars(stored->data(), stored->data() + stored->size(), last).ec != std::errc()) {
-    // A clear error at start, not a guess: reusing an epoch could make old receipts ack.
-    return Corruption("start epoch record '" + stored->substr(0, 64) + "' is not a number");
-  }
-  // Without a record (a new data directory, or metadata that was lost) the count starts at
-  // the wall clock's seconds, so that handles of a broker whose metadata was lost do not
-  // match either.
-  epoch_ = last > 0 ? last + 1 : std::max<uint64_t>(1, clock_->NowMs() / 1000);
-  // Durable before the first receipt carries it (start-up: waiting is fine here).
-  store::MetaChange change;
-  change.Put(kEpochKey, std::to_string(epoch_)).Synced();
-  return store_->AppendMetaAndWait(std::move(change));
-}
+    : store_(store),
+      topics_(topics),
+      clock_(clock),
+      config_(config),
+      registry_(store, topics, clock, config) {}
 
 Status ConsumerManager::Load() {
-  RETURN_IF_ERROR(StartEpoch());
-  ASSIGN_OR_RETURN(auto groups, store_->ScanMeta(kGroupPrefix));
-  WriterLock lock(groups_mu_);
-  for (auto& [key, value] : groups) {
-    Status retry_unreadable;
-    auto config = DecodeGroupConfig(key.substr(sizeof(kGroupPrefix) - 1), value, &retry_unreadable);
-    if (!config.ok()) {
-      malformed_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error("skipping malformed group metadata '{}': '{}'", key, value.substr(0, 128));
-      continue;
-    }
-    if (!retry_unreadable.ok()) {
-      spdlog::warn("group '{}': stored retry policy unreadable ({}); using the default ladder",
-                   config->name, retry_unreadable.ToString());
-    }
-    auto g = std::make_shared<Group>();
-    g->config = std::move(config).value();
-    groups_[g->config.name] = g;
-  }
-  ASSIGN_OR_RETURN(auto offsets, store_->ScanMeta(kOffsetPrefix));
-  store::MetaChange stale;
-  for (auto& [key, value] : offsets) {
-    auto parsed = ParseOffsetKey(key);
-    auto stored = DecodeQueueOffsets(value);
-    if (!parsed.ok() || !stored.ok()) {
-      malformed_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("ignoring malformed offset record '{}'", key);
-      continue;
-    }
-    auto it = groups_.find(parsed->first);
-    if (it == groups_.end()) continue;  // group deleted; its offsets are stale
-    const QueueKey& qk = parsed->second;
-    if (!topics_->Find(std::get<0>(qk))) {
-      // The topic was deleted (a crash came before its offsets were): they must not apply
-      // to a topic created later under the same name.
-      spdlog::info("group '{}': dropping the offsets of deleted topic '{}'", it->first,
-                   std::get<0>(qk));
-      stale.Delete(key);
-      continue;
-    }
-    MutexLock glock(it->second->mu);
-    QueueState& st = it->second->queues[qk];
-    st.key = qk;
-    st.committed = st.next = stored->committed;
-    st.delivered_before = std::max(stored->next, stored->committed);
-    st.lost = stored->lost_to_retention;
-    for (const auto& [off, n] : stored->attempts) {
-      if (off >= st.committed && off < st.delivered_before) st.attempts[off] = n;
-    }
-  }
-  store_->AppendMeta(std::move(stale), [](const Status& st) {
-    if (!st.ok()) spdlog::warn("dropping stale offset records: {}", st.ToString());
-  });
-  return CheckQueueRanges();
-}
-
-Status ConsumerManager::CheckQueueRanges() {
-  // The highest offset any group passed (committed, or delivered) in each queue.
-  std::map<std::pair<std::string, uint32_t>, int64_t> highest;
-  for (auto& [_, g] : groups_) {
-    MutexLock glock(g->mu);
-    for (auto& [key, st] : g->queues) {
-      const std::string& topic = std::get<0>(key);
-      const uint32_t queue = std::get<1>(key);
-      SkipDeleted(*g, st, store_->MinQueueOffset(topic, queue));
-      int64_t& h = highest[{topic, queue}];
-      h = std::max({h, st.committed, st.delivered_before});
-    }
-  }
-  for (const auto& [queue, passed] : highest) {
-    const int64_t end = store_->MaxQueueOffset(queue.first, queue.second);
-    if (passed <= end) continue;
-    // The log lost messages the groups had already passed (a truncated tail): new messages
-    // must not take those offsets, or the groups would skip them (and their lag lie).
-    spdlog::warn(
-        "queue {}:{} ends at offset {} but consumer groups already passed offset {} "
-        "(messages at offsets {}..{} are gone from the log): the next message of the "
-        "queue gets offset {}",
-        queue.first, queue.second, end, passed, end, passed - 1, passed);
-    RETURN_IF_ERROR(store_->RaiseNextQueueOffset(queue.first, queue.second, passed));
-  }
+  RETURN_IF_ERROR(registry_.Load());
+  lost_to_retention_.fetch_add(registry_.lost_at_start(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
 Result<GroupConfig> ConsumerManager::CreateGroup(GroupConfig config, Durable durable) {
-  RETURN_IF_ERROR(ValidateGroupName(config.name));
-  if (config.max_attempts == 0) config.max_attempts = config_.default_max_attempts;
-  if (config.max_attempts > 1000) {
-    return InvalidArgument("max attempts must be between 1 and 1000, got " +
-                           std::to_string(config.max_attempts));
-  }
-  RETURN_IF_ERROR(config.retry.Validate());
-  MutexLock order(persist_mu_);
-  auto g = std::make_shared<Group>();
-  std::optional<GroupConfig> updated;
-  {
-    WriterLock lock(groups_mu_);
-    if (auto it = groups_.find(config.name); it != groups_.end()) {
-      GroupConfig& existing = it->second->config;
-      if (existing.broadcast != config.broadcast || existing.fifo != config.fifo) {
-        return Status(Code::kFailedPrecondition,
-                      "group '" + config.name + "' exists as " +
-                          (existing.broadcast ? "broadcasting" : "clustering") +
-                          (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
-      }
-      MutexLock glock(it->second->mu);
-      updated = existing;
-      updated->max_attempts = config.max_attempts;
-      updated->retry = config.retry;
-      updated->fifo_block = config.fifo_block;
-      existing = *updated;
-    } else {
-      config.created_ms = clock_->NowMs();
-      g->config = config;
-      groups_[config.name] = g;
-    }
-  }
-  if (updated) {
-    PersistGroup(*updated, std::move(durable));
-    return *updated;
-  }
-  // A new group whose record could not be stored is gone again (unless replaced meanwhile).
-  PersistGroup(config, [this, g, durable = std::move(durable)](const Status& st) {
-    if (!st.ok()) {
-      spdlog::error("group '{}': its record could not be stored ({}); it is gone again",
-                    g->config.name, st.ToString());
-      WriterLock lock(groups_mu_);
-      if (auto it = groups_.find(g->config.name); it != groups_.end() && it->second == g) {
-        groups_.erase(it);
-      }
-    }
-    if (durable) durable(st);
-  });
-  return config;
+  return registry_.Create(std::move(config), std::move(durable));
 }
 
 Status ConsumerManager::DeleteGroup(const std::string& name, Durable durable) {
-  MutexLock order(persist_mu_);
-  std::shared_ptr<Group> g;
-  {
-    WriterLock lock(groups_mu_);
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return NoSuchGroup(name);
-    g = it->second;
-    groups_.erase(it);
-  }
-  store::MetaChange change;
-  change.Delete(kGroupPrefix + name);
-  {
-    MutexLock glock(g->mu);
-    for (const auto& [key, _] : g->queues) change.Delete(OffsetKey(name, key));
-  }
-  store_->AppendMeta(std::move(change), [name, durable = std::move(durable)](const Status& st) {
-    if (!st.ok()) {
-      spdlog::error("group '{}': its deletion could not be stored: {}", name, st.ToString());
-    }
-    if (durable) durable(st);
-  });
-  return Status::Ok();
+  return registry_.Delete(name, std::move(durable));
 }
 
-std::vector<GroupConfig> ConsumerManager::ListGroups() const {
-  ReaderLock lock(groups_mu_);
-  std::vector<GroupConfig> out;
-  for (const auto& [_, g] : groups_) out.push_back(g->config);
-  return out;
-}
+std::vector<GroupConfig> ConsumerManager::ListGroups() const { return registry_.List(); }
 
 Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const {
-  ASSIGN_OR_RETURN(auto g, FindGroup(name));
+  ASSIGN_OR_RETURN(auto g, registry_.Find(name));
   GroupInfo info;
   MutexLock lock(g->mu);
   info.config = g->config;
@@ -264,46 +82,6 @@ Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const 
   return info;
 }
 
-Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindGroup(
-    const std::string& name) const {
-  {
-    ReaderLock lock(groups_mu_);
-    auto it = groups_.find(name);
-    if (it != groups_.end()) return it->second;
-  }
-  RETURN_IF_ERROR(ValidateGroupName(name));
-  return NoSuchGroup(name);
-}
-
-std::vector<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::AllGroups() const {
-  ReaderLock lock(groups_mu_);
-  std::vector<std::shared_ptr<Group>> out;
-  out.reserve(groups_.size());
-  for (const auto& [_, g] : groups_) out.push_back(g);
-  return out;
-}
-
-Result<std::shared_ptr<ConsumerManager::Group>> ConsumerManager::FindOrCreateGroup(
-    const std::string& name) {
-  auto found = FindGroup(name);
-  if (found.ok() || found.status().code() != Code::kGroupNotFound || !config_.auto_create_groups) {
-    if (!found.ok() && found.status().code() == Code::kGroupNotFound) {
-      return Status(
-          Code::kGroupNotFound,
-          found.status().message() + " (create it with `tidemq group create " + name + "`)");
-    }
-    return found;
-  }
-  GroupConfig c;
-  c.name = name;
-  c.retry = config_.default_retry;
-  c.max_attempts = config_.default_max_attempts;
-  auto created = CreateGroup(c);
-  if (!created.ok()) return created.status();
-  spdlog::info("created consumer group '{}' on its first receive", name);
-  return FindGroup(name);
-}
-
 QueueState& ConsumerManager::StateFor(Group& g, const QueueKey& key) {
   auto it = g.queues.find(key);
   if (it != g.queues.end()) return it->second;
@@ -316,26 +94,8 @@ QueueState& ConsumerManager::StateFor(Group& g, const QueueKey& key) {
 }
 
 int64_t ConsumerManager::SkipDeleted(Group& g, QueueState& st, int64_t min) {
-  const int64_t from = st.committed;
-  const int64_t lost = st.SkipTo(min);
-  const std::string& topic = std::get<0>(st.key);
-  const uint32_t queue = std::get<1>(st.key);
-  if (lost <= 0) return 0;
-  if (IsRetryTopic(topic)) {
-    // One retry queue serves every topic the group consumes, and this state reads it for one
-    // of them: which of the deleted copies were its own is unknown. Logged, not counted.
-    spdlog::warn(
-        "group '{}': retry copies at {}:{} offsets {}..{} were deleted by retention "
-        "before being delivered again",
-        g.config.name, topic, queue, from, min - 1);
-    return 0;
-  }
-  st.lost += lost;
-  lost_to_retention_.fetch_add(lost, std::memory_order_relaxed);
-  spdlog::warn(
-      "group '{}': {} messages of {}:{} (offsets {}..{}) were deleted by retention "
-      "before the group consumed them ({} so far in this queue)",
-      g.config.name, lost, topic, queue, from, min - 1, st.lost);
+  const int64_t lost = SkipToQueueStart(g.config.name, st, min);
+  if (lost > 0) lost_to_retention_.fetch_add(lost, std::memory_order_relaxed);
   return lost;
 }
 
@@ -416,8 +176,8 @@ bool ConsumerManager::ConfirmClaim(Group& g, QueueState& st, const Claim& c,
   d.queue_offset = c.offset;
   d.log_offset = c.log_offset;
   d.attempt = lease->second.attempt;
-  d.receipt = EncodeReceipt(
-      Receipt{epoch_, std::get<0>(key), std::get<1>(key), c.offset, c.lease_id, std::get<2>(key)});
+  d.receipt = EncodeReceipt(Receipt{registry_.epoch(), std::get<0>(key), std::get<1>(key),
+                                    c.offset, c.lease_id, std::get<2>(key)});
   out->push_back(std::move(d));
   delivered_.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -574,7 +334,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     return Status(Code::kTopicNotFound, "topic '" + args.topic + "' does not exist");
   }
   ASSIGN_OR_RETURN(TagFilter filter, TagFilter::Parse(args.tag_filter));
-  ASSIGN_OR_RETURN(auto g, FindOrCreateGroup(args.group));
+  ASSIGN_OR_RETURN(auto g, registry_.FindOrCreate(args.group));
   if (g->config.broadcast || !args.client_id.empty()) {
     RETURN_IF_ERROR(ValidateClientId(args.client_id.empty() ? "-" : args.client_id));
   }
@@ -612,11 +372,12 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
 }
 
 Result<QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
-  if (r.epoch != epoch_) {
-    return EarlierRunReceipt(r.epoch < epoch_ ? "its start epoch is " + std::to_string(r.epoch) +
-                                                    ", this run's is " + std::to_string(epoch_)
-                                              : "its start epoch " + std::to_string(r.epoch) +
-                                                    " is not this run's " + std::to_string(epoch_));
+  const uint64_t epoch = registry_.epoch();
+  if (r.epoch != epoch) {
+    return EarlierRunReceipt(r.epoch < epoch ? "its start epoch is " + std::to_string(r.epoch) +
+                                                   ", this run's is " + std::to_string(epoch)
+                                             : "its start epoch " + std::to_string(r.epoch) +
+                                                   " is not this run's " + std::to_string(epoch));
   }
   std::string client = g.config.broadcast || IsRetryTopic(r.topic) ? r.client_id : std::string();
   auto it = g.queues.find(QueueKey{r.topic, r.queue_id, client});
@@ -642,7 +403,7 @@ Result<QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
 
 Status ConsumerManager::Ack(const std::string& group, const std::string& receipt) {
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
-  ASSIGN_OR_RETURN(auto g, FindGroup(group));
+  ASSIGN_OR_RETURN(auto g, registry_.Find(group));
   {
     MutexLock lock(g->mu);
     ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
@@ -679,7 +440,7 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
     }
     return;
   }
-  auto g = FindGroup(group);
+  auto g = registry_.Find(group);
   if (!g.ok()) {
     for (size_t i = 0; i < receipts.size(); ++i) done(i, g.status());
     return;
@@ -717,7 +478,7 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
 
 Status ConsumerManager::Release(const std::string& group, const std::string& receipt) {
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
-  ASSIGN_OR_RETURN(auto g, FindGroup(group));
+  ASSIGN_OR_RETURN(auto g, registry_.Find(group));
   MutexLock lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
   g->leases.End(*st, st->inflight.find(r.queue_offset));
@@ -821,7 +582,7 @@ Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
     return InvalidArgument("lease must be between 1 s and 12 h");
   }
   ASSIGN_OR_RETURN(Receipt r, DecodeReceipt(receipt));
-  ASSIGN_OR_RETURN(auto g, FindGroup(group));
+  ASSIGN_OR_RETURN(auto g, registry_.Find(group));
   MutexLock lock(g->mu);
   ASSIGN_OR_RETURN(QueueState * st, CheckReceipt(*g, r));
   const int64_t deadline = clock_->MonotonicMs() + lease_ms;
@@ -832,7 +593,7 @@ Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
 }
 
 void ConsumerManager::Touch(const std::string& group, const std::string& client_id) {
-  auto g = FindGroup(group);
+  auto g = registry_.Find(group);
   if (!g.ok()) return;
   MutexLock lock((*g)->mu);
   (*g)->clients[client_id] = clock_->NowMs();
@@ -849,7 +610,7 @@ void ConsumerManager::SetReadyNotifier(std::function<void(const std::string&)> r
 std::set<std::string> ConsumerManager::OnTimer() {
   // Whatever is armed now is this call: anything later must arm again.
   wakeup_.Fired();
-  std::vector<std::shared_ptr<Group>> groups = AllGroups();
+  std::vector<std::shared_ptr<Group>> groups = registry_.All();
   std::set<std::string> ready_topics;
   std::vector<Move> moves;
   const int64_t now = clock_->MonotonicMs();
@@ -883,90 +644,12 @@ std::set<std::string> ConsumerManager::OnTimer() {
   return ready_topics;
 }
 
-Status ConsumerManager::FlushOffsets(bool wait) {
-  MutexLock order(persist_mu_);
-  std::vector<std::shared_ptr<Group>> groups = AllGroups();
-  const bool all = flush_all_.exchange(false, std::memory_order_relaxed);
-  store::MetaChange change;
-  for (auto& g : groups) {
-    MutexLock lock(g->mu);
-    for (auto& [key, st] : g->queues) {
-      if (!st.dirty && !all) continue;
-      st.dirty = false;
-      StoredQueueOffsets v;
-      v.committed = st.committed;
-      v.next = std::max(st.next, st.delivered_before);
-      for (const auto& [off, n] : st.attempts) {
-        if (off >= st.committed) v.attempts[off] = n;
-      }
-      v.lost_to_retention = st.lost;
-      change.Put(OffsetKey(g->config.name, key), EncodeQueueOffsets(v));
-    }
-  }
-  if (change.empty()) {
-    // Complete at once, unless an earlier flush is still on its way to the disk.
-    if (flushes_pending_.load(std::memory_order_acquire) == 0) {
-      offset_flushes_.fetch_add(1, std::memory_order_relaxed);
-    }
-    return Status::Ok();
-  }
-  flushes_pending_.fetch_add(1, std::memory_order_acq_rel);
-  // One record (split only when very large) for the whole flush; appended under persist_mu_
-  // so that it lands after every change made before it and before every one made after.
-  auto done = [this](const Status& st) {
-    flushes_pending_.fetch_sub(1, std::memory_order_acq_rel);
-    if (!st.ok()) {
-      flush_all_.store(true, std::memory_order_relaxed);
-      spdlog::error(
-          "persisting consumer offsets: {} (every queue is written again at the "
-          "next flush)",
-          st.ToString());
-      return;
-    }
-    offset_flushes_.fetch_add(1, std::memory_order_relaxed);
-  };
-  if (!wait) {
-    store_->AppendMeta(std::move(change), done);
-    return Status::Ok();
-  }
-  std::promise<Status> durable;
-  auto result = durable.get_future();
-  store_->AppendMeta(std::move(change), [&durable, done](const Status& st) {
-    done(st);
-    durable.set_value(st);
-  });
-  order.Unlock();
-  return result.get();
-}
+Status ConsumerManager::FlushOffsets(bool wait) { return registry_.FlushOffsets(wait); }
 
-void ConsumerManager::OnTopicDeleted(const std::string& topic) {
-  MutexLock order(persist_mu_);
-  store::MetaChange change;
-  {
-    ReaderLock lock(groups_mu_);
-    for (auto& [name, g] : groups_) {
-      MutexLock glock(g->mu);
-      std::erase_if(g->subscribed, [&](const auto& s) { return s.first == topic; });
-      for (auto it = g->queues.begin(); it != g->queues.end();) {
-        if (std::get<0>(it->first) == topic) {
-          g->leases.RemoveQueue(&it->second);
-          change.Delete(OffsetKey(name, it->first));
-          it = g->queues.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-  }
-  store_->AppendMeta(std::move(change), [topic](const Status& st) {
-    if (!st.ok()) {
-      spdlog::error("dropping the offsets of deleted topic '{}': {}", topic, st.ToString());
-    }
-  });
-}
+void ConsumerManager::OnTopicDeleted(const std::string& topic) { registry_.OnTopicDeleted(topic); }
 
 void ConsumerManager::OnRetention() {
-  for (auto& g : AllGroups()) {
+  for (auto& g : registry_.All()) {
     MutexLock lock(g->mu);
     for (auto& [key, st] : g->queues) {
       SkipDeleted(*g, st, store_->MinQueueOffset(std::get<0>(key), std::get<1>(key)));
@@ -975,7 +658,7 @@ void ConsumerManager::OnRetention() {
 }
 
 LogOffset ConsumerManager::OldestUnconsumed() const {
-  std::vector<std::shared_ptr<Group>> groups = AllGroups();
+  std::vector<std::shared_ptr<Group>> groups = registry_.All();
   // Each queue's committed offset is noted under its group's mutex; the consume queues are
   // read after it is released (a read is a pread: no group lock is held across disk I/O).
   std::vector<std::tuple<std::string, uint32_t, int64_t>> committed;

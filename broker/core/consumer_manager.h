@@ -34,33 +34,35 @@
 // at the earliest deadline or in-place retry (SetWakeup) and OnTimer() handles what is due.
 //
 // Persistence (docs/storage_format.md §9): group configs, the start epoch and the offsets are
-// metadata records in the CommitLog (Store::AppendMeta); nothing here waits on a disk except
-// Load() and FlushOffsets(wait=true) (start and stop). Offsets are written as periodic
-// snapshots of the queues that changed (FlushOffsets), not one record per ack: a busy group
-// acks thousands of times a second, and a flush writes each changed queue once. A change in
-// memory and the append of its record happen under persist_mu_, so two changes of one key
-// reach the log in the order they were made (a group's deletion after its last flush).
+// metadata records in the CommitLog (Store::AppendMeta), kept by the GroupRegistry
+// (group_registry.h); nothing here waits on a disk except Load() and FlushOffsets(wait=true)
+// (start and stop). Offsets are written as periodic snapshots of the queues that changed
+// (FlushOffsets), not one record per ack: a busy group acks thousands of times a second, and
+// a flush writes each changed queue once.
 //
 // The parts (each with its own header, contract and unit tests):
+//   group_registry.h  the groups (create / update / delete / find / list) and their
+//                     persistence: Load (start epoch, configs, offsets checked against the
+//                     queues' ranges), group records, offsets flushes, a topic's deletion
 //   queue_state.h     per-queue delivery state: acked-prefix tracking, holes, in-flight and
 //                     moving offsets, delivery counts, what retention took
 //   lease_table.h     a group's leases in deadline order (expiry) and the Wakeup timer
 //   failure_policy.h  what a failed delivery becomes: retry copy, retry in place, dead letter
 //   group_records.h   the durable form: group config and offsets records, their keys
 //   tag_filter.h      a receive's tag filter (tags and their hashes)
-// This class composes them: the group registry and its persistence (Load, CreateGroup,
-// DeleteGroup, FlushOffsets), receive (reading the consume queues with no lock held across
-// the reads), ack / nack / release / lease change, the retry and dead-letter moves, retention
-// and lag.
+// This class composes them: receive (reading the consume queues with no lock held across the
+// reads), ack / nack / release / lease change, lease expiry, the retry and dead-letter moves,
+// retention and lag; the group calls (Load, CreateGroup, DeleteGroup, ListGroups,
+// FlushOffsets, OnTopicDeleted) go to the registry.
 //
 // Thread safety: every public method may be called from any thread; each group has its own
-// mutex (Group::mu guards its queue states, lease table, clients, cursor and subscriptions),
-// the group table a shared mutex (groups_mu_), and persist_mu_ orders a change with the
-// append of its record (taken before groups_mu_ and any Group::mu). Callers: network threads
-// (receive, ack, nack, lease, admin), the io_context (OnTimer: lease expiry), the store's writer
-// thread (move callbacks), and the maintenance thread "tidemq-maint" (FlushOffsets, OnRetention,
-// and OldestUnconsumed as a retention guard — it reads the consume queues after releasing each
-// group's mutex).
+// mutex (ConsumerGroup::mu guards its queue states, lease table, clients, cursor and
+// subscriptions); the registry's locks (its table's shared mutex, and the one that orders a
+// change with the append of its record) are taken before any group's mutex, and only by the
+// registry. Callers: network threads (receive, ack, nack, lease, admin), the io_context
+// (OnTimer: lease expiry), the store's writer thread (move callbacks), and the maintenance
+// thread "tidemq-maint" (FlushOffsets, OnRetention, and OldestUnconsumed as a retention guard
+// — it reads the consume queues after releasing each group's mutex).
 #pragma once
 
 #include <atomic>
@@ -79,6 +81,7 @@
 #include "broker/core/config.h"
 #include "broker/core/failure_policy.h"
 #include "broker/core/group_records.h"
+#include "broker/core/group_registry.h"
 #include "broker/core/lease_table.h"
 #include "broker/core/queue_state.h"
 #include "broker/core/receipt.h"
@@ -154,9 +157,10 @@ class ConsumerManager {
   // Loads group configs and committed offsets from store metadata, checks the offsets against
   // their queues (raising queues some group is above) and starts a new epoch. Call once,
   // after the topics are loaded. Records that do not parse are skipped, logged and counted.
+  // (GroupRegistry::Load; what it found deleted by retention counts in lost_to_retention().)
   Status Load();
   // This broker run's start epoch: every receipt handle carries it.
-  uint64_t epoch() const { return epoch_; }
+  uint64_t epoch() const { return registry_.epoch(); }
 
   // Creates a group, or updates an existing one's retry settings (max attempts, back-off,
   // fifo_block). Changing the mode or FIFO of an existing group is refused
@@ -217,23 +221,12 @@ class ConsumerManager {
   int64_t lost_to_retention() const { return lost_to_retention_.load(std::memory_order_relaxed); }
   int64_t damaged_skipped() const { return damaged_skipped_.load(std::memory_order_relaxed); }
   // FlushOffsets calls that completed: everything dirty before one began is persisted.
-  int64_t offset_flushes() const { return offset_flushes_.load(std::memory_order_relaxed); }
+  int64_t offset_flushes() const { return registry_.offset_flushes(); }
   // Metadata records Load() skipped because they did not parse.
-  int64_t malformed_skipped() const { return malformed_.load(std::memory_order_relaxed); }
+  int64_t malformed_skipped() const { return registry_.malformed_skipped(); }
 
  private:
-  struct Group {
-    GroupConfig config;  // fixed but for the retry settings, changed under mu
-    mutable Mutex mu;
-    std::map<QueueKey, QueueState> queues GUARDED_BY(mu);
-    LeaseTable leases GUARDED_BY(mu);
-    std::map<std::string, int64_t> clients GUARDED_BY(mu);  // last seen (wall ms)
-    uint32_t cursor GUARDED_BY(mu) = 0;                     // fair queue start
-    // (topic, client) received at least once: every queue has a state, so that what
-    // retention deletes from a queue the group has not reached yet is counted.
-    std::set<std::pair<std::string, std::string>> subscribed GUARDED_BY(mu);
-    std::atomic<int64_t> retried{0}, dead_lettered{0};
-  };
+  using Group = ConsumerGroup;  // group_registry.h
   // A failed delivery to copy into the retry or dead-letter topic.
   struct Move {
     std::shared_ptr<Group> group;
@@ -246,10 +239,6 @@ class ConsumerManager {
     std::function<void(const Status&)> done;
   };
 
-  Result<std::shared_ptr<Group>> FindGroup(const std::string& name) const EXCLUDES(groups_mu_);
-  Result<std::shared_ptr<Group>> FindOrCreateGroup(const std::string& name);
-  // Every group, for a pass over all of them outside groups_mu_.
-  std::vector<std::shared_ptr<Group>> AllGroups() const EXCLUDES(groups_mu_);
   QueueState& StateFor(Group& g, const QueueKey& key) REQUIRES(g.mu);
   // The bytes a batch holds against ReceiveArgs::max_bytes.
   struct BatchBytes {
@@ -287,8 +276,8 @@ class ConsumerManager {
   // A move is over: the original is settled (its copy is durable, or it is gone) or, when no
   // copy could be made, deliverable again in place.
   void EndMove(Move& m, bool settled, const Status& why);
-  // Moves a queue state up to the queue's start `min` (QueueState::SkipTo); counts and logs
-  // what the group had not consumed. Returns how many were lost.
+  // Moves a queue state up to the queue's start `min` (SkipToQueueStart, group_registry.h)
+  // and counts what the group had not consumed in lost_to_retention(). Returns how many.
   int64_t SkipDeleted(Group& g, QueueState& st, int64_t min) REQUIRES(g.mu);
   // A queue entry whose record cannot be read: deleted by retention meanwhile (counted as
   // lost) or damaged (counted, logged as an error). The caller settles it.
@@ -297,35 +286,22 @@ class ConsumerManager {
   // A retry copy made for an earlier incarnation of its topic (topic_manager.h): counted and
   // logged; the caller drops it. Takes no group lock.
   bool IsStaleCopy(const Group& g, const store::Record& copy, LogOffset at);
-  // Start-up: every loaded offset against its queue's range.
-  Status CheckQueueRanges() REQUIRES(groups_mu_);
-  Status StartEpoch();
   // Validates a receipt against the current lease.
   Result<QueueState*> CheckReceipt(Group& g, const Receipt& r) REQUIRES(g.mu);
-  // Appends the group's record.
-  void PersistGroup(const GroupConfig& c, Durable done) REQUIRES(persist_mu_);
 
   store::Store* store_;
   TopicManager* topics_;
   Clock* clock_;
   const BrokerConfig& config_;
-  uint64_t epoch_ = 0;                  // set by Load()
   std::atomic<uint64_t> lease_seq_{0};  // lease ids are unique within one epoch
   std::atomic<int64_t> delivered_{0}, acked_{0}, nacked_{0}, lapsed_{0};
   std::atomic<int64_t> retried_{0}, dead_lettered_{0};
-  std::atomic<int64_t> lost_to_retention_{0}, damaged_skipped_{0}, offset_flushes_{0};
-  std::atomic<int64_t> malformed_{0};
-  // A flush's record failed: the next flush writes every queue, changed or not.
-  std::atomic<bool> flush_all_{false};
-  std::atomic<int64_t> flushes_pending_{0};  // appended, not yet durable
-  // Held across a change in memory and the append of its record; taken before groups_mu_
-  // and every group's mu, never in a store callback.
-  Mutex persist_mu_;
+  std::atomic<int64_t> lost_to_retention_{0}, damaged_skipped_{0};
   std::function<void(const std::string&)> ready_;  // set before use
   Wakeup wakeup_;
 
-  mutable SharedMutex groups_mu_;
-  std::map<std::string, std::shared_ptr<Group>> groups_ GUARDED_BY(groups_mu_);
+  // The groups, their configs, offsets records and the start epoch.
+  GroupRegistry registry_;
 };
 
 }  // namespace tidemq::broker

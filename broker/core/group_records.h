@@ -1,7 +1,7 @@
 // The durable form of a consumer group (docs/storage_format.md §9): its config record
 // "group/<name>" and its per-queue offsets records "offset/<group>/<topic>/<queue>/<client>",
 // encoded and decoded. Pure functions: no state, no lock, callable from any thread.
-// ConsumerManager (consumer_manager.h) appends what these encode through Store::AppendMeta
+// GroupRegistry (group_registry.h) appends what these encode through Store::AppendMeta
 // and decodes them in Load(); a record that does not decode is a typed error, never a throw.
 #pragma once
 

@@ -4,9 +4,9 @@
 // `inflight` map and, with its deadline, here — so that expiry takes the due ones first
 // without scanning the queues. Grant / End / Extend keep the two in step. Owns: the deadline
 // index (it points at QueueStates it does not own; a queue state leaves with
-// RemoveQueue). Not thread-safe: the group's mutex (ConsumerManager's Group::mu) guards it,
-// like the queue states; called on network threads (receive, ack, nack, release, lease
-// change, topic deletion) and on the io_context (expiry, ConsumerManager::OnTimer).
+// RemoveQueue). Not thread-safe: the group's mutex (ConsumerGroup::mu, group_registry.h)
+// guards it, like the queue states; called on network threads (receive, ack, nack, release,
+// lease change, topic deletion) and on the io_context (expiry, ConsumerManager::OnTimer).
 //
 // Wakeup: the one volatile timer the consumer manager asks for — the earliest lease deadline
 // or in-place retry — through a callback `arm(monotonic_ms)` (the broker core arms a timer of

@@ -5,9 +5,9 @@
 //
 // Owns: nothing shared. It is plain data with the rules that keep it consistent (acked-prefix
 // tracking, holes, what retention took). Not thread-safe: the mutex of the group that holds it
-// (ConsumerManager's Group::mu) guards every QueueState, and every method runs under it — on
-// whichever thread holds that mutex (network threads, the io_context's lease expiry, the
-// store's writer thread ending a move, "tidemq-maint"). No method allocates per offset except
+// (ConsumerGroup::mu, group_registry.h) guards every QueueState, and every method runs under
+// it — on whichever thread holds that mutex (network threads, the io_context's lease expiry,
+// the store's writer thread ending a move, "tidemq-maint"). No method allocates per offset except
 // to record an out-of-order ack, and none touches a disk.
 #pragma once
 

@@ -18,6 +18,10 @@ namespace tidemq::testing {
 
 class BrokerTest : public ::testing::Test {
  protected:
+  // The broker's connection timeouts run on the injected clock, which tests move by hours (to
+  // age messages out, fire back-offs): off unless a test sets them (connection_test does).
+  BrokerTest() { config_.idle_timeout_ms = 0; }
+
   void SetUp() override {
     char tmpl[] = "/tmp/tidemq-broker-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
