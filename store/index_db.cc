@@ -33,8 +33,22 @@ bool StartsWith(const leveldb::Slice& s, const std::string& prefix) {
 
 std::string SegmentBucketPrefix(LogOffset segment) { return WithOffset(kBucketPrefix, segment); }
 
+namespace {
+
+// A bucket's prefix in a string with room for `more` bytes after it: index keys are built
+// once per stored message, on the writer thread, so they grow without reallocating.
+std::string BucketKey(LogOffset segment, size_t more) {
+  std::string k;
+  k.reserve(sizeof(kBucketPrefix) - 1 + 8 + more);
+  k.append(kBucketPrefix);
+  PutBigEndian64(&k, static_cast<uint64_t>(segment.value()));
+  return k;
+}
+
+}  // namespace
+
 std::string KeyIndexPrefix(LogOffset segment, const std::string& topic, const std::string& key) {
-  std::string k = SegmentBucketPrefix(segment);
+  std::string k = BucketKey(segment, 1 + topic.size() + 1 + key.size() + 1 + 8);
   k.push_back('k');
   k.append(topic);
   k.push_back('\0');
@@ -44,7 +58,7 @@ std::string KeyIndexPrefix(LogOffset segment, const std::string& topic, const st
 }
 
 std::string MessageIdIndexPrefix(LogOffset segment, const std::string& message_id) {
-  std::string k = SegmentBucketPrefix(segment);
+  std::string k = BucketKey(segment, 1 + message_id.size() + 1 + 8);
   k.push_back('i');
   k.append(message_id);
   k.push_back('\0');

@@ -234,7 +234,7 @@ Result<txn::TxnEntry> FindTxn(txn::TxnService* txn, int64_t half_offset,
   return FindTxnEntry(txn, half_offset, message_id);
 }
 
-Result<AdmittedSend> MessageService::Admit(SendCommand& c) {
+Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
   BrokerStats* stats = p_.stats;
   stats->send_requests.fetch_add(1, std::memory_order_relaxed);
   auto refuse = [stats](Status st) {
@@ -247,7 +247,7 @@ Result<AdmittedSend> MessageService::Admit(SendCommand& c) {
   }
   if (!c.producer_group.empty()) RETURN_IF_ERROR(ValidateGroupName(c.producer_group));
 
-  AdmittedSend out;
+  AdmittedSend& out = *admitted;
   out.records.reserve(c.messages.size());
   out.queues.reserve(c.messages.size());
   const int64_t now_ms = p_.clock->NowMs();
@@ -295,7 +295,7 @@ Result<AdmittedSend> MessageService::Admit(SendCommand& c) {
     out.bytes += static_cast<int64_t>(m.body.size());
     r.body = std::move(m.body);
   }
-  return out;
+  return Status::Ok();
 }
 
 void MessageService::Appended(const CoreParts& p, const Status& st, const AdmittedSend& send) {

@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "broker/core/consumer_manager.h"
 #include "broker/core/core_parts.h"
 #include "broker/core/producer_channel.h"
@@ -57,8 +59,10 @@ struct SendMessage {
   std::string body;
 };
 
+// The hot path is one message per send: the containers hold one inline, so that such a send
+// allocates no vector of its own (bench/: produce --inflight 256).
 struct SendCommand {
-  std::vector<SendMessage> messages;  // 1 to kMaxSendBatch
+  boost::container::small_vector<SendMessage, 1> messages;  // 1 to kMaxSendBatch
   std::string producer_group;         // required for a transactional send
   bool half = false;                  // transactional: half messages
 };
@@ -67,7 +71,7 @@ inline constexpr int kMaxSendBatch = 4096;
 
 // Where the messages of a send went, in the order sent.
 struct SendReceipts {
-  std::vector<uint32_t> queues;
+  boost::container::small_vector<uint32_t, 4> queues;
   // Queue offset (-1 for a scheduled or half message) and log offset of each.
   std::vector<store::AppendResult> appended;
 };
@@ -75,7 +79,7 @@ struct SendReceipts {
 // A send admitted by MessageService::Admit: its records, ready to append.
 struct AdmittedSend {
   std::vector<store::Record> records;
-  std::vector<uint32_t> queues;
+  boost::container::small_vector<uint32_t, 4> queues;
   int64_t bytes = 0;
   int64_t earliest_due = INT64_MAX;  // of its scheduled messages
   int64_t first_check = INT64_MAX;   // of its half messages
@@ -133,7 +137,7 @@ class MessageService {
   // policy (on its writer thread: keep it short). A template so that the completion rides
   // in the store's append callback without a std::function of its own.
   template <typename Done>
-  void Send(SendCommand command, Done done);
+  void Send(SendCommand&& command, Done done);
 
   // Completes `waiter` at once when messages are available, the receive is refused or
   // wait_ms is 0; parks it (ReceiveWaiter::Park) otherwise.
@@ -169,24 +173,24 @@ class MessageService {
  private:
   // Send's two halves: validation, classification and record building; and, once the store
   // has the records, the counters and the timer / check-back wake-ups.
-  Result<AdmittedSend> Admit(SendCommand& command);
+  Status Admit(SendCommand& command, AdmittedSend* out);
   static void Appended(const CoreParts& parts, const Status& st, const AdmittedSend& send);
 
   const CoreParts p_;
 };
 
 template <typename Done>
-void MessageService::Send(SendCommand command, Done done) {
-  Result<AdmittedSend> admitted = Admit(command);
-  if (!admitted.ok()) return done(admitted.status(), SendReceipts{});
-  std::vector<store::Record> records = std::move(admitted->records);
-  p_.store->Append(std::move(records),
-                   [parts = &p_, send = std::move(admitted).value(), done = std::move(done)](
-                       const Status& st, std::vector<store::AppendResult> results) mutable {
-                     Appended(*parts, st, send);
-                     if (!st.ok()) return done(st, SendReceipts{});
-                     done(st, SendReceipts{std::move(send.queues), std::move(results)});
-                   });
+void MessageService::Send(SendCommand&& command, Done done) {
+  AdmittedSend send;
+  if (Status st = Admit(command, &send); !st.ok()) return done(st, SendReceipts{});
+  std::vector<store::Record> records = std::move(send.records);
+  p_.store->Append(std::move(records), [parts = &p_, send = std::move(send), done = std::move(done)](
+                                           const Status& st,
+                                           std::vector<store::AppendResult> results) mutable {
+    Appended(*parts, st, send);
+    if (!st.ok()) return done(st, SendReceipts{});
+    done(st, SendReceipts{std::move(send.queues), std::move(results)});
+  });
 }
 
 }  // namespace tidemq::broker
