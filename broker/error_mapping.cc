@@ -26,6 +26,8 @@ wire::ErrorCode ToWireCode(Code code) {
     case Code::kUnsupported: return wire::UNSUPPORTED;
     case Code::kTxnConflict: return wire::TXN_CONFLICT;
     case Code::kOutOfRange: return wire::OUT_OF_RANGE;
+    case Code::kNotMaster: return wire::NOT_MASTER;
+    case Code::kNotEnoughReplicas: return wire::NOT_ENOUGH_REPLICAS;
   }
   return wire::INTERNAL;
 }

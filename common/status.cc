@@ -24,6 +24,8 @@ std::string_view CodeName(Code code) {
     case Code::kUnsupported: return "Unsupported";
     case Code::kTxnConflict: return "TxnConflict";
     case Code::kOutOfRange: return "OutOfRange";
+    case Code::kNotMaster: return "NotMaster";
+    case Code::kNotEnoughReplicas: return "NotEnoughReplicas";
   }
   return "Unknown";
 }

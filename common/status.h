@@ -36,6 +36,8 @@ enum class Code : uint8_t {
   kUnsupported = 17,
   kTxnConflict = 18,       // e.g. commit after rollback
   kOutOfRange = 19,
+  kNotMaster = 20,          // a replica was asked to write: the error names the master
+  kNotEnoughReplicas = 21,  // fewer in-sync copies than the ack policy asks for
 };
 
 std::string_view CodeName(Code code);

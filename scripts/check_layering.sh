@@ -32,6 +32,7 @@ check proto store broker timer txn client
 check store broker timer txn client proto
 check timer broker client txn
 check txn broker client
+check cluster broker client proto timer txn
 check broker/core proto client broker/handlers
 check_no_adapter broker/core
 # The native adapter (broker/ outside core/) reaches store/, timer/ and txn/ only through the

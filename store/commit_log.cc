@@ -235,6 +235,78 @@ std::vector<CommitLog::SegmentInfo> CommitLog::Segments() const {
   return out;
 }
 
+bool CommitLog::empty() const {
+  ReaderLock lock(mu_);
+  return segments_.size() == 1 && end_.load(std::memory_order_acquire) == active_base_;
+}
+
+Status CommitLog::Rebase(LogOffset base) {
+  if (!empty()) return Status(Code::kFailedPrecondition, "only an empty log can start over");
+  if (base.value() == active_base_) return Status::Ok();
+  if (base.value() < 0) return InvalidArgument("a log cannot start at a negative offset");
+  const std::string old = JoinPath(dir_, OffsetFileName(active_base_));
+  {
+    WriterLock lock(mu_);
+    segments_.clear();
+  }
+  RETURN_IF_ERROR(fs_->Remove(old));
+  return CreateSegment(base.value());
+}
+
+Status CommitLog::TruncateTo(LogOffset to) {
+  if (to >= end_offset()) return Status::Ok();
+  std::vector<int64_t> doomed;  // segments wholly past `to`, newest first
+  int64_t keep = -1;            // the segment holding `to`
+  std::shared_ptr<File> keep_file;
+  {
+    ReaderLock lock(mu_);
+    for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+      if (it->first <= to.value() && keep < 0) {
+        keep = it->first;
+        keep_file = it->second.file;
+      } else if (it->first > to.value()) {
+        doomed.push_back(it->first);
+      }
+    }
+  }
+  if (keep >= 0) {
+    // `to` must end a record of its segment: read the records up to it.
+    const uint64_t cut = static_cast<uint64_t>(to.value() - keep);
+    SegmentReader reader(keep_file, 0, cut);
+    Record record;
+    while (reader.pos() < cut) {
+      Result<bool> next = reader.Next(&record);
+      if (!next.ok() || !*next) {
+        return InvalidArgument("log offset " + std::to_string(to.value()) +
+                               " is not a record boundary of segment " + std::to_string(keep) +
+                               (next.ok() ? std::string() : ": " + next.status().message()));
+      }
+    }
+  }
+  for (int64_t base : doomed) {
+    {
+      WriterLock lock(mu_);
+      segments_.erase(base);
+    }
+    RETURN_IF_ERROR(fs_->Remove(JoinPath(dir_, OffsetFileName(base))));
+  }
+  if (keep < 0) {
+    // Nothing of the log is left: an empty one at 0.
+    RETURN_IF_ERROR(fs_->SyncDir(dir_));
+    return CreateSegment(0);
+  }
+  RETURN_IF_ERROR(keep_file->Truncate(static_cast<uint64_t>(to.value() - keep)));
+  RETURN_IF_ERROR(keep_file->Sync());
+  RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  {
+    WriterLock lock(mu_);
+    active_ = keep_file;
+  }
+  active_base_ = keep;
+  end_.store(to.value(), std::memory_order_release);
+  return Status::Ok();
+}
+
 Status CommitLog::DeleteOldestSegment() {
   std::string path;
   {

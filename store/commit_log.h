@@ -62,6 +62,14 @@ class CommitLog {
   Status Sync();
   // Records that the active segment now holds a record stored at store_ms (for retention).
   void NoteStoreMs(int64_t store_ms);
+  // Whether the log holds no bytes at all (one empty segment).
+  bool empty() const;
+  // An empty log starts over at `base` (a replica that begins where its master's log begins).
+  Status Rebase(LogOffset base);
+  // Replication truncation: cuts the log at `to`, a record boundary (kInvalidArgument if not):
+  // later segments are removed and the one holding `to` becomes the active one. Below the
+  // first segment, the log becomes empty (at offset 0). Only while nothing else uses the log.
+  Status TruncateTo(LogOffset to);
 
   // --- any thread ---
   // The record at `offset`; kNotFound below min_offset() (deleted or never written),

@@ -62,6 +62,10 @@ struct StoreOptions {
   // records after it is skipped, counted and logged (and the first kMaxDamagedCopyBytes of it
   // copied to <data_dir>/damaged/); strict_recovery makes Open fail instead.
   bool strict_recovery = false;
+  // Replication (docs/replication.md): opened as a replica, the store takes records only
+  // from AppendReplicated (Append and AppendMeta fail with kFailedPrecondition) and writes no
+  // metadata snapshots of its own (the master's arrive in the log) until Promote().
+  bool replica = false;
   FileSystem* fs = nullptr;                      // nullptr: FileSystem::Default()
   Clock* clock = nullptr;                        // nullptr: SystemClock::Get()
 };
@@ -85,6 +89,16 @@ struct AppendResult {
 };
 
 using AppendCallback = std::function<void(const Status&, std::vector<AppendResult>)>;
+
+// Replication: a stretch of the log copied byte for byte — whole records of one segment.
+struct LogChunk {
+  LogOffset from;          // log offset of its first byte
+  LogOffset segment_base;  // base of the (master's) segment holding it
+  std::string bytes;       // whole records, back to back; empty: nothing new
+};
+
+// The most bytes ReadLog returns when not asked for fewer (one record may exceed it).
+inline constexpr size_t kDefaultLogChunkBytes = 1u << 20;
 
 // One consume queue entry: where the n-th message of a (topic, queue) sits in the log.
 struct QueueEntry {
@@ -216,6 +230,39 @@ class Store {
 
   virtual StoreStats Stats() const = 0;
   virtual bool read_only() const = 0;
+
+  // --- Replication (docs/replication.md) ---
+  // Master side: whole records from `from` (a record boundary) up to the confirmed end, at
+  // most max_bytes of them (but at least one record when there is one), never across a
+  // segment boundary. Empty bytes when `from` is the confirmed end. kNotFound below the log's
+  // start (retention deleted it: a replica that far behind starts over), kOutOfRange past the
+  // confirmed end, kCorruption when `from` is not where a record starts.
+  virtual Result<LogChunk> ReadLog(LogOffset from, size_t max_bytes) const = 0;
+  // Replica side: writes a master's chunk at the same log offsets — chunk.from must be this
+  // log's end — after checking every record in it (magic, length, CRC, fields: kCorruption,
+  // and nothing written, when one fails). A chunk whose segment_base is this log's end starts
+  // a new segment there, so the replica's segments mirror the master's; an empty log takes
+  // any segment_base as its start (a replica that begins where the master's log begins).
+  // Records are dispatched like a replay (queue offsets come from the records) and given to
+  // the observers. `callback` runs on the writer thread once the chunk is durable under the
+  // flush policy (`sync`: after an fdatasync whatever the policy), with the new log end.
+  // kFailedPrecondition when the store is not a replica or chunk.from is not the log end.
+  virtual void AppendReplicated(LogChunk chunk, bool sync,
+                                std::function<void(const Status&, LogOffset end)> callback) = 0;
+  // A replica becomes the master: appends are accepted from here on (after everything
+  // replicated before). No-op on a master.
+  virtual Status Promote() = 0;
+  virtual bool replica() const = 0;
+  // The end of what is durable under the flush policy and readable (cheap; any thread).
+  virtual LogOffset ConfirmedEnd() const = 0;
+  // Consume queues show only messages below `end` (kNoLogOffset: no limit): under `sync`
+  // replication consumers see only what the in-sync replicas hold. Any thread.
+  virtual void SetVisibleEnd(LogOffset end) = 0;
+  // Replication truncation, on a closed store: cuts the log at `to` (a record boundary; the
+  // end of the last record both logs share) and clears the consume queues and the index,
+  // which the next Open rebuilds from the log (metadata included). `to` at or past the end:
+  // nothing to do. The caller clears what its observers derived (timer/, txn/).
+  static Status TruncateLog(const StoreOptions& options, LogOffset to);
 };
 
 }  // namespace tidemq::store

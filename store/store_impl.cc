@@ -11,7 +11,8 @@ StoreImpl::StoreImpl(const StoreOptions& options, std::vector<Observer*> observe
     : options_(options),
       fs_(options.fs != nullptr ? options.fs : FileSystem::Default()),
       clock_(options.clock != nullptr ? options.clock : SystemClock::Get()),
-      observers_(std::move(observers)) {}
+      observers_(std::move(observers)),
+      replica_(options.replica) {}
 
 StoreImpl::~StoreImpl() {
   {
@@ -34,6 +35,10 @@ void StoreImpl::Append(std::vector<Record> records, AppendCallback callback) {
 void StoreImpl::Enqueue(std::vector<Record> records, AppendCallback callback, bool sync) {
   if (read_only()) {
     callback(ReadOnlyStatus(), {});
+    return;
+  }
+  if (replica()) {
+    callback(NotWritableOnReplica(), {});
     return;
   }
   if (records.empty()) {
@@ -122,7 +127,13 @@ Result<std::vector<QueueEntry>> StoreImpl::ReadQueue(const std::string& topic, u
                                                      int64_t from, size_t max) const {
   auto cq = queues_->Find(topic, queue_id);
   if (cq == nullptr) return std::vector<QueueEntry>();
-  return cq->Read(from, max, log_->min_offset());
+  ASSIGN_OR_RETURN(std::vector<QueueEntry> entries, cq->Read(from, max, log_->min_offset()));
+  // Entries are in log order: cut at the first one past the visible end.
+  const int64_t visible = visible_end_.load(std::memory_order_acquire);
+  auto past = std::find_if(entries.begin(), entries.end(),
+                           [visible](const QueueEntry& e) { return e.log_offset.value() >= visible; });
+  entries.erase(past, entries.end());
+  return entries;
 }
 
 int64_t StoreImpl::MinQueueOffset(const std::string& topic, uint32_t queue_id) const {

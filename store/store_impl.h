@@ -3,6 +3,7 @@
 //   store_writer.cc     the writer thread: group commit, dispatch, flush, checkpoints
 //   store_recovery.cc   Open: log recovery, derived-state repair and replay
 //   store_retention.cc  RunRetention
+//   store_replication.cc  replication: ReadLog, AppendReplicated, Promote, TruncateLog
 //
 // Threads: "tidemq-writer" owns every field marked "writer thread" below (before it starts,
 // Open owns them). Everything else is guarded as marked or atomic.
@@ -58,6 +59,19 @@ class StoreImpl final : public Store {
   StoreStats Stats() const override;
   bool read_only() const override { return read_only_.load(std::memory_order_acquire); }
 
+  // store_replication.cc
+  Result<LogChunk> ReadLog(LogOffset from, size_t max_bytes) const override;
+  void AppendReplicated(LogChunk chunk, bool sync,
+                        std::function<void(const Status&, LogOffset)> callback) override;
+  Status Promote() override;
+  bool replica() const override { return replica_.load(std::memory_order_acquire); }
+  LogOffset ConfirmedEnd() const override {
+    return LogOffset(confirmed_.load(std::memory_order_acquire));
+  }
+  void SetVisibleEnd(LogOffset end) override {
+    visible_end_.store(end == kNoLogOffset ? INT64_MAX : end.value(), std::memory_order_release);
+  }
+
  private:
   // One queued Append, or (when `task` is set) a job to run on the writer thread in order.
   struct Request {
@@ -90,6 +104,9 @@ class StoreImpl final : public Store {
   Status NoteDamage(const DamagedRange& range);
   // Copies the start of a damaged range to <data_dir>/damaged/; its path, or "" on failure.
   std::string CopyDamaged(const DamagedRange& range);
+
+  // store_replication.cc: writes a replicated chunk (writer thread); the new log end.
+  Result<LogOffset> ProcessReplicated(LogChunk* chunk, bool sync);
 
   // store_writer.cc
   void WriterLoop();
@@ -153,6 +170,10 @@ class StoreImpl final : public Store {
   void WriteCheckpoint(bool sync);
   void EnterReadOnly(const Status& cause);
   Status ReadOnlyStatus() const;
+  static Status NotWritableOnReplica() {
+    return Status(Code::kFailedPrecondition,
+                  "the store is a replica: it takes records only from its master");
+  }
   // Runs task on the writer thread after everything queued before it; waits for it.
   Status RunOnWriter(std::function<Status()> task);
 
@@ -223,6 +244,11 @@ class StoreImpl final : public Store {
   std::atomic<int64_t> meta_snapshot_{-1};
   std::atomic<int64_t> malformed_control_{0};
   std::atomic<int64_t> index_trimmed_{0};
+
+  // Replication: a replica takes records only from AppendReplicated (set at Open, cleared by
+  // Promote on the writer thread); consume queues show entries below visible_end_ only.
+  std::atomic<bool> replica_{false};
+  std::atomic<int64_t> visible_end_{INT64_MAX};
 
   std::atomic<int64_t> confirmed_{0};
   std::atomic<int64_t> persisted_dispatch_{0};  // what retention may rely on

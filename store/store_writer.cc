@@ -120,6 +120,10 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     fail_all(ReadOnlyStatus());
     return;
   }
+  if (replica()) {  // Enqueue refuses these already; the writer holds the line too
+    fail_all(NotWritableOnReplica());
+    return;
+  }
   size_t batch_bytes = 0;
   for (const Request& r : *batch) batch_bytes += r.bytes;
   if (Status room = CheckRoom(batch_bytes); !room.ok()) {
@@ -421,7 +425,9 @@ Status StoreImpl::DropTopicQueues(const std::string& topic) {
 void StoreImpl::MaybeWriteSnapshot() {
   // The metadata space must be up to date with the log end: nothing of it may wait for a
   // retry, or the snapshot would miss a change that sits before it in the log.
-  if (!snapshot_due_ || read_only() || lagging_index_ != nullptr || index_->write_failing()) {
+  // A replica writes none: the master's snapshots come with the log.
+  if (!snapshot_due_ || read_only() || replica() || lagging_index_ != nullptr ||
+      index_->write_failing()) {
     return;
   }
   snapshot_due_ = false;
