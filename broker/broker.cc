@@ -35,8 +35,8 @@ class Broker::Impl final : public RequestSink {
         accept_backoff_(io_),
         periodic_(io_) {}
 
-  Status Open() {
-    ASSIGN_OR_RETURN(core_, BrokerCore::Open(config_, clock_, &io_));
+  Status Open(std::function<void(const std::string&)> on_restart) {
+    ASSIGN_OR_RETURN(core_, BrokerCore::Open(config_, clock_, &io_, nullptr, std::move(on_restart)));
     stats_ = &core_->stats();
 
     InflightLimits limits;
@@ -61,8 +61,7 @@ class Broker::Impl final : public RequestSink {
                                             std::to_string(config_.port) + ": " + ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
-    ctx_ = std::make_unique<BrokerContext>(
-        BrokerContext{&core_->messages(), &core_->admin(), stats_, Address()});
+    ctx_ = std::make_unique<BrokerContext>(BrokerContext{core_.get(), stats_, Address()});
     core_->Start();
     Accept();
     SchedulePeriodic();
@@ -76,6 +75,7 @@ class Broker::Impl final : public RequestSink {
   }
 
   std::string Address() const { return config_.host + ":" + std::to_string(port_); }
+  BrokerCore* core() const { return core_.get(); }
   uint16_t port() const { return port_; }
 
   void Stop() {
@@ -124,6 +124,7 @@ class Broker::Impl final : public RequestSink {
                  std::shared_ptr<const wire::Frame> frame) override {
     Request req{conn, std::move(frame)};
     if (req.header().is_response()) {  // answers to broker requests (check-backs)
+      if (!core_->serving()) return;      // a replica asks nothing
       return HandleCheckTxnAnswer(*ctx_, req);
     }
     Dispatch(req);
@@ -131,7 +132,7 @@ class Broker::Impl final : public RequestSink {
 
   void OnClosed(const std::shared_ptr<Connection>& conn) override {
     stats_->connections.fetch_sub(1);
-    if (ctx_) ctx_->messages->ChannelClosed(*conn);
+    if (ctx_ && core_->serving()) ctx_->messages()->ChannelClosed(*conn);
     MutexLock lock(conns_mu_);
     conns_.erase(conn);
   }
@@ -151,6 +152,8 @@ class Broker::Impl final : public RequestSink {
  private:
   void Dispatch(const Request& req) {
     BrokerContext& ctx = *ctx_;
+    // A replica serves nothing until promoted: it names its group and master instead.
+    if (!core_->serving()) return req.ReplyError(core_->NotServing());
     switch (req.header().kind()) {
       case wire::SEND: return HandleSend(ctx, req);
       case wire::RECEIVE: return HandleReceive(ctx, req);
@@ -321,9 +324,11 @@ class Broker::Impl final : public RequestSink {
 Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Broker::~Broker() { Stop(); }
 
-Result<std::unique_ptr<Broker>> Broker::Start(const BrokerConfig& config, Clock* clock) {
+Result<std::unique_ptr<Broker>> Broker::Start(
+    const BrokerConfig& config, Clock* clock,
+    std::function<void(const std::string&)> on_restart) {
   auto impl = std::make_unique<Impl>(config, clock ? clock : SystemClock::Get());
-  RETURN_IF_ERROR(impl->Open());
+  RETURN_IF_ERROR(impl->Open(std::move(on_restart)));
   return std::unique_ptr<Broker>(new Broker(std::move(impl)));
 }
 
@@ -331,5 +336,7 @@ uint16_t Broker::port() const { return impl_->port(); }
 std::string Broker::address() const { return impl_->Address(); }
 void Broker::Stop() { impl_->Stop(); }
 void Broker::Wait() { impl_->Wait(); }
+ReplicationStatus Broker::replication() const { return impl_->core()->Replication(); }
+Status Broker::Promote() { return impl_->core()->Promote(); }
 
 }  // namespace tidemq::broker

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "broker/core/broker_core.h"
 #include "broker/core/config.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -23,8 +25,11 @@ namespace tidemq::broker {
 class Broker {
  public:
   // clock: nullptr = the system clock (tests inject a ManualClock for leases).
-  static Result<std::unique_ptr<Broker>> Start(const BrokerConfig& config,
-                                               Clock* clock = nullptr);
+  // on_restart(why): the broker needs its process restarted (a replica whose log diverged
+  // from its master's truncates it at start-up); called once, from a background thread.
+  static Result<std::unique_ptr<Broker>> Start(
+      const BrokerConfig& config, Clock* clock = nullptr,
+      std::function<void(const std::string&)> on_restart = nullptr);
   ~Broker();
 
   uint16_t port() const;
@@ -32,6 +37,10 @@ class Broker {
   void Stop();
   // Blocks until Stop() has completed (from another thread or a signal).
   void Wait();
+  // Broker groups (docs/replication.md): this broker's role and replication state, and the
+  // promotion of a replica to master.
+  ReplicationStatus replication() const;
+  Status Promote();
 
  private:
   class Impl;

@@ -123,6 +123,26 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
                  "Message bytes in one receive reply (a reply always carries at least one "
                  "message)")
       ->check(CLI::Range(64u << 10, 32u << 20));
+  app.add_option("--group", c.group,
+                 "Broker group (master + replicas, docs/replication.md); none: standalone");
+  app.add_option("--broker-id", c.broker_id, "This broker's id in its group (default HOST:PORT)");
+  app.add_option("--repl-port", c.repl_port,
+                 "Port of the replication listener a master serves its replicas on "
+                 "(default --port + 1)");
+  app.add_option("--replica-of", c.replica_of,
+                 "Static replication without etcd: start as a replica of the master whose "
+                 "replication listener is at HOST:PORT (needs --group)");
+  app.add_option("--min-copies", c.min_copies,
+                 "Copies, the master's included, a message needs before its send is "
+                 "acknowledged: 1 = async replication, 2 or more = sync")
+      ->check(CLI::Range(1, 16));
+  app.add_option("--repl-max-lag-ms", c.repl_max_lag_ms,
+                 "A replica not caught up for this long leaves the in-sync set")
+      ->check(CLI::Range(int64_t{100}, int64_t{600'000}));
+  app.add_option("--repl-ack-timeout-ms", c.repl_ack_timeout_ms,
+                 "Under --min-copies >= 2, a send still short of copies after this fails with "
+                 "NOT_ENOUGH_REPLICAS")
+      ->check(CLI::Range(int64_t{100}, int64_t{600'000}));
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off");
   app.add_option("--log-file", c.log_file, "Also log to this file");
   app.add_option("--pid-file", c.pid_file, "Write the broker's PID here");
@@ -148,6 +168,12 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
     return out;
   }
   c.default_retry = *policy;
+  if ((!c.replica_of.empty() || c.min_copies > 1) && c.group.empty()) {
+    out.exit_now = true;
+    out.exit_code = 2;
+    out.message = "--replica-of and --min-copies need --group (a broker group to belong to)\n";
+    return out;
+  }
   if (c.max_inflight_bytes < int64_t{c.max_frame_bytes} + int64_t{wire::kLengthFieldSize}) {
     out.exit_now = true;
     out.exit_code = 2;

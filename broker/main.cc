@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -74,7 +75,14 @@ int main(int argc, char** argv) {
   spdlog::info("starting TideMQ broker: data in {}, flush policy {}", config.data_dir,
                tidemq::broker::FlushPolicyName(config.flush_policy));
   RaiseOpenFileLimit();
-  auto broker = Broker::Start(config);
+  // A replica whose log diverged from its master's restarts itself to truncate it: the same
+  // process (same PID), run again from its start with the same arguments.
+  static std::atomic<bool> restart{false};
+  auto broker = Broker::Start(config, nullptr, [](const std::string& why) {
+    spdlog::warn("restarting: {}", why);
+    restart = true;
+    kill(getpid(), SIGTERM);  // the signal thread stops the broker
+  });
   if (!broker.ok()) {
     spdlog::error("cannot start: {}", broker.status().ToString());
     return 1;
@@ -92,6 +100,13 @@ int main(int argc, char** argv) {
   if (signals.joinable()) {
     // Stopped by the signal thread: it has returned already or is about to.
     signals.join();
+  }
+  if (restart) {
+    spdlog::info("restarting the broker (same pid {})", getpid());
+    spdlog::shutdown();
+    execv("/proc/self/exe", argv);
+    std::fprintf(stderr, "error: cannot restart: %s\n", std::strerror(errno));
+    return 1;
   }
   if (!config.pid_file.empty()) unlink(config.pid_file.c_str());
   return 0;

@@ -494,6 +494,19 @@ std::vector<ReplicaInfo> ReplicationSource::Replicas() const {
   return out;
 }
 
+bool ReplicationSource::WaitCaughtUp(int64_t timeout_ms) const {
+  if (store_ == nullptr) return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    const LogOffset end = store_->ConfirmedEnd();
+    bool all = true;
+    for (const ReplicaInfo& r : Replicas()) all = all && (!r.connected || r.written >= end);
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 void ReplicationSource::OnInSyncChanged(std::function<void(std::vector<std::string>)> callback) {
   MutexLock lock(mu_);
   on_in_sync_ = std::move(callback);

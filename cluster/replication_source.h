@@ -83,6 +83,9 @@ class ReplicationSource final : public store::Observer {
   // The end of what min_copies copies hold: consumers see up to here.
   LogOffset CommitEnd() const { return LogOffset(commit_end_.load()); }
   std::vector<ReplicaInfo> Replicas() const;
+  // Blocks until every connected replica holds the master's whole log, at most timeout_ms
+  // (a master stopping on purpose). Whether they all do. Not on the io thread.
+  bool WaitCaughtUp(int64_t timeout_ms) const;
   // Called (on the io thread) when the in-sync set changes: the ids of the in-sync replicas.
   void OnInSyncChanged(std::function<void(std::vector<std::string>)> callback);
   // Called (on the io thread) when the commit end moves forward under min_copies > 1: more

@@ -7,6 +7,9 @@
 #include <mutex>
 
 #include "broker/core/consumer_manager.h"
+#include "cluster/epochs.h"
+#include "cluster/replica_fetcher.h"
+#include "cluster/replication_source.h"
 #include "broker/core/dead_letters.h"
 #include "broker/core/long_poll.h"
 #include "broker/core/maintenance.h"
@@ -52,6 +55,9 @@ class ArrivalObserver final : public store::Observer {
 
 }  // namespace
 
+// How long a master that stops waits for its connected replicas to take the last records.
+constexpr int64_t kReplicaDrainMs = 2000;
+
 class BrokerCore::Impl {
  public:
   Impl(const BrokerConfig& config, Clock* clock, asio::io_context* io, FileSystem* fs)
@@ -60,10 +66,53 @@ class BrokerCore::Impl {
   ~Impl() { Close(); }
 
   Status Open() {
+    RETURN_IF_ERROR(OpenStore());
+    if (replica()) {
+      StartFollowing();
+      return Status::Ok();
+    }
+    RETURN_IF_ERROR(BecomeMaster());
+    return OpenServing();
+  }
+
+  bool replica() const { return !config_.replica_of.empty() && !promoted_.load(); }
+
+  std::string TruncateMarker() const { return JoinPath(config_.data_dir, "TRUNCATE_TO"); }
+
+  // A replica told by its master that its log diverged truncates it before opening it
+  // (docs/replication.md, "Truncation"): the log, then everything derived from it.
+  Status TruncateIfMarked() {
+    FileSystem* fs = FileSystem::Default();
+    const std::string marker = TruncateMarker();
+    if (!fs->Exists(marker)) return Status::Ok();
+    ASSIGN_OR_RETURN(std::string text, fs->ReadFile(marker));
+    int64_t to = -1;
+    try {
+      to = std::stoll(text);
+    } catch (...) {
+    }
+    if (to < 0) return Corruption("truncation marker " + marker + " holds '" + text + "'");
+    store::StoreOptions so = config_.ToStoreOptions();
+    so.fs = fs_;
+    RETURN_IF_ERROR(store::Store::TruncateLog(so, LogOffset(to)));
+    // The timer and transaction indexes are rebuilt from the log by replay.
+    RETURN_IF_ERROR(fs->RemoveAll(JoinPath(config_.data_dir, "timer")));
+    RETURN_IF_ERROR(fs->RemoveAll(JoinPath(config_.data_dir, "txn")));
+    RETURN_IF_ERROR(fs->Remove(marker));
+    spdlog::warn("replication: truncated this broker's log to {} (it had diverged from the master's)",
+                 to);
+    return Status::Ok();
+  }
+
+  // The store with what is derived from it (timer and transaction indexes), and the
+  // replication source of a grouped broker (one of the store's observers).
+  Status OpenStore() {
+    if (replica()) RETURN_IF_ERROR(TruncateIfMarked());
     stats_.start_ms = clock_->NowMs();
     store::StoreOptions so = config_.ToStoreOptions();
     so.clock = clock_;
     so.fs = fs_;
+    so.replica = replica();
     // The timer index is derived from the log: open it first so the store replays into it.
     timer::TimerServiceOptions to;
     to.index_path = config_.data_dir + "/timer";
@@ -78,11 +127,81 @@ class BrokerCore::Impl {
     xo.check_backoff_max_ms = config_.txn_check_backoff_max_ms;
     xo.max_checks = config_.txn_max_checks;
     ASSIGN_OR_RETURN(txn_, txn::TxnService::Open(xo));
-    ASSIGN_OR_RETURN(store_, store::Store::Open(so, {timer_.get(), txn_.get(), &arrivals_}));
+    std::vector<store::Observer*> observers{timer_.get(), txn_.get(), &arrivals_};
+    if (!config_.group.empty()) {
+      cluster::ReplicationSourceOptions ro;
+      ro.host = config_.host;
+      ro.port = config_.repl_port != 0 ? config_.repl_port
+                : config_.port != 0    ? static_cast<uint16_t>(config_.port + 1)
+                                       : 0;
+      ro.group = config_.group;
+      ro.min_copies = config_.min_copies;
+      ro.max_lag_ms = config_.repl_max_lag_ms;
+      ro.ack_timeout_ms = config_.repl_ack_timeout_ms;
+      ro.clock = clock_;
+      replication_ = std::make_unique<cluster::ReplicationSource>(ro);
+      observers.push_back(replication_.get());
+    }
+    ASSIGN_OR_RETURN(store_, store::Store::Open(so, observers));
     timer::TimerService* timer = timer_.get();
     store_->AddRetentionGuard([timer] { return timer->OldestPendingOffset(); });
     txn::TxnService* txn = txn_.get();
     store_->AddRetentionGuard([txn] { return txn->OldestPendingOffset(); });
+    // What a replica runs: retention and purges (its disk is bounded like the master's).
+    parts_ = std::make_unique<CoreParts>(CoreParts{config_, clock_, store_.get(), nullptr, nullptr,
+                                                   &polls_, &stats_, io_, timer_.get(), nullptr,
+                                                   txn_.get(), nullptr, nullptr, nullptr});
+    return Status::Ok();
+  }
+
+  // A replica pulls the master's log until it is promoted (or told to truncate: then it
+  // stops following; the broker restarts it to truncate and follow again).
+  void StartFollowing() {
+    cluster::ReplicaFetcherOptions fo;
+    fo.group = config_.group;
+    fo.replica_id = config_.BrokerId();
+    fo.master_address = config_.replica_of;
+    fo.sync_writes = config_.flush_policy == store::FlushPolicy::kSync;
+    fetcher_ = std::make_unique<cluster::ReplicaFetcher>(store_.get(), fo, clock_);
+    fetcher_->Start([this](LogOffset to) {
+      // The store is open: truncation happens at the next start, which finds this marker.
+      Status st = FileSystem::Default()->WriteFileAtomic(TruncateMarker(), std::to_string(to.value()));
+      {
+        MutexLock lock(role_mu_);
+        truncate_to_ = to;
+      }
+      if (!st.ok()) {
+        spdlog::error("replication: cannot record the truncation point: {}", st.ToString());
+        return;
+      }
+      const std::string why = "the log diverged from the master's at log offset " +
+                              std::to_string(to.value()) + ": restarting to truncate it";
+      spdlog::warn("replication: {}", why);
+      if (on_restart_) on_restart_(why);
+    });
+  }
+
+  // A grouped broker serving as master: the next epoch starts at the log's end, recorded in
+  // the log before the first write, and replicas are served.
+  Status BecomeMaster() {
+    if (!replication_) return Status::Ok();
+    ASSIGN_OR_RETURN(auto history, cluster::LoadEpochs(*store_));
+    const int64_t epoch = history.empty() ? 1 : history.back().epoch + 1;
+    RETURN_IF_ERROR(store_->AppendMetaAndWait(cluster::EpochChange(epoch, store_->ConfirmedEnd())));
+    ASSIGN_OR_RETURN(history, cluster::LoadEpochs(*store_));
+    replication_->SetEpoch(epoch, std::move(history));
+    epoch_ = epoch;
+    RETURN_IF_ERROR(replication_->Start(store_.get()));
+    spdlog::info("broker group {}: {} is the master, epoch {}; replicas connect to {}:{}",
+                 config_.group, config_.BrokerId(), epoch, config_.host, replication_->port());
+    return Status::Ok();
+  }
+
+  // Everything a master serves with: topics, groups, dead letters, scheduled delivery, the
+  // transaction coordinator and the services.
+  Status OpenServing() {
+    timer::TimerService* timer = timer_.get();
+    txn::TxnService* txn = txn_.get();
     scheduled_ = std::make_unique<ScheduledDelivery>(timer, store_.get(), clock_);
     txn_coordinator_ = std::make_unique<TxnCoordinator>(config_, txn, timer, store_.get(),
                                                         scheduled_.get(), clock_, io_);
@@ -125,18 +244,94 @@ class BrokerCore::Impl {
 
     parts_ = std::make_unique<CoreParts>(CoreParts{
         config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, io_,
-        timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get(), dead_letters_.get()});
+        timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get(), dead_letters_.get(),
+        replication_.get()});
+    if (replication_ && config_.min_copies > 1) {
+      // Messages become visible as the in-sync replicas get them: wake their receivers.
+      replication_->OnCommitAdvanced([this](LogOffset) { WakeWaiters(); });
+    }
     messages_ = std::make_unique<MessageService>(*parts_);
     admin_ = std::make_unique<AdminService>(*parts_);
     maintenance_ = std::make_unique<Maintenance>(*parts_);
     opened_ = true;
+    serving_.store(true, std::memory_order_release);
     return Status::Ok();
   }
 
   void Start() {
+    MutexLock lock(role_mu_);
+    started_ = true;
+    if (!serving()) {
+      replica_maintenance_ = std::make_unique<Maintenance>(*parts_);
+      replica_maintenance_->Start();
+      return;
+    }
     scheduled_->Start();
     txn_coordinator_->Start();
     maintenance_->Start();
+  }
+
+  bool serving() const { return serving_.load(std::memory_order_acquire); }
+
+  // A replica becomes the master: it stops following, takes appends, starts the next epoch
+  // and opens everything a master serves with (from the log it holds: topics, groups,
+  // offsets, pending timers and transactions came with it).
+  Status Promote() {
+    MutexLock lock(role_mu_);
+    if (serving()) return Status::Ok();
+    if (fetcher_) fetcher_->Stop();
+    if (replica_maintenance_) replica_maintenance_->Stop();
+    RETURN_IF_ERROR(store_->Promote());
+    promoted_ = true;
+    RETURN_IF_ERROR(BecomeMaster());
+    RETURN_IF_ERROR(OpenServing());
+    if (started_) {
+      scheduled_->Start();
+      txn_coordinator_->Start();
+      maintenance_->Start();
+    }
+    spdlog::info("broker group {}: {} promoted to master", config_.group, config_.BrokerId());
+    return Status::Ok();
+  }
+
+  Status NotServing() const {
+    if (replica()) {
+      return Status(Code::kNotMaster, "this broker (" + config_.BrokerId() +
+                                          ") is a replica in broker group " + config_.group +
+                                          "; its master replicates from " +
+                                          config_.replica_of);
+    }
+    return Status(Code::kUnavailable, "the broker is not serving");
+  }
+
+  ReplicationStatus Replication() const {
+    ReplicationStatus out;
+    out.group = config_.group;
+    out.broker_id = config_.BrokerId();
+    out.role = config_.group.empty() ? "standalone" : serving() ? "master" : "replica";
+    out.epoch = epoch_.load();
+    out.min_copies = config_.min_copies;
+    out.log_end = store_ ? store_->ConfirmedEnd().value() : 0;
+    if (replication_ && serving()) {
+      out.repl_port = replication_->port();
+      out.commit_end = replication_->CommitEnd().value();
+      for (const auto& r : replication_->Replicas()) {
+        out.replicas.push_back(ReplicaStatus{r.id, r.peer, r.written.value(), r.in_sync,
+                                             r.connected, r.last_fetch_ms});
+      }
+    }
+    if (fetcher_ && !serving()) {
+      const auto p = fetcher_->Progress();
+      out.master = config_.replica_of;
+      out.connected = p.connected;
+      out.epoch = p.master_epoch;
+      out.master_end = p.master_end.value();
+      out.commit_end = p.commit_end.value();
+      out.last_error = p.last_error;
+      MutexLock lock(role_mu_);
+      out.truncate_to = truncate_to_.value();
+    }
+    return out;
   }
 
   void WakeWaiters() {
@@ -145,6 +340,9 @@ class BrokerCore::Impl {
 
   void Close() {
     std::call_once(close_once_, [this] {
+      // A replica stops following first: nothing more arrives.
+      if (fetcher_) fetcher_->Stop();
+      if (replica_maintenance_) replica_maintenance_->Stop();
       // Before the store closes; re-puts already handed to it complete as it closes.
       if (maintenance_) maintenance_->Stop();
       if (txn_coordinator_) txn_coordinator_->Stop();
@@ -154,6 +352,12 @@ class BrokerCore::Impl {
       if (consumers_ && opened_) {
         Status st = consumers_->FlushOffsets(/*sync=*/true);
         if (!st.ok()) spdlog::error("persisting consumer offsets: {}", st.ToString());
+      }
+      // A master stopping on purpose lets its replicas take the last records (the offsets just
+      // flushed) before it stops serving them; bounded, so a stuck replica cannot hold it.
+      if (replication_) {
+        replication_->WaitCaughtUp(kReplicaDrainMs);
+        replication_->Stop();
       }
       store_.reset();
       // After the store: its closing append callbacks use them; the timer persists its
@@ -180,6 +384,7 @@ class BrokerCore::Impl {
   ArrivalObserver arrivals_;
   BrokerStats stats_;
   std::atomic<uint64_t> next_channel_id_{0};
+  std::unique_ptr<cluster::ReplicationSource> replication_;  // outlives store_ (its observer)
   std::unique_ptr<timer::TimerService> timer_;       // outlives store_ (its observer)
   std::unique_ptr<txn::TxnService> txn_;             // outlives store_ (its observer)
   std::unique_ptr<ScheduledDelivery> scheduled_;     // outlives store_ (append callbacks)
@@ -192,6 +397,17 @@ class BrokerCore::Impl {
   std::unique_ptr<MessageService> messages_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<Maintenance> maintenance_;
+  // Broker groups: the replica's fetcher and maintenance thread (the master's replication
+  // source is declared with the store's observers above).
+  std::unique_ptr<cluster::ReplicaFetcher> fetcher_;
+  std::unique_ptr<Maintenance> replica_maintenance_;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> promoted_{false};
+  std::atomic<int64_t> epoch_{0};
+  mutable Mutex role_mu_;  // Start / Promote / the truncation point
+  bool started_ GUARDED_BY(role_mu_) = false;
+  LogOffset truncate_to_ GUARDED_BY(role_mu_) = kNoLogOffset;
+  std::function<void(const std::string&)> on_restart_;  // set before Open
   bool opened_ = false;
   std::once_flag close_once_;
 };
@@ -199,9 +415,11 @@ class BrokerCore::Impl {
 BrokerCore::BrokerCore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 BrokerCore::~BrokerCore() = default;
 
-Result<std::unique_ptr<BrokerCore>> BrokerCore::Open(const BrokerConfig& config, Clock* clock,
-                                                     asio::io_context* io, FileSystem* fs) {
+Result<std::unique_ptr<BrokerCore>> BrokerCore::Open(
+    const BrokerConfig& config, Clock* clock, asio::io_context* io, FileSystem* fs,
+    std::function<void(const std::string&)> on_restart) {
   auto impl = std::make_unique<Impl>(config, clock ? clock : SystemClock::Get(), io, fs);
+  impl->on_restart_ = std::move(on_restart);
   RETURN_IF_ERROR(impl->Open());
   return std::unique_ptr<BrokerCore>(new BrokerCore(std::move(impl)));
 }
@@ -209,6 +427,10 @@ Result<std::unique_ptr<BrokerCore>> BrokerCore::Open(const BrokerConfig& config,
 void BrokerCore::Start() { impl_->Start(); }
 void BrokerCore::WakeWaiters() { impl_->WakeWaiters(); }
 void BrokerCore::Close() { impl_->Close(); }
+bool BrokerCore::serving() const { return impl_->serving(); }
+Status BrokerCore::NotServing() const { return impl_->NotServing(); }
+Status BrokerCore::Promote() { return impl_->Promote(); }
+ReplicationStatus BrokerCore::Replication() const { return impl_->Replication(); }
 MessageService& BrokerCore::messages() { return *impl_->messages_; }
 AdminService& BrokerCore::admin() { return *impl_->admin_; }
 BrokerStats& BrokerCore::stats() { return impl_->stats_; }

@@ -22,8 +22,11 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
+#include <string>
+#include <utility>
+#include <vector>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
 
 #include "broker/core/admin_service.h"
 #include "broker/core/config.h"
@@ -35,14 +38,44 @@
 
 namespace tidemq::broker {
 
+// What `tidemq cluster status` shows of one broker (docs/replication.md).
+struct ReplicaStatus {
+  std::string id;
+  std::string peer;
+  int64_t written = 0;  // its log end
+  bool in_sync = false;
+  bool connected = false;
+  int64_t last_fetch_ms = 0;  // monotonic, on the master's clock
+};
+
+struct ReplicationStatus {
+  std::string group;       // "" for a standalone broker
+  std::string broker_id;
+  std::string role;        // standalone, master or replica
+  int64_t epoch = 0;
+  int min_copies = 1;
+  int64_t log_end = 0;
+  int64_t commit_end = 0;  // what min_copies copies hold
+  uint16_t repl_port = 0;  // a master's replication listener
+  std::vector<ReplicaStatus> replicas;  // a master's
+  // A replica's view of its master.
+  std::string master;
+  bool connected = false;
+  int64_t master_end = 0;
+  std::string last_error;
+  int64_t truncate_to = -1;  // the master said the log diverged here (a restart truncates)
+};
+
 class BrokerCore {
  public:
   // io runs the core's asynchronous work; it must outlive the core and be run by at least
   // one thread between Start() and Close(). fs: the store's file system (nullptr: the real
   // one; tests inject faults or delays).
-  static Result<std::unique_ptr<BrokerCore>> Open(const BrokerConfig& config, Clock* clock,
-                                                  boost::asio::io_context* io,
-                                                  FileSystem* fs = nullptr);
+  // on_restart(why): the core needs the process restarted (a replica whose log diverged
+  // truncates it at start-up); nullptr: it only logs.
+  static Result<std::unique_ptr<BrokerCore>> Open(
+      const BrokerConfig& config, Clock* clock, boost::asio::io_context* io,
+      FileSystem* fs = nullptr, std::function<void(const std::string&)> on_restart = nullptr);
   ~BrokerCore();
   BrokerCore(const BrokerCore&) = delete;
   BrokerCore& operator=(const BrokerCore&) = delete;
@@ -52,6 +85,15 @@ class BrokerCore {
   void WakeWaiters();
   // Idempotent. Call after the threads running the io_context have stopped.
   void Close();
+
+  // Broker groups (docs/replication.md). A replica serves nothing until promoted: front ends
+  // answer NotServing() (NOT_MASTER, naming the group) and call the services only while
+  // serving() (after it turned true, they stay valid until Close).
+  bool serving() const;
+  Status NotServing() const;
+  // A replica becomes the group's master (from any thread but the io_context's).
+  Status Promote();
+  ReplicationStatus Replication() const;
 
   MessageService& messages();
   AdminService& admin();

@@ -61,11 +61,27 @@ struct BrokerConfig {
   int64_t frame_timeout_ms = 60'000;             // any frame complete within this; 0: off
   int64_t idle_timeout_ms = 600'000;             // nothing in flight / replies unread; 0: off
   uint32_t max_receive_bytes = 16u << 20;        // a receive reply's messages (>= 1 message)
+  // Broker groups (docs/replication.md). No group: a standalone broker.
+  std::string group;                             // the broker group this broker belongs to
+  std::string broker_id;                         // unique in its group; "": host:port
+  uint16_t repl_port = 0;                        // replication listener; 0: port + 1
+  // Static replication (no etcd): start as a replica of the master whose replication
+  // listener is here (HOST:PORT). Empty: start as the group's master.
+  std::string replica_of;
+  // Ack policy: copies (the master's included) a message needs before its send is
+  // acknowledged. 1: async replication; >= 2: sync (consumers see only what that many hold).
+  int min_copies = 1;
+  int64_t repl_max_lag_ms = 3'000;               // a replica behind this long leaves the in-sync set
+  int64_t repl_ack_timeout_ms = 3'000;           // a send short of min_copies this long fails
   std::string log_level = "info";
   std::string log_file;
   std::string pid_file;
 
   store::StoreOptions ToStoreOptions() const;
+  // This broker's id in its group.
+  std::string BrokerId() const {
+    return broker_id.empty() ? host + ":" + std::to_string(port) : broker_id;
+  }
 };
 
 

@@ -1,6 +1,7 @@
 // The broker core's parts, wired by BrokerCore (broker/core/broker_core.h) and shared by its
 // services (MessageService, AdminService, Maintenance). Owned by BrokerCore; every pointer
-// outlives every service call.
+// outlives every service call. On a replica only config, clock, store, polls, stats, io, timer
+// and txn are set (it serves nothing until promoted).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,9 @@ class TimerService;
 }
 namespace tidemq::txn {
 class TxnService;
+}
+namespace tidemq::cluster {
+class ReplicationSource;
 }
 
 namespace tidemq::broker {
@@ -45,6 +49,8 @@ struct CoreParts {
   txn::TxnService* txn;
   TxnCoordinator* txn_coordinator;
   DeadLetters* dead_letters;
+  // The master's replication (nullptr: a standalone broker): sends wait for its copies.
+  cluster::ReplicationSource* replication = nullptr;
 };
 
 }  // namespace tidemq::broker

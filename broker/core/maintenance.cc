@@ -50,6 +50,7 @@ void Maintenance::RunDue() {
 }
 
 void Maintenance::FlushOffsets() {
+  if (p_.consumers == nullptr) return;  // a replica: its offsets come from the master's log
   if (Status st = p_.consumers->FlushOffsets(false); !st.ok()) {
     spdlog::error("persisting consumer offsets: {}", st.ToString());
   }
@@ -60,7 +61,7 @@ void Maintenance::Retention() {
   if (!deleted.ok()) spdlog::error("retention: {}", deleted.status().ToString());
   // Now, not at the groups' next receive: what retention took from a group is told at once
   // (log, counters, group status).
-  p_.consumers->OnRetention();
+  if (p_.consumers != nullptr) p_.consumers->OnRetention();
   p_.stats->retention_runs.fetch_add(1, std::memory_order_relaxed);
   // Ended transactions are remembered (a repeated end answers OK) for a while.
   const int64_t keep_ms = p_.config.txn_keep_resolved_hours * 3600 * 1000;

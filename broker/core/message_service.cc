@@ -11,6 +11,7 @@
 #include "broker/core/long_poll.h"
 #include "broker/core/scheduled_delivery.h"
 #include "broker/core/topic_manager.h"
+#include "cluster/replication_source.h"
 #include "common/mutex.h"
 #include "common/names.h"
 #include "txn/txn_service.h"
@@ -234,6 +235,15 @@ Result<txn::TxnEntry> FindTxn(txn::TxnService* txn, int64_t half_offset,
   return FindTxnEntry(txn, half_offset, message_id);
 }
 
+bool MessageService::NeedsCopies(const CoreParts& parts) {
+  return parts.replication != nullptr && parts.config.min_copies > 1;
+}
+
+void MessageService::WaitForCopies(const CoreParts& parts, LogOffset end,
+                                   std::function<void(const Status&)> done) {
+  parts.replication->WaitReplicated(end, std::move(done));
+}
+
 Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
   BrokerStats* stats = p_.stats;
   stats->send_requests.fetch_add(1, std::memory_order_relaxed);
@@ -241,6 +251,10 @@ Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
     stats->send_errors.fetch_add(1, std::memory_order_relaxed);
     return st;
   };
+  // Below the ack policy's copies, refused before anything is stored.
+  if (NeedsCopies(p_)) {
+    if (Status st = p_.replication->CanAccept(); !st.ok()) return refuse(st);
+  }
   if (c.messages.empty() || c.messages.size() > static_cast<size_t>(kMaxSendBatch)) {
     // Not counted as a send error: nothing was looked at.
     return InvalidArgument("a send carries 1 to " + std::to_string(kMaxSendBatch) + " messages");
@@ -407,6 +421,20 @@ void MessageService::EndTxn(const EndTxnCommand& c, std::function<void(Result<En
     return done(Status(Code::kFailedPrecondition,
                        "transaction " + e->message_id + " belongs to producer group '" +
                            e->producer_group + "', not '" + c.producer_group + "'"));
+  }
+  if (NeedsCopies(p_)) {
+    if (Status st = p_.replication->CanAccept(); !st.ok()) return done(st);
+    // The end is acknowledged once the replicas hold the log up to where it was written.
+    const CoreParts* parts = &p_;
+    done = [parts, done = std::move(done)](Result<EndOutcome> r) mutable {
+      if (!r.ok()) return done(std::move(r));
+      auto shared = std::make_shared<Result<EndOutcome>>(std::move(r));
+      WaitForCopies(*parts, parts->store->ConfirmedEnd(),
+                    [shared, done = std::move(done)](const Status& copied) mutable {
+                      if (!copied.ok()) return done(copied);
+                      done(std::move(*shared));
+                    });
+    };
   }
   p_.txn_coordinator->End(e->half_offset, c.message_id, action, c.reason, std::move(done));
 }

@@ -174,6 +174,10 @@ class MessageService {
   // Send's two halves: validation, classification and record building; and, once the store
   // has the records, the counters and the timer / check-back wake-ups.
   Status Admit(SendCommand& command, AdmittedSend* out);
+  // Replication (docs/replication.md): whether acks wait for replicas' copies, and the wait.
+  static bool NeedsCopies(const CoreParts& parts);
+  static void WaitForCopies(const CoreParts& parts, LogOffset end,
+                            std::function<void(const Status&)> done);
   static void Appended(const CoreParts& parts, const Status& st, const AdmittedSend& send);
 
   const CoreParts p_;
@@ -189,6 +193,18 @@ void MessageService::Send(SendCommand&& command, Done done) {
                                            std::vector<store::AppendResult> results) mutable {
     Appended(*parts, st, send);
     if (!st.ok()) return done(st, SendReceipts{});
+    if (NeedsCopies(*parts)) {
+      // Acknowledged once enough copies hold it (docs/replication.md, "Ack policy").
+      const store::AppendResult& last = results.back();
+      const LogOffset end = last.log_offset + static_cast<int64_t>(last.size);
+      auto receipts = std::make_shared<SendReceipts>(
+          SendReceipts{std::move(send.queues), std::move(results)});
+      auto shared_done = std::make_shared<Done>(std::move(done));
+      return WaitForCopies(*parts, end, [receipts, shared_done](const Status& copied) {
+        if (!copied.ok()) return (*shared_done)(copied, SendReceipts{});
+        (*shared_done)(copied, *receipts);
+      });
+    }
     done(st, SendReceipts{std::move(send.queues), std::move(results)});
   });
 }

@@ -10,7 +10,7 @@ void HandleAck(BrokerContext& ctx, const Request& req) {
   wire::Header h;
   auto* resp = h.mutable_ack_response();
   for (const auto& handle : ar.receipt_handles()) {
-    Status st = ctx.messages->Ack(ar.group(), handle);
+    Status st = ctx.messages()->Ack(ar.group(), handle);
     auto* r = resp->add_results();
     r->set_code(ToWireCode(st.code()));
     r->set_error_message(st.message());

@@ -8,7 +8,7 @@ namespace tidemq::broker {
 void HandleCancelScheduled(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_cancel_scheduled_request()) return req.ReplyError(MissingPayload(req));
   const std::string& id = req.header().cancel_scheduled_request().message_id();
-  ctx.admin->CancelScheduled(id, [req](Result<CancelResult> result) {
+  ctx.admin()->CancelScheduled(id, [req](Result<CancelResult> result) {
     if (!result.ok()) return req.ReplyError(result.status());
     wire::Header h;
     auto* resp = h.mutable_cancel_scheduled_response();

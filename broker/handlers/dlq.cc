@@ -24,7 +24,7 @@ void HandleDlqList(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_dlq_list_request()) return req.ReplyError(MissingPayload(req));
   const auto& lr = req.header().dlq_list_request();
   auto got =
-      ctx.admin->ListDeadLetters(lr.group(), FromWire(lr.filter()), lr.after_offset(), lr.limit());
+      ctx.admin()->ListDeadLetters(lr.group(), FromWire(lr.filter()), lr.after_offset(), lr.limit());
   if (!got.ok()) return req.ReplyError(got.status());
   wire::Header h;
   auto* resp = h.mutable_dlq_list_response();
@@ -47,7 +47,7 @@ void HandleDlqRedrive(BrokerContext& ctx, const Request& req) {
   RedriveTarget target = rr.target() == wire::DlqRedriveRequest::RETRY_QUEUE
                              ? RedriveTarget::kRetryQueue
                              : RedriveTarget::kOriginalTopic;
-  ctx.admin->RedriveDeadLetters(rr.group(), FromWire(rr.filter()), rr.all(), target,
+  ctx.admin()->RedriveDeadLetters(rr.group(), FromWire(rr.filter()), rr.all(), target,
                                 [req](Result<int64_t> n) {
                                   if (!n.ok()) return req.ReplyError(n.status());
                                   wire::Header h;
@@ -59,7 +59,7 @@ void HandleDlqRedrive(BrokerContext& ctx, const Request& req) {
 void HandleDlqPurge(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_dlq_purge_request()) return req.ReplyError(MissingPayload(req));
   const auto& pr = req.header().dlq_purge_request();
-  ctx.admin->PurgeDeadLetters(pr.group(), FromWire(pr.filter()), pr.all(),
+  ctx.admin()->PurgeDeadLetters(pr.group(), FromWire(pr.filter()), pr.all(),
                               [req](Result<int64_t> n) {
                                 if (!n.ok()) return req.ReplyError(n.status());
                                 wire::Header h;

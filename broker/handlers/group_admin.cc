@@ -80,7 +80,7 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
     if (!policy.ok()) return req.ReplyError(policy.status());
     spec.retry = *policy;
   }
-  ctx.admin->CreateGroup(std::move(spec), [req](Result<GroupInfo> info) {
+  ctx.admin()->CreateGroup(std::move(spec), [req](Result<GroupInfo> info) {
     if (!info.ok()) return req.ReplyError(info.status());
     wire::Header h;
     FillGroupInfo(*info, h.mutable_create_group_response()->mutable_group());
@@ -91,13 +91,13 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
 void HandleListGroups(BrokerContext& ctx, const Request& req) {
   wire::Header h;
   auto* resp = h.mutable_list_groups_response();
-  for (const GroupInfo& info : ctx.admin->ListGroups()) FillGroupInfo(info, resp->add_groups());
+  for (const GroupInfo& info : ctx.admin()->ListGroups()) FillGroupInfo(info, resp->add_groups());
   req.Reply(std::move(h));
 }
 
 void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_describe_group_request()) return req.ReplyError(MissingPayload(req));
-  auto info = ctx.admin->DescribeGroup(req.header().describe_group_request().group());
+  auto info = ctx.admin()->DescribeGroup(req.header().describe_group_request().group());
   if (!info.ok()) return req.ReplyError(info.status());
   wire::Header h;
   FillGroupInfo(*info, h.mutable_describe_group_response()->mutable_group());
@@ -106,7 +106,7 @@ void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
 
 void HandleDeleteGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_delete_group_request()) return req.ReplyError(MissingPayload(req));
-  ctx.admin->DeleteGroup(req.header().delete_group_request().group(), [req](const Status& st) {
+  ctx.admin()->DeleteGroup(req.header().delete_group_request().group(), [req](const Status& st) {
     if (!st.ok()) return req.ReplyError(st);
     wire::Header h;
     h.mutable_delete_group_response();

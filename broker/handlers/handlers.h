@@ -13,6 +13,7 @@
 #include <string>
 
 #include "broker/core/admin_service.h"
+#include "broker/core/broker_core.h"
 #include "broker/core/message_service.h"
 #include "broker/core/stats.h"
 #include "broker/request.h"
@@ -21,10 +22,12 @@ namespace tidemq::broker {
 
 // What a handler may use. Owned by the Broker; outlives every request.
 struct BrokerContext {
-  MessageService* messages;
-  AdminService* admin;
+  BrokerCore* core;
   BrokerStats* stats;
   std::string listen_address;
+  // The core's services: valid while core->serving() (Broker::Dispatch checks it first).
+  MessageService* messages() const { return &core->messages(); }
+  AdminService* admin() const { return &core->admin(); }
 };
 
 void HandleSend(BrokerContext& ctx, const Request& req);

@@ -11,7 +11,7 @@ void HandleHeartbeat(BrokerContext& ctx, const Request& req) {
   command.client_id = hr.client_id();
   command.consumer_groups.assign(hr.consumer_groups().begin(), hr.consumer_groups().end());
   command.producer_groups.assign(hr.producer_groups().begin(), hr.producer_groups().end());
-  auto now = ctx.messages->Heartbeat(command, req.conn);
+  auto now = ctx.messages()->Heartbeat(command, req.conn);
   if (!now.ok()) return req.ReplyError(now.status());
   wire::Header h;
   h.mutable_heartbeat_response()->set_broker_time_ms(*now);

@@ -14,7 +14,7 @@ void HandleQueryMessage(BrokerContext& ctx, const Request& req) {
   command.key = q.key();
   command.log_offset = q.log_offset();
   command.max_messages = q.max_messages();
-  auto result = ctx.admin->Query(command);
+  auto result = ctx.admin()->Query(command);
   if (!result.ok()) return req.ReplyError(result.status());
   wire::Header h;
   auto* resp = h.mutable_query_message_response();

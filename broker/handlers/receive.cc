@@ -58,7 +58,7 @@ class NativeReceive final : public ReceiveWaiter {
       std::vector<std::string> receipts;
       receipts.reserve(deliveries.size());
       for (const Delivery& d : deliveries) receipts.push_back(d.receipt);
-      written = [messages = ctx_.messages, group = *group_, topic = *topic_,
+      written = [messages = ctx_.messages(), group = *group_, topic = *topic_,
                  receipts = std::move(receipts)](bool ok) {
         if (!ok) messages->ReleaseUnsent(group, topic, receipts);
       };
@@ -88,7 +88,7 @@ void HandleReceive(BrokerContext& ctx, const Request& req) {
   command.args.client_id = rr.client_id();
   command.wait_ms = rr.wait_ms();
   NativeReceive waiter(ctx, req, rr);
-  ctx.messages->Receive(std::move(command), waiter);
+  ctx.messages()->Receive(std::move(command), waiter);
 }
 
 }  // namespace tidemq::broker

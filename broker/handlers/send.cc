@@ -32,7 +32,7 @@ void Send(BrokerContext& ctx, const Request& req, bool half) {
     m.txn_check_timeout_ms = w.txn_check_timeout_ms();
     m.body.assign(bodies[i]);
   }
-  ctx.messages->Send(std::move(command), [req](const Status& st, const SendReceipts& sent) {
+  ctx.messages()->Send(std::move(command), [req](const Status& st, const SendReceipts& sent) {
     if (!st.ok()) return req.ReplyError(st);
     wire::Header h;
     auto* resp = h.mutable_send_response();

@@ -5,7 +5,7 @@
 namespace tidemq::broker {
 
 void HandleStats(BrokerContext& ctx, const Request& req) {
-  const StatsReport report = ctx.admin->Stats();
+  const StatsReport report = ctx.admin()->Stats();
   wire::Header h;
   auto* resp = h.mutable_stats_response();
   auto& counters = *resp->mutable_counters();

@@ -6,7 +6,7 @@ namespace tidemq::broker {
 void HandleTimerShow(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_timer_show_request()) return req.ReplyError(MissingPayload(req));
   const std::string& id = req.header().timer_show_request().message_id();
-  Result<ScheduledInfo> info = ctx.admin->ShowScheduled(id);
+  Result<ScheduledInfo> info = ctx.admin()->ShowScheduled(id);
   if (!info.ok()) return req.ReplyError(info.status());
   const timer::IndexEntry& e = info->entry;
   wire::Header h;

@@ -4,7 +4,7 @@
 namespace tidemq::broker {
 
 void HandleTimerStats(BrokerContext& ctx, const Request& req) {
-  const TimerReport report = ctx.admin->TimerStats();
+  const TimerReport report = ctx.admin()->TimerStats();
   const timer::TimerStats& ts = report.stats;
   wire::Header h;
   auto* resp = h.mutable_timer_stats_response();

@@ -64,7 +64,7 @@ void HandleEndTxn(BrokerContext& ctx, const Request& req) {
   command.message_id = er.message_id();
   command.producer_group = er.producer_group();
   command.reason = ReasonFor(er.source());
-  ctx.messages->EndTxn(command, [req](Result<EndOutcome> r) {
+  ctx.messages()->EndTxn(command, [req](Result<EndOutcome> r) {
     if (!r.ok()) return req.ReplyError(r.status());
     wire::Header h;
     auto* resp = h.mutable_end_txn_response();
@@ -87,7 +87,7 @@ void HandleCheckTxnAnswer(BrokerContext& ctx, const Request& req) {
   answer.names_half = r.has_half_offset();
   answer.half_offset = r.half_offset();
   answer.message_id = r.message_id();
-  ctx.messages->CheckAnswered(*req.conn, answer);
+  ctx.messages()->CheckAnswered(*req.conn, answer);
 }
 
 void HandleTxnList(BrokerContext& ctx, const Request& req) {
@@ -105,7 +105,7 @@ void HandleTxnList(BrokerContext& ctx, const Request& req) {
   query.parked_only = lr.parked_only();
   query.after_offset = lr.after_offset();
   query.limit = lr.limit();
-  Result<std::vector<txn::TxnEntry>> entries = ctx.admin->ListTxns(query);
+  Result<std::vector<txn::TxnEntry>> entries = ctx.admin()->ListTxns(query);
   if (!entries.ok()) return req.ReplyError(entries.status());
   wire::Header h;
   auto* resp = h.mutable_txn_list_response();
@@ -116,7 +116,7 @@ void HandleTxnList(BrokerContext& ctx, const Request& req) {
 void HandleTxnShow(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_txn_show_request()) return req.ReplyError(MissingPayload(req));
   const wire::TxnShowRequest& sr = req.header().txn_show_request();
-  Result<txn::TxnEntry> e = ctx.admin->ShowTxn(sr.message_id(), sr.half_offset());
+  Result<txn::TxnEntry> e = ctx.admin()->ShowTxn(sr.message_id(), sr.half_offset());
   if (!e.ok()) return req.ReplyError(e.status());
   wire::Header h;
   ToWire(*e, h.mutable_txn_show_response()->mutable_transaction());
@@ -124,7 +124,7 @@ void HandleTxnShow(BrokerContext& ctx, const Request& req) {
 }
 
 void HandleTxnStats(BrokerContext& ctx, const Request& req) {
-  const TxnReport report = ctx.admin->TxnStats();
+  const TxnReport report = ctx.admin()->TxnStats();
   const txn::TxnStats& s = report.index;
   const CheckStats& c = report.checks;
   wire::Header h;
