@@ -15,7 +15,7 @@ if [ ! -f "$build_dir/build.ninja" ]; then
     -DTIDEMQ_THREAD_SAFETY=ON -DTIDEMQ_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
 fi
 # Every module with locks (tidemq::Mutex); tools, bench and tests are not analysed.
-targets=(tidemq_store tidemq_timer tidemq_txn tidemq_broker_core tidemq_broker tidemq_client)
+targets=(tidemq_store tidemq_timer tidemq_txn tidemq_cluster tidemq_broker_core tidemq_broker tidemq_client)
 echo "==> thread-safety analysis (clang, $build_dir): ${targets[*]}"
 cmake --build "$build_dir" -j "$jobs" --target "${targets[@]}"
 # The analysis must be live: a field read without its mutex has to fail to compile.
