@@ -47,8 +47,10 @@ std::vector<std::string> SplitEndpoints(const std::string& list) {
 EtcdClient::EtcdClient(EtcdClientOptions options) : options_(std::move(options)) {}
 EtcdClient::~EtcdClient() = default;
 
-Deadline EtcdClient::DefaultDeadline() const {
-  return std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.call_timeout_ms);
+Deadline EtcdClient::DefaultDeadline(int64_t timeout_ms) const {
+  int64_t ms = options_.call_timeout_ms;
+  if (timeout_ms > 0) ms = std::min(ms, timeout_ms);
+  return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
 }
 
 Result<HttpResponse> EtcdClient::Call(const std::string& path, const std::string& body,
@@ -106,11 +108,7 @@ Result<int64_t> EtcdClient::GrantLease(int64_t ttl_s, int64_t* granted_ttl_s) {
 }
 
 Result<int64_t> EtcdClient::KeepAliveOnce(int64_t lease, int64_t timeout_ms) {
-  Deadline deadline = DefaultDeadline();
-  if (timeout_ms > 0) {
-    deadline = std::min(deadline, std::chrono::steady_clock::now() +
-                                      std::chrono::milliseconds(timeout_ms));
-  }
+  Deadline deadline = DefaultDeadline(timeout_ms);
   ASSIGN_OR_RETURN(HttpResponse r, Call(kLeaseKeepAlive, etcd_json::LeaseIdRequest(lease), deadline,
                                         /*first_line=*/true));
   auto ttl = etcd_json::DecodeKeepAlive(r.status, r.body);
@@ -145,9 +143,10 @@ Result<RangeResult> EtcdClient::GetPrefix(const std::string& prefix) {
   return etcd_json::DecodeRange(r.status, r.body);
 }
 
-Result<int64_t> EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) {
-  ASSIGN_OR_RETURN(HttpResponse r,
-                   Call(kPut, etcd_json::PutRequest(key, value, lease), DefaultDeadline()));
+Result<int64_t> EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease,
+                                int64_t timeout_ms) {
+  ASSIGN_OR_RETURN(HttpResponse r, Call(kPut, etcd_json::PutRequest(key, value, lease),
+                                        DefaultDeadline(timeout_ms)));
   return etcd_json::DecodeHeaderRevision(r.status, r.body);
 }
 
@@ -159,9 +158,9 @@ Result<int64_t> EtcdClient::Delete(const std::string& key) {
 
 Result<TxnResult> EtcdClient::Txn(const std::vector<Compare>& compares,
                                   const std::vector<TxnOp>& success,
-                                  const std::vector<TxnOp>& failure) {
+                                  const std::vector<TxnOp>& failure, int64_t timeout_ms) {
   ASSIGN_OR_RETURN(HttpResponse r, Call(kTxn, etcd_json::TxnRequest(compares, success, failure),
-                                        DefaultDeadline()));
+                                        DefaultDeadline(timeout_ms)));
   return etcd_json::DecodeTxn(r.status, r.body);
 }
 

@@ -46,11 +46,11 @@ class EtcdClient final : public EtcdApi {
   Result<LeaseInfo> TimeToLive(int64_t lease) override;
   Result<std::optional<KeyValue>> Get(const std::string& key) override;
   Result<RangeResult> GetPrefix(const std::string& prefix) override;
-  Result<int64_t> Put(const std::string& key, const std::string& value,
-                      int64_t lease = 0) override;
+  Result<int64_t> Put(const std::string& key, const std::string& value, int64_t lease = 0,
+                      int64_t timeout_ms = 0) override;
   Result<int64_t> Delete(const std::string& key) override;
   Result<TxnResult> Txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
-                        const std::vector<TxnOp>& failure) override;
+                        const std::vector<TxnOp>& failure, int64_t timeout_ms = 0) override;
   // Compacts etcd's history up to `revision` (tests use it to provoke a compacted watch).
   Result<int64_t> Compact(int64_t revision);
 
@@ -60,7 +60,8 @@ class EtcdClient final : public EtcdApi {
   // first_line: the answer is a stream of which only the first message matters.
   Result<HttpResponse> Call(const std::string& path, const std::string& body, Deadline deadline,
                             bool first_line = false) EXCLUDES(mu_);
-  Deadline DefaultDeadline() const;
+  // Now + call_timeout_ms, or + timeout_ms when that is positive and shorter.
+  Deadline DefaultDeadline(int64_t timeout_ms = 0) const;
 
   const EtcdClientOptions options_;
   Mutex mu_;

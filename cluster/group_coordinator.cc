@@ -144,7 +144,7 @@ void GroupCoordinator::Tick() {
   // A decision (an election won, a stale leader revoked) is followed by a fresh read, so the
   // published status and the next decision see its effect.
   for (int round = 0; round < 3; ++round) {
-    auto view = ReadView();
+    auto view = ReadView(CallTimeoutMs());
     if (!view.ok()) {
       SetNote("etcd: " + view.status().ToString());
       next_read_ms_ = NowMono() + options_.retry_interval_ms;
@@ -186,11 +186,7 @@ bool GroupCoordinator::EnsureRegistered() {
 
 bool GroupCoordinator::KeepAlive() {
   int64_t sent = NowMono();
-  int64_t timeout = 0;
-  // A keepalive that hangs must not outlive the master's right to write: the coordinator has
-  // to be free to fence at the deadline.
-  if (role_ == Role::kMaster) timeout = std::max<int64_t>(1, write_deadline_ms_.load() - sent);
-  auto ttl = etcd_->KeepAliveOnce(lease_, timeout);
+  auto ttl = etcd_->KeepAliveOnce(lease_, CallTimeoutMs());
   if (!ttl.ok()) {
     SetNote("etcd: keepalive failed: " + ttl.status().ToString());
     next_keepalive_ms_ = NowMono() + options_.retry_interval_ms;
@@ -226,15 +222,15 @@ bool GroupCoordinator::KeepAlive() {
     m.flushed = p.flushed;
   }
   m.updated_ms = clock_->NowMs();
-  auto rev = etcd_->Put(keys_.Member(options_.broker_id), EncodeMember(m), lease_);
+  auto rev = etcd_->Put(keys_.Member(options_.broker_id), EncodeMember(m), lease_, CallTimeoutMs());
   return rev.status();
 }
 
-Result<GroupCoordinator::View> GroupCoordinator::ReadView() {
+Result<GroupCoordinator::View> GroupCoordinator::ReadView(int64_t timeout_ms) const {
   ASSIGN_OR_RETURN(TxnResult r, etcd_->Txn({},
                                            {TxnOp::Get(keys_.Leader()), TxnOp::Get(keys_.State()),
                                             TxnOp::GetPrefix(keys_.MembersPrefix())},
-                                           {}));
+                                           {}, timeout_ms));
   if (!r.succeeded || r.results.size() != 3) {
     return Internal("etcd answered the group read with " + std::to_string(r.results.size()) +
                     " results");
@@ -369,6 +365,11 @@ void GroupCoordinator::TryElect(const View& view) {
   BecomeMaster(next.epoch);
 }
 
+int64_t GroupCoordinator::CallTimeoutMs() const {
+  if (role_ != Role::kMaster) return 0;
+  return std::max<int64_t>(1, write_deadline_ms_.load() - NowMono());
+}
+
 void GroupCoordinator::BecomeMaster(int64_t epoch) {
   role_ = Role::kMaster;
   epoch_ = epoch;
@@ -479,7 +480,7 @@ ClusterStatus GroupCoordinator::Status() const {
   constexpr int kTries = 32;  // each failed CAS means another writer succeeded meanwhile
   ::tidemq::Status last;
   for (int attempt = 0; attempt < kTries; ++attempt) {
-    auto view = ReadView();
+    auto view = ReadView(/*timeout_ms=*/0);
     if (!view.ok()) {
       last = view.status();
       continue;

@@ -145,7 +145,8 @@ class GroupCoordinator {
   bool EnsureRegistered();
   bool KeepAlive();
   ::tidemq::Status RefreshMember();
-  ::tidemq::Result<View> ReadView();
+  // One Txn reading the leader, the state and the members at one revision.
+  ::tidemq::Result<View> ReadView(int64_t timeout_ms) const;
   void Decide(const View& view);
   void TryElect(const View& view);
   void BecomeMaster(int64_t epoch);
@@ -155,6 +156,9 @@ class GroupCoordinator {
   void SetNote(std::string note);
   void Publish(const View& view);
   int64_t NowMono() const { return clock_->MonotonicMs(); }
+  // A master's etcd calls end by its write deadline, so that the coordinator is free to fence
+  // at it (0: the client's default).
+  int64_t CallTimeoutMs() const;
 
   EtcdApi* const etcd_;
   const GroupCoordinatorOptions options_;

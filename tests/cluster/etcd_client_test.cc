@@ -207,6 +207,7 @@ class GarbageServer {
   std::string endpoint() const {
     return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
   }
+  int connections() const { return accepted_.load(); }
 
  private:
   void Serve() {
@@ -215,6 +216,7 @@ class GarbageServer {
       boost::system::error_code ec;
       auto sock = acceptor_.accept(ec);
       if (ec || stop_) return;
+      ++accepted_;
       boost::beast::flat_buffer buf;
       while (true) {
         http::request<http::string_body> req;
@@ -234,6 +236,7 @@ class GarbageServer {
   int status_;
   std::string body_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
   std::thread thread_;
 };
 
@@ -246,6 +249,7 @@ TEST(EtcdClientGarbageTest, AnswersThatAreNotEtcdsGiveTypedErrors) {
     auto ka = client.KeepAliveOnce(5);
     EXPECT_EQ(ka.status().code(), Code::kInternal) << ka.status().ToString();
     EXPECT_EQ(client.Txn({}, {}, {}).status().code(), Code::kInternal);
+    EXPECT_EQ(server.connections(), 1);  // one keep-alive connection for every call
   }
   {
     GarbageServer server(200, R"({"kvs":[{"key":7}],"succeeded":"yes","ID":{}})");

@@ -84,8 +84,8 @@ class FakeEtcd final : public EtcdApi {
     r.revision = revision_;
     return r;
   }
-  Result<int64_t> Put(const std::string& key, const std::string& value,
-                      int64_t lease = 0) override {
+  Result<int64_t> Put(const std::string& key, const std::string& value, int64_t lease = 0,
+                      int64_t = 0) override {
     std::lock_guard lock(mu_);
     RETURN_IF_ERROR(Reachable());
     if (lease != 0 && leases_.count(lease) == 0) return NotFound("etcd: requested lease not found");
@@ -102,7 +102,7 @@ class FakeEtcd final : public EtcdApi {
     return int64_t{1};
   }
   Result<TxnResult> Txn(const std::vector<Compare>& compares, const std::vector<TxnOp>& success,
-                        const std::vector<TxnOp>& failure) override {
+                        const std::vector<TxnOp>& failure, int64_t = 0) override {
     std::function<void()> hook;
     {
       std::lock_guard lock(mu_);

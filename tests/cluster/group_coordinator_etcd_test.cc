@@ -56,13 +56,14 @@ class HangableEtcd final : public EtcdApi {
   Result<LeaseInfo> TimeToLive(int64_t lease) override { return real_->TimeToLive(lease); }
   Result<std::optional<KeyValue>> Get(const std::string& key) override { return real_->Get(key); }
   Result<RangeResult> GetPrefix(const std::string& p) override { return real_->GetPrefix(p); }
-  Result<int64_t> Put(const std::string& k, const std::string& v, int64_t lease) override {
-    return real_->Put(k, v, lease);
+  Result<int64_t> Put(const std::string& k, const std::string& v, int64_t lease,
+                      int64_t timeout_ms) override {
+    return real_->Put(k, v, lease, timeout_ms);
   }
   Result<int64_t> Delete(const std::string& key) override { return real_->Delete(key); }
   Result<TxnResult> Txn(const std::vector<Compare>& c, const std::vector<TxnOp>& s,
-                        const std::vector<TxnOp>& f) override {
-    return real_->Txn(c, s, f);
+                        const std::vector<TxnOp>& f, int64_t timeout_ms) override {
+    return real_->Txn(c, s, f, timeout_ms);
   }
 
  private:
