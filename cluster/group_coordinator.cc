@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "cluster/etcd_watch.h"
@@ -20,6 +21,37 @@ std::string_view RoleName(Role role) {
     case Role::kFenced: return "fenced";
   }
   return "?";
+}
+
+std::string ClusterStatusJson(const ClusterStatus& s) {
+  nlohmann::json j;
+  j["group"] = s.group;
+  j["self"] = s.self;
+  j["role"] = std::string(RoleName(s.role));
+  j["note"] = s.note;
+  j["master"] = s.master;
+  j["master_address"] = s.master_address;
+  j["epoch"] = s.epoch;
+  j["in_sync"] = s.in_sync;
+  j["min_in_sync"] = s.min_in_sync;
+  j["last_failover_ms"] = s.last_failover_ms;
+  j["previous_master"] = s.previous_master;
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& m : s.members) {
+    members.push_back({{"broker_id", m.broker_id},
+                       {"address", m.address},
+                       {"role", m.role},
+                       {"in_sync", m.in_sync},
+                       {"log_end", m.log_end},
+                       {"flushed", m.flushed},
+                       {"epoch", m.epoch},
+                       {"lag_bytes", m.lag_bytes},
+                       {"lag_ms", m.lag_ms},
+                       {"updated_ms", m.updated_ms}});
+  }
+  j["members"] = std::move(members);
+  // Replace, not throw, on bytes that are not UTF-8 (ids are validated; notes quote etcd).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 struct GroupCoordinator::View {

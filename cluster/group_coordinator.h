@@ -101,6 +101,12 @@ struct ClusterStatus {
   int64_t write_deadline_ms = 0;  // monotonic, 0 when not allowed to write
 };
 
+// The snapshot as JSON (`tidemq cluster status --json`): {"group", "self", "role", "note",
+// "master", "master_address", "epoch", "in_sync", "min_in_sync", "last_failover_ms",
+// "previous_master", "members": [{"broker_id", "address", "role", "in_sync", "log_end",
+// "flushed", "epoch", "lag_bytes", "lag_ms", "updated_ms"}]}.
+std::string ClusterStatusJson(const ClusterStatus& status);
+
 class GroupCoordinator {
  public:
   // `etcd` must outlive the coordinator.

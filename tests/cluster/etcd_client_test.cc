@@ -337,6 +337,32 @@ TEST(EtcdWatchTest, SeesPutsAndDeletesAndResumesAfterEtcdRestarts) {
   EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(2));  // prompt, not a timeout
 }
 
+TEST(EtcdWatchTest, TriesTheNextEndpointWhenOneIsDead) {
+  tidemq::testing::EtcdServer etcd;
+  ASSERT_TRUE(etcd.Start().ok());
+  EtcdClient client(EtcdClientOptions{{etcd.endpoint()}, 5000, 2000});
+  WatchLog log;
+  EtcdWatchOptions o;
+  o.endpoints = {"127.0.0.1:" + std::to_string(tidemq::testing::FreeLoopbackPort()), etcd.endpoint()};
+  o.prefix = "/e/";
+  o.min_backoff_ms = 10;
+  EtcdWatch watch(o, log.Callbacks(o.prefix));
+  watch.Start();
+  ASSERT_TRUE(WaitFor([&] { return watch.created_count() == 1; }));
+  ASSERT_TRUE(client.Put("/e/k", "v").ok());
+  ASSERT_TRUE(WaitFor([&] { return log.size() == 1; }));
+  EXPECT_EQ(log.copy(), (std::vector<std::string>{"PUT k=v"}));
+}
+
+TEST(EtcdServerTest, MissingBinaryNamesTheInstallScript) {
+  setenv("TIDEMQ_ETCD_BIN", "/nonexistent/etcd", 1);
+  tidemq::testing::EtcdServer etcd;
+  Status st = etcd.Start();
+  unsetenv("TIDEMQ_ETCD_BIN");
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("scripts/install-deps.sh"), std::string::npos) << st.ToString();
+}
+
 TEST(EtcdWatchTest, CompactedStartRevisionIsReportedWithASnapshot) {
   tidemq::testing::EtcdServer etcd;
   ASSERT_TRUE(etcd.Start().ok());

@@ -88,9 +88,14 @@ TEST_F(GroupCoordinatorTest, FirstToTryBecomesMasterAndTheOthersFollow) {
   EXPECT_EQ(s.last_failover_ms, 0);
   ClusterStatus st = b.coord->Status();
   EXPECT_EQ(st.master, "a");
+  EXPECT_EQ(st.role, Role::kReplica);
   ASSERT_EQ(st.members.size(), 3u);
   EXPECT_EQ(st.members[0].role, "master");
   EXPECT_EQ(st.members[1].role, "replica");
+  std::string json = ClusterStatusJson(st);
+  EXPECT_NE(json.find(R"("role":"replica")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("address":"127.0.0.1:9000")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("epoch":1)"), std::string::npos) << json;
 }
 
 TEST_F(GroupCoordinatorTest, BootstrapMasterOptionWaitsForThatBroker) {

@@ -46,7 +46,9 @@ uint16_t FreeLoopbackPort() {
 namespace {
 
 std::string FindEtcd() {
-  if (const char* env = std::getenv("TIDEMQ_ETCD_BIN"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("TIDEMQ_ETCD_BIN"); env != nullptr && *env != '\0') {
+    return access(env, X_OK) == 0 ? env : "";
+  }
   for (const char* p : {"/usr/bin/etcd", "/usr/local/bin/etcd", "/usr/sbin/etcd"}) {
     if (access(p, X_OK) == 0) return p;
   }
