@@ -445,6 +445,10 @@ void GroupCoordinator::DropLease(const std::string& why) {
 
 void GroupCoordinator::SetNote(std::string note) {
   MutexLock lock(mu_);
+  if (!note.empty() && note != status_.note) {
+    // Said once per change (the state machine repeats it on every pass while it holds).
+    spdlog::info("cluster {}: broker {}: {}", options_.group, options_.broker_id, note);
+  }
   status_.note = std::move(note);
   status_.role = role_;
   status_.lease = lease_;
