@@ -118,8 +118,9 @@ class GroupCoordinator {
   // Checks the options and starts the coordinator's thread, which registers the member (lease,
   // member key) and runs the state machine, retrying while etcd does not answer.
   ::tidemq::Status Start();
-  // Stops the thread; revoke: also revoke the lease (the member and leader keys go at once, so
-  // another broker takes over without waiting for the TTL).
+  // Stops the thread (waiting for an etcd call in progress, at most the client's call timeout);
+  // revoke: also revoke the lease (the member and leader keys go at once, so another broker
+  // takes over without waiting for the TTL). MayWrite() is false from here on.
   void Stop(bool revoke = true);
 
   // One pass of the state machine on the caller's thread (tests without Start()).
