@@ -138,8 +138,8 @@ class EtcdApi {
   virtual Result<std::optional<KeyValue>> Get(const std::string& key) = 0;
   virtual Result<RangeResult> GetPrefix(const std::string& prefix) = 0;
   // Returns the revision the put created. timeout_ms as for KeepAliveOnce.
-  virtual Result<int64_t> Put(const std::string& key, const std::string& value,
-                              int64_t lease = 0, int64_t timeout_ms = 0) = 0;
+  virtual Result<int64_t> Put(const std::string& key, const std::string& value, int64_t lease = 0,
+                              int64_t timeout_ms = 0) = 0;
   // Returns how many keys were deleted (0 or 1).
   virtual Result<int64_t> Delete(const std::string& key) = 0;
   virtual Result<TxnResult> Txn(const std::vector<Compare>& compares,

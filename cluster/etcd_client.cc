@@ -76,8 +76,8 @@ Result<HttpResponse> EtcdClient::Call(const std::string& path, const std::string
       bool reused = false;
       if (st.ok()) {
         reused = conn_.reused();
-        auto r = first_line ? conn_.PostFirstLine(path, body, attempt)
-                            : conn_.Post(path, body, attempt);
+        auto r =
+            first_line ? conn_.PostFirstLine(path, body, attempt) : conn_.Post(path, body, attempt);
         if (r.ok() && r->status != 503) return r;
         st = r.ok() ? Status(Code::kUnavailable, "etcd " + ep + ": HTTP 503: " + r->body)
                     : r.status();
@@ -92,8 +92,8 @@ Result<HttpResponse> EtcdClient::Call(const std::string& path, const std::string
     current_ = (current_ + 1) % eps.size();
   }
   if (timed_out && std::chrono::steady_clock::now() >= deadline) {
-    return Status(Code::kTimeout,
-                  "etcd call " + path + " timed out (" + Join(eps) + "): last error: " + last_error);
+    return Status(Code::kTimeout, "etcd call " + path + " timed out (" + Join(eps) +
+                                      "): last error: " + last_error);
   }
   return Status(Code::kUnavailable,
                 "no etcd endpoint answered (" + Join(eps) + "): last error: " + last_error);
@@ -131,7 +131,8 @@ Result<LeaseInfo> EtcdClient::TimeToLive(int64_t lease) {
 }
 
 Result<std::optional<KeyValue>> EtcdClient::Get(const std::string& key) {
-  ASSIGN_OR_RETURN(HttpResponse r, Call(kRange, etcd_json::RangeRequest(key, ""), DefaultDeadline()));
+  ASSIGN_OR_RETURN(HttpResponse r,
+                   Call(kRange, etcd_json::RangeRequest(key, ""), DefaultDeadline()));
   ASSIGN_OR_RETURN(RangeResult range, etcd_json::DecodeRange(r.status, r.body));
   if (range.kvs.empty()) return std::optional<KeyValue>();
   return std::optional<KeyValue>(std::move(range.kvs.front()));

@@ -193,10 +193,18 @@ Json CompareJson(const Compare& c) {
   Json j;
   j["key"] = Base64Encode(c.key);
   switch (c.op) {
-    case Compare::Op::kEqual: j["result"] = "EQUAL"; break;
-    case Compare::Op::kNotEqual: j["result"] = "NOT_EQUAL"; break;
-    case Compare::Op::kGreater: j["result"] = "GREATER"; break;
-    case Compare::Op::kLess: j["result"] = "LESS"; break;
+    case Compare::Op::kEqual:
+      j["result"] = "EQUAL";
+      break;
+    case Compare::Op::kNotEqual:
+      j["result"] = "NOT_EQUAL";
+      break;
+    case Compare::Op::kGreater:
+      j["result"] = "GREATER";
+      break;
+    case Compare::Op::kLess:
+      j["result"] = "LESS";
+      break;
   }
   switch (c.target) {
     case Compare::Target::kValue:
@@ -237,9 +245,15 @@ Json PutJson(const std::string& key, const std::string& value, int64_t lease) {
 Json OpJson(const TxnOp& op) {
   Json j;
   switch (op.kind) {
-    case TxnOp::Kind::kPut: j["request_put"] = PutJson(op.key, op.value, op.lease); break;
-    case TxnOp::Kind::kDelete: j["request_delete_range"] = RangeJson(op.key, op.range_end); break;
-    case TxnOp::Kind::kRange: j["request_range"] = RangeJson(op.key, op.range_end); break;
+    case TxnOp::Kind::kPut:
+      j["request_put"] = PutJson(op.key, op.value, op.lease);
+      break;
+    case TxnOp::Kind::kDelete:
+      j["request_delete_range"] = RangeJson(op.key, op.range_end);
+      break;
+    case TxnOp::Kind::kRange:
+      j["request_range"] = RangeJson(op.key, op.range_end);
+      break;
   }
   return j;
 }
@@ -340,18 +354,30 @@ bool Base64Decode(std::string_view in, std::string* out) {
 Status StatusFromGrpc(int64_t grpc_code, const std::string& message) {
   std::string m = "etcd: " + message;
   switch (grpc_code) {
-    case 0: return Status::Ok();
-    case 1: return Status(Code::kCancelled, m);
-    case 3: return InvalidArgument(m);
-    case 4: return Status(Code::kTimeout, m);
-    case 5: return NotFound(m);
-    case 6: return Status(Code::kAlreadyExists, m);
-    case 8: return Status(Code::kResourceExhausted, m);
-    case 9: return Status(Code::kFailedPrecondition, m);
-    case 11: return Status(Code::kOutOfRange, m);
-    case 12: return Status(Code::kUnsupported, m);
-    case 14: return Status(Code::kUnavailable, m);
-    default: return Internal(m + " (gRPC code " + std::to_string(grpc_code) + ")");
+    case 0:
+      return Status::Ok();
+    case 1:
+      return Status(Code::kCancelled, m);
+    case 3:
+      return InvalidArgument(m);
+    case 4:
+      return Status(Code::kTimeout, m);
+    case 5:
+      return NotFound(m);
+    case 6:
+      return Status(Code::kAlreadyExists, m);
+    case 8:
+      return Status(Code::kResourceExhausted, m);
+    case 9:
+      return Status(Code::kFailedPrecondition, m);
+    case 11:
+      return Status(Code::kOutOfRange, m);
+    case 12:
+      return Status(Code::kUnsupported, m);
+    case 14:
+      return Status(Code::kUnavailable, m);
+    default:
+      return Internal(m + " (gRPC code " + std::to_string(grpc_code) + ")");
   }
 }
 

@@ -92,7 +92,8 @@ Status EtcdWatch::Session(const std::string& endpoint) {
       pending += *more;
     }
     return Status(Code::kUnavailable, "etcd " + endpoint + " refused the watch: HTTP " +
-                                          std::to_string(http_status) + " " + pending.substr(0, 200));
+                                          std::to_string(http_status) + " " +
+                                          pending.substr(0, 200));
   }
   while (true) {
     ASSIGN_OR_RETURN(std::string chunk, conn_.ReadStream(Deadline::max()));

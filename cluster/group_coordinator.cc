@@ -14,11 +14,16 @@ namespace tidemq::cluster {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kStarting: return "starting";
-    case Role::kCandidate: return "candidate";
-    case Role::kMaster: return "master";
-    case Role::kReplica: return "replica";
-    case Role::kFenced: return "fenced";
+    case Role::kStarting:
+      return "starting";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kMaster:
+      return "master";
+    case Role::kReplica:
+      return "replica";
+    case Role::kFenced:
+      return "fenced";
   }
   return "?";
 }
@@ -129,7 +134,8 @@ void GroupCoordinator::Stop(bool revoke) {
   is_master_.store(false);
   if (revoke && lease_ != 0) {
     ::tidemq::Status st = etcd_->Revoke(lease_);
-    if (!st.ok()) spdlog::warn("cluster {}: revoking lease on stop: {}", options_.group, st.ToString());
+    if (!st.ok())
+      spdlog::warn("cluster {}: revoking lease on stop: {}", options_.group, st.ToString());
     lease_ = 0;
   }
 }
@@ -239,7 +245,8 @@ bool GroupCoordinator::KeepAlive() {
   }
   next_keepalive_ms_ = sent + std::min(keepalive_interval_ms_, lease_ttl_ms_ / 3);
   ::tidemq::Status st = RefreshMember();
-  if (!st.ok()) spdlog::warn("cluster {}: refreshing member key: {}", options_.group, st.ToString());
+  if (!st.ok())
+    spdlog::warn("cluster {}: refreshing member key: {}", options_.group, st.ToString());
   return true;
 }
 
@@ -359,8 +366,9 @@ void GroupCoordinator::TryElect(const View& view) {
       }
     }
     if (best != me) {
-      SetNote("no master; waiting for " + best + ", the live in-sync member with the most data (log_end " +
-              std::to_string(best_end) + ")");
+      SetNote("no master; waiting for " + best +
+              ", the live in-sync member with the most data (log_end " + std::to_string(best_end) +
+              ")");
       return;
     }
   } else if (!options_.bootstrap_master.empty() && options_.bootstrap_master != me) {
@@ -377,9 +385,9 @@ void GroupCoordinator::TryElect(const View& view) {
   next.last_failover_ms = view.has_state ? next.changed_ms : 0;
   next.previous_master = view.has_state ? view.state.master : "";
   int64_t state_rev = view.state_kv ? view.state_kv->mod_revision : 0;
-  auto r = etcd_->Txn({Compare::Absent(keys_.Leader()), Compare::ModRevisionEquals(keys_.State(), state_rev)},
-                      {TxnOp::Put(keys_.Leader(), me, lease_), TxnOp::Put(keys_.State(), EncodeState(next))},
-                      {});
+  auto r = etcd_->Txn(
+      {Compare::Absent(keys_.Leader()), Compare::ModRevisionEquals(keys_.State(), state_rev)},
+      {TxnOp::Put(keys_.Leader(), me, lease_), TxnOp::Put(keys_.State(), EncodeState(next))}, {});
   if (!r.ok()) {
     // It may have been applied all the same: the next read tells (leader = me on my lease).
     SetNote("etcd: election: " + r.status().ToString());
@@ -511,7 +519,8 @@ ClusterStatus GroupCoordinator::Status() const {
     if (!seen.insert(id).second) return InvalidArgument("in-sync set names " + id + " twice");
   }
   if (seen.count(me) == 0) {
-    return InvalidArgument("the in-sync set " + JoinIds(in_sync) + " must contain the master " + me);
+    return InvalidArgument("the in-sync set " + JoinIds(in_sync) + " must contain the master " +
+                           me);
   }
   constexpr int kTries = 32;  // each failed CAS means another writer succeeded meanwhile
   ::tidemq::Status last;
@@ -523,8 +532,9 @@ ClusterStatus GroupCoordinator::Status() const {
     }
     if (!view->leader || view->leader->value != me || !view->has_state ||
         view->state.master != me) {
-      return ::tidemq::Status(Code::kFailedPrecondition,
-                              "broker " + me + " is no longer the master of group " + options_.group);
+      return ::tidemq::Status(
+          Code::kFailedPrecondition,
+          "broker " + me + " is no longer the master of group " + options_.group);
     }
     if (view->state.in_sync == in_sync) return ::tidemq::Status::Ok();  // e.g. a retried write
     GroupState next = view->state;

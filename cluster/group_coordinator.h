@@ -45,18 +45,18 @@ struct GroupCoordinatorOptions {
   std::string prefix = "/tidemq";
   std::string group;
   std::string broker_id;
-  std::string address;                 // host:port of this broker
+  std::string address;  // host:port of this broker
   int64_t lease_ttl_s = 6;
-  int64_t keepalive_interval_ms = 0;   // 0: ttl / 3
-  int64_t safety_margin_ms = 0;        // 0: max(100, ttl / 10)
-  int64_t poll_interval_ms = 1000;     // re-read the group at least this often
-  int64_t retry_interval_ms = 200;     // after an etcd error
-  std::string bootstrap_master;        // empty: with no state yet, the first member to try wins
-  int64_t min_in_sync = 1;             // for the first state
+  int64_t keepalive_interval_ms = 0;  // 0: ttl / 3
+  int64_t safety_margin_ms = 0;       // 0: max(100, ttl / 10)
+  int64_t poll_interval_ms = 1000;    // re-read the group at least this often
+  int64_t retry_interval_ms = 200;    // after an etcd error
+  std::string bootstrap_master;       // empty: with no state yet, the first member to try wins
+  int64_t min_in_sync = 1;            // for the first state
   // Endpoints for a watch of the group's keys that wakes the state machine at once when a
   // leader or member key changes (empty: polling only).
   std::vector<std::string> watch_endpoints;
-  Clock* clock = nullptr;              // nullptr: SystemClock
+  Clock* clock = nullptr;  // nullptr: SystemClock
 };
 
 struct GroupCallbacks {

@@ -42,7 +42,7 @@ struct MemberRecord {
 struct GroupState {
   std::string master;
   std::string master_address;
-  int64_t epoch = 0;  // raised by one at every election
+  int64_t epoch = 0;                 // raised by one at every election
   std::vector<std::string> in_sync;  // the master included
   int64_t min_in_sync = 1;           // copies a sync ack needs, the master's included
   int64_t changed_ms = 0;

@@ -215,9 +215,8 @@ bool HttpConnection::stream_done() const {
   return impl_->stream_parser.has_value() && impl_->stream_parser->is_done();
 }
 
-Result<HttpResponse> HttpConnection::PostFirstLine(const std::string& path,
-                                                   const std::string& body, Deadline deadline,
-                                                   size_t max_line) {
+Result<HttpResponse> HttpConnection::PostFirstLine(const std::string& path, const std::string& body,
+                                                   Deadline deadline, size_t max_line) {
   ASSIGN_OR_RETURN(int status, StartStream(path, body, deadline));
   HttpResponse res{status, {}};
   while (res.body.find('\n') == std::string::npos && res.body.size() <= max_line) {

@@ -49,7 +49,8 @@ class EtcdClientTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(etcd_->pid(), -1) << "etcd did not start (see SetUpTestSuite)";
     client_ = std::make_unique<EtcdClient>(EtcdClientOptions{{etcd_->endpoint()}, 5000, 2000});
-    prefix_ = "/test/" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "/";
+    prefix_ = "/test/" +
+              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "/";
   }
 
   static tidemq::testing::EtcdServer* etcd_;
@@ -99,8 +100,8 @@ TEST_F(EtcdClientTest, RevisionSemantics) {
 TEST_F(EtcdClientTest, TxnSuccessAndFailureBranches) {
   std::string k = prefix_ + "leader";
   // Absent -> success branch: put, then read back within the same transaction.
-  auto t1 = client_->Txn({Compare::Absent(k)}, {TxnOp::Put(k, "me"), TxnOp::Get(k)},
-                         {TxnOp::Get(k)});
+  auto t1 =
+      client_->Txn({Compare::Absent(k)}, {TxnOp::Put(k, "me"), TxnOp::Get(k)}, {TxnOp::Get(k)});
   ASSERT_TRUE(t1.ok()) << t1.status().ToString();
   EXPECT_TRUE(t1->succeeded);
   ASSERT_EQ(t1->results.size(), 2u);
@@ -343,7 +344,8 @@ TEST(EtcdWatchTest, TriesTheNextEndpointWhenOneIsDead) {
   EtcdClient client(EtcdClientOptions{{etcd.endpoint()}, 5000, 2000});
   WatchLog log;
   EtcdWatchOptions o;
-  o.endpoints = {"127.0.0.1:" + std::to_string(tidemq::testing::FreeLoopbackPort()), etcd.endpoint()};
+  o.endpoints = {"127.0.0.1:" + std::to_string(tidemq::testing::FreeLoopbackPort()),
+                 etcd.endpoint()};
   o.prefix = "/e/";
   o.min_backoff_ms = 10;
   EtcdWatch watch(o, log.Callbacks(o.prefix));

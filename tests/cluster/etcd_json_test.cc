@@ -38,7 +38,8 @@ TEST(EtcdJsonTest, PrefixEndIncrementsTheLastByteBelow0xff) {
 }
 
 TEST(EtcdJsonTest, DecodesARangeAnswerAsEtcdWritesIt) {
-  std::string body = R"({"header":{"cluster_id":"14841639068965178418","member_id":"10276657743932975437",
+  std::string body =
+      R"({"header":{"cluster_id":"14841639068965178418","member_id":"10276657743932975437",
     "revision":"7","raft_term":"2"},"kvs":[{"key":"Zm9v","create_revision":"5","mod_revision":"7",
     "version":"3","value":"YmFy","lease":"7587862372117250308"},{"key":"Zm9vMg==","create_revision":"6",
     "mod_revision":"6","version":"1"}],"count":"2"})";
@@ -89,11 +90,13 @@ TEST(EtcdJsonTest, TxnRequestSpellsComparesAndOpsAsTheGatewayExpects) {
 }
 
 TEST(EtcdJsonTest, LeaseAnswers) {
-  auto g = DecodeLeaseGrant(200, R"({"header":{"revision":"3"},"ID":"7587862372117250310","TTL":"5"})");
+  auto g =
+      DecodeLeaseGrant(200, R"({"header":{"revision":"3"},"ID":"7587862372117250310","TTL":"5"})");
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->id, 7587862372117250310);
   EXPECT_EQ(g->ttl_s, 5);
-  auto ka = DecodeKeepAlive(200, "{\"result\":{\"header\":{\"revision\":\"3\"},\"ID\":\"5\",\"TTL\":\"4\"}}\n");
+  auto ka = DecodeKeepAlive(
+      200, "{\"result\":{\"header\":{\"revision\":\"3\"},\"ID\":\"5\",\"TTL\":\"4\"}}\n");
   ASSERT_TRUE(ka.ok());
   EXPECT_EQ(*ka, 4);
   // A lease that is gone: etcd answers with TTL left out (0).
@@ -110,21 +113,24 @@ TEST(EtcdJsonTest, ErrorAnswersBecomeTheStatusTheirGrpcCodeMeans) {
     "message":"etcdserver: requested lease not found"})");
   EXPECT_EQ(nf.status().code(), Code::kNotFound);
   EXPECT_NE(nf.status().message().find("lease not found"), std::string::npos);
-  EXPECT_EQ(DecodeRange(400, R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11})")
-                .status()
-                .code(),
-            Code::kOutOfRange);
-  EXPECT_EQ(DecodeKeepAlive(200, R"({"error":{"grpc_code":14,"http_code":503,"message":"no leader"}})")
-                .status()
-                .code(),
-            Code::kUnavailable);
+  EXPECT_EQ(
+      DecodeRange(400,
+                  R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11})")
+          .status()
+          .code(),
+      Code::kOutOfRange);
+  EXPECT_EQ(
+      DecodeKeepAlive(200, R"({"error":{"grpc_code":14,"http_code":503,"message":"no leader"}})")
+          .status()
+          .code(),
+      Code::kUnavailable);
 }
 
 TEST(EtcdJsonTest, AnswersThatAreNotEtcdsGiveInternalNotExceptions) {
-  for (const char* body : {"", "not json", "[1,2]", R"({"kvs":"x"})", R"({"kvs":[1]})",
-                           R"({"kvs":[{"key":"!!"}]})", R"({"header":{"revision":"x"}})",
-                           R"({"header":{"revision":1e400}})", R"({"count":"99999999999999999999"})",
-                           R"({"header":[]})"}) {
+  for (const char* body :
+       {"", "not json", "[1,2]", R"({"kvs":"x"})", R"({"kvs":[1]})", R"({"kvs":[{"key":"!!"}]})",
+        R"({"header":{"revision":"x"}})", R"({"header":{"revision":1e400}})",
+        R"({"count":"99999999999999999999"})", R"({"header":[]})"}) {
     auto r = DecodeRange(200, body);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.status().code(), Code::kInternal) << body;
@@ -153,8 +159,9 @@ TEST(EtcdJsonTest, WatchMessages) {
       R"({"result":{"header":{"revision":"50"},"canceled":true,"compact_revision":"45"}})");
   ASSERT_TRUE(compacted.ok());
   EXPECT_EQ(compacted->compact_revision, 45);
-  EXPECT_EQ(DecodeWatchMessage(R"({"result":{"events":[{"type":"BOOM","kv":{}}]}})").status().code(),
-            Code::kInternal);
+  EXPECT_EQ(
+      DecodeWatchMessage(R"({"result":{"events":[{"type":"BOOM","kv":{}}]}})").status().code(),
+      Code::kInternal);
 }
 
 TEST(GroupStateTest, RecordsRoundTripAndGarbageIsCorruption) {

@@ -66,7 +66,8 @@ class FakeEtcd final : public EtcdApi {
     RETURN_IF_ERROR(Reachable());
     auto it = leases_.find(lease);
     if (it == leases_.end()) return LeaseInfo{lease, -1, 0};
-    return LeaseInfo{lease, (it->second.expiry_ms - clock_->MonotonicMs()) / 1000, it->second.ttl_s};
+    return LeaseInfo{lease, (it->second.expiry_ms - clock_->MonotonicMs()) / 1000,
+                     it->second.ttl_s};
   }
   Result<std::optional<KeyValue>> Get(const std::string& key) override {
     std::lock_guard lock(mu_);
@@ -203,20 +204,28 @@ class FakeEtcd final : public EtcdApi {
     if (c.target == Compare::Target::kValue) {
       int cmp = kv.value.compare(c.value);
       switch (c.op) {
-        case Compare::Op::kEqual: return cmp == 0;
-        case Compare::Op::kNotEqual: return cmp != 0;
-        case Compare::Op::kGreater: return cmp > 0;
-        case Compare::Op::kLess: return cmp < 0;
+        case Compare::Op::kEqual:
+          return cmp == 0;
+        case Compare::Op::kNotEqual:
+          return cmp != 0;
+        case Compare::Op::kGreater:
+          return cmp > 0;
+        case Compare::Op::kLess:
+          return cmp < 0;
       }
     }
     int64_t v = c.target == Compare::Target::kVersion          ? kv.version
                 : c.target == Compare::Target::kCreateRevision ? kv.create_revision
                                                                : kv.mod_revision;
     switch (c.op) {
-      case Compare::Op::kEqual: return v == c.number;
-      case Compare::Op::kNotEqual: return v != c.number;
-      case Compare::Op::kGreater: return v > c.number;
-      case Compare::Op::kLess: return v < c.number;
+      case Compare::Op::kEqual:
+        return v == c.number;
+      case Compare::Op::kNotEqual:
+        return v != c.number;
+      case Compare::Op::kGreater:
+        return v > c.number;
+      case Compare::Op::kLess:
+        return v < c.number;
     }
     return false;
   }

@@ -91,9 +91,9 @@ struct Member {
 
   Mutex mu;
   std::vector<std::string> events GUARDED_BY(mu);
-  int64_t master_epoch GUARDED_BY(mu) = 0;  // the last OnMaster's epoch (0: not master)
-  int64_t mastered_at GUARDED_BY(mu) = 0;   // monotonic ms of the last OnMaster
-  int64_t fenced_at GUARDED_BY(mu) = 0;     // monotonic ms of the last OnFenced
+  int64_t master_epoch GUARDED_BY(mu) = 0;    // the last OnMaster's epoch (0: not master)
+  int64_t mastered_at GUARDED_BY(mu) = 0;     // monotonic ms of the last OnMaster
+  int64_t fenced_at GUARDED_BY(mu) = 0;       // monotonic ms of the last OnFenced
   int64_t floor_at_fence GUARDED_BY(mu) = 0;  // its lease floor when it was fenced
 
   bool IsMaster() {
@@ -203,7 +203,8 @@ class GroupCoordinatorEtcdTest : public ::testing::Test {
   std::map<std::string, std::unique_ptr<Member>> members_;
 };
 
-TEST_F(GroupCoordinatorEtcdTest, HungMasterIsFencedBeforeItsLeaseExpiresAndTheBestInSyncReplicaWins) {
+TEST_F(GroupCoordinatorEtcdTest,
+       HungMasterIsFencedBeforeItsLeaseExpiresAndTheBestInSyncReplicaWins) {
   Member& old = Start3(2);
   EXPECT_EQ(old.Epoch(), 1);
   EXPECT_EQ(State().epoch, 1);
@@ -236,10 +237,11 @@ TEST_F(GroupCoordinatorEtcdTest, HungMasterIsFencedBeforeItsLeaseExpiresAndTheBe
     EXPECT_LT(old.fenced_at, old.floor_at_fence);
     EXPECT_LT(old.fenced_at, best.mastered_at);
     // Figures for docs/replication.md (printed, not asserted).
-    std::printf("failover (ttl 2 s, margin 500 ms): fenced %lld ms before its lease floor; new "
-                "master %lld ms after it\n",
-                static_cast<long long>(old.floor_at_fence - old.fenced_at),
-                static_cast<long long>(best.mastered_at - old.floor_at_fence));
+    std::printf(
+        "failover (ttl 2 s, margin 500 ms): fenced %lld ms before its lease floor; new "
+        "master %lld ms after it\n",
+        static_cast<long long>(old.floor_at_fence - old.fenced_at),
+        static_cast<long long>(best.mastered_at - old.floor_at_fence));
   }
   EXPECT_FALSE(old.coord->MayWrite(SystemClock::Get()->MonotonicMs()));
   EXPECT_FALSE(second.IsMaster());
@@ -344,7 +346,8 @@ TEST_F(GroupCoordinatorEtcdTest, UnreachableEtcdFencesTheMasterWhichRecoversAfte
   EXPECT_FALSE(master.coord->MayWrite(SystemClock::Get()->MonotonicMs()));
   EXPECT_EQ(Masters(), 0);
   // Past the lease TTL (etcd is stopped: its own clock runs on) before it answers again.
-  ASSERT_TRUE(WaitFor([&] { return SystemClock::Get()->MonotonicMs() > master.coord->LeaseFloorMs() + 500; }));
+  ASSERT_TRUE(WaitFor(
+      [&] { return SystemClock::Get()->MonotonicMs() > master.coord->LeaseFloorMs() + 500; }));
   ASSERT_TRUE(etcd_.Resume().ok());
   ASSERT_TRUE(WaitFor([&] {
     if (Masters() != 1) return false;

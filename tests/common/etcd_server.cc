@@ -148,7 +148,8 @@ Status EtcdServer::WaitUntilAnswering() {
     last = r.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return Status(Code::kTimeout, "etcd did not answer within 30 s: " + last.ToString() + "\n" + Log());
+  return Status(Code::kTimeout,
+                "etcd did not answer within 30 s: " + last.ToString() + "\n" + Log());
 }
 
 Status EtcdServer::Stop() {

@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string raw;
   if (etcd_json::Base64Decode(in, &raw)) {
     std::string again;
-    if (!etcd_json::Base64Decode(etcd_json::Base64Encode(raw), &again) || again != raw) std::abort();
+    if (!etcd_json::Base64Decode(etcd_json::Base64Encode(raw), &again) || again != raw)
+      std::abort();
   }
   GroupState s;
   tidemq::Status st = DecodeState(in, &s);
