@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a module includes a module it may not depend on (shared/DESIGN.md section 1):
 #   common <- store <- {timer, txn} <- broker/core <- broker (the native adapter)
-#   client -> common + proto only.
+#   client -> common + proto only; cluster -> store + common.
 # The broker core is protocol-neutral: it includes neither proto/ (the native wire format)
 # nor any adapter (broker/*.h, broker/handlers/); the native adapter reaches the store,
 # timer/ and txn/ only through the core.
@@ -32,7 +32,6 @@ check proto store broker timer txn client
 check store broker timer txn client proto
 check timer broker client txn
 check txn broker client
-check cluster broker client proto timer txn
 check broker/core proto client broker/handlers
 check_no_adapter broker/core
 # The native adapter (broker/ outside core/) reaches store/, timer/ and txn/ only through the
@@ -42,7 +41,8 @@ if hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<](store|time
   echo "layering: the native adapter (broker/, broker/handlers/) must not include store/, timer/ or txn/:"
   echo "$hits"; status=1
 fi
-check client store broker timer txn
+check client store broker timer txn cluster
+check cluster broker client timer txn proto
 check examples store broker timer txn
 check tools store broker timer txn
 exit $status
