@@ -152,8 +152,10 @@ class Broker::Impl final : public RequestSink {
  private:
   void Dispatch(const Request& req) {
     BrokerContext& ctx = *ctx_;
-    // A replica serves nothing until promoted: it names its group and master instead.
-    if (!core_->serving()) return req.ReplyError(core_->NotServing());
+    // Any broker tells its group's state; a replica serves nothing else until promoted: it
+    // names its group and master instead.
+    if (req.header().kind() == wire::CLUSTER_STATUS) return HandleClusterStatus(ctx, req);
+    if (!core_->serving()) return ReplyNotServing(ctx, req);
     switch (req.header().kind()) {
       case wire::SEND: return HandleSend(ctx, req);
       case wire::RECEIVE: return HandleReceive(ctx, req);

@@ -132,6 +132,17 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--replica-of", c.replica_of,
                  "Static replication without etcd: start as a replica of the master whose "
                  "replication listener is at HOST:PORT (needs --group)");
+  app.add_option("--etcd", c.etcd,
+                 "etcd endpoints HOST:PORT[,HOST:PORT...]: the group elects its master there and "
+                 "fails over by itself (needs --group)");
+  app.add_option("--etcd-prefix", c.etcd_prefix, "Key prefix of the cluster in etcd");
+  app.add_option("--lease-ttl-s", c.lease_ttl_s,
+                 "The broker's etcd lease: a master that stops answering is replaced after "
+                 "about this long, and stops writing before it lapses")
+      ->check(CLI::Range(int64_t{1}, int64_t{300}));
+  app.add_option("--bootstrap-master", c.bootstrap_master,
+                 "The broker id that becomes a new group's first master (default: the first "
+                 "to start)");
   app.add_option("--min-copies", c.min_copies,
                  "Copies, the master's included, a message needs before its send is "
                  "acknowledged: 1 = async replication, 2 or more = sync")
@@ -168,10 +179,24 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
     return out;
   }
   c.default_retry = *policy;
-  if ((!c.replica_of.empty() || c.min_copies > 1) && c.group.empty()) {
+  if ((!c.replica_of.empty() || c.min_copies > 1 || !c.etcd.empty()) && c.group.empty()) {
     out.exit_now = true;
     out.exit_code = 2;
-    out.message = "--replica-of and --min-copies need --group (a broker group to belong to)\n";
+    out.message = "--replica-of, --etcd and --min-copies need --group (a broker group to "
+                  "belong to)\n";
+    return out;
+  }
+  if (!c.replica_of.empty() && !c.etcd.empty()) {
+    out.exit_now = true;
+    out.exit_code = 2;
+    out.message = "--replica-of is static replication; with --etcd the group elects its "
+                  "master: give one or the other\n";
+    return out;
+  }
+  if (!c.etcd.empty() && c.port == 0) {
+    out.exit_now = true;
+    out.exit_code = 2;
+    out.message = "--etcd needs a fixed --port: the group advertises it\n";
     return out;
   }
   if (c.max_inflight_bytes < int64_t{c.max_frame_bytes} + int64_t{wire::kLengthFieldSize}) {

@@ -254,6 +254,7 @@ bool GroupCoordinator::KeepAlive() {
   MemberRecord m;
   m.broker_id = options_.broker_id;
   m.address = options_.address;
+  m.repl_address = options_.repl_address;
   if (callbacks_.progress) {
     MemberProgress p = callbacks_.progress();
     m.log_end = p.log_end;
@@ -326,12 +327,14 @@ void GroupCoordinator::Decide(const View& view) {
             ")");
     }
     std::string address = view.state.master == leader ? view.state.master_address : "";
-    if (address.empty()) {
-      auto it = view.members.find(leader);
-      if (it != view.members.end()) address = it->second.address;
+    std::string repl_address;
+    if (auto it = view.members.find(leader); it != view.members.end()) {
+      if (address.empty()) address = it->second.address;
+      repl_address = it->second.repl_address;
     }
-    if (role_ != Role::kReplica || master_ != leader || epoch_ != view.state.epoch) {
-      BecomeReplica(leader, address, view.state.epoch);
+    if (role_ != Role::kReplica || master_ != leader || epoch_ != view.state.epoch ||
+        master_repl_address_ != repl_address) {
+      BecomeReplica(leader, address, repl_address, view.state.epoch);
     }
     SetNote("");
     return;
@@ -420,15 +423,16 @@ void GroupCoordinator::BecomeMaster(int64_t epoch) {
 }
 
 void GroupCoordinator::BecomeReplica(const std::string& master, const std::string& address,
-                                     int64_t epoch) {
+                                     const std::string& repl_address, int64_t epoch) {
   write_deadline_ms_.store(0, std::memory_order_release);
   is_master_.store(false);
   role_ = Role::kReplica;
   master_ = master;
+  master_repl_address_ = repl_address;
   epoch_ = epoch;
   spdlog::info("cluster {}: broker {} is a replica of {} ({}), epoch {}", options_.group,
                options_.broker_id, master, address, epoch);
-  if (callbacks_.on_replica) callbacks_.on_replica(master, address, epoch);
+  if (callbacks_.on_replica) callbacks_.on_replica(master, address, repl_address, epoch);
 }
 
 void GroupCoordinator::Fence(const std::string& reason) {

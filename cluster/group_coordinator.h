@@ -45,7 +45,8 @@ struct GroupCoordinatorOptions {
   std::string prefix = "/tidemq";
   std::string group;
   std::string broker_id;
-  std::string address;  // host:port of this broker
+  std::string address;       // host:port of this broker (clients)
+  std::string repl_address;  // host:port of its replication listener
   int64_t lease_ttl_s = 6;
   int64_t keepalive_interval_ms = 0;  // 0: ttl / 3
   int64_t safety_margin_ms = 0;       // 0: max(100, ttl / 10)
@@ -62,8 +63,10 @@ struct GroupCoordinatorOptions {
 struct GroupCallbacks {
   std::function<MemberProgress()> progress;  // this broker's log, read on every refresh
   std::function<void(int64_t epoch)> on_master;
+  // master_repl_address: where the master serves its replicas ("" when its member record is
+  // not there yet: the coordinator calls again once it is).
   std::function<void(const std::string& master_id, const std::string& master_address,
-                     int64_t epoch)>
+                     const std::string& master_repl_address, int64_t epoch)>
       on_replica;
   std::function<void(const std::string& reason)> on_fenced;  // stop writing now
 };
@@ -157,7 +160,8 @@ class GroupCoordinator {
   void Decide(const View& view);
   void TryElect(const View& view);
   void BecomeMaster(int64_t epoch);
-  void BecomeReplica(const std::string& master, const std::string& address, int64_t epoch);
+  void BecomeReplica(const std::string& master, const std::string& address,
+                     const std::string& repl_address, int64_t epoch);
   void Fence(const std::string& reason);
   void DropLease(const std::string& why);
   void SetNote(std::string note);
@@ -183,6 +187,7 @@ class GroupCoordinator {
   int64_t next_read_ms_ = 0;
   int64_t epoch_ = 0;  // of the master this broker follows or is
   std::string master_;
+  std::string master_repl_address_;
   bool reread_ = false;  // a decision changed the group: read it again before waiting
 
   std::atomic<int64_t> write_deadline_ms_{0};

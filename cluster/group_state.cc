@@ -60,6 +60,7 @@ std::string EncodeMember(const MemberRecord& m) {
   Json j;
   j["broker_id"] = m.broker_id;
   j["address"] = m.address;
+  j["repl_address"] = m.repl_address;
   j["log_end"] = m.log_end;
   j["epoch"] = m.epoch;
   j["flushed"] = m.flushed;
@@ -74,6 +75,9 @@ Status DecodeMember(std::string_view text, MemberRecord* m) {
     const char* what = "member record";
     RETURN_IF_ERROR(ReadString(j, what, "broker_id", true, &out.broker_id));
     RETURN_IF_ERROR(ReadString(j, what, "address", false, &out.address));
+    if (j.contains("repl_address")) {
+      RETURN_IF_ERROR(ReadString(j, what, "repl_address", false, &out.repl_address));
+    }
     RETURN_IF_ERROR(ReadInt(j, what, "log_end", &out.log_end));
     RETURN_IF_ERROR(ReadInt(j, what, "epoch", &out.epoch));
     RETURN_IF_ERROR(ReadInt(j, what, "flushed", &out.flushed));

@@ -30,7 +30,8 @@ struct MemberProgress {
 
 struct MemberRecord {
   std::string broker_id;
-  std::string address;  // host:port clients and replicas reach it at
+  std::string address;       // host:port clients reach it at
+  std::string repl_address;  // host:port of its replication listener (replicas follow it there)
   int64_t log_end = 0;
   int64_t epoch = 0;
   int64_t flushed = 0;

@@ -65,6 +65,8 @@ class ReplicationSource final : public store::Observer {
   Status Start(store::Store* store);
   void Stop();
   uint16_t port() const { return port_.load(); }
+  // The port it listens on once started (0: any free port, known only then).
+  uint16_t configured_port() const { return options_.port; }
 
   // The epoch this master serves and the group's epoch history (ascending; its last entry is
   // this epoch's start). Replicas are served only once it is set.

@@ -66,6 +66,11 @@ struct StoreOptions {
   // from AppendReplicated (Append and AppendMeta fail with kFailedPrecondition) and writes no
   // metadata snapshots of its own (the master's arrive in the log) until Promote().
   bool replica = false;
+  // Asked by the writer before it writes each group of appends (not replicated chunks): a
+  // non-OK answer refuses the group with that status and nothing of it reaches the log. A
+  // master fenced by its lease clock says no here (docs/replication.md, "Fencing"). Must be
+  // cheap and never block. nullptr: always write.
+  std::function<Status()> write_gate;
   FileSystem* fs = nullptr;                      // nullptr: FileSystem::Default()
   Clock* clock = nullptr;                        // nullptr: SystemClock::Get()
 };

@@ -124,6 +124,12 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     fail_all(NotWritableOnReplica());
     return;
   }
+  if (options_.write_gate) {
+    if (Status gate = options_.write_gate(); !gate.ok()) {
+      fail_all(gate);
+      return;
+    }
+  }
   size_t batch_bytes = 0;
   for (const Request& r : *batch) batch_bytes += r.bytes;
   if (Status room = CheckRoom(batch_bytes); !room.ok()) {

@@ -3,11 +3,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <thread>
 #include <boost/asio/post.hpp>
 #include <mutex>
 
 #include "broker/core/consumer_manager.h"
 #include "cluster/epochs.h"
+#include "common/logging.h"
+#include "cluster/etcd_client.h"
+#include "cluster/group_coordinator.h"
 #include "cluster/replica_fetcher.h"
 #include "cluster/replication_source.h"
 #include "broker/core/dead_letters.h"
@@ -67,15 +73,142 @@ class BrokerCore::Impl {
 
   Status Open() {
     RETURN_IF_ERROR(OpenStore());
+    if (coordinated()) return StartCoordinator();  // etcd decides: master or replica
     if (replica()) {
-      StartFollowing();
+      StartFollowing(config_.replica_of);
       return Status::Ok();
     }
-    RETURN_IF_ERROR(BecomeMaster());
+    RETURN_IF_ERROR(BecomeMaster(0));
     return OpenServing();
   }
 
-  bool replica() const { return !config_.replica_of.empty() && !promoted_.load(); }
+  // A group coordinated in etcd (elections, failover); else static or standalone.
+  bool coordinated() const { return !config_.etcd.empty(); }
+  // Not (yet) serving as master: a static replica, or a coordinated broker not elected.
+  bool replica() const {
+    return (!config_.replica_of.empty() || coordinated()) && !promoted_.load();
+  }
+
+  // The coordinator (docs/replication.md): registers this broker in its group in etcd, and
+  // tells it its role. Role changes run on the "tidemq-role" thread, in order, so that the
+  // coordinator's thread keeps renewing the lease while a promotion opens the services.
+  Status StartCoordinator() {
+    cluster::EtcdClientOptions eo;
+    eo.endpoints = cluster::SplitEndpoints(config_.etcd);
+    if (eo.endpoints.empty()) return InvalidArgument("--etcd names no endpoint");
+    etcd_ = std::make_unique<cluster::EtcdClient>(eo);
+    cluster::GroupCoordinatorOptions co;
+    co.prefix = config_.etcd_prefix;
+    co.group = config_.group;
+    co.broker_id = config_.BrokerId();
+    co.address = config_.ClientAddress();
+    co.repl_address = config_.host + ":" + std::to_string(replication_->configured_port());
+    co.lease_ttl_s = config_.lease_ttl_s;
+    co.bootstrap_master = config_.bootstrap_master;
+    co.min_in_sync = config_.min_copies;
+    co.watch_endpoints = eo.endpoints;
+    cluster::GroupCallbacks cb;
+    cb.progress = [this] {
+      cluster::MemberProgress p;
+      p.log_end = store_->ConfirmedEnd().value();
+      p.flushed = p.log_end;
+      p.epoch = epoch_.load();
+      return p;
+    };
+    cb.on_master = [this](int64_t epoch) {
+      PostRole([this, epoch] { OnElected(epoch); });
+    };
+    cb.on_replica = [this](const std::string& master, const std::string& address,
+                           const std::string& repl_address, int64_t epoch) {
+      PostRole([this, master, address, repl_address, epoch] {
+        OnFollow(master, address, repl_address, epoch);
+      });
+    };
+    cb.on_fenced = [this](const std::string& reason) {
+      // The store's write gate refuses writes already (MayWrite); say so once.
+      spdlog::warn("broker group {}: {} stops writing: {}", config_.group, config_.BrokerId(),
+                   reason);
+    };
+    role_thread_ = std::thread([this] {
+      SetThreadName("tidemq-role");
+      RunRoleTasks();
+    });
+    coordinator_ = std::make_unique<cluster::GroupCoordinator>(etcd_.get(), co, std::move(cb));
+    coordinator_ptr_.store(coordinator_.get(), std::memory_order_release);
+    if (replication_) {
+      replication_->OnInSyncChanged([this](std::vector<std::string> ids) {
+        PostRole([this, ids = std::move(ids)]() mutable {
+          ids.insert(ids.begin(), config_.BrokerId());
+          if (Status st = coordinator_->SetInSync(ids); !st.ok()) {
+            spdlog::warn("broker group {}: cannot record the in-sync set: {}", config_.group,
+                         st.ToString());
+          }
+        });
+      });
+    }
+    return coordinator_->Start();
+  }
+
+  void PostRole(std::function<void()> task) {
+    {
+      MutexLock lock(role_tasks_mu_);
+      if (role_stopping_) return;
+      role_tasks_.push_back(std::move(task));
+    }
+    role_tasks_cv_.notify_one();
+  }
+
+  void RunRoleTasks() {
+    MutexLock lock(role_tasks_mu_);
+    while (true) {
+      role_tasks_cv_.wait(lock, [this]() REQUIRES(role_tasks_mu_) {
+        return role_stopping_ || !role_tasks_.empty();
+      });
+      if (role_stopping_) return;
+      auto task = std::move(role_tasks_.front());
+      role_tasks_.pop_front();
+      lock.Unlock();
+      task();
+      lock.Lock();
+    }
+  }
+
+  // Elected master (or re-elected after a fence).
+  void OnElected(int64_t epoch) {
+    if (!serving()) {
+      if (Status st = Promote(epoch); !st.ok()) {
+        spdlog::error("broker group {}: promotion failed: {}; restarting", config_.group,
+                      st.ToString());
+        if (on_restart_) on_restart_("promotion failed: " + st.ToString());
+      }
+      return;
+    }
+    if (epoch > epoch_.load()) {
+      // Master again under a new epoch (its lease was renewed after a fence): the log says
+      // where the epoch starts, so that a replica's history can be compared with it.
+      Status st = RecordEpoch(epoch);
+      if (!st.ok()) spdlog::error("recording epoch {}: {}", epoch, st.ToString());
+    }
+  }
+
+  void OnFollow(const std::string& master, const std::string& address,
+                const std::string& repl_address, int64_t epoch) {
+    {
+      MutexLock lock(info_mu_);
+      master_address_ = address;
+    }
+    if (serving()) {
+      // A master that lost its place: what it wrote that the new master does not have must go
+      // (truncation), which needs the store closed. The process starts again as a replica.
+      const std::string why = "broker " + master + " is the master now (epoch " +
+                              std::to_string(epoch) + "); rejoining as a replica";
+      spdlog::warn("broker group {}: {}", config_.group, why);
+      if (on_restart_) on_restart_(why);
+      return;
+    }
+    if (repl_address.empty()) return;  // its member record is not there yet
+    StartFollowing(repl_address);
+  }
 
   std::string TruncateMarker() const { return JoinPath(config_.data_dir, "TRUNCATE_TO"); }
 
@@ -113,6 +246,17 @@ class BrokerCore::Impl {
     so.clock = clock_;
     so.fs = fs_;
     so.replica = replica();
+    if (coordinated()) {
+      // Fencing (docs/replication.md): past its lease's write deadline a master's writer
+      // refuses every group of appends; nothing reaches the log.
+      so.write_gate = [this]() -> Status {
+        cluster::GroupCoordinator* c = coordinator_ptr_.load(std::memory_order_acquire);
+        if (c != nullptr && c->MayWrite(SystemClock::Get()->MonotonicMs())) return Status::Ok();
+        return Status(Code::kNotMaster,
+                      "this broker may not write: it is not the elected master of group " +
+                          config_.group + " or its lease could not be renewed in time");
+      };
+    }
     // The timer index is derived from the log: open it first so the store replays into it.
     timer::TimerServiceOptions to;
     to.index_path = config_.data_dir + "/timer";
@@ -156,18 +300,24 @@ class BrokerCore::Impl {
 
   // A replica pulls the master's log until it is promoted (or told to truncate: then it
   // stops following; the broker restarts it to truncate and follow again).
-  void StartFollowing() {
+  void StartFollowing(const std::string& repl_address) {
+    if (fetcher_) {
+      if (following_ == repl_address) return;
+      fetcher_->Stop();
+      fetcher_.reset();
+    }
+    following_ = repl_address;
     cluster::ReplicaFetcherOptions fo;
     fo.group = config_.group;
     fo.replica_id = config_.BrokerId();
-    fo.master_address = config_.replica_of;
+    fo.master_address = repl_address;
     fo.sync_writes = config_.flush_policy == store::FlushPolicy::kSync;
     fetcher_ = std::make_unique<cluster::ReplicaFetcher>(store_.get(), fo, clock_);
     fetcher_->Start([this](LogOffset to) {
       // The store is open: truncation happens at the next start, which finds this marker.
       Status st = FileSystem::Default()->WriteFileAtomic(TruncateMarker(), std::to_string(to.value()));
       {
-        MutexLock lock(role_mu_);
+        MutexLock lock(info_mu_);
         truncate_to_ = to;
       }
       if (!st.ok()) {
@@ -181,17 +331,28 @@ class BrokerCore::Impl {
     });
   }
 
-  // A grouped broker serving as master: the next epoch starts at the log's end, recorded in
-  // the log before the first write, and replicas are served.
-  Status BecomeMaster() {
-    if (!replication_) return Status::Ok();
+  // The log records where `epoch` starts (at least the next after the log's last), before the
+  // first write of it; replicas are served under it.
+  Status RecordEpoch(int64_t elected) {
     ASSIGN_OR_RETURN(auto history, cluster::LoadEpochs(*store_));
-    const int64_t epoch = history.empty() ? 1 : history.back().epoch + 1;
+    const int64_t epoch = std::max(elected, history.empty() ? 1 : history.back().epoch + 1);
     RETURN_IF_ERROR(store_->AppendMetaAndWait(cluster::EpochChange(epoch, store_->ConfirmedEnd())));
     ASSIGN_OR_RETURN(history, cluster::LoadEpochs(*store_));
     replication_->SetEpoch(epoch, std::move(history));
     epoch_ = epoch;
-    RETURN_IF_ERROR(replication_->Start(store_.get()));
+    return Status::Ok();
+  }
+
+  // A grouped broker serving as master: the next epoch starts at the log's end, recorded in
+  // the log before the first write, and replicas are served.
+  Status BecomeMaster(int64_t elected) {
+    if (!replication_) return Status::Ok();
+    RETURN_IF_ERROR(RecordEpoch(elected));
+    const int64_t epoch = epoch_.load();
+    if (!replication_started_) {
+      RETURN_IF_ERROR(replication_->Start(store_.get()));
+      replication_started_ = true;
+    }
     spdlog::info("broker group {}: {} is the master, epoch {}; replicas connect to {}:{}",
                  config_.group, config_.BrokerId(), epoch, config_.host, replication_->port());
     return Status::Ok();
@@ -276,14 +437,14 @@ class BrokerCore::Impl {
   // A replica becomes the master: it stops following, takes appends, starts the next epoch
   // and opens everything a master serves with (from the log it holds: topics, groups,
   // offsets, pending timers and transactions came with it).
-  Status Promote() {
+  Status Promote(int64_t elected = 0) {
     MutexLock lock(role_mu_);
     if (serving()) return Status::Ok();
     if (fetcher_) fetcher_->Stop();
     if (replica_maintenance_) replica_maintenance_->Stop();
     RETURN_IF_ERROR(store_->Promote());
     promoted_ = true;
-    RETURN_IF_ERROR(BecomeMaster());
+    RETURN_IF_ERROR(BecomeMaster(elected));
     RETURN_IF_ERROR(OpenServing());
     if (started_) {
       scheduled_->Start();
@@ -295,6 +456,14 @@ class BrokerCore::Impl {
   }
 
   Status NotServing() const {
+    if (coordinated()) {
+      const std::string master = MasterAddress();
+      return Status(Code::kNotMaster,
+                    "this broker (" + config_.BrokerId() + ") is not the master of broker group " +
+                        config_.group +
+                        (master.empty() ? "; no master is elected yet, try again shortly"
+                                        : "; the master is at " + master));
+    }
     if (replica()) {
       return Status(Code::kNotMaster, "this broker (" + config_.BrokerId() +
                                           ") is a replica in broker group " + config_.group +
@@ -302,6 +471,54 @@ class BrokerCore::Impl {
                                           config_.replica_of);
     }
     return Status(Code::kUnavailable, "the broker is not serving");
+  }
+
+  std::string MasterAddress() const {
+    MutexLock lock(info_mu_);
+    return master_address_;
+  }
+
+  std::string ClusterStatusJson() const {
+    if (coordinator_) {
+      cluster::ClusterStatus st = coordinator_->Status();
+      return cluster::ClusterStatusJson(st);
+    }
+    const ReplicationStatus r = Replication();
+    nlohmann::json j;
+    j["role"] = r.role;
+    if (!r.group.empty()) {
+      j["group"] = r.group;
+      j["self"] = r.broker_id;
+      j["epoch"] = r.epoch;
+      j["min_in_sync"] = r.min_copies;
+      j["master"] = r.role == "master" ? r.broker_id : "";
+      j["master_address"] = r.role == "master" ? config_.ClientAddress() : "";
+      nlohmann::json members = nlohmann::json::array();
+      nlohmann::json in_sync = nlohmann::json::array();
+      if (r.role == "master") {
+        in_sync.push_back(r.broker_id);
+        members.push_back({{"broker_id", r.broker_id}, {"address", config_.ClientAddress()},
+                           {"role", "master"}, {"in_sync", true}, {"log_end", r.log_end},
+                           {"lag_bytes", 0}, {"lag_ms", 0}});
+        for (const auto& rep : r.replicas) {
+          if (rep.in_sync) in_sync.push_back(rep.id);
+          members.push_back({{"broker_id", rep.id}, {"address", rep.peer}, {"role", "replica"},
+                             {"in_sync", rep.in_sync}, {"connected", rep.connected},
+                             {"log_end", rep.written}, {"lag_bytes", r.log_end - rep.written}});
+        }
+      } else {
+        j["following"] = r.master;
+        j["connected"] = r.connected;
+        j["master_log_end"] = r.master_end;
+        members.push_back({{"broker_id", r.broker_id}, {"address", config_.ClientAddress()},
+                           {"role", "replica"}, {"log_end", r.log_end},
+                           {"lag_bytes", std::max<int64_t>(0, r.master_end - r.log_end)}});
+        if (!r.last_error.empty()) j["note"] = r.last_error;
+      }
+      j["in_sync"] = in_sync;
+      j["members"] = members;
+    }
+    return j.dump();
   }
 
   ReplicationStatus Replication() const {
@@ -328,7 +545,7 @@ class BrokerCore::Impl {
       out.master_end = p.master_end.value();
       out.commit_end = p.commit_end.value();
       out.last_error = p.last_error;
-      MutexLock lock(role_mu_);
+      MutexLock lock(info_mu_);
       out.truncate_to = truncate_to_.value();
     }
     return out;
@@ -340,7 +557,15 @@ class BrokerCore::Impl {
 
   void Close() {
     std::call_once(close_once_, [this] {
-      // A replica stops following first: nothing more arrives.
+      // The coordinator first (its lease revoked: another broker takes over at once), then
+      // the role thread; then a replica stops following: nothing more arrives.
+      if (coordinator_) coordinator_->Stop(/*revoke=*/true);
+      {
+        MutexLock lock(role_tasks_mu_);
+        role_stopping_ = true;
+      }
+      role_tasks_cv_.notify_all();
+      if (role_thread_.joinable()) role_thread_.join();
       if (fetcher_) fetcher_->Stop();
       if (replica_maintenance_) replica_maintenance_->Stop();
       // Before the store closes; re-puts already handed to it complete as it closes.
@@ -404,9 +629,24 @@ class BrokerCore::Impl {
   std::atomic<bool> serving_{false};
   std::atomic<bool> promoted_{false};
   std::atomic<int64_t> epoch_{0};
-  mutable Mutex role_mu_;  // Start / Promote / the truncation point
+  mutable Mutex role_mu_;  // Start / Promote
   bool started_ GUARDED_BY(role_mu_) = false;
-  LogOffset truncate_to_ GUARDED_BY(role_mu_) = kNoLogOffset;
+  mutable Mutex info_mu_;  // what status and errors tell
+  LogOffset truncate_to_ GUARDED_BY(info_mu_) = kNoLogOffset;
+  std::string master_address_ GUARDED_BY(info_mu_);
+  // Coordinated groups: the etcd client, the coordinator (its pointer for the writer's gate),
+  // and the role thread's tasks.
+  std::unique_ptr<cluster::EtcdClient> etcd_;
+  std::unique_ptr<cluster::GroupCoordinator> coordinator_;
+  std::atomic<cluster::GroupCoordinator*> coordinator_ptr_{nullptr};
+  std::thread role_thread_;
+  Mutex role_tasks_mu_;
+  CondVar role_tasks_cv_;
+  std::deque<std::function<void()>> role_tasks_ GUARDED_BY(role_tasks_mu_);
+  bool role_stopping_ GUARDED_BY(role_tasks_mu_) = false;
+  // The role thread only (Open before it starts).
+  std::string following_;
+  bool replication_started_ = false;
   std::function<void(const std::string&)> on_restart_;  // set before Open
   bool opened_ = false;
   std::once_flag close_once_;
@@ -428,6 +668,8 @@ void BrokerCore::Start() { impl_->Start(); }
 void BrokerCore::WakeWaiters() { impl_->WakeWaiters(); }
 void BrokerCore::Close() { impl_->Close(); }
 bool BrokerCore::serving() const { return impl_->serving(); }
+std::string BrokerCore::MasterAddress() const { return impl_->MasterAddress(); }
+std::string BrokerCore::ClusterStatusJson() const { return impl_->ClusterStatusJson(); }
 Status BrokerCore::NotServing() const { return impl_->NotServing(); }
 Status BrokerCore::Promote() { return impl_->Promote(); }
 ReplicationStatus BrokerCore::Replication() const { return impl_->Replication(); }

@@ -94,6 +94,11 @@ class BrokerCore {
   // A replica becomes the group's master (from any thread but the io_context's).
   Status Promote();
   ReplicationStatus Replication() const;
+  // The client address of the group's master when known ("" otherwise): NOT_MASTER replies
+  // carry it so that clients go there.
+  std::string MasterAddress() const;
+  // CLUSTER_STATUS: the group as this broker sees it, as JSON (docs/replication.md, "Status").
+  std::string ClusterStatusJson() const;
 
   MessageService& messages();
   AdminService& admin();

@@ -68,6 +68,12 @@ struct BrokerConfig {
   // Static replication (no etcd): start as a replica of the master whose replication
   // listener is here (HOST:PORT). Empty: start as the group's master.
   std::string replica_of;
+  // Coordinated groups: etcd endpoints (HOST:PORT,...). The broker registers in its group,
+  // the group elects a master, replicas follow it and fail over automatically.
+  std::string etcd;
+  std::string etcd_prefix = "/tidemq";
+  int64_t lease_ttl_s = 6;                       // a dead master is replaced after about this
+  std::string bootstrap_master;                  // a new group's first master ("" first to come)
   // Ack policy: copies (the master's included) a message needs before its send is
   // acknowledged. 1: async replication; >= 2: sync (consumers see only what that many hold).
   int min_copies = 1;
@@ -78,6 +84,8 @@ struct BrokerConfig {
   std::string pid_file;
 
   store::StoreOptions ToStoreOptions() const;
+  // Where clients reach this broker (the address it advertises in its group).
+  std::string ClientAddress() const { return host + ":" + std::to_string(port); }
   // This broker's id in its group.
   std::string BrokerId() const {
     return broker_id.empty() ? host + ":" + std::to_string(port) : broker_id;

@@ -30,6 +30,9 @@ struct BrokerContext {
   AdminService* admin() const { return &core->admin(); }
 };
 
+void HandleClusterStatus(BrokerContext& ctx, const Request& req);
+// A broker that is not its group's master: NOT_MASTER with the master's address when known.
+void ReplyNotServing(BrokerContext& ctx, const Request& req);
 void HandleSend(BrokerContext& ctx, const Request& req);
 void HandleReceive(BrokerContext& ctx, const Request& req);
 void HandleAck(BrokerContext& ctx, const Request& req);

@@ -5,6 +5,9 @@
 #include <utility>
 #include <boost/asio.hpp>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <string>
 #include <vector>
 
@@ -17,6 +20,13 @@ class WireClient {
   explicit WireClient(uint16_t port) : socket_(io_) {
     socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
     socket_.set_option(boost::asio::ip::tcp::no_delay(true));
+  }
+
+  // Reads and writes give up after ms (Call then answers UNAVAILABLE): for peers that may hang.
+  void SetTimeout(int64_t ms) {
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   }
 
   void SendRaw(std::string_view bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }

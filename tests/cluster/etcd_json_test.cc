@@ -165,7 +165,7 @@ TEST(EtcdJsonTest, WatchMessages) {
 }
 
 TEST(GroupStateTest, RecordsRoundTripAndGarbageIsCorruption) {
-  MemberRecord m{"b-1", "127.0.0.1:9811", 4096, 3, 4000, 1700000000000};
+  MemberRecord m{"b-1", "127.0.0.1:9810", "127.0.0.1:9811", 4096, 3, 4000, 1700000000000};
   MemberRecord m2;
   ASSERT_TRUE(DecodeMember(EncodeMember(m), &m2).ok());
   EXPECT_EQ(m2, m);

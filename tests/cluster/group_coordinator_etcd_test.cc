@@ -143,7 +143,8 @@ class GroupCoordinatorEtcdTest : public ::testing::Test {
       raw->mastered_at = SystemClock::Get()->MonotonicMs();
       raw->events.push_back("master " + std::to_string(epoch));
     };
-    cb.on_replica = [raw](const std::string& master, const std::string&, int64_t epoch) {
+    cb.on_replica = [raw](const std::string& master, const std::string&, const std::string&,
+                          int64_t epoch) {
       MutexLock l(raw->mu);
       raw->master_epoch = 0;
       raw->events.push_back("replica " + master + " " + std::to_string(epoch));

@@ -42,7 +42,7 @@ class GroupCoordinatorTest : public ::testing::Test {
     GroupCallbacks cb;
     cb.progress = [raw] { return raw->progress; };
     cb.on_master = [raw](int64_t e) { raw->events.push_back("master " + std::to_string(e)); };
-    cb.on_replica = [raw](const std::string& m, const std::string&, int64_t e) {
+    cb.on_replica = [raw](const std::string& m, const std::string&, const std::string&, int64_t e) {
       raw->events.push_back("replica " + m + " " + std::to_string(e));
     };
     cb.on_fenced = [raw](const std::string&) { raw->events.push_back("fenced"); };
