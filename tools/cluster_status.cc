@@ -124,10 +124,9 @@ std::string FormatClusterStatus(const ClusterStatus& st, std::string_view answer
   for (size_t i = 0; i < st.in_sync.size(); ++i) out += (i ? " " : "") + st.in_sync[i];
   out += "]\n";
   for (const ClusterMember& m : st.members) {
-    out += "  " + dash(m.broker_id) + "  " + dash(m.address) + "  " + dash(m.role) +
-           "  log-end " + std::to_string(m.log_end) + "  lag " + std::to_string(m.lag_bytes) +
-           " bytes / " + std::to_string(m.lag_ms) + " ms  " +
-           (m.in_sync ? "in-sync" : "out-of-sync") + "  " +
+    out += "  " + dash(m.broker_id) + "  " + dash(m.address) + "  " + dash(m.role) + "  log-end " +
+           std::to_string(m.log_end) + "  lag " + std::to_string(m.lag_bytes) + " bytes / " +
+           std::to_string(m.lag_ms) + " ms  " + (m.in_sync ? "in-sync" : "out-of-sync") + "  " +
            (m.connected ? "connected" : "disconnected") + "\n";
   }
   out += "  last failover " + (st.last_failover_ms > 0 ? UtcTime(st.last_failover_ms) : "never") +

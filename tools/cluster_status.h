@@ -25,7 +25,7 @@ struct ClusterMember {
 };
 
 struct ClusterStatus {
-  std::string group;  // "" for a standalone broker
+  std::string group;      // "" for a standalone broker
   std::string broker_id;  // the broker that answered
   std::string role;       // its role: standalone, master or replica
   int64_t epoch = 0;
@@ -43,7 +43,8 @@ Result<ClusterStatus> ParseClusterStatus(std::string_view json);
 
 // One group, as `tidemq cluster status` prints it:
 //   group NAME epoch E master ID (ADDR) min-copies N in-sync [ids]
-//     ID  ADDR  master|replica  log-end N  lag B bytes / M ms  in-sync|out-of-sync  connected|disconnected
+//     ID  ADDR  master|replica  log-end N  lag B bytes / M ms  in-sync|out-of-sync
+//     connected|disconnected
 //   last failover YYYY-MM-DD HH:MM:SS.mmm UTC | never
 // and, when the answer came from a replica, a line saying so. A standalone broker is one line
 // "ADDRESS standalone (not in a broker group)". `answered_by` is the address asked.

@@ -5,8 +5,6 @@
 #include "tidemq/tidemq.h"
 
 #include <CLI/CLI.hpp>
-#include <map>
-#include <set>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -17,7 +15,9 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -544,7 +544,8 @@ int ClusterStatusCommand(const Globals& g, bool json) {
     const auto& st = answers[i].status;
     if (st.role == "replica" && !st.master_address.empty()) ask(st.master_address);
   }
-  if (answers.empty()) return Fail(last_error.ok() ? Status(Code::kInvalidArgument, "no address given") : last_error);
+  if (answers.empty())
+    return Fail(last_error.ok() ? Status(Code::kInvalidArgument, "no address given") : last_error);
   // One answer per group: the master's, else the first; standalone brokers each.
   std::vector<const Answer*> shown;
   std::map<std::string, size_t> by_group;

@@ -114,36 +114,34 @@ struct ClientCore::Caller {
         failover ? state->failover_until : Connection::SteadyTime::max());
   }
 
-  static void OnResult(ClientCore* core, std::shared_ptr<CallState> state,
-                       Result<wire::Frame> r) {
+  static void OnResult(ClientCore* core, std::shared_ptr<CallState> state, Result<wire::Frame> r) {
     if (r.ok()) return state->done(std::move(r));
     const Code code = r.status().code();
     const bool more_attempts = state->attempt < state->max_attempts;
     int64_t backoff = -1;  // < 0: give up
-    if (IsFailoverError(code) &&
-        (more_attempts || SteadyClock::now() < state->failover_until)) {
+    if (IsFailoverError(code) && (more_attempts || SteadyClock::now() < state->failover_until)) {
       // At once the first time (the connection is already on its way to the master), then
       // 50 ms doubling to 1 s, never past the deadline.
       backoff = state->failover_retries == 0
                     ? 0
-                    : std::min(kMaxFailoverBackoffMs,
-                               kFirstFailoverBackoffMs << std::min(state->failover_retries - 1, 10));
+                    : std::min(kMaxFailoverBackoffMs, kFirstFailoverBackoffMs << std::min(
+                                                          state->failover_retries - 1, 10));
       ++state->failover_retries;
       if (!more_attempts) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        state->failover_until - SteadyClock::now())
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(state->failover_until -
+                                                                          SteadyClock::now())
                         .count();
         backoff = std::max<int64_t>(0, std::min(backoff, left));
       }
     } else if ((code == Code::kTimeout || code == Code::kResourceExhausted) && more_attempts) {
-      backoff = std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << std::min(state->attempt - 1, 10));
+      backoff =
+          std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << std::min(state->attempt - 1, 10));
     }
     if (backoff < 0) {
       Status st = r.status();
       if (state->attempt > 1) {
         st = Status(code, st.message() + " (after " + std::to_string(state->attempt) +
-                              " attempts in " + std::to_string(MsSince(state->started)) +
-                              " ms)");
+                              " attempts in " + std::to_string(MsSince(state->started)) + " ms)");
       }
       return state->done(std::move(st));
     }
@@ -168,8 +166,7 @@ void ClientCore::CallAsync(wire::Header request, std::vector<std::string_view> b
   state->timeout_ms = timeout_ms > 0 ? timeout_ms : options_.request_timeout_ms;
   state->max_attempts = std::max(1, max_attempts);
   state->started = SteadyClock::now();
-  state->failover_until =
-      state->started + std::chrono::milliseconds(options_.failover_deadline_ms);
+  state->failover_until = state->started + std::chrono::milliseconds(options_.failover_deadline_ms);
   state->done = std::move(done);
   Caller::Attempt(this, std::move(state));
 }
@@ -201,8 +198,7 @@ std::string JoinAddresses(const std::vector<std::string>& addresses) {
 }
 
 bool IsFailoverError(Code code) {
-  return code == Code::kUnavailable || code == Code::kNotMaster ||
-         code == Code::kNotEnoughReplicas;
+  return code == Code::kUnavailable || code == Code::kNotMaster || code == Code::kNotEnoughReplicas;
 }
 
 Status CheckFailoverDeadline(int64_t ms) {
@@ -465,13 +461,12 @@ void ChangeLeaseAsync(ClientCore& core, const ConsumerSpec& spec, const std::str
   r->set_topic(spec.topic);
   r->set_receipt_handle(receipt_handle);
   r->set_lease_ms(lease_ms);
-  core.CallAsync(
-      std::move(h), {}, nullptr, 0, 1, [done = std::move(done)](Result<wire::Frame> f) {
-        if (!f.ok()) return done(f.status());
-        const std::string& handle = f->header.change_lease_response().receipt_handle();
-        if (handle.empty()) return done(Internal("broker returned no new receipt handle"));
-        done(handle);
-      });
+  core.CallAsync(std::move(h), {}, nullptr, 0, 1, [done = std::move(done)](Result<wire::Frame> f) {
+    if (!f.ok()) return done(f.status());
+    const std::string& handle = f->header.change_lease_response().receipt_handle();
+    if (handle.empty()) return done(Internal("broker returned no new receipt handle"));
+    done(handle);
+  });
 }
 
 Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,

@@ -112,7 +112,7 @@ Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::str
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
 // Long-polls for up to await_ms.
 void ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,
-                      int64_t await_ms, ReceiveCallback done);
+                  int64_t await_ms, ReceiveCallback done);
 Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
                                              uint32_t max_messages, int64_t await_ms);
 Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle);

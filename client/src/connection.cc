@@ -273,10 +273,10 @@ void Connection::OnConnectFailed(uint64_t epoch, const std::string& why) {
     if (!first_attempt_done_) {
       first_attempt_done_ = true;
       first_attempt_status_ =
-          round == 1 ? Status(Code::kUnavailable,
-                              "cannot connect to broker " + target_.ToString() + ": " + why)
-                     : Status(Code::kUnavailable, "cannot connect to any broker; tried " +
-                                                      TriedBrokers());
+          round == 1
+              ? Status(Code::kUnavailable,
+                       "cannot connect to broker " + target_.ToString() + ": " + why)
+              : Status(Code::kUnavailable, "cannot connect to any broker; tried " + TriedBrokers());
     }
   }
   start_cv_.notify_all();
@@ -326,9 +326,8 @@ void Connection::OnConnectionLost(uint64_t epoch, const std::string& why) {
 void Connection::FollowMaster(const std::string& master_address) {
   if (state_ != State::kConnected) return;
   ++not_master_in_row_;
-  Result<Endpoint> master = master_address.empty()
-                                ? Result<Endpoint>(NotFound("no master named"))
-                                : ParseEndpoint(master_address);
+  Result<Endpoint> master = master_address.empty() ? Result<Endpoint>(NotFound("no master named"))
+                                                   : ParseEndpoint(master_address);
   const bool redirect = master.ok() && !(*master == target_);
   spdlog::info("broker {} is not the master{}", target_.ToString(),
                redirect ? "; following it to " + master->ToString() : std::string());

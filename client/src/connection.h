@@ -230,8 +230,8 @@ class Connection {
   State state_ = State::kIdle;
   uint64_t epoch_ = 0;  // bumps per connection attempt; stale handlers compare and bail out
   int64_t backoff_ms_ = 0;
-  Endpoint target_;        // the broker connected to or being connected to
-  size_t index_ = 0;       // its place in options_.endpoints (the last one, after a redirect)
+  Endpoint target_;          // the broker connected to or being connected to
+  size_t index_ = 0;         // its place in options_.endpoints (the last one, after a redirect)
   bool redirected_ = false;  // target_ came from a NOT_MASTER answer
   // Connects failed since the last success; a whole round of them means back-off.
   size_t failed_connects_ = 0;

@@ -1,4 +1,5 @@
-// `tidemq cluster status`: the CLUSTER_STATUS document decoded and printed (tools/cluster_status.h).
+// `tidemq cluster status`: the CLUSTER_STATUS document decoded and printed
+// (tools/cluster_status.h).
 #include "tools/cluster_status.h"
 
 #include <gtest/gtest.h>
@@ -34,9 +35,9 @@ TEST(ClusterStatusTest, FormatsAGroupForAHuman) {
 }
 
 TEST(ClusterStatusTest, SaysWhenAReplicaAnsweredAndWhenThereIsNoMaster) {
-  auto st = ParseClusterStatus(
-      R"({"group":"g","broker_id":"b2","role":"replica","epoch":1,"master":"",)"
-      R"("min_copies":1,"in_sync":[],"members":[],"last_failover_ms":0})");
+  auto st =
+      ParseClusterStatus(R"({"group":"g","broker_id":"b2","role":"replica","epoch":1,"master":"",)"
+                         R"("min_copies":1,"in_sync":[],"members":[],"last_failover_ms":0})");
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   EXPECT_EQ(FormatClusterStatus(*st, "127.0.0.1:9820"),
             "group g epoch 1 master - (-) min-copies 1 in-sync []\n"
@@ -52,9 +53,9 @@ TEST(ClusterStatusTest, AStandaloneBrokerIsOneLine) {
 }
 
 TEST(ClusterStatusTest, BadDocumentsAreTypedErrors) {
-  for (const char* bad : {"", "[]", "{", "42", R"({"epoch":"three"})", R"({"members":{}})",
-                          R"({"members":[1]})", R"({"in_sync":[true]})",
-                          R"({"members":[{"connected":"yes"}]})"}) {
+  for (const char* bad :
+       {"", "[]", "{", "42", R"({"epoch":"three"})", R"({"members":{}})", R"({"members":[1]})",
+        R"({"in_sync":[true]})", R"({"members":[{"connected":"yes"}]})"}) {
     auto st = ParseClusterStatus(bad);
     EXPECT_EQ(st.status().code(), Code::kInvalidArgument) << bad;
   }

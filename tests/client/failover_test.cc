@@ -195,10 +195,8 @@ TEST(FailoverTest, EveryAddressDeadFailsAfterTheDeadlineNamingThem) {
   // Later: the broker that answered goes away too; a send keeps trying until the deadline.
   auto live = std::make_unique<FakeBroker>();
   const std::string live_address = live->endpoint();
-  auto producer = Producer::NewBuilder()
-                      .Endpoint(live_address + "," + dead1)
-                      .FailoverDeadline(400)
-                      .Build();
+  auto producer =
+      Producer::NewBuilder().Endpoint(live_address + "," + dead1).FailoverDeadline(400).Build();
   ASSERT_TRUE(producer.ok()) << producer.status().ToString();
   live.reset();
   const auto start = std::chrono::steady_clock::now();
@@ -256,13 +254,12 @@ TEST(FailoverTest, ReceiveAndAckFollowTheMaster) {
 // the first thing the new master hears is that heartbeat, naming the producer group.
 TEST(FailoverTest, ATransactionalProducerRegistersWithTheMasterItWasRedirectedTo) {
   FakeBroker replica, master;
-  auto producer = Producer::NewBuilder()
-                      .Endpoint(replica.endpoint())
-                      .Group("pg")
-                      .TransactionChecker([](const ReceivedMessage&) {
-                        return TransactionResolution::kCommit;
-                      })
-                      .Build();
+  auto producer =
+      Producer::NewBuilder()
+          .Endpoint(replica.endpoint())
+          .Group("pg")
+          .TransactionChecker([](const ReceivedMessage&) { return TransactionResolution::kCommit; })
+          .Build();
   ASSERT_TRUE(producer.ok()) << producer.status().ToString();
   replica.Accept();
   wire::Frame hb = replica.ReadAnyFrame();

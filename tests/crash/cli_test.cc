@@ -70,7 +70,8 @@ TEST_F(CliTest, AddrTakesAListOfBrokers) {
 
   Status st = broker_.Start();
   ASSERT_TRUE(st.ok()) << st.ToString();
-  r = RunAt(other.address() + "," + broker_.address(), {"topic", "create", "listed", "--queues", "1"});
+  r = RunAt(other.address() + "," + broker_.address(),
+            {"topic", "create", "listed", "--queues", "1"});
   EXPECT_EXIT_CODE(r, 0);
   r = RunAt(other.address() + ", " + broker_.address(), {"send", "listed", "via-a-list"});
   EXPECT_EXIT_CODE(r, 0);
