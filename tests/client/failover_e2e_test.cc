@@ -168,6 +168,7 @@ TEST_F(FailoverE2eTest, AFailoverLosesNoMessage) {
 
   // A producer keeps sending while the master goes away and the replica is promoted.
   std::atomic<bool> promoted{false};
+  Clock::time_point stopped_at, promoted_at, first_ack_after;  // reported, not asserted
   std::vector<std::string> during;
   Status send_error;
   std::thread sender([&] {
@@ -181,13 +182,16 @@ TEST_F(FailoverE2eTest, AFailoverLosesNoMessage) {
         return;
       }
       during.push_back(body);
+      if (promoted.load() && first_ack_after == Clock::time_point()) first_ack_after = Clock::now();
       if (was_promoted) ++after_promotion;
     }
   });
   ASSERT_TRUE(Eventually([&] { return during.size() >= 1 || !send_error.ok(); }));
+  stopped_at = Clock::now();
   master_->Stop();
   master_.reset();
   ASSERT_TRUE(replica_->Promote().ok());
+  promoted_at = Clock::now();
   promoted = true;
   sender.join();
   ASSERT_TRUE(send_error.ok()) << send_error.ToString();
@@ -210,8 +214,14 @@ TEST_F(FailoverE2eTest, AFailoverLosesNoMessage) {
   EXPECT_TRUE(lost.empty()) << lost.size() << " of " << sent.size() << " lost, e.g. "
                             << lost.front();
   RecordProperty("duplicates", duplicates);
-  std::printf("failover: %zu sent (%zu during the failover), %d duplicate deliveries\n",
-              sent.size(), during.size(), duplicates);
+  auto ms = [](Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(d).count() / 1000.0;
+  };
+  std::printf(
+      "failover: %zu sent (%zu during the failover), %d duplicate deliveries; master stop + "
+      "promotion took %.1f ms, first send acked after the promotion %.1f ms later\n",
+      sent.size(), during.size(), duplicates, ms(promoted_at - stopped_at),
+      ms(first_ack_after - promoted_at));
   EXPECT_EQ(replica_->replication().role, "master");
 }
 

@@ -250,6 +250,35 @@ TEST(FailoverTest, ReceiveAndAckFollowTheMaster) {
   EXPECT_TRUE(acked.get().ok());
 }
 
+TEST(FailoverTest, ATransactionEndFollowsTheMaster) {
+  FakeBroker replica, master;
+  auto producer = Producer::NewBuilder()
+                      .Endpoints({replica.endpoint(), master.endpoint()})
+                      .Group("pg")
+                      .TransactionChecker(
+                          [](const ReceivedMessage&) { return TransactionResolution::kUnknown; })
+                      .Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  SendReceipt half;
+  half.message_id = "half-1";
+  half.log_offset = 4096;
+  replica.Accept();
+  auto ended = std::async(std::launch::async, [&] {
+    return producer->EndTransaction(half, TransactionResolution::kCommit);
+  });
+  wire::Frame first = replica.ReadFrame();
+  ASSERT_EQ(first.header.kind(), wire::END_TXN);
+  replica.Respond(first, NotMaster(master.endpoint()));
+  master.Accept();
+  wire::Frame second = master.ReadFrame();
+  ASSERT_EQ(second.header.kind(), wire::END_TXN);
+  EXPECT_EQ(second.header.end_txn_request().half_offset(), 4096);
+  EXPECT_EQ(second.header.end_txn_request().message_id(), "half-1");
+  EXPECT_EQ(second.header.end_txn_request().resolution(), wire::TXN_COMMIT);
+  master.Respond(second, wire::Header());
+  EXPECT_TRUE(ended.get().ok());
+}
+
 // Check-backs come over the connection a producer's heartbeat registered: after a redirect
 // the first thing the new master hears is that heartbeat, naming the producer group.
 TEST(FailoverTest, ATransactionalProducerRegistersWithTheMasterItWasRedirectedTo) {
