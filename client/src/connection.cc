@@ -163,6 +163,9 @@ std::string Connection::NotConnectedMessage() const {
     if (it != errors_.end() && !it->second.empty()) m += " (" + it->second + ")";
     return m;
   }
+  if (errors_.empty()) {
+    return "not connected to any broker yet (connecting to " + target_.ToString() + ")";
+  }
   return "not connected to any broker; tried " + TriedBrokers();
 }
 
