@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -223,6 +224,59 @@ TEST_F(FailoverE2eTest, AFailoverLosesNoMessage) {
       sent.size(), during.size(), duplicates, ms(promoted_at - stopped_at),
       ms(first_ack_after - promoted_at));
   EXPECT_EQ(replica_->replication().role, "master");
+}
+
+TEST_F(FailoverE2eTest, APushConsumerFollowsTheMaster) {
+  const std::string list = master_address_ + "," + replica_address_;
+  {
+    auto admin = Admin::NewBuilder().Endpoint(list).Build();
+    ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+    ASSERT_TRUE(admin->CreateTopic("orders", 2).ok());
+    ASSERT_TRUE(admin->CreateGroup("billing").ok());
+  }
+  std::mutex mu;
+  std::map<std::string, int> received;  // body -> deliveries
+  auto consumer = PushConsumer::NewBuilder()
+                      .Endpoint(list)
+                      .Group("billing")
+                      .Topic("orders")
+                      .AwaitDuration(200)
+                      .ConsumerThreads(2)
+                      .Listener([&](const ReceivedMessage& m) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        ++received[m.body()];
+                        return ConsumeResult::kSuccess;
+                      })
+                      .Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  ASSERT_TRUE(consumer->Start().ok());
+  auto producer = Producer::NewBuilder().Endpoint(list).Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  auto all_received = [&](const std::string& prefix, int n) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (int i = 0; i < n; ++i) {
+      if (received.count(prefix + std::to_string(i)) == 0) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(producer->Send(Msg("before-" + std::to_string(i))).ok());
+  ASSERT_TRUE(Eventually([&] { return all_received("before-", 10); }));
+  ASSERT_TRUE(Eventually([&] { return ReplicaCaughtUp(); }));
+
+  master_->Stop();
+  master_.reset();
+  ASSERT_TRUE(replica_->Promote().ok());
+  for (int i = 0; i < 10; ++i) {
+    auto r = producer->Send(Msg("after-" + std::to_string(i)));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  // Its long poll, broken with the master, goes on at the new master.
+  EXPECT_TRUE(Eventually([&] { return all_received("after-", 10); }));
+  consumer->Shutdown();
+  std::lock_guard<std::mutex> lock(mu);
+  int duplicates = 0;
+  for (const auto& [body, n] : received) duplicates += n - 1;
+  RecordProperty("duplicates", duplicates);
 }
 
 TEST_F(FailoverE2eTest, WithTheWholeGroupGoneASendFailsNamingEveryAddress) {
