@@ -120,9 +120,13 @@ struct ClientCore::Caller {
     const bool more_attempts = state->attempt < state->max_attempts;
     int64_t backoff = -1;  // < 0: give up
     if (IsFailoverError(code) && (more_attempts || SteadyClock::now() < state->failover_until)) {
-      // At once the first time (the connection is already on its way to the master), then
-      // 50 ms doubling to 1 s, never past the deadline.
-      backoff = state->failover_retries == 0
+      // At once the first time (the connection is already on its way to the master), and
+      // whenever no broker is connected (the call then waits in the connection's queue, which
+      // sends it as soon as a broker accepts); else 50 ms doubling to 1 s. Never past the
+      // deadline.
+      const bool queued_until_connected =
+          code == Code::kUnavailable && !core->connection_->connected();
+      backoff = state->failover_retries == 0 || queued_until_connected
                     ? 0
                     : std::min(kMaxFailoverBackoffMs, kFirstFailoverBackoffMs << std::min(
                                                           state->failover_retries - 1, 10));
