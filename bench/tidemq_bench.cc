@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -98,7 +99,11 @@ const char* ModeName(Mode m) {
 }
 
 void AddCommonOptions(CLI::App* cmd, BenchOptions* o) {
-  cmd->add_option("--addr", o->addr, "Broker address HOST:PORT")->capture_default_str();
+  if (const char* env = std::getenv("TIDEMQ_ADDR"); env && *env) o->addr = env;
+  cmd->add_option("--addr", o->addr,
+                  "Broker address HOST:PORT, or a broker group's HOST:PORT,HOST:PORT,... "
+                  "(the clients follow the master; env TIDEMQ_ADDR)")
+      ->capture_default_str();
   cmd->add_option("--topic", o->topic, "Topic (created if missing)")->capture_default_str();
   cmd->add_option("--queues", o->queues, "Queues of the topic when it is created")
       ->capture_default_str();

@@ -1,4 +1,4 @@
-// Argument handling shared by the examples: [--addr HOST:PORT] [TOPIC] [GROUP].
+// Argument handling shared by the examples: [--addr HOST:PORT[,HOST:PORT...]] [TOPIC] [GROUP].
 #pragma once
 
 #include <cstdlib>

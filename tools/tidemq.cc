@@ -15,10 +15,14 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tools/cluster_status.h"
 
 namespace {
 
@@ -484,6 +488,85 @@ int Stats(const Globals& g, bool json) {
   if (!r->info.empty() && !r->counters.empty()) std::printf("\n");
   for (const auto& [k, v] : r->counters) {
     std::printf("%-32s %lld\n", k.c_str(), static_cast<long long>(v));
+  }
+  return kExitOk;
+}
+
+// "a, b,c" -> {"a", "b", "c"}; empty entries are dropped (the client reports a bad list).
+std::vector<std::string> SplitAddresses(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    size_t b = part.find_first_not_of(' ');
+    size_t e = part.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(part.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+// Asks every address given (and a master a replica names, when it was not given) for its
+// view of its group; prints each group once, from its master's answer when there is one.
+int ClusterStatusCommand(const Globals& g, bool json) {
+  struct Answer {
+    std::string address;
+    std::string json;
+    tidemq::tools::ClusterStatus status;
+  };
+  std::vector<Answer> answers;
+  std::set<std::string> asked;
+  Status last_error;
+  auto ask = [&](const std::string& address) {
+    if (!asked.insert(address).second) return;
+    // This address only: the point is what each broker says, not to follow the master.
+    auto admin = tidemq::Admin::NewBuilder()
+                     .Endpoint(address)
+                     .RequestTimeout(g.timeout_ms)
+                     .FailoverDeadline(0)
+                     .Build();
+    tidemq::Result<std::string> doc =
+        admin.ok() ? admin->ClusterStatus() : tidemq::Result<std::string>(admin.status());
+    if (!doc.ok()) {
+      std::fprintf(stderr, "%s: %s\n", address.c_str(), doc.status().message().c_str());
+      last_error = doc.status();
+      return;
+    }
+    auto parsed = tidemq::tools::ParseClusterStatus(*doc);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "%s: %s\n", address.c_str(), parsed.status().message().c_str());
+      last_error = parsed.status();
+      return;
+    }
+    answers.push_back(Answer{address, std::move(*doc), std::move(*parsed)});
+  };
+  for (const std::string& address : SplitAddresses(g.addr)) ask(address);
+  for (size_t i = 0; i < answers.size(); ++i) {  // grows while masters are asked
+    const auto& st = answers[i].status;
+    if (st.role == "replica" && !st.master_address.empty()) ask(st.master_address);
+  }
+  if (answers.empty())
+    return Fail(last_error.ok() ? Status(Code::kInvalidArgument, "no address given") : last_error);
+  // One answer per group: the master's, else the first; standalone brokers each.
+  std::vector<const Answer*> shown;
+  std::map<std::string, size_t> by_group;
+  for (const Answer& a : answers) {
+    if (a.status.group.empty() || a.status.role == "standalone") {
+      shown.push_back(&a);
+      continue;
+    }
+    auto [it, fresh] = by_group.emplace(a.status.group, shown.size());
+    if (fresh) {
+      shown.push_back(&a);
+    } else if (a.status.role == "master" && shown[it->second]->status.role != "master") {
+      shown[it->second] = &a;
+    }
+  }
+  for (const Answer* a : shown) {
+    if (json) {
+      std::cout << a->json << "\n";
+    } else {
+      std::cout << tidemq::tools::FormatClusterStatus(a->status, a->address);
+    }
   }
   return kExitOk;
 }
@@ -979,7 +1062,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Globals g;
   g.addr = DefaultAddr();
-  app.add_option("--addr", g.addr, "broker address HOST:PORT (env TIDEMQ_ADDR)")
+  app.add_option("--addr", g.addr,
+                 "broker address HOST:PORT, or a broker group's addresses\n"
+                 "HOST:PORT,HOST:PORT,... (the master is found and followed; env TIDEMQ_ADDR)")
       ->capture_default_str();
   app.add_option("--timeout", g.timeout_ms, "request timeout in milliseconds")
       ->capture_default_str()
@@ -1107,6 +1192,17 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "broker counters and information");
   stats->add_flag("--json", s_json, "JSON output");
   stats->callback([&] { action = [&] { return Stats(g, s_json); }; });
+
+  // broker groups
+  bool c_json = false;
+  auto* cluster = app.add_subcommand("cluster", "broker groups: members, roles, replication");
+  cluster->require_subcommand(1);
+  auto* cst = cluster->add_subcommand(
+      "status",
+      "each group of the --addr brokers: epoch, master, in-sync set, and per member its\n"
+      "address, role, log end, replication lag, in-sync and connection state");
+  cst->add_flag("--json", c_json, "the broker's JSON document (one per group)");
+  cst->callback([&] { action = [&] { return ClusterStatusCommand(g, c_json); }; });
 
   // scheduled messages
   std::string m_id;

@@ -144,8 +144,16 @@ Admin::Builder& Admin::Builder::Endpoint(std::string endpoint) {
   endpoint_ = std::move(endpoint);
   return *this;
 }
+Admin::Builder& Admin::Builder::Endpoints(const std::vector<std::string>& endpoints) {
+  endpoint_ = client::JoinAddresses(endpoints);
+  return *this;
+}
 Admin::Builder& Admin::Builder::RequestTimeout(int64_t ms) {
   request_timeout_ms_ = ms;
+  return *this;
+}
+Admin::Builder& Admin::Builder::FailoverDeadline(int64_t ms) {
+  failover_deadline_ms_ = ms;
   return *this;
 }
 
@@ -153,6 +161,7 @@ Result<Admin> Admin::Builder::Build() const {
   client::CoreOptions options;
   options.endpoint = endpoint_;
   options.request_timeout_ms = request_timeout_ms_;
+  options.failover_deadline_ms = failover_deadline_ms_;
   options.heartbeat = false;
   ASSIGN_OR_RETURN(auto core, client::ClientCore::Create(std::move(options)));
   return Admin(std::make_unique<Impl>(std::move(core)));
@@ -422,6 +431,18 @@ Result<std::vector<ReceivedMessage>> Admin::QueryByOffset(int64_t log_offset) {
   wire::QueryMessageRequest q;
   q.set_log_offset(log_offset);
   return impl_->Query(std::move(q));
+}
+
+Result<std::string> Admin::ClusterStatus() {
+  if (!impl_) return Moved();
+  wire::Header h;
+  h.set_kind(wire::CLUSTER_STATUS);
+  h.mutable_cluster_status_request();
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  if (!f.header.has_cluster_status_response()) {
+    return Internal("broker answered CLUSTER_STATUS without a status");
+  }
+  return f.header.cluster_status_response().json();
 }
 
 Result<StatsInfo> Admin::Stats() {

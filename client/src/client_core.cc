@@ -1,5 +1,7 @@
 #include "client/src/client_core.h"
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 
 #include "client/src/error_mapping.h"
@@ -46,13 +48,14 @@ void ReceivedMessageAccess::SetReceiptHandle(ReceivedMessage* m, std::string han
 namespace client {
 
 Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
-  ASSIGN_OR_RETURN(Endpoint ep, ParseEndpoint(options.endpoint));
+  ASSIGN_OR_RETURN(std::vector<Endpoint> endpoints, ParseEndpoints(options.endpoint));
   RETURN_IF_ERROR(CheckTimeout("request timeout", options.request_timeout_ms));
+  RETURN_IF_ERROR(CheckFailoverDeadline(options.failover_deadline_ms));
   if (options.client_id.empty()) options.client_id = NewClientId();
   std::unique_ptr<ClientCore> core(new ClientCore());
   core->options_ = std::move(options);
   ConnectionOptions copts;
-  copts.endpoint = std::move(ep);
+  copts.endpoints = std::move(endpoints);
   copts.connect_timeout_ms = core->options_.request_timeout_ms;
   if (core->options_.heartbeat) {
     copts.heartbeat_interval_ms = core->options_.heartbeat_interval_ms;
@@ -72,15 +75,142 @@ Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
   return core;
 }
 
+namespace {
+
+constexpr int64_t kFirstFailoverBackoffMs = 50;
+constexpr int64_t kMaxFailoverBackoffMs = 1000;
+constexpr int64_t kFirstRetryBackoffMs = 100;
+constexpr int64_t kMaxRetryBackoffMs = 3000;
+
+using SteadyClock = std::chrono::steady_clock;
+
+// One call across its attempts.
+struct CallState {
+  wire::Header request;
+  std::vector<std::string_view> bodies;
+  std::shared_ptr<const void> keep_alive;
+  int64_t timeout_ms = 0;
+  int max_attempts = 1;
+  SteadyClock::time_point started;
+  SteadyClock::time_point failover_until;  // re-issue after failover errors until then
+  int attempt = 0;
+  int failover_retries = 0;
+  Connection::Callback done;
+};
+
+int64_t MsSince(SteadyClock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count();
+}
+
+}  // namespace
+
+struct ClientCore::Caller {
+  static void Attempt(ClientCore* core, std::shared_ptr<CallState> state) {
+    ++state->attempt;
+    const bool failover = core->options_.failover_deadline_ms > 0;
+    core->connection_->Call(
+        state->request, state->bodies, state->timeout_ms,
+        [core, state](Result<wire::Frame> r) { OnResult(core, state, std::move(r)); },
+        failover ? state->failover_until : Connection::SteadyTime::max());
+  }
+
+  static void OnResult(ClientCore* core, std::shared_ptr<CallState> state, Result<wire::Frame> r) {
+    if (r.ok()) return state->done(std::move(r));
+    const Code code = r.status().code();
+    const bool more_attempts = state->attempt < state->max_attempts;
+    int64_t backoff = -1;  // < 0: give up
+    if (IsFailoverError(code) && (more_attempts || SteadyClock::now() < state->failover_until)) {
+      // At once the first time (the connection is already on its way to the master), and
+      // whenever no broker is connected (the call then waits in the connection's queue, which
+      // sends it as soon as a broker accepts); else 50 ms doubling to 1 s. Never past the
+      // deadline.
+      const bool queued_until_connected =
+          code == Code::kUnavailable && !core->connection_->connected();
+      backoff = state->failover_retries == 0 || queued_until_connected
+                    ? 0
+                    : std::min(kMaxFailoverBackoffMs, kFirstFailoverBackoffMs << std::min(
+                                                          state->failover_retries - 1, 10));
+      ++state->failover_retries;
+      if (!more_attempts) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(state->failover_until -
+                                                                          SteadyClock::now())
+                        .count();
+        backoff = std::max<int64_t>(0, std::min(backoff, left));
+      }
+    } else if ((code == Code::kTimeout || code == Code::kResourceExhausted) && more_attempts) {
+      backoff =
+          std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << std::min(state->attempt - 1, 10));
+    }
+    if (backoff < 0) {
+      Status st = r.status();
+      if (state->attempt > 1) {
+        st = Status(code, st.message() + " (after " + std::to_string(state->attempt) +
+                              " attempts in " + std::to_string(MsSince(state->started)) + " ms)");
+      }
+      return state->done(std::move(st));
+    }
+    if (backoff == 0) return Attempt(core, std::move(state));
+    core->connection_->RunAfter(backoff, [core, state, last = r.status()](bool closed) {
+      if (closed) {
+        return state->done(
+            Status(Code::kCancelled, "client shut down while retrying after: " + last.ToString()));
+      }
+      Attempt(core, state);
+    });
+  }
+};
+
+void ClientCore::CallAsync(wire::Header request, std::vector<std::string_view> bodies,
+                           std::shared_ptr<const void> keep_alive, int64_t timeout_ms,
+                           int max_attempts, Connection::Callback done) {
+  auto state = std::make_shared<CallState>();
+  state->request = std::move(request);
+  state->bodies = std::move(bodies);
+  state->keep_alive = std::move(keep_alive);
+  state->timeout_ms = timeout_ms > 0 ? timeout_ms : options_.request_timeout_ms;
+  state->max_attempts = std::max(1, max_attempts);
+  state->started = SteadyClock::now();
+  state->failover_until = state->started + std::chrono::milliseconds(options_.failover_deadline_ms);
+  state->done = std::move(done);
+  Caller::Attempt(this, std::move(state));
+}
+
 Result<wire::Frame> ClientCore::Call(wire::Header request,
                                      const std::vector<std::string_view>& bodies,
-                                     int64_t timeout_ms) {
-  return connection_->CallSync(std::move(request), bodies,
-                               timeout_ms > 0 ? timeout_ms : options_.request_timeout_ms);
+                                     int64_t timeout_ms, int max_attempts) {
+  if (connection_->OnIoThread()) {
+    return Status(Code::kFailedPrecondition,
+                  "blocking client call made from a client callback (use the async form)");
+  }
+  std::promise<Result<wire::Frame>> promise;
+  auto future = promise.get_future();
+  // The caller blocks until done: the bodies it passed stay valid.
+  CallAsync(std::move(request), bodies, nullptr, timeout_ms, max_attempts,
+            [&promise](Result<wire::Frame> r) { promise.set_value(std::move(r)); });
+  return future.get();
 }
 
 bool IsRetryable(Code code) {
-  return code == Code::kUnavailable || code == Code::kTimeout || code == Code::kResourceExhausted;
+  return code == Code::kUnavailable || code == Code::kTimeout || code == Code::kResourceExhausted ||
+         IsFailoverError(code);
+}
+
+std::string JoinAddresses(const std::vector<std::string>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) out += (out.empty() ? "" : ",") + a;
+  return out;
+}
+
+bool IsFailoverError(Code code) {
+  return code == Code::kUnavailable || code == Code::kNotMaster || code == Code::kNotEnoughReplicas;
+}
+
+Status CheckFailoverDeadline(int64_t ms) {
+  if (ms < 0 || ms > kMaxFailoverDeadlineMs) {
+    return InvalidArgument("failover deadline must be between 0 and 1 h, not " +
+                           std::to_string(ms) + " ms");
+  }
+  return Status::Ok();
 }
 
 Status ValidateTagFilter(std::string_view expression) {
@@ -153,12 +283,14 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec) {
 }
 
 Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
-                                                    int64_t request_timeout_ms, int64_t await_ms) {
+                                                    int64_t request_timeout_ms, int64_t await_ms,
+                                                    int64_t failover_deadline_ms) {
   RETURN_IF_ERROR(ValidateConsumerSpec(*spec));
   if (await_ms < 0) return InvalidArgument("await duration is negative");
   CoreOptions options;
   options.endpoint = std::move(endpoint);
   options.request_timeout_ms = request_timeout_ms;
+  options.failover_deadline_ms = failover_deadline_ms;
   options.client_id = spec->client_id;
   options.consumer_groups.push_back(spec->group);
   ASSIGN_OR_RETURN(auto core, ClientCore::Create(std::move(options)));
@@ -189,8 +321,8 @@ Status HandleStatus(const google::protobuf::RepeatedPtrField<wire::HandleResult>
 
 }  // namespace
 
-uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,
-                      int64_t await_ms, ReceiveCallback done) {
+void ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,
+                  int64_t await_ms, ReceiveCallback done) {
   wire::Header h;
   h.set_kind(wire::RECEIVE);
   auto* r = h.mutable_receive_request();
@@ -203,14 +335,14 @@ uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_m
   r->set_client_id(spec.client_id);
   // The broker holds a long poll for await_ms before it even starts to answer.
   int64_t timeout = await_ms + core.request_timeout_ms();
-  return core.connection().Call(
-      std::move(h), {}, timeout, [done = std::move(done)](Result<wire::Frame> r) {
-        if (!r.ok()) {
-          done(r.status());
-          return;
-        }
-        done(FromWireMessages(r->header.receive_response().messages(), r->body));
-      });
+  core.CallAsync(std::move(h), {}, nullptr, timeout, 1,
+                 [done = std::move(done)](Result<wire::Frame> r) {
+                   if (!r.ok()) {
+                     done(r.status());
+                     return;
+                   }
+                   done(FromWireMessages(r->header.receive_response().messages(), r->body));
+                 });
 }
 
 Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
@@ -274,11 +406,10 @@ void NackRequestAsync(ClientCore& core, const ConsumerSpec& spec,
   }
   r->set_delay_ms(delay_ms);
   r->set_release(release);
-  core.connection().Call(std::move(h), {}, core.request_timeout_ms(),
-                         [done = std::move(done)](Result<wire::Frame> f) {
-                           if (!f.ok()) return done(f.status());
-                           done(HandleStatus(f->header.nack_response().results()));
-                         });
+  core.CallAsync(std::move(h), {}, nullptr, 0, 1, [done = std::move(done)](Result<wire::Frame> f) {
+    if (!f.ok()) return done(f.status());
+    done(HandleStatus(f->header.nack_response().results()));
+  });
 }
 
 Status NackRequest(ClientCore& core, const ConsumerSpec& spec,
@@ -334,13 +465,12 @@ void ChangeLeaseAsync(ClientCore& core, const ConsumerSpec& spec, const std::str
   r->set_topic(spec.topic);
   r->set_receipt_handle(receipt_handle);
   r->set_lease_ms(lease_ms);
-  core.connection().Call(
-      std::move(h), {}, core.request_timeout_ms(), [done = std::move(done)](Result<wire::Frame> f) {
-        if (!f.ok()) return done(f.status());
-        const std::string& handle = f->header.change_lease_response().receipt_handle();
-        if (handle.empty()) return done(Internal("broker returned no new receipt handle"));
-        done(handle);
-      });
+  core.CallAsync(std::move(h), {}, nullptr, 0, 1, [done = std::move(done)](Result<wire::Frame> f) {
+    if (!f.ok()) return done(f.status());
+    const std::string& handle = f->header.change_lease_response().receipt_handle();
+    if (handle.empty()) return done(Internal("broker returned no new receipt handle"));
+    done(handle);
+  });
 }
 
 Result<std::string> ChangeLease(ClientCore& core, const ConsumerSpec& spec,

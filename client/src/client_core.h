@@ -27,9 +27,16 @@ struct ReceivedMessageAccess {
 
 namespace client {
 
+inline constexpr int64_t kDefaultFailoverDeadlineMs = 10'000;
+inline constexpr int64_t kMaxFailoverDeadlineMs = 3'600'000;
+
 struct CoreOptions {
-  std::string endpoint;
+  std::string endpoint;  // one "host:port" or a comma-separated list (ParseEndpoints)
   int64_t request_timeout_ms = 5000;
+  // How long a call keeps being re-issued after failures a failover explains (the connection
+  // broke, no broker is connected, NOT_MASTER, NOT_ENOUGH_REPLICAS, UNAVAILABLE), counted
+  // from the call; 0: no such re-issue beyond the call's own attempts.
+  int64_t failover_deadline_ms = kDefaultFailoverDeadlineMs;
   std::string client_id;  // generated when empty
   std::vector<std::string> producer_groups;
   std::vector<std::string> consumer_groups;
@@ -48,19 +55,35 @@ class ClientCore {
   int64_t request_timeout_ms() const { return options_.request_timeout_ms; }
   const std::string& client_id() const { return options_.client_id; }
 
-  // A blocking request with the default timeout (or timeout_ms when > 0).
+  // A request that follows the group's master: re-issued (the same header and bodies, a new
+  // request id) after a failover error — Unavailable, NotMaster, NotEnoughReplicas — until
+  // failover_deadline_ms after this call, or until it has made max_attempts attempts,
+  // whichever allows more; Timeout and ResourceExhausted only while fewer than max_attempts
+  // were made. The bodies must stay valid until `done`: keep_alive holds what they point
+  // into. `done` runs once, on the io thread (or inline when closed).
+  void CallAsync(wire::Header request, std::vector<std::string_view> bodies,
+                 std::shared_ptr<const void> keep_alive, int64_t timeout_ms, int max_attempts,
+                 Connection::Callback done);
+  // The blocking form, with the default timeout (or timeout_ms when > 0).
   Result<wire::Frame> Call(wire::Header request, const std::vector<std::string_view>& bodies = {},
-                           int64_t timeout_ms = 0);
+                           int64_t timeout_ms = 0, int max_attempts = 1);
   void Shutdown() { connection_->Close(); }
 
  private:
+  struct Caller;  // the attempts of CallAsync
   ClientCore() = default;
   CoreOptions options_;
   std::unique_ptr<Connection> connection_;
 };
 
+// "a", "b" -> "a,b" (the builders' Endpoints).
+std::string JoinAddresses(const std::vector<std::string>& addresses);
+
 // Errors a retry can fix.
 bool IsRetryable(Code code);
+// Errors a failover explains: the request goes again, to the (new) master.
+bool IsFailoverError(Code code);
+Status CheckFailoverDeadline(int64_t ms);
 // "" and "*" match everything; otherwise tags joined by "||" (spaces around tags allowed).
 Status ValidateTagFilter(std::string_view expression);
 Status CheckTimeout(std::string_view what, int64_t ms);
@@ -83,12 +106,13 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec);
 // What both consumer builders do last: validate the spec and the await duration, connect,
 // and fill in the client id the core chose (spec.client_id).
 Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
-                                                    int64_t request_timeout_ms, int64_t await_ms);
+                                                    int64_t request_timeout_ms, int64_t await_ms,
+                                                    int64_t failover_deadline_ms);
 
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
-// Long-polls for up to await_ms; returns the request id (for Connection::Cancel).
-uint64_t ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,
-                      int64_t await_ms, ReceiveCallback done);
+// Long-polls for up to await_ms.
+void ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messages,
+                  int64_t await_ms, ReceiveCallback done);
 Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
                                              uint32_t max_messages, int64_t await_ms);
 Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle);

@@ -82,6 +82,40 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
   return ep;
 }
 
+Result<std::vector<Endpoint>> ParseEndpoints(std::string_view text) {
+  std::vector<Endpoint> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    std::string_view part = text.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (part.empty()) {
+      return InvalidArgument(text.empty() ? std::string("empty broker address (expected HOST:PORT)")
+                                          : "broker address list '" + std::string(text) +
+                                                "' has an empty entry (expected HOST:PORT,...)");
+    }
+    ASSIGN_OR_RETURN(Endpoint ep, ParseEndpoint(part));
+    if (std::find(out.begin(), out.end(), ep) == out.end()) out.push_back(std::move(ep));
+    if (out.size() > kMaxEndpoints) {
+      return InvalidArgument("more than " + std::to_string(kMaxEndpoints) + " broker addresses");
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string JoinEndpoints(const std::vector<Endpoint>& endpoints) {
+  std::string out;
+  for (const Endpoint& ep : endpoints) {
+    if (!out.empty()) out += ",";
+    out += ep.ToString();
+  }
+  return out;
+}
+
 Connection::Connection(ConnectionOptions options)
     : options_(std::move(options)),
       work_(asio::make_work_guard(io_)),
@@ -90,7 +124,10 @@ Connection::Connection(ConnectionOptions options)
       connect_timer_(io_),
       reconnect_timer_(io_),
       sweep_timer_(io_),
-      heartbeat_timer_(io_) {}
+      heartbeat_timer_(io_) {
+  TIDEMQ_CHECK(!options_.endpoints.empty());
+  SetTarget(options_.endpoints.front());
+}
 
 Connection::~Connection() { Close(); }
 
@@ -104,12 +141,15 @@ Status Connection::Start() {
   io_thread_id_ = thread_.get_id();
   asio::post(io_, [this] { StartConnect(); });
   MutexLock lock(start_mu_);
-  // The connect timer bounds the attempt; the extra second only guards against a stuck resolver.
-  bool done = start_cv_.wait_for(lock, Ms(options_.connect_timeout_ms + 1000),
+  // The connect timer bounds each attempt; the extra second only guards against a stuck
+  // resolver.
+  const int64_t round_ms =
+      options_.connect_timeout_ms * static_cast<int64_t>(options_.endpoints.size());
+  bool done = start_cv_.wait_for(lock, Ms(round_ms + 1000),
                                  [this]() REQUIRES(start_mu_) { return first_attempt_done_; });
   if (!done) {
     return Status(Code::kUnavailable,
-                  "cannot connect to " + options_.endpoint.ToString() + ": timed out");
+                  "cannot connect to " + JoinEndpoints(options_.endpoints) + ": timed out");
   }
   return first_attempt_status_;
 }
@@ -117,9 +157,45 @@ Status Connection::Start() {
 bool Connection::OnIoThread() const { return std::this_thread::get_id() == io_thread_id_; }
 
 std::string Connection::NotConnectedMessage() const {
-  std::string m = "not connected to broker " + options_.endpoint.ToString();
-  if (!last_error_.empty()) m += " (" + last_error_ + ")";
+  if (errors_.size() <= 1 && !SeveralBrokers()) {
+    std::string m = "not connected to broker " + target_.ToString();
+    auto it = errors_.find(target_.ToString());
+    if (it != errors_.end() && !it->second.empty()) m += " (" + it->second + ")";
+    return m;
+  }
+  if (errors_.empty()) {
+    return "not connected to any broker yet (connecting to " + target_.ToString() + ")";
+  }
+  return "not connected to any broker; tried " + TriedBrokers();
+}
+
+std::string Connection::TriedBrokers() const {
+  std::string m;
+  for (const auto& [address, why] : errors_) {
+    if (!m.empty()) m += ", ";
+    m += address;
+    if (!why.empty()) m += " (" + why + ")";
+  }
   return m;
+}
+
+std::string Connection::current_endpoint() const {
+  MutexLock lock(target_mu_);
+  return target_text_;
+}
+
+void Connection::SetTarget(Endpoint target) {
+  target_ = std::move(target);
+  MutexLock lock(target_mu_);
+  target_text_ = target_.ToString();
+}
+
+void Connection::Advance() {
+  const auto& list = options_.endpoints;
+  // After a redirect the list resumes where it was left; otherwise at the next entry.
+  if (!redirected_) index_ = (index_ + 1) % list.size();
+  redirected_ = false;
+  SetTarget(list[index_]);
 }
 
 // ---- connecting ----------------------------------------------------------------------
@@ -141,12 +217,11 @@ void Connection::StartConnect() {
         epoch, "connect timed out after " + std::to_string(options_.connect_timeout_ms) + " ms");
   });
   resolver_.async_resolve(
-      options_.endpoint.host, std::to_string(options_.endpoint.port),
+      target_.host, std::to_string(target_.port),
       [this, epoch](const error_code& ec, tcp::resolver::results_type results) {
         if (epoch != epoch_ || state_ != State::kConnecting) return;
         if (ec) {
-          OnConnectFailed(epoch,
-                          "cannot resolve '" + options_.endpoint.host + "': " + ec.message());
+          OnConnectFailed(epoch, "cannot resolve '" + target_.host + "': " + ec.message());
           return;
         }
         asio::async_connect(socket_, results,
@@ -165,12 +240,13 @@ void Connection::OnConnected(uint64_t epoch) {
   connect_timer_.cancel();
   state_ = State::kConnected;
   backoff_ms_ = 0;
-  last_error_.clear();
+  failed_connects_ = 0;
+  errors_.erase(target_.ToString());
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
   connected_ = true;
   connect_count_++;
-  spdlog::debug("connected to {}", options_.endpoint.ToString());
+  spdlog::debug("connected to {}", target_.ToString());
   {
     MutexLock lock(start_mu_);
     if (!first_attempt_done_) {
@@ -192,25 +268,38 @@ void Connection::OnConnected(uint64_t epoch) {
 void Connection::OnConnectFailed(uint64_t epoch, const std::string& why) {
   if (epoch != epoch_ || state_ != State::kConnecting) return;
   connect_timer_.cancel();
-  last_error_ = why;
-  {
+  errors_[target_.ToString()] = why;
+  ++failed_connects_;
+  const size_t round = options_.endpoints.size();
+  if (failed_connects_ >= round) {
     MutexLock lock(start_mu_);
     if (!first_attempt_done_) {
       first_attempt_done_ = true;
       first_attempt_status_ =
-          Status(Code::kUnavailable,
-                 "cannot connect to broker " + options_.endpoint.ToString() + ": " + why);
+          round == 1
+              ? Status(Code::kUnavailable,
+                       "cannot connect to broker " + target_.ToString() + ": " + why)
+              : Status(Code::kUnavailable, "cannot connect to any broker; tried " + TriedBrokers());
     }
   }
   start_cv_.notify_all();
-  ScheduleReconnect();
+  const bool was_redirect = redirected_;
+  if (SeveralBrokers()) Advance();
+  // A failed redirect target is not a round of the list: the list is tried at once.
+  if (!was_redirect && failed_connects_ % round == 0) {
+    ScheduleReconnect();
+  } else {
+    state_ = State::kBackoff;
+    asio::post(io_, [this, epoch = epoch_] {
+      if (epoch == epoch_ && state_ == State::kBackoff) StartConnect();
+    });
+  }
 }
 
-void Connection::OnConnectionLost(uint64_t epoch, const std::string& why) {
-  if (epoch != epoch_ || state_ != State::kConnected) return;
-  spdlog::warn("connection to {} lost: {}", options_.endpoint.ToString(), why);
+void Connection::DropConnection(const std::string& why) {
   connected_ = false;
-  last_error_ = why;
+  errors_[target_.ToString()] = why;
+  ++epoch_;  // handlers of this socket's reads and writes bail out
   error_code ignored;
   socket_.close(ignored);
   heartbeat_timer_.cancel();
@@ -219,9 +308,54 @@ void Connection::OnConnectionLost(uint64_t epoch, const std::string& why) {
   write_queue_.clear();
   queued_bytes_ = 0;
   writing_ = false;  // the aborted write's handler sees a stale epoch and does nothing
-  FailAll(Status(Code::kUnavailable,
-                 "connection to broker " + options_.endpoint.ToString() + " lost: " + why));
-  ScheduleReconnect();
+  state_ = State::kBackoff;
+  FailAll(Status(Code::kUnavailable, "connection to broker " + target_.ToString() + " " + why));
+}
+
+void Connection::OnConnectionLost(uint64_t epoch, const std::string& why) {
+  if (epoch != epoch_ || state_ != State::kConnected) return;
+  spdlog::warn("connection to {} lost: {}", target_.ToString(), why);
+  DropConnection("lost: " + why);
+  if (state_ == State::kClosed) return;  // a callback closed the client
+  if (SeveralBrokers()) {
+    // Most likely the broker is gone (a failover): the next one is tried at once.
+    Advance();
+    StartConnect();
+  } else {
+    ScheduleReconnect();
+  }
+}
+
+void Connection::FollowMaster(const std::string& master_address) {
+  if (state_ != State::kConnected) return;
+  ++not_master_in_row_;
+  Result<Endpoint> master = master_address.empty() ? Result<Endpoint>(NotFound("no master named"))
+                                                   : ParseEndpoint(master_address);
+  const bool redirect = master.ok() && !(*master == target_);
+  spdlog::info("broker {} is not the master{}", target_.ToString(),
+               redirect ? "; following it to " + master->ToString() : std::string());
+  DropConnection(redirect ? "is not the master (it names " + master->ToString() + ")"
+                          : "is not the master");
+  if (state_ == State::kClosed) return;
+  if (redirect) {
+    redirect_count_++;
+    auto it = std::find(options_.endpoints.begin(), options_.endpoints.end(), *master);
+    if (it != options_.endpoints.end()) {
+      index_ = static_cast<size_t>(it - options_.endpoints.begin());
+      redirected_ = false;
+    } else {
+      redirected_ = true;  // index_ stays: the list resumes there if the master fails
+    }
+    SetTarget(std::move(master).value());
+  } else {
+    Advance();
+  }
+  // Brokers that all answer NOT_MASTER (an election under way) are asked again with back-off.
+  if (not_master_in_row_ > options_.endpoints.size()) {
+    ScheduleReconnect();
+  } else {
+    StartConnect();
+  }
 }
 
 void Connection::ScheduleReconnect() {
@@ -239,7 +373,7 @@ void Connection::ScheduleReconnect() {
 // ---- calls -----------------------------------------------------------------------------
 
 uint64_t Connection::Call(wire::Header request, const std::vector<std::string_view>& bodies,
-                          int64_t timeout_ms, Callback done) {
+                          int64_t timeout_ms, Callback done, SteadyTime write_by) {
   uint64_t id = next_request_id_.fetch_add(1);
   if (closed_.load()) {
     done(Status(Code::kCancelled, "client is shut down"));
@@ -260,7 +394,7 @@ uint64_t Connection::Call(wire::Header request, const std::vector<std::string_vi
   {
     MutexLock lock(submit_mu_);
     first = submitted_.empty();
-    submitted_.push_back(Submission{id, std::move(frame), deadline, std::move(done)});
+    submitted_.push_back(Submission{id, std::move(frame), deadline, write_by, std::move(done)});
   }
   if (first) asio::post(io_, [this] { DrainSubmissions(); });
   return id;
@@ -286,11 +420,12 @@ void Connection::Enqueue(Submission s) {
                   "client write queue is full (" + std::to_string(queued_bytes_) + " bytes)"));
     return;
   }
-  pending_.emplace(s.id, PendingCall{std::move(s.done), s.deadline});
-  deadlines_.emplace(s.deadline, s.id);
+  const SteadyTime first = std::min(s.deadline, s.write_by);
+  pending_.emplace(s.id, PendingCall{std::move(s.done), first, s.deadline});
+  deadlines_.emplace(first, s.id);
   queued_bytes_ += s.frame.size();
   write_queue_.push_back(QueuedFrame{s.id, std::move(s.frame)});
-  if (s.deadline < sweep_at_) ArmSweep();
+  if (first < sweep_at_) ArmSweep();
 }
 
 Result<wire::Frame> Connection::CallSync(wire::Header request,
@@ -353,13 +488,33 @@ void Connection::ArmSweep() {
 void Connection::Sweep() {
   sweep_at_ = SteadyTime::max();
   auto now = std::chrono::steady_clock::now();
+  bool unanswered = false;  // a written call got no answer in time
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     uint64_t id = deadlines_.begin()->second;
-    if (state_ == State::kConnected) {
-      Complete(id, Status(Code::kTimeout, "request timed out: no response from broker " +
-                                              options_.endpoint.ToString()));
+    PendingCall& call = pending_.at(id);
+    if (!call.written && state_ == State::kConnected && call.response_deadline > now) {
+      // Its write_by passed while it waited behind other frames of a live connection.
+      deadlines_.erase(deadlines_.begin());
+      call.deadline = call.response_deadline;
+      deadlines_.emplace(call.deadline, id);
+      continue;
+    }
+    if (call.written || state_ == State::kConnected) {
+      unanswered = unanswered || call.written;
+      Complete(id, Status(Code::kTimeout,
+                          "request timed out: no response from broker " + target_.ToString()));
     } else {
       Complete(id, Status(Code::kUnavailable, NotConnectedMessage()));
+    }
+  }
+  // A broker that leaves requests unanswered may be hung (a stopped master keeps accepting
+  // connections): with others to try, move on; a healthy master is found again through them.
+  if (unanswered && state_ == State::kConnected && SeveralBrokers()) {
+    spdlog::warn("broker {} did not answer in time; trying the next broker", target_.ToString());
+    DropConnection("did not answer in time");
+    if (state_ != State::kClosed) {
+      Advance();
+      StartConnect();
     }
   }
   ArmSweep();
@@ -375,7 +530,18 @@ void Connection::DoWrite() {
   while (!write_queue_.empty() && in_write_.size() < kMaxFramesPerWrite) {
     QueuedFrame& f = write_queue_.front();
     queued_bytes_ -= f.bytes.size();
-    if (f.call_id == 0 || pending_.count(f.call_id)) in_write_.push_back(std::move(f.bytes));
+    if (f.call_id == 0) {
+      in_write_.push_back(std::move(f.bytes));
+    } else if (auto it = pending_.find(f.call_id); it != pending_.end()) {
+      PendingCall& call = it->second;
+      call.written = true;
+      if (call.deadline != call.response_deadline) {  // from now on only the answer is awaited
+        deadlines_.erase({call.deadline, f.call_id});
+        call.deadline = call.response_deadline;
+        deadlines_.emplace(call.deadline, f.call_id);
+      }
+      in_write_.push_back(std::move(f.bytes));
+    }
     write_queue_.pop_front();
   }
   if (in_write_.empty()) {
@@ -456,6 +622,15 @@ void Connection::Dispatch(wire::Frame frame) {
     return;
   }
   Status st = StatusFromHeader(frame.header);
+  if (st.code() == Code::kNotMaster) {
+    std::string master = frame.header.master_address();
+    if (!master.empty()) st = Status(st.code(), st.message() + " (master: " + master + ")");
+    Complete(id, std::move(st));
+    // The caller re-issues the call; by then the connection is on its way to the master.
+    FollowMaster(master);
+    return;
+  }
+  not_master_in_row_ = 0;
   if (!st.ok()) {
     Complete(id, std::move(st));
   } else {

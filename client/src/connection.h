@@ -1,10 +1,19 @@
-// Connection: one TCP connection to a broker, speaking the framed protocol (proto/frame.h).
+// Connection: one TCP connection to a broker of a list, speaking the framed protocol
+// (proto/frame.h).
 //
 // Owns an io_context and its thread ("tidemq-client"). All socket, timer and pending-call
 // state lives on that thread; public methods may be called from any thread and only post
 // work to it. Responsibilities:
-//   - async resolve + connect, and reconnect with exponential back-off (100 ms .. 5 s) when
-//     the connection drops; in-flight calls then fail with Unavailable,
+//   - async resolve + connect to the first broker of the list that answers, and reconnect when
+//     the connection drops: to the next broker of the list at once (one broker: the same
+//     one), with exponential back-off (50 ms .. 1 s) once a whole round of the list failed;
+//     in-flight calls then fail with Unavailable,
+//   - following the master of a broker group: a response NOT_MASTER makes the connection
+//     move to the master it names (Header.master_address, possibly not in the list: a
+//     redirect), or to the next broker of the list when it names none; the call itself fails
+//     with NotMaster and the caller re-issues it (client_core.h CallAsync),
+//   - with several brokers, a call that got no answer in time (a hung broker) also makes the
+//     connection move on to the next broker,
 //   - request/response matching by request id, with a per-call deadline (one steady_timer
 //     armed for the earliest deadline); a call that could not even be written because the
 //     broker is unreachable fails with Unavailable, one that got no answer with Timeout,
@@ -51,16 +60,25 @@ struct Endpoint {
   std::string ToString() const;
 };
 
+inline bool operator==(const Endpoint& a, const Endpoint& b) {
+  return a.host == b.host && a.port == b.port;
+}
+
 // "host:port", "[v6addr]:port" or "host" (default port 9810).
 Result<Endpoint> ParseEndpoint(std::string_view text);
+// A comma-separated list of endpoints ("h1:p1,h2:p2"; spaces around entries allowed): at least
+// one, at most kMaxEndpoints, no empty entry; a repeated endpoint is kept once.
+Result<std::vector<Endpoint>> ParseEndpoints(std::string_view text);
+std::string JoinEndpoints(const std::vector<Endpoint>& endpoints);
+inline constexpr size_t kMaxEndpoints = 64;
 
 inline constexpr uint16_t kDefaultPort = 9810;
 
 struct ConnectionOptions {
-  Endpoint endpoint;
+  std::vector<Endpoint> endpoints;  // tried in this order; at least one
   int64_t connect_timeout_ms = 3000;
-  int64_t min_reconnect_backoff_ms = 100;
-  int64_t max_reconnect_backoff_ms = 5000;
+  int64_t min_reconnect_backoff_ms = 50;
+  int64_t max_reconnect_backoff_ms = 1000;
   // 0: no heartbeats. fill_heartbeat completes each HeartbeatRequest (client id, groups).
   int64_t heartbeat_interval_ms = 0;
   std::function<void(wire::HeartbeatRequest*)> fill_heartbeat;
@@ -83,15 +101,21 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts the io thread and waits for the first connection attempt. On failure the
-  // connection keeps retrying in the background and the error is returned (Unavailable).
+  using SteadyTime = std::chrono::steady_clock::time_point;
+
+  // Starts the io thread and waits until a broker of the list accepted the connection, or
+  // each of them refused it once. On failure the connection keeps retrying in the background
+  // and the error is returned (Unavailable, naming every broker tried).
   Status Start();
 
   // Sends `request` (its request_id is assigned here) followed by `bodies`; `done` runs
   // exactly once, on the io thread (or inline when the connection is already closed).
+  // timeout_ms bounds the wait for the response; a call that could not be written because no
+  // broker is connected fails with Unavailable at that deadline or at `write_by`, whichever
+  // comes first (a call already written waits for its answer until timeout_ms).
   // Returns the request id.
   uint64_t Call(wire::Header request, const std::vector<std::string_view>& bodies,
-                int64_t timeout_ms, Callback done);
+                int64_t timeout_ms, Callback done, SteadyTime write_by = SteadyTime::max());
   // Blocking form. Must not be called on the io thread (returns FailedPrecondition there).
   Result<wire::Frame> CallSync(wire::Header request, const std::vector<std::string_view>& bodies,
                                int64_t timeout_ms);
@@ -107,17 +131,22 @@ class Connection {
   bool connected() const { return connected_.load(); }
   // How many times a connection has been established (1 after the first connect).
   uint64_t connect_count() const { return connect_count_.load(); }
-  const Endpoint& endpoint() const { return options_.endpoint; }
+  // Moves to a master named by a NOT_MASTER answer.
+  uint64_t redirect_count() const { return redirect_count_.load(); }
+  const std::vector<Endpoint>& endpoints() const { return options_.endpoints; }
+  // The broker connected to, or being connected to ("host:port").
+  std::string current_endpoint() const;
 
   // Fails every pending call with Cancelled, closes the socket and joins the io thread.
   // Idempotent.
   void Close();
 
  private:
-  using SteadyTime = std::chrono::steady_clock::time_point;
   struct PendingCall {
     Callback done;
-    SteadyTime deadline;
+    SteadyTime deadline;           // its key in deadlines_: min(response, write_by) until written
+    SteadyTime response_deadline;  // request time + timeout
+    bool written = false;
   };
   enum class State { kIdle, kConnecting, kConnected, kBackoff, kClosed };
 
@@ -126,11 +155,20 @@ class Connection {
   void OnConnected(uint64_t epoch);
   void OnConnectFailed(uint64_t epoch, const std::string& why);
   void OnConnectionLost(uint64_t epoch, const std::string& why);
+  // Closes the socket and fails the calls on it (Unavailable, "... <why>").
+  void DropConnection(const std::string& why);
+  // After a NOT_MASTER answer: on to the master it names, or to the next broker of the list.
+  void FollowMaster(const std::string& master_address);
+  // The next broker of the list becomes the target.
+  void Advance();
+  void SetTarget(Endpoint target);
+  bool SeveralBrokers() const { return options_.endpoints.size() > 1 || redirected_; }
   void ScheduleReconnect();
   struct Submission {
     uint64_t id;
     std::string frame;
     SteadyTime deadline;
+    SteadyTime write_by;
     Callback done;
   };
   void DrainSubmissions();
@@ -150,6 +188,8 @@ class Connection {
   void ArmHeartbeat();
   void DoClose();
   std::string NotConnectedMessage() const;
+  // "host:port (why), ..." for every broker that failed since it last answered.
+  std::string TriedBrokers() const;
 
   ConnectionOptions options_;
   boost::asio::io_context io_;
@@ -167,6 +207,10 @@ class Connection {
   std::atomic<bool> closed_{false};
   std::atomic<bool> connected_{false};
   std::atomic<uint64_t> connect_count_{0};
+  std::atomic<uint64_t> redirect_count_{0};
+
+  mutable Mutex target_mu_;
+  std::string target_text_ GUARDED_BY(target_mu_);  // target_ for other threads
 
   Mutex handlers_mu_;
   std::map<int, RequestHandler> handlers_ GUARDED_BY(handlers_mu_);
@@ -186,7 +230,15 @@ class Connection {
   State state_ = State::kIdle;
   uint64_t epoch_ = 0;  // bumps per connection attempt; stale handlers compare and bail out
   int64_t backoff_ms_ = 0;
-  std::string last_error_;
+  Endpoint target_;          // the broker connected to or being connected to
+  size_t index_ = 0;         // its place in options_.endpoints (the last one, after a redirect)
+  bool redirected_ = false;  // target_ came from a NOT_MASTER answer
+  // Connects failed since the last success; a whole round of them means back-off.
+  size_t failed_connects_ = 0;
+  // NOT_MASTER answers since the last other answer; more than a round of them means back-off.
+  size_t not_master_in_row_ = 0;
+  // The last error per broker tried ("host:port" -> why), for the messages of failed calls.
+  std::map<std::string, std::string> errors_;
   std::unordered_map<uint64_t, PendingCall> pending_;
   std::set<std::pair<SteadyTime, uint64_t>> deadlines_;
   SteadyTime sweep_at_ = SteadyTime::max();

@@ -18,9 +18,6 @@
 namespace tidemq {
 namespace {
 
-constexpr int64_t kFirstRetryBackoffMs = 100;
-constexpr int64_t kMaxRetryBackoffMs = 3000;
-
 using BatchCallback = std::function<void(Result<std::vector<SendReceipt>>)>;
 
 Status Moved() { return Status(Code::kFailedPrecondition, "producer was moved from"); }
@@ -96,24 +93,16 @@ class Producer::Impl {
     if (core_->connection().OnIoThread()) {
       return Status(Code::kFailedPrecondition, "transaction ended from a client callback");
     }
-    Status last;
-    for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
-      wire::Header h;
-      h.set_kind(wire::END_TXN);
-      auto* req = h.mutable_end_txn_request();
-      req->set_producer_group(group_);
-      req->set_half_offset(half.log_offset);
-      req->set_message_id(half.message_id);
-      req->set_resolution(client::ToWire(resolution));
-      req->set_source(wire::EndTxnRequest::PRODUCER);
-      Result<wire::Frame> r = core_->Call(std::move(h));
-      if (r.ok()) return Status::Ok();
-      last = r.status();
-      if (!client::IsRetryable(last.code())) return last;
-      std::this_thread::sleep_for(std::chrono::milliseconds(
-          std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << (attempt - 1))));
-    }
-    return last;
+    wire::Header h;
+    h.set_kind(wire::END_TXN);
+    auto* req = h.mutable_end_txn_request();
+    req->set_producer_group(group_);
+    req->set_half_offset(half.log_offset);
+    req->set_message_id(half.message_id);
+    req->set_resolution(client::ToWire(resolution));
+    req->set_source(wire::EndTxnRequest::PRODUCER);
+    // The half's log offset and id are the same on a new master: it has the replicated log.
+    return core_->Call(std::move(h), {}, 0, max_attempts_).status();
   }
 
   void Shutdown() {
@@ -135,13 +124,12 @@ class Producer::Impl {
     std::vector<Message> messages;
     std::vector<std::string> ids;  // the same ids on every attempt, so retries can be deduped
     int64_t born_ms = 0;
-    int attempt = 0;
     wire::RequestKind kind = wire::SEND;
     BatchCallback done;
   };
 
+  // One request, re-sent as it is (same ids, bodies, properties) by ClientCore::CallAsync.
   void Attempt(std::shared_ptr<SendState> state) {
-    ++state->attempt;
     wire::Header h;
     h.set_kind(state->kind);
     auto* req = h.mutable_send_request();
@@ -152,32 +140,13 @@ class Producer::Impl {
       client::ToWireMessage(state->messages[i], state->ids[i], state->born_ms, req->add_messages());
       bodies.push_back(state->messages[i].body());
     }
-    core_->connection().Call(
-        std::move(h), bodies, core_->request_timeout_ms(),
-        [this, state](Result<wire::Frame> r) { OnResponse(state, std::move(r)); });
+    core_->CallAsync(std::move(h), std::move(bodies), state, 0, max_attempts_,
+                     [this, state](Result<wire::Frame> r) { OnResponse(state, std::move(r)); });
   }
 
-  void OnResponse(std::shared_ptr<SendState> state, Result<wire::Frame> r) {
+  void OnResponse(const std::shared_ptr<SendState>& state, Result<wire::Frame> r) {
     if (!r.ok()) {
-      if (client::IsRetryable(r.status().code()) && state->attempt < max_attempts_) {
-        int64_t backoff =
-            std::min(kMaxRetryBackoffMs, kFirstRetryBackoffMs << (state->attempt - 1));
-        core_->connection().RunAfter(backoff, [this, state, last = r.status()](bool closed) {
-          if (closed) {
-            state->done(Status(Code::kCancelled,
-                               "producer shut down while retrying after: " + last.ToString()));
-            return;
-          }
-          Attempt(state);
-        });
-        return;
-      }
-      Status st = r.status();
-      if (state->attempt > 1) {
-        st = Status(st.code(),
-                    st.message() + " (after " + std::to_string(state->attempt) + " attempts)");
-      }
-      state->done(std::move(st));
+      state->done(r.status());
       return;
     }
     const auto& results = r->header.send_response().results();
@@ -234,6 +203,14 @@ Producer::Builder& Producer::Builder::MaxSendAttempts(int attempts) {
   max_send_attempts_ = attempts;
   return *this;
 }
+Producer::Builder& Producer::Builder::FailoverDeadline(int64_t ms) {
+  failover_deadline_ms_ = ms;
+  return *this;
+}
+Producer::Builder& Producer::Builder::Endpoints(const std::vector<std::string>& endpoints) {
+  endpoint_ = client::JoinAddresses(endpoints);
+  return *this;
+}
 Producer::Builder& Producer::Builder::ClientId(std::string client_id) {
   client_id_ = std::move(client_id);
   return *this;
@@ -259,6 +236,7 @@ Result<Producer> Producer::Builder::Build() const {
   client::CoreOptions options;
   options.endpoint = endpoint_;
   options.request_timeout_ms = request_timeout_ms_;
+  options.failover_deadline_ms = failover_deadline_ms_;
   options.client_id = client_id_;
   if (!group_.empty()) options.producer_groups.push_back(group_);
   std::shared_ptr<client::TxnCheckDispatcher> checks;

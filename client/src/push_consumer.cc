@@ -382,7 +382,8 @@ Result<PushConsumer> PushConsumer::Builder::Build() const {
         std::to_string(max_processing_ms_) + " ms");
   }
   ASSIGN_OR_RETURN(auto core,
-                   client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_, await_ms_));
+                   client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_, await_ms_,
+                                           failover_deadline_ms_));
   return PushConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), listener_, threads_,
                                              max_inflight_, await_ms_, max_processing_ms_));
 }

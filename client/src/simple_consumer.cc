@@ -27,8 +27,8 @@ class SimpleConsumer::Impl {
 
 Result<SimpleConsumer> SimpleConsumer::Builder::Build() const {
   client::ConsumerSpec spec{group_, topic_, tag_filter_, client_id_, lease_ms_};
-  ASSIGN_OR_RETURN(auto core,
-                   client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_, await_ms_));
+  ASSIGN_OR_RETURN(auto core, client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_,
+                                                      await_ms_, failover_deadline_ms_));
   return SimpleConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), await_ms_));
 }
 

@@ -112,9 +112,14 @@ TEST(ProducerTest, RetriesUnavailableWithTheSameMessageId) {
   EXPECT_TRUE(f.get().ok());
 }
 
+// Without a failover deadline, MaxSendAttempts alone bounds even failover errors.
 TEST(ProducerTest, GivesUpAfterMaxAttempts) {
   FakeBroker broker;
-  auto producer = Producer::NewBuilder().Endpoint(broker.endpoint()).MaxSendAttempts(2).Build();
+  auto producer = Producer::NewBuilder()
+                      .Endpoint(broker.endpoint())
+                      .MaxSendAttempts(2)
+                      .FailoverDeadline(0)
+                      .Build();
   ASSERT_TRUE(producer.ok());
   broker.Accept();
   auto f = producer->SendFuture(Msg("x"));

@@ -16,7 +16,7 @@ using testing::FakeBroker;
 
 ConnectionOptions OptionsFor(const FakeBroker& broker) {
   ConnectionOptions o;
-  o.endpoint = *ParseEndpoint(broker.endpoint());
+  o.endpoints = {*ParseEndpoint(broker.endpoint())};
   o.connect_timeout_ms = 5000;
   return o;
 }
@@ -66,7 +66,7 @@ TEST(ConnectionTest, StartFailsWhenNothingListens) {
     port = gone.port();
   }
   ConnectionOptions o;
-  o.endpoint = {"127.0.0.1", port};
+  o.endpoints = {{"127.0.0.1", port}};
   Connection c(o);
   Status st = c.Start();
   EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();

@@ -502,7 +502,12 @@ TEST_F(ClientE2eTest, ProducerReconnectsAfterBrokerRestart) {
 TEST_F(ClientE2eTest, SendThatFailedWhileBrokerWasDownIsNotDeliveredLater) {
   CreateTopic("ghost", 1);
   auto producer =
-      Producer::NewBuilder().Endpoint(address_).MaxSendAttempts(1).RequestTimeout(500).Build();
+      Producer::NewBuilder()
+          .Endpoint(address_)
+          .MaxSendAttempts(1)
+          .RequestTimeout(500)
+          .FailoverDeadline(1000)  // the send waits that long for the broker, then fails
+          .Build();
   ASSERT_TRUE(producer.ok()) << producer.status().ToString();
   ASSERT_TRUE(producer->Send(Msg("ghost", "before")).ok());
 

@@ -22,8 +22,11 @@ class CliTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(broker_.usable()) << "no temp dir or free port"; }
 
   // Runs `tidemq --addr <broker> args...` to completion.
-  CliResult Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {TIDEMQ_CLI_BIN, "--addr", broker_.address(), "--timeout", "3000"});
+  CliResult Run(std::vector<std::string> args) { return RunAt(broker_.address(), std::move(args)); }
+
+  // Runs `tidemq --addr <addresses> args...` to completion.
+  CliResult RunAt(const std::string& addresses, std::vector<std::string> args) {
+    args.insert(args.begin(), {TIDEMQ_CLI_BIN, "--addr", addresses, "--timeout", "3000"});
     std::string out_path = broker_.root() + "/cli.out";
     std::string err_path = broker_.root() + "/cli.err";
     std::filesystem::remove(out_path);
@@ -53,6 +56,27 @@ TEST_F(CliTest, NoBrokerListeningExitsThree) {
   EXPECT_EXIT_CODE(r, 3);
   r = Run({"send", "t", "body"});
   EXPECT_EXIT_CODE(r, 3);
+}
+
+// --addr takes a broker group's addresses: the first that answers serves; none answering is
+// exit code 3 with every address named.
+TEST_F(CliTest, AddrTakesAListOfBrokers) {
+  BrokerProcess other;  // never started: nothing listens on its port
+  ASSERT_TRUE(other.usable());
+  CliResult r = RunAt(other.address() + "," + broker_.address(), {"stats"});
+  EXPECT_EXIT_CODE(r, 3);
+  EXPECT_NE(r.err.find(other.address()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(broker_.address()), std::string::npos) << r.err;
+
+  Status st = broker_.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  r = RunAt(other.address() + "," + broker_.address(),
+            {"topic", "create", "listed", "--queues", "1"});
+  EXPECT_EXIT_CODE(r, 0);
+  r = RunAt(other.address() + ", " + broker_.address(), {"send", "listed", "via-a-list"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_NE(r.out.find("sent id="), std::string::npos) << r.out;
+  EXPECT_EXIT_CODE(RunAt(other.address() + ",," + broker_.address(), {"stats"}), 1);
 }
 
 TEST_F(CliTest, BadUsageExitsTwo) {

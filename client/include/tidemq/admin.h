@@ -189,14 +189,20 @@ class Admin {
  public:
   class Builder {
    public:
-    Builder& Endpoint(std::string endpoint);  // default 127.0.0.1:9810
-    Builder& RequestTimeout(int64_t ms);      // default 5000 ms
+    // "host:port" or a group's brokers "h1:p1,h2:p2" (calls follow the master); default
+    // 127.0.0.1:9810.
+    Builder& Endpoint(std::string endpoint);
+    Builder& Endpoints(const std::vector<std::string>& endpoints);
+    Builder& RequestTimeout(int64_t ms);  // default 5000 ms
+    // How long a call keeps following the master through a failover; default 10000 ms.
+    Builder& FailoverDeadline(int64_t ms);
     // Connects; Unavailable when the broker cannot be reached.
     Result<Admin> Build() const;
 
    private:
     std::string endpoint_ = "127.0.0.1:9810";
     int64_t request_timeout_ms_ = 5000;
+    int64_t failover_deadline_ms_ = 10'000;
   };
 
   static Builder NewBuilder() { return Builder(); }
@@ -243,6 +249,13 @@ class Admin {
   Result<std::vector<ReceivedMessage>> QueryByOffset(int64_t log_offset);
 
   Result<StatsInfo> Stats();
+
+  // The broker group as the broker connected to sees it: one JSON document (docs/replication.md,
+  // "Status"): group, broker_id, role, epoch, master, master_address, min_copies, in_sync,
+  // members [{broker_id, address, role, log_end, lag_bytes, lag_ms, in_sync, connected}],
+  // last_failover_ms. A broker outside a group answers {"role":"standalone"}. Replicas answer
+  // it too (no NOT_MASTER): `tidemq cluster status` asks each address it is given.
+  Result<std::string> ClusterStatus();
 
   // Scheduled messages (Message::Builder::Delay / DeliverAt). NotFound when no message with
   // this id is pending or was delivered (never scheduled, or already cancelled).

@@ -5,14 +5,23 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace tidemq {
 
 template <typename Derived>
 class ConsumerBuilder {
  public:
-  Derived& Endpoint(std::string endpoint) {  // default 127.0.0.1:9810
+  // "host:port", or the brokers of a group "h1:p1,h2:p2,h3:p3" (the client finds and follows
+  // the master; see client/README.md); default 127.0.0.1:9810.
+  Derived& Endpoint(std::string endpoint) {
     endpoint_ = std::move(endpoint);
+    return self();
+  }
+  // The same as a list: Endpoints({"h1:p1", "h2:p2"}).
+  Derived& Endpoints(const std::vector<std::string>& endpoints) {
+    endpoint_.clear();
+    for (const auto& e : endpoints) endpoint_ += (endpoint_.empty() ? "" : ",") + e;
     return self();
   }
   Derived& Group(std::string group) {  // consumer group, required
@@ -46,6 +55,12 @@ class ConsumerBuilder {
     client_id_ = std::move(client_id);
     return self();
   }
+  // How long a call keeps following the master through a failover (re-issued after a broken
+  // connection, NOT_MASTER, NOT_ENOUGH_REPLICAS, UNAVAILABLE); default 10000 ms, 0: off.
+  Derived& FailoverDeadline(int64_t ms) {
+    failover_deadline_ms_ = ms;
+    return self();
+  }
 
  protected:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -58,6 +73,7 @@ class ConsumerBuilder {
   int64_t await_ms_ = 20000;
   int64_t lease_ms_ = 30000;
   int64_t request_timeout_ms_ = 5000;
+  int64_t failover_deadline_ms_ = 10'000;
 };
 
 }  // namespace tidemq

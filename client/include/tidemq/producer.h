@@ -1,13 +1,19 @@
-// Producer: sends messages to one broker.
+// Producer: sends messages to a broker, or to the master of a broker group.
 //
 //   auto producer = tidemq::Producer::NewBuilder().Endpoint("127.0.0.1:9810").Build();
 //   if (!producer.ok()) ...;
 //   auto receipt = producer->Send(message);
 //
-// Every send is retried on Unavailable, Timeout and ResourceExhausted (with exponential
-// back-off, up to MaxSendAttempts in total) under the same message id; errors that retrying
-// cannot fix (InvalidArgument, TopicNotFound, TooLarge, ...) are returned at once. Retries
-// mean a message may be stored twice (at-least-once); consumers dedupe by message id.
+// Every send is retried under the same message id (and the same body and properties):
+//   - after a failover error — the connection broke, no broker connected, NOT_MASTER (sent
+//     again to the master), NOT_ENOUGH_REPLICAS, UNAVAILABLE — until FailoverDeadline after
+//     the send (default 10 s), at least MaxSendAttempts attempts in total;
+//   - after Timeout and ResourceExhausted, up to MaxSendAttempts attempts in total, with
+//     exponential back-off.
+// Errors that retrying cannot fix (InvalidArgument, TopicNotFound, TooLarge, ...) are returned
+// at once. A retried send may have been stored by its first attempt (the answer was lost, or
+// NOT_ENOUGH_REPLICAS after the master stored it): a message may be stored twice
+// (at-least-once); consumers dedupe by message id.
 //
 // Transactional messages (docs/txn.md): build the producer with a Group and a
 // TransactionChecker, then either
@@ -67,8 +73,12 @@ class Producer {
 
   class Builder {
    public:
-    // "host:port"; default 127.0.0.1:9810.
+    // "host:port", or the brokers of a group "h1:p1,h2:p2,h3:p3": the producer connects to
+    // the first that answers and follows the master (client/README.md); default
+    // 127.0.0.1:9810.
     Builder& Endpoint(std::string endpoint);
+    // The same as a list: Endpoints({"h1:p1", "h2:p2"}).
+    Builder& Endpoints(const std::vector<std::string>& endpoints);
     // Producer group: required for transactions (check-backs go to any live member).
     Builder& Group(std::string group);
     // Enables transactions; requires Group.
@@ -84,6 +94,9 @@ class Producer {
     Builder& RequestTimeout(int64_t timeout_ms);
     // Total attempts per send, the first included; default 3, at least 1.
     Builder& MaxSendAttempts(int attempts);
+    // How long a send (or transaction end) keeps being re-sent through a failover; default
+    // 10000 ms, 0: only MaxSendAttempts attempts.
+    Builder& FailoverDeadline(int64_t ms);
     // Identifies this client instance in heartbeats; generated when empty.
     Builder& ClientId(std::string client_id);
     // Connects; Unavailable when the broker cannot be reached.
@@ -95,6 +108,7 @@ class Producer {
     tidemq::TransactionChecker checker_;
     std::string client_id_;
     int64_t request_timeout_ms_ = 5000;
+    int64_t failover_deadline_ms_ = 10'000;
     int max_send_attempts_ = 3;
     int checker_threads_ = 4;
     size_t max_queued_checks_ = 10'000;
