@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <utility>
 
@@ -60,6 +62,9 @@ class ReplicaFetcher::Connection {
     }
     if (ec) return SocketError("connecting to " + address, ec);
     socket_.set_option(tcp::no_delay(true), ec);
+    // Blocking from here on, with SO_RCVTIMEO / SO_SNDTIMEO deadlines: reads and writes use
+    // recv(2) / send(2) directly (Asio's blocking calls poll again when a deadline passes).
+    socket_.native_non_blocking(false, ec);
     fd_slot_->store(socket_.native_handle());
     return Status::Ok();
   }
@@ -72,26 +77,54 @@ class ReplicaFetcher::Connection {
   }
 
   Status Write(const std::string& frame) {
-    boost::system::error_code ec;
-    asio::write(socket_, asio::buffer(frame), ec);
-    if (ec) return SocketError("sending to the master", ec);
+    size_t sent = 0;
+    while (sent < frame.size()) {
+      const ssize_t n = ::send(socket_.native_handle(), frame.data() + sent, frame.size() - sent,
+                               MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        return IoError("sending to the master", n < 0 ? errno : EPIPE);
+      }
+    }
     return Status::Ok();
   }
 
   // Reads one whole frame into buf_; the returned frame views it.
   Result<ReplFrame> Read() {
     buf_.resize(4);
-    boost::system::error_code ec;
-    asio::read(socket_, asio::buffer(buf_), ec);
-    if (ec) return SocketError("reading from the master", ec);
+    RETURN_IF_ERROR(ReadFully(buf_.data(), 4));
     ASSIGN_OR_RETURN(size_t size, FrameSize(buf_));
     buf_.resize(size);
-    asio::read(socket_, asio::buffer(buf_.data() + 4, size - 4), ec);
-    if (ec) return SocketError("reading from the master", ec);
+    RETURN_IF_ERROR(ReadFully(buf_.data() + 4, size - 4));
     return DecodeFrame(buf_);
   }
 
  private:
+  Status ReadFully(char* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::recv(socket_.native_handle(), dst + got, n - got, 0);
+      if (r > 0) {
+        got += static_cast<size_t>(r);
+      } else if (r == 0) {
+        return Status(Code::kUnavailable, "reading from the master: it closed the connection");
+      } else if (errno != EINTR) {
+        return IoError("reading from the master", errno);
+      }
+    }
+    return Status::Ok();
+  }
+
+  static Status IoError(const std::string& what, int err) {
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      return Status(Code::kTimeout, what + ": the master did not answer in time");
+    }
+    return Status(Code::kUnavailable, what + ": " + std::strerror(err));
+  }
+
   asio::io_context io_;
   tcp::socket socket_;
   std::atomic<int>* fd_slot_;

@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 
 #include <sys/socket.h>
+#include <cerrno>
 #include <sys/time.h>
 
 #include <string>
@@ -23,6 +24,7 @@ class WireClient {
   }
 
   // Reads and writes give up after ms (Call then answers UNAVAILABLE): for peers that may hang.
+  // (Asio's blocking reads poll again on a timeout: reads use recv(2) on the socket.)
   void SetTimeout(int64_t ms) {
     timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>(ms % 1000 * 1000)};
     ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -39,20 +41,17 @@ class WireClient {
     return next_id_;
   }
 
-  // Reads one frame; false when the broker closed the connection.
+  // Reads one frame; false when the broker closed the connection (or timed out).
   bool Read(wire::Frame* frame) {
     char prefix[wire::kPrefixSize];
-    boost::system::error_code ec;
-    boost::asio::read(socket_, boost::asio::buffer(prefix), ec);
-    if (ec) return false;
+    if (!ReadFully(prefix, sizeof(prefix))) return false;
     wire::FramePrefix p;
     if (!wire::ParsePrefix(std::string_view(prefix, sizeof(prefix)), wire::kDefaultMaxFrameBytes,
                            &p).ok()) {
       return false;
     }
     std::string rest(p.remaining(), '\0');
-    boost::asio::read(socket_, boost::asio::buffer(rest), ec);
-    if (ec) return false;
+    if (!ReadFully(rest.data(), rest.size())) return false;
     return wire::ParseRest(p, rest, frame).ok();
   }
 
@@ -70,6 +69,21 @@ class WireClient {
   }
 
  private:
+  bool ReadFully(char* dst, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::recv(socket_.native_handle(), dst + got, n - got, 0);
+      if (r > 0) {
+        got += static_cast<size_t>(r);
+      } else if (r < 0 && errno == EINTR) {
+        continue;
+      } else {
+        return false;  // closed, timed out, or failed
+      }
+    }
+    return true;
+  }
+
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_;
   uint64_t next_id_ = 0;
