@@ -11,7 +11,8 @@
 # (first broker's port, default 9810; the brokers take PORT, PORT+10, PORT+20, and each its
 # port + 1 for replication), TIDEMQ_ETCD_PORT (default 23790; peer port + 1),
 # TIDEMQ_MIN_COPIES (default 2: a send is acknowledged once two of the three hold it),
-# TIDEMQ_LEASE_TTL_S (default 2). Extra arguments to `start` go to every tidemq-broker.
+# TIDEMQ_LEASE_TTL_S (default 2), SKIP_BUILD=1 (use the binaries in TIDEMQ_BUILD_DIR as they
+# are). Extra arguments to `start` go to every tidemq-broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +56,7 @@ shift || true
 case "$cmd" in
   start)
     ./scripts/install-deps.sh
-    ./scripts/build.sh
+    [ "${SKIP_BUILD:-0}" = 1 ] || ./scripts/build.sh
     command -v etcd >/dev/null || { echo "error: etcd not found (scripts/install-deps.sh installs etcd-server)" >&2; exit 1; }
     mkdir -p "$dir"
     if alive "$dir/etcd.pid"; then
