@@ -75,7 +75,7 @@ class GroupFailoverTest : public ::testing::Test {
                                      std::to_string(m.port), "--repl-port",
                                      std::to_string(m.repl_port), "--data-dir", m.dir + "/data",
                                      "--group", "g1", "--broker-id", m.id, "--etcd",
-                                     etcd_.endpoint(), "--lease-ttl-s", "1", "--min-copies",
+                                     etcd_.endpoint(), "--lease-ttl-s", "2", "--min-copies",
                                      std::to_string(min_copies_), "--bootstrap-master", "b1",
                                      "--segment-mb", "1", "--log-level", "info"};
     m.pid = Spawn(args, m.dir + "/broker.log", m.dir + "/broker.log");
@@ -242,6 +242,66 @@ TEST_F(GroupFailoverTest, KillingTheMasterUnderSyncLoadLosesNoAcknowledgedMessag
     ASSERT_EQ(seen.count(body), 1u) << body << " was acknowledged and is lost\n" << Logs();
     EXPECT_EQ(seen[body], 1) << body << " is stored twice";
   }
+}
+
+TEST_F(GroupFailoverTest, ScheduledAndTransactionalMessagesPendingAtAFailoverTakeEffectOnce) {
+  for (const char* id : {"b1", "b2", "b3"}) Start(AddMember(id));
+  Member* first = WaitForGroup(3);
+  ASSERT_NE(first, nullptr);
+  CreateTopic(*first);
+  const std::string all = members_[0].address() + "," + members_[1].address() + "," +
+                          members_[2].address();
+  std::atomic<int> checks{0};
+  auto producer =
+      Producer::NewBuilder()
+          .Endpoint(all)
+          .Group("orders-tx")
+          .TransactionChecker([&checks](const ReceivedMessage&) {
+            ++checks;
+            return TransactionResolution::kCommit;
+          })
+          .Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  // Scheduled messages due after the failover, and halves whose outcome only a check-back
+  // (by the new master) will learn.
+  const int64_t due = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() +
+                      5000;
+  for (int i = 0; i < 10; ++i) {
+    auto m = Message::NewBuilder().Topic("orders").Body("sched-" + std::to_string(i)).DeliverAt(due).Build();
+    ASSERT_TRUE(producer->Send(*m).ok());
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto m = Message::NewBuilder()
+                 .Topic("orders")
+                 .Body("txn-" + std::to_string(i))
+                 .TransactionCheckTimeout(3000)
+                 .Build();
+    auto r = producer->SendInTransaction(
+        *m, [](const SendReceipt&) { return TransactionResolution::kUnknown; });
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  Kill(members_[0]);  // the master dies with all of them pending (acknowledged: 2 copies)
+  Member* master = nullptr;
+  ASSERT_TRUE(Eventually([&] { return (master = Master()) != nullptr; })) << Logs();
+
+  std::map<std::string, int> seen;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (auto& [body, n] : ReadAll(*master, 0)) seen[body] += n;
+        return seen.size() >= 15;
+      },
+      60))
+      << Logs();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(seen["sched-" + std::to_string(i)], 1) << i;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(seen["txn-" + std::to_string(i)], 1) << i;
+  EXPECT_GE(checks.load(), 5);
+  // And no second delivery later.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (auto& [body, n] : ReadAll(*master, 0)) seen[body] += n;
+  EXPECT_EQ(seen.size(), 15u);
+  for (auto& [body, n] : seen) EXPECT_EQ(n, 1) << body;
 }
 
 TEST_F(GroupFailoverTest, AHungMasterIsFencedAndRejoinsAsAReplica) {
