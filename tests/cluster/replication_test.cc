@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "store/file_names.h"
 #include "store/store.h"
+#include "tests/store/fault_fs.h"
 #include "tests/store/test_util.h"
 
 namespace tidemq::cluster {
@@ -82,13 +83,15 @@ struct Master {
 };
 
 struct Replica {
-  Replica(const std::string& master, std::string id = "r1") : id(std::move(id)) {
+  Replica(const std::string& master, std::string id = "r1", FileSystem* fs = nullptr)
+      : id(std::move(id)), fs(fs) {
     Open();
     Follow(master);
   }
   void Open() {
     store::StoreOptions o = SmallOptions(dir.path());
     o.replica = true;
+    o.fs = fs;
     auto opened = store::Store::Open(o);
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     store = std::move(opened).value();
@@ -108,6 +111,7 @@ struct Replica {
     if (fetcher) fetcher->Stop();
   }
   std::string id;
+  FileSystem* fs = nullptr;
   TempDir dir;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<ReplicaFetcher> fetcher;
@@ -225,6 +229,33 @@ TEST(ReplicationTest, ADivergedReplicaIsToldWhereToTruncate) {
   EXPECT_EQ(SegmentFiles(replica->dir.path()), SegmentFiles(master.dir.path()));
   EXPECT_TRUE(replica->store->LookupMessageId("id-1005", 2)->empty());
   EXPECT_EQ(replica->store->LookupMessageId("id-2005", 2)->size(), 1u);
+}
+
+// A replica whose disk fills up leaves the in-sync set (sync sends are refused), and comes
+// back by itself once there is room: it catches up and the master takes sends again.
+TEST(ReplicationTest, AReplicaWithAFullDiskDropsOutAndComesBack) {
+  Master master(/*min_copies=*/2);
+  store::testing::FaultFileSystem fs;
+  Replica r1(master.address(), "r1", &fs);
+  ASSERT_TRUE(Eventually([&] { return master.source->CanAccept().ok(); }));
+
+  fs.SetDiskUsage(/*free_bytes=*/1 << 20, /*total=*/1ll << 40);  // below the store's reserve
+  // The store measures free space at most every 100 ms of its (system) clock: let it see this.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  Populate(master.store.get(), 20);  // written on the master; the replica cannot take them
+  ASSERT_TRUE(Eventually([&] { return !master.source->CanAccept().ok(); }))
+      << "replica end " << End(*r1.store).value() << " master end " << End(*master.store).value()
+      << " error " << r1.fetcher->Progress().last_error << " in sync "
+      << master.source->Replicas()[0].in_sync;
+  EXPECT_EQ(master.source->CanAccept().code(), Code::kNotEnoughReplicas);
+  EXPECT_NE(r1.fetcher->Progress().last_error.find("disk"), std::string::npos)
+      << r1.fetcher->Progress().last_error;
+  EXPECT_LT(End(*r1.store), End(*master.store));
+
+  fs.SetDiskUsage(-1, 0);  // room again
+  ASSERT_TRUE(Eventually([&] { return master.source->CanAccept().ok(); }));
+  ASSERT_TRUE(Eventually([&] { return End(*r1.store) == End(*master.store); }));
+  EXPECT_EQ(SegmentFiles(r1.dir.path()), SegmentFiles(master.dir.path()));
 }
 
 // A peer that speaks garbage: the master drops it and keeps serving the others.
