@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <boost/asio/post.hpp>
@@ -480,8 +481,25 @@ class BrokerCore::Impl {
 
   std::string ClusterStatusJson() const {
     if (coordinator_) {
-      cluster::ClusterStatus st = coordinator_->Status();
-      return cluster::ClusterStatusJson(st);
+      // The group as etcd has it, with what this broker knows besides: the ack policy, and —
+      // on the master — which replicas are connected to it right now (members in etcd are
+      // the live ones).
+      nlohmann::json j = nlohmann::json::parse(cluster::ClusterStatusJson(coordinator_->Status()),
+                                               nullptr, /*allow_exceptions=*/false);
+      if (!j.is_object()) return "{}";
+      j["min_copies"] = config_.min_copies;
+      std::map<std::string, bool> connected;
+      if (replication_ && serving()) {
+        for (const auto& r : replication_->Replicas()) connected[r.id] = r.connected;
+      }
+      if (j.contains("members") && j["members"].is_array()) {
+        for (auto& m : j["members"]) {
+          const std::string id = m.value("broker_id", "");
+          const bool is_master = id == j.value("master", "");
+          m["connected"] = is_master || connected.empty() || connected[id];
+        }
+      }
+      return j.dump();
     }
     const ReplicationStatus r = Replication();
     nlohmann::json j;

@@ -332,8 +332,11 @@ void Connection::FollowMaster(const std::string& master_address) {
   Result<Endpoint> master = master_address.empty() ? Result<Endpoint>(NotFound("no master named"))
                                                    : ParseEndpoint(master_address);
   const bool redirect = master.ok() && !(*master == target_);
-  spdlog::info("broker {} is not the master{}", target_.ToString(),
-               redirect ? "; following it to " + master->ToString() : std::string());
+  // Once per failover at info; the retries while the group elects its new master (replicas
+  // may still name the old one for a lease TTL) only at debug.
+  const auto level = not_master_in_row_ == 1 ? spdlog::level::info : spdlog::level::debug;
+  spdlog::log(level, "broker {} is not the master{}", target_.ToString(),
+              redirect ? "; following it to " + master->ToString() : std::string());
   DropConnection(redirect ? "is not the master (it names " + master->ToString() + ")"
                           : "is not the master");
   if (state_ == State::kClosed) return;

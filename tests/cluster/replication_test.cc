@@ -281,6 +281,58 @@ TEST(ReplicationTest, GarbageFromAReplicaClosesOnlyItsConnection) {
   ASSERT_TRUE(Eventually([&] { return End(*good.store) == End(*master.store); }));
 }
 
+// A "master" that answers with torn or garbled frames: the replica writes nothing, says why, and
+// keeps trying (a real master later would be followed).
+TEST(ReplicationTest, TornFramesFromTheMasterWriteNothing) {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const uint16_t port = acceptor.local_endpoint().port();
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  std::thread fake([&] {
+    Welcome w{1, kNoLogOffset, LogOffset(0), LogOffset(100)};
+    Chunk c;
+    c.epoch = 1;
+    c.bytes = std::string(80, 'x');  // not records
+    const std::vector<std::string> answers = {
+        EncodeWelcome(w).substr(0, 10),                        // cut short
+        EncodeWelcome(w) + EncodeChunk(c),                     // a chunk of garbage records
+        std::string("\x10\x00\x00\x00garbage-garbage-"),  // bad CRC
+    };
+    while (!stop) {
+      asio::ip::tcp::socket s(io);
+      boost::system::error_code ec;
+      acceptor.accept(s, ec);
+      if (ec || stop) break;
+      std::string hello(256, '\0');
+      s.read_some(asio::buffer(hello), ec);
+      asio::write(s, asio::buffer(answers[served++ % answers.size()]), ec);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  TempDir dir;
+  store::StoreOptions so = SmallOptions(dir.path());
+  so.replica = true;
+  auto st = std::move(store::Store::Open(so)).value();
+  ReplicaFetcherOptions o;
+  o.group = "g1";
+  o.replica_id = "r";
+  o.master_address = "127.0.0.1:" + std::to_string(port);
+  o.retry_max_ms = 20;
+  ReplicaFetcher fetcher(st.get(), o);
+  fetcher.Start(nullptr);
+  ASSERT_TRUE(Eventually([&] { return served.load() >= 6; }));
+  EXPECT_FALSE(fetcher.Progress().last_error.empty());
+  EXPECT_EQ(End(*st), LogOffset(0));  // nothing written
+  fetcher.Stop();
+  stop = true;
+  boost::system::error_code ec;
+  asio::ip::tcp::socket poke(io);
+  poke.connect(acceptor.local_endpoint(), ec);  // unblock accept
+  fake.join();
+}
+
 TEST(ReplicationTest, AReplicaOfAnotherGroupIsRefused) {
   Master master;
   Replica stranger(master.address());
