@@ -8,7 +8,9 @@
 #      master acknowledges (`tidemq send` retried every 20 ms), with the lease TTL used;
 #   5. the same after SIGSTOP of the master (a hang), then SIGCONT (it rejoins as a replica);
 #   6. catch-up of an empty replica: b3's data wiped while the others hold the log; MB/s until
-#      it is in sync again.
+#      it is in sync again;
+#   7. async replication (--min-copies 1): a producer at 20k msg/s, kill -9 of the master
+#      halfway: how many acknowledged messages the new master does not have (the window).
 # Every process binds 127.0.0.1 and is stopped by its PID.
 #
 #   bench/cluster.sh                 # about 3 minutes on 2 cores
@@ -141,3 +143,25 @@ done
 [ "$caught_up" = 1 ] || { echo "the empty replica did not catch up:"; tail -n 20 "$TIDEMQ_CLUSTER_DIR/$victim.out"; exit 1; }
 t1=$(now_ms)
 awk -v b="$bytes" -v ms=$((t1 - t0)) 'BEGIN {printf "empty replica %s caught up with %.0f MiB in %d ms: %.0f MB/s (start-up and the %s s member-record refresh included)\n", "'"$victim"'", b / 1048576, ms, b / 1e6 / (ms / 1000), "'"$TTL"'/3"}'
+
+echo "== async replication (--min-copies 1): acknowledged messages lost by kill -9 of the master at 20k msg/s"
+./scripts/cluster.sh stop >/dev/null
+rm -rf "${TIDEMQ_CLUSTER_DIR:?}"
+TIDEMQ_MIN_COPIES=1 SKIP_BUILD=1 ./scripts/cluster.sh start --log-level warn >/dev/null
+for i in $(seq 1 "$RUNS"); do
+  wait_in_sync || echo "(not every broker in sync)"
+  "$BENCH" produce --addr "$ADDRS" --topic "loss-$i" --rate 20000 --duration 6 \
+    --acked-ids "$WORK/acked-$i.txt" >"$WORK/loss-bench-$i.txt" 2>&1 &
+  bench_pid=$!
+  sleep 3
+  m=$(master_id)
+  kill -9 "$(cat "$TIDEMQ_CLUSTER_DIR/$m.pid")"
+  wait "$bench_pid" || true
+  TIDEMQ_MIN_COPIES=1 SKIP_BUILD=1 ./scripts/cluster.sh start --log-level warn >/dev/null
+  TIDEMQ_ADDR=$ADDRS "$CLI" consume "loss-$i" --group loss-check --wait 3000 2>/dev/null |
+    sed -n 's/^id=\([0-9A-F]*\) .*/\1/p' | sort -u >"$WORK/stored-$i.txt"
+  sort -u "$WORK/acked-$i.txt" >"$WORK/acked-sorted-$i.txt"
+  acked=$(wc -l <"$WORK/acked-sorted-$i.txt")
+  lost=$(comm -23 "$WORK/acked-sorted-$i.txt" "$WORK/stored-$i.txt" | wc -l)
+  echo "run $i: kill -9 $m at 3 s of 6 s: $acked acknowledged, $lost of them lost ($(grep -m1 '^produce' "$WORK/loss-bench-$i.txt"))"
+done

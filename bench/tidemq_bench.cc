@@ -129,6 +129,8 @@ void AddProduceOptions(CLI::App* cmd, BenchOptions* o) {
       ->capture_default_str();
   cmd->add_option("--rate", o->rate, "Target msg/s over all producers (0: as fast as possible)")
       ->capture_default_str();
+  cmd->add_option("--acked-ids", o->acked_ids,
+                  "Write the id of every acknowledged message to this file (unbatched sends)");
   cmd->add_option("--admin-every-ms", o->admin_every_ms,
                   "Also create a topic every MS ms while sending (deleted after; 0: none)")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 #include "bench/workload.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/mutex.h"
 #include "tidemq/producer.h"
 #include "tidemq/simple_consumer.h"
 
@@ -152,9 +154,30 @@ class InflightWindow {
   std::atomic<int> inflight_{0};
 };
 
+// The ids of acknowledged messages, written to BenchOptions::acked_ids (nothing when empty).
+class AckedIds {
+ public:
+  explicit AckedIds(const std::string& path)
+      : file_(path.empty() ? nullptr : std::fopen(path.c_str(), "w")) {}
+  ~AckedIds() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  bool failed(const std::string& path) const { return !path.empty() && file_ == nullptr; }
+  void Add(const std::string& id) {
+    if (file_ == nullptr) return;
+    MutexLock lock(mu_);
+    std::fprintf(file_, "%s\n", id.c_str());
+  }
+
+ private:
+  Mutex mu_;
+  std::FILE* const file_;
+};
+
 // batch == 1: SendAsync, at most `inflight` outstanding.
 void RunAsyncSender(Producer& producer, const BenchOptions& options, double rate,
-                    const MessageFactory& factory, RunControl& control, SideStats& stats) {
+                    const MessageFactory& factory, RunControl& control, SideStats& stats,
+                    AckedIds* acked) {
   // Shared with the callbacks: the last release may still be returning when the wait below
   // is already done.
   auto window = std::make_shared<InflightWindow>(options.inflight);
@@ -169,9 +192,10 @@ void RunAsyncSender(Producer& producer, const BenchOptions& options, double rate
       break;
     }
     producer.SendAsync(factory.Make(),
-                       [window, &stats, due, measured, size](const Result<SendReceipt>& r) {
+                       [window, &stats, due, measured, size, acked](const Result<SendReceipt>& r) {
                          int64_t now = NowNanos();
                          if (r.ok()) {
+                           acked->Add(r->message_id);
                            stats.Completed(1, size, measured, now);
                            if (measured) stats.latency().Record(now - due);
                          } else {
@@ -354,12 +378,16 @@ Status RunProducers(const BenchOptions& options, RunControl& control, SideStats&
         std::clamp(options.inflight / options.batch, 1, kMaxBatchSendersPerProducer);
   }
   double rate_per_sender = options.rate / (options.producers * senders_per_producer);
+  AckedIds acked(options.acked_ids);
+  if (acked.failed(options.acked_ids)) {
+    return Status(Code::kIOError, "cannot write --acked-ids file " + options.acked_ids);
+  }
   RunThreads(options.producers * senders_per_producer, "bench-prod", [&](int i) {
     Producer& p = producers[i / senders_per_producer];
     if (blocking) {
       RunBlockingSender(p, options, rate_per_sender, factory, control, stats);
     } else if (options.batch == 1) {
-      RunAsyncSender(p, options, rate_per_sender, factory, control, stats);
+      RunAsyncSender(p, options, rate_per_sender, factory, control, stats, &acked);
     } else {
       RunBatchSender(p, options, rate_per_sender, factory, control, stats);
     }

@@ -38,6 +38,9 @@ struct BenchOptions {
   int batch = 1;    // messages per SendBatch; 1: SendAsync
   double rate = 0;  // target msg/s over all producers; 0: as fast as possible
   int64_t admin_every_ms = 0;  // produce: also create a topic this often (bench/admin_churn.h)
+  // produce (unbatched): write the id of every acknowledged message to this file, one per line
+  // (bench/cluster.sh compares them with what a new master holds after a failover).
+  std::string acked_ids;
   // inflight threads per producer, each one blocking Send at a time (like transactional
   // sends: the baseline for them) instead of SendAsync.
   bool blocking = false;
