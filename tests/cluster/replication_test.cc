@@ -55,12 +55,17 @@ LogOffset End(const store::Store& s) { return s.ConfirmedEnd(); }
 
 // A master: its store, its replication source, epoch 1 from the log's start.
 struct Master {
-  explicit Master(int min_copies = 1, Clock* clock = nullptr, int64_t ack_timeout_ms = 3000) {
+  explicit Master(int min_copies = 1, Clock* clock = nullptr, int64_t ack_timeout_ms = 3000)
+      : Master(Options(min_copies, clock, ack_timeout_ms)) {}
+  static ReplicationSourceOptions Options(int min_copies, Clock* clock, int64_t ack_timeout_ms) {
     ReplicationSourceOptions o;
     o.group = "g1";
     o.min_copies = min_copies;
     o.clock = clock;
     o.ack_timeout_ms = ack_timeout_ms;
+    return o;
+  }
+  explicit Master(const ReplicationSourceOptions& o) {
     source = std::make_unique<ReplicationSource>(o);
     auto opened = store::Store::Open(SmallOptions(dir.path()), {source.get()});
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
@@ -229,6 +234,68 @@ TEST(ReplicationTest, ADivergedReplicaIsToldWhereToTruncate) {
   EXPECT_EQ(SegmentFiles(replica->dir.path()), SegmentFiles(master.dir.path()));
   EXPECT_TRUE(replica->store->LookupMessageId("id-1005", 2)->empty());
   EXPECT_EQ(replica->store->LookupMessageId("id-2005", 2)->size(), 1u);
+}
+
+// A file system whose commit-log writes take `delay_ms` each (a slow disk).
+class SlowFileSystem final : public testing::ForwardingFileSystem {
+ public:
+  SlowFileSystem() : ForwardingFileSystem(FileSystem::Default()) {}
+  std::atomic<int64_t> delay_ms{0};
+  Result<std::unique_ptr<File>> Open(const std::string& path, bool create) override {
+    ASSIGN_OR_RETURN(auto file, ForwardingFileSystem::Open(path, create));
+    if (path.find("commitlog") == std::string::npos) return file;
+    return std::unique_ptr<File>(std::make_unique<SlowFile>(std::move(file), &delay_ms));
+  }
+
+ private:
+  class SlowFile final : public testing::ForwardingFile {
+   public:
+    SlowFile(std::unique_ptr<File> base, std::atomic<int64_t>* delay)
+        : ForwardingFile(std::move(base)), delay_(delay) {}
+    Status Write(uint64_t offset, std::string_view data) override {
+      if (int64_t d = delay_->load(); d > 0) std::this_thread::sleep_for(std::chrono::milliseconds(d));
+      return ForwardingFile::Write(offset, data);
+    }
+
+   private:
+    std::atomic<int64_t>* delay_;
+  };
+};
+
+// A replica that stays connected but cannot keep up leaves the in-sync set once it has not
+// been caught up for max_lag_ms, and rejoins when it is again.
+TEST(ReplicationTest, ASlowReplicaLeavesTheInSyncSetAndRejoins) {
+  ManualClock clock;
+  ReplicationSourceOptions o;
+  o.group = "g1";
+  o.min_copies = 2;
+  o.max_lag_ms = 1000;
+  o.clock = &clock;
+  Master master(o);
+  SlowFileSystem fs;
+  Replica r1(master.address(), "r1", &fs);
+  ASSERT_TRUE(Eventually([&] { return master.source->CanAccept().ok(); }));
+
+  fs.delay_ms = 300;  // each chunk takes 300 ms to write: the replica falls behind
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; writing; ++i) {
+      Populate(master.store.get(), 1, i);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  // Still connected, but not caught up for longer than max_lag_ms of the master's clock.
+  ASSERT_TRUE(Eventually([&] {
+    clock.AdvanceMs(100);
+    auto replicas = master.source->Replicas();
+    return !replicas.empty() && replicas[0].connected && !replicas[0].in_sync;
+  }));
+  EXPECT_EQ(master.source->CanAccept().code(), Code::kNotEnoughReplicas);
+  writing = false;
+  writer.join();
+  fs.delay_ms = 0;  // fast again: it catches up and rejoins
+  ASSERT_TRUE(Eventually([&] { return master.source->CanAccept().ok(); }));
+  ASSERT_TRUE(Eventually([&] { return End(*r1.store) == End(*master.store); }));
 }
 
 // A replica whose disk fills up leaves the in-sync set (sync sends are refused), and comes
