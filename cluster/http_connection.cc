@@ -128,8 +128,8 @@ http::request<http::string_body> MakePost(const std::string& endpoint, const std
 
 }  // namespace
 
-Result<HttpResponse> HttpConnection::Post(const std::string& path, const std::string& body,
-                                          Deadline deadline, size_t max_body) {
+Status HttpConnection::SendPost(const std::string& path, const std::string& body,
+                                Deadline deadline) {
   if (!impl_->open) return Status(Code::kUnavailable, "etcd connection is not open");
   auto req = MakePost(endpoint_, path, body);
   impl_->SetDeadline(deadline);
@@ -141,10 +141,16 @@ Result<HttpResponse> HttpConnection::Post(const std::string& path, const std::st
   });
   RETURN_IF_ERROR(impl_->Run(&done));
   if (ec) return impl_->Fail(ec, endpoint_, "write");
+  return Status::Ok();
+}
 
+Result<HttpResponse> HttpConnection::Post(const std::string& path, const std::string& body,
+                                          Deadline deadline, size_t max_body) {
+  RETURN_IF_ERROR(SendPost(path, body, deadline));
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_body);
-  done = false;
+  beast::error_code ec;
+  bool done = false;
   http::async_read(impl_->stream, impl_->buffer, parser, [&](beast::error_code e, size_t) {
     ec = e;
     done = true;
@@ -159,20 +165,11 @@ Result<HttpResponse> HttpConnection::Post(const std::string& path, const std::st
 
 Result<int> HttpConnection::StartStream(const std::string& path, const std::string& body,
                                         Deadline deadline) {
-  if (!impl_->open) return Status(Code::kUnavailable, "etcd connection is not open");
-  auto req = MakePost(endpoint_, path, body);
-  impl_->SetDeadline(deadline);
-  beast::error_code ec;
-  bool done = false;
-  http::async_write(impl_->stream, req, [&](beast::error_code e, size_t) {
-    ec = e;
-    done = true;
-  });
-  RETURN_IF_ERROR(impl_->Run(&done));
-  if (ec) return impl_->Fail(ec, endpoint_, "write");
+  RETURN_IF_ERROR(SendPost(path, body, deadline));
   impl_->stream_parser.emplace();
   impl_->stream_parser->body_limit(std::numeric_limits<std::uint64_t>::max());  // a stream
-  done = false;
+  beast::error_code ec;
+  bool done = false;
   http::async_read_header(impl_->stream, impl_->buffer, *impl_->stream_parser,
                           [&](beast::error_code e, size_t) {
                             ec = e;

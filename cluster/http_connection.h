@@ -64,6 +64,9 @@ class HttpConnection {
   void Interrupt();
 
  private:
+  // Sends a POST (the deadline then stays set for reading its answer).
+  Status SendPost(const std::string& path, const std::string& body, Deadline deadline);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;

@@ -11,19 +11,10 @@
 
 #include "broker/broker.h"
 #include "tests/broker/broker_fixture.h"
+#include "tests/common/eventually.h"
 
 namespace tidemq::testing {
 namespace {
-
-template <typename Cond>
-bool Eventually(Cond cond) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 class GroupTest : public BrokerTest {
  protected:

@@ -17,22 +17,15 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "tests/common/eventually.h"
 #include "tidemq/tidemq.h"
 
 namespace tidemq {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using ::tidemq::testing::Eventually;
 
-template <typename Cond>
-bool Eventually(Cond cond) {
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // poll interval
-  }
-  return cond();
-}
+using Clock = std::chrono::steady_clock;
 
 class FailoverE2eTest : public ::testing::Test {
  protected:

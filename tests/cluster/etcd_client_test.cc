@@ -17,23 +17,15 @@
 
 #include "cluster/etcd_watch.h"
 #include "tests/common/etcd_server.h"
+#include "tests/common/eventually.h"
 
 namespace tidemq::cluster {
 namespace {
 
+using ::tidemq::testing::Eventually;
+
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
-
-// Waits for a condition with a generous deadline (never a fixed sleep as an assertion).
-template <typename F>
-bool WaitFor(F&& cond, milliseconds limit = milliseconds(15000)) {
-  auto until = steady_clock::now() + limit;
-  while (steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return cond();
-}
 
 class EtcdClientTest : public ::testing::Test {
  protected:
@@ -137,7 +129,7 @@ TEST_F(EtcdClientTest, LeaseExpiryRemovesBoundKeysAndKeepAliveKeepsThem) {
   ASSERT_TRUE(client_->Put(prefix_ + "lapsing", "1", *lapsing).ok());
   EXPECT_EQ((**client_->Get(prefix_ + "kept")).lease, *kept);
   // Keep one lease alive until the other one's key is gone.
-  bool gone = WaitFor([&] {
+  bool gone = Eventually([&] {
     EXPECT_GT(*client_->KeepAliveOnce(*kept), 0);
     return !client_->Get(prefix_ + "lapsing")->has_value();
   });
@@ -319,19 +311,19 @@ TEST(EtcdWatchTest, SeesPutsAndDeletesAndResumesAfterEtcdRestarts) {
   o.max_backoff_ms = 200;
   EtcdWatch watch(o, log.Callbacks(prefix));
   watch.Start();
-  ASSERT_TRUE(WaitFor([&] { return watch.created_count() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return watch.created_count() == 1; }));
   ASSERT_TRUE(client.Put(prefix + "a", "1").ok());
   ASSERT_TRUE(client.Put("/other", "x").ok());  // outside the prefix
   ASSERT_TRUE(client.Delete(prefix + "a").ok());
-  ASSERT_TRUE(WaitFor([&] { return log.size() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return log.size() == 2; }));
   EXPECT_EQ(log.copy(), (std::vector<std::string>{"PUT a=1", "DELETE a"}));
 
   ASSERT_TRUE(etcd.Restart().ok());
   // Written before the watch reconnected: it must still arrive, once.
   ASSERT_TRUE(client.Put(prefix + "b", "2").ok());
-  ASSERT_TRUE(WaitFor([&] { return watch.created_count() >= 2 && log.size() >= 3; }));
+  ASSERT_TRUE(Eventually([&] { return watch.created_count() >= 2 && log.size() >= 3; }));
   ASSERT_TRUE(client.Put(prefix + "c", "3").ok());
-  ASSERT_TRUE(WaitFor([&] { return log.size() >= 4; }));
+  ASSERT_TRUE(Eventually([&] { return log.size() >= 4; }));
   EXPECT_EQ(log.copy(), (std::vector<std::string>{"PUT a=1", "DELETE a", "PUT b=2", "PUT c=3"}));
   auto t0 = steady_clock::now();
   watch.Stop();
@@ -350,9 +342,9 @@ TEST(EtcdWatchTest, TriesTheNextEndpointWhenOneIsDead) {
   o.min_backoff_ms = 10;
   EtcdWatch watch(o, log.Callbacks(o.prefix));
   watch.Start();
-  ASSERT_TRUE(WaitFor([&] { return watch.created_count() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return watch.created_count() == 1; }));
   ASSERT_TRUE(client.Put("/e/k", "v").ok());
-  ASSERT_TRUE(WaitFor([&] { return log.size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return log.size() == 1; }));
   EXPECT_EQ(log.copy(), (std::vector<std::string>{"PUT k=v"}));
 }
 
@@ -382,7 +374,7 @@ TEST(EtcdWatchTest, CompactedStartRevisionIsReportedWithASnapshot) {
   o.start_revision = *first;  // compacted away
   EtcdWatch watch(o, log.Callbacks(prefix));
   watch.Start();
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     std::lock_guard l(log.mu);
     return !log.snapshots.empty();
   }));
@@ -391,7 +383,7 @@ TEST(EtcdWatchTest, CompactedStartRevisionIsReportedWithASnapshot) {
     EXPECT_EQ(log.snapshots[0], "a=2;b=3;");
   }
   ASSERT_TRUE(client.Put(prefix + "c", "4").ok());
-  ASSERT_TRUE(WaitFor([&] { return log.size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return log.size() == 1; }));
   EXPECT_EQ(log.copy(), (std::vector<std::string>{"PUT c=4"}));
 }
 

@@ -16,22 +16,15 @@
 #include "cluster/group_coordinator.h"
 #include "common/mutex.h"
 #include "tests/common/etcd_server.h"
+#include "tests/common/eventually.h"
 
 namespace tidemq::cluster {
 namespace {
 
+using ::tidemq::testing::Eventually;
+
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
-
-template <typename F>
-bool WaitFor(F&& cond, milliseconds limit = milliseconds(20000)) {
-  auto until = steady_clock::now() + limit;
-  while (steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return cond();
-}
 
 // The real client, whose lease calls can be made to hang (each hung call returns kTimeout at
 // its timeout, as a call to an etcd that never answers would): a master that stops renewing.
@@ -164,7 +157,7 @@ class GroupCoordinatorEtcdTest : public ::testing::Test {
     for (const char* id : {"a", "b", "c"}) Add(id, ttl_s);
     for (auto& [id, m] : members_) EXPECT_TRUE(m->coord->Start().ok());
     Member* master = nullptr;
-    EXPECT_TRUE(WaitFor([&] {
+    EXPECT_TRUE(Eventually([&] {
       master = nullptr;
       int n = 0;
       for (auto& [id, m] : members_) {
@@ -219,7 +212,7 @@ TEST_F(GroupCoordinatorEtcdTest,
   best.log_end = 2000;
   second.log_end = 1000;
   ASSERT_TRUE(old.coord->SetInSync({"a", "b", "c"}).ok());
-  ASSERT_TRUE(WaitFor([&] {  // the progress reached etcd
+  ASSERT_TRUE(Eventually([&] {  // the progress reached etcd
     for (const auto& ms : second.coord->Status().members) {
       if (ms.broker_id == best.id && ms.log_end != 2000) return false;
       if (ms.broker_id == second.id && ms.log_end != 1000) return false;
@@ -228,7 +221,7 @@ TEST_F(GroupCoordinatorEtcdTest,
   }));
 
   old.etcd->Hang(true);  // no more keepalives from the master
-  ASSERT_TRUE(WaitFor([&] { return best.IsMaster(); }));
+  ASSERT_TRUE(Eventually([&] { return best.IsMaster(); }));
   EXPECT_EQ(best.Epoch(), 2);
   {
     MutexLock lo(old.mu);
@@ -252,12 +245,12 @@ TEST_F(GroupCoordinatorEtcdTest,
   EXPECT_GT(s.last_failover_ms, 0);
 
   old.etcd->Hang(false);  // it comes back: a replica of the new master
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     auto ev = old.Events();
     return !ev.empty() && ev.back() == "replica " + best.id + " 2";
   }));
   EXPECT_EQ(Masters(), 1);
-  ASSERT_TRUE(WaitFor([&] { return AllFollow(best.id); }));
+  ASSERT_TRUE(Eventually([&] { return AllFollow(best.id); }));
   ClusterStatus st = second.coord->Status();
   for (const auto& ms : st.members) {
     EXPECT_EQ(ms.role, ms.broker_id == best.id ? "master" : "replica");
@@ -278,9 +271,9 @@ TEST_F(GroupCoordinatorEtcdTest, ReplicaOutsideTheInSyncSetNeverWins) {
   out->log_end = 1'000'000;  // the most data, but not known to be in sync
   in->log_end = 10;
   ASSERT_TRUE(old.coord->SetInSync({old.id, in->id}).ok());
-  ASSERT_TRUE(WaitFor([&] { return out->coord->Status().in_sync.size() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return out->coord->Status().in_sync.size() == 2; }));
   old.etcd->Hang(true);
-  ASSERT_TRUE(WaitFor([&] { return in->IsMaster(); }));
+  ASSERT_TRUE(Eventually([&] { return in->IsMaster(); }));
   EXPECT_FALSE(out->IsMaster());
   for (const auto& e : out->Events()) EXPECT_EQ(e.rfind("master", 0), std::string::npos) << e;
   old.etcd->Hang(false);
@@ -316,7 +309,7 @@ TEST_F(GroupCoordinatorEtcdTest, EtcdRestartKeepsTheMaster) {
   ASSERT_TRUE(etcd_.Restart().ok());
   // Keepalives resume on the same lease (etcd restores leases on restart): same master, same
   // epoch, no election. It may have been fenced meanwhile if the restart outlasted the margin.
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     return master.IsMaster() && master.coord->MayWrite(SystemClock::Get()->MonotonicMs()) &&
            master.coord->Status().note.empty();
   }));
@@ -336,7 +329,7 @@ TEST_F(GroupCoordinatorEtcdTest, EtcdRestartKeepsTheMaster) {
 TEST_F(GroupCoordinatorEtcdTest, UnreachableEtcdFencesTheMasterWhichRecoversAfter) {
   Member& master = Start3(2);
   ASSERT_TRUE(etcd_.Pause().ok());
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     MutexLock l(master.mu);
     return master.fenced_at > 0;
   }));
@@ -347,10 +340,10 @@ TEST_F(GroupCoordinatorEtcdTest, UnreachableEtcdFencesTheMasterWhichRecoversAfte
   EXPECT_FALSE(master.coord->MayWrite(SystemClock::Get()->MonotonicMs()));
   EXPECT_EQ(Masters(), 0);
   // Past the lease TTL (etcd is stopped: its own clock runs on) before it answers again.
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(Eventually(
       [&] { return SystemClock::Get()->MonotonicMs() > master.coord->LeaseFloorMs() + 500; }));
   ASSERT_TRUE(etcd_.Resume().ok());
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     if (Masters() != 1) return false;
     for (auto& [id, m] : members_) {
       if (m->IsMaster()) return m->coord->MayWrite(SystemClock::Get()->MonotonicMs());

@@ -18,27 +18,19 @@
 #include "common/clock.h"
 #include "store/file_names.h"
 #include "store/store.h"
+#include "tests/common/eventually.h"
 #include "tests/store/fault_fs.h"
 #include "tests/store/test_util.h"
 
 namespace tidemq::cluster {
 namespace {
 
+using ::tidemq::testing::Eventually;
+
 using store::testing::AppendOne;
 using store::testing::MakeMessage;
 using store::testing::SmallOptions;
 using store::testing::TempDir;
-
-// Waits (really: replication runs on its own threads) until cond holds, at most 30 s.
-template <typename Cond>
-bool Eventually(Cond cond) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 std::map<std::string, std::string> SegmentFiles(const std::string& data_dir) {
   std::map<std::string, std::string> out;

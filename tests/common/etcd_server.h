@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "tests/common/free_port.h"
 
 namespace tidemq::testing {
 
@@ -54,7 +55,5 @@ class EtcdServer {
   pid_t pid_ = -1;
 };
 
-// A loopback TCP port nobody listens on right now (the kernel's pick for port 0).
-uint16_t FreeLoopbackPort();
 
 }  // namespace tidemq::testing

@@ -18,6 +18,7 @@
 
 #include "tests/broker/wire_client.h"
 #include "tests/common/etcd_server.h"
+#include "tests/common/eventually.h"
 #include "tests/crash/broker_process.h"
 #include "tidemq/tidemq.h"
 
@@ -25,16 +26,6 @@ namespace tidemq::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-template <typename Cond>
-bool Eventually(Cond cond, int seconds = 30) {
-  const auto deadline = Clock::now() + std::chrono::seconds(seconds);
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
 
 // One broker of the group: a process we spawn, kill, stop and continue by its PID.
 struct Member {
@@ -292,7 +283,7 @@ TEST_F(GroupFailoverTest, ScheduledAndTransactionalMessagesPendingAtAFailoverTak
         for (auto& [body, n] : ReadAll(*master, 0)) seen[body] += n;
         return seen.size() >= 15;
       },
-      60))
+      std::chrono::seconds(60)))
       << Logs();
   for (int i = 0; i < 10; ++i) EXPECT_EQ(seen["sched-" + std::to_string(i)], 1) << i;
   for (int i = 0; i < 5; ++i) EXPECT_EQ(seen["txn-" + std::to_string(i)], 1) << i;
