@@ -82,10 +82,13 @@ class PosixFile final : public File {
     return Status::Ok();
   }
 
-  Status Allocate(uint64_t size) override {
-    int r = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
-    if (r == 0 || r == EOPNOTSUPP || r == EINVAL) return Status::Ok();
-    return ErrnoStatus("fallocate", path_, r);
+  Status Reserve(uint64_t offset, uint64_t size) override {
+    if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(size)) == 0) {
+      return Status::Ok();
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) return Status::Ok();
+    return ErrnoStatus("fallocate", path_, errno);
   }
 
   Result<uint64_t> Size() const override {

@@ -29,9 +29,12 @@ class File {
   // fdatasync: the data written so far survives a crash once this returns OK.
   virtual Status Sync() = 0;
   virtual Status Truncate(uint64_t size) = 0;
-  // Reserves space up to size (fallocate, keep size unchanged is NOT used: the file grows
-  // to size filled with zeros). Best effort: a file system without support just returns OK.
-  virtual Status Allocate(uint64_t size) = 0;
+  // Allocates the blocks of [offset, offset + size) without changing the file's size
+  // (fallocate with FALLOC_FL_KEEP_SIZE), so that later writes there neither allocate nor
+  // wait for the allocation done by a concurrent fdatasync's writeback. Best effort: a file
+  // system without support returns OK; out of space is an error the caller may ignore (the
+  // write itself then reports it).
+  virtual Status Reserve(uint64_t offset, uint64_t size) = 0;
   virtual Result<uint64_t> Size() const = 0;
   virtual const std::string& path() const = 0;
 };

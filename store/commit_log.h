@@ -42,6 +42,10 @@ class CommitLog {
     std::shared_ptr<File> file;
   };
 
+  // Trims the zeros the active segment was extended with, so that a cleanly closed log's
+  // files hold its records only.
+  ~CommitLog();
+
   static Result<std::unique_ptr<CommitLog>> Open(FileSystem* fs, const std::string& dir,
                                                  uint64_t segment_bytes);
 
@@ -111,6 +115,17 @@ class CommitLog {
   std::atomic<int64_t> end_{0};
   std::shared_ptr<File> active_;  // writer thread (and Open)
   int64_t active_base_ = 0;       // writer thread (and Open)
+  // Bytes at the start of the active segment whose blocks are allocated (Write reserves
+  // ahead of itself; see ReserveAhead). Writer thread (and Open).
+  uint64_t reserved_ = 0;
+  // The active segment file's size: what was written, then zeros (see ExtendAhead). Writer
+  // thread (and Open).
+  uint64_t extent_ = 0;
+
+  void ReserveAhead(uint64_t until);
+  void ExtendAhead(uint64_t until);
+  // Trims the active segment's zeros past the log's end (before it is sealed).
+  Status TrimActive();
 };
 
 }  // namespace tidemq::store

@@ -27,7 +27,7 @@ class ForwardingFile : public File {
   }
   Status Sync() override { return base_->Sync(); }
   Status Truncate(uint64_t size) override { return base_->Truncate(size); }
-  Status Allocate(uint64_t size) override { return base_->Allocate(size); }
+  Status Reserve(uint64_t offset, uint64_t size) override { return base_->Reserve(offset, size); }
   Result<uint64_t> Size() const override { return base_->Size(); }
   const std::string& path() const override { return base_->path(); }
 

@@ -38,7 +38,7 @@ class MemoryFile final : public File {
   }
   Status Sync() override { return Status::Ok(); }
   Status Truncate(uint64_t) override { return Status::Ok(); }
-  Status Allocate(uint64_t) override { return Status::Ok(); }
+  Status Reserve(uint64_t, uint64_t) override { return Status::Ok(); }
   Result<uint64_t> Size() const override { return static_cast<uint64_t>(bytes_.size()); }
   const std::string& path() const override { return path_; }
 

@@ -161,6 +161,54 @@ TEST_P(TornTailTest, RecoveryTruncatesTheTail) {
 
 INSTANTIATE_TEST_SUITE_P(Tails, TornTailTest, ::testing::Values(0, 1, 2, 3));
 
+// The active segment grows by steps of zeros (so that most syncs overwrite blocks already in
+// the file); a sealed segment and a cleanly closed log hold their records only.
+TEST(CommitLogTest, ActiveSegmentGrowsAheadAndIsTrimmedWhenSealedOrClosed) {
+  TempDir dir;
+  constexpr uint64_t kSegment = 4u << 20;
+  auto log = CommitLog::Open(FileSystem::Default(), dir.path(), kSegment);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  WriteRecord(log->get(), MakeMessage("t", 0, std::string(1000, 'x')));
+  const std::string first = dir.path() + "/" + OffsetFileName(0);
+  EXPECT_GT(FileSize(first), static_cast<uint64_t>((*log)->end_offset().value()));
+  EXPECT_LE(FileSize(first), kSegment);
+  // Written past the first step and rolled: the sealed segment ends at its last record.
+  while ((*log)->Segments().size() < 2) {
+    WriteRecord(log->get(), MakeMessage("t", 0, std::string(100000, 'y')));
+  }
+  const auto segments = (*log)->Segments();
+  EXPECT_EQ(FileSize(first), static_cast<uint64_t>(segments[0].end.value()));
+  const LogOffset end = (*log)->end_offset();
+  log->reset();
+  const std::string second = dir.path() + "/" + OffsetFileName(segments[1].base.value());
+  EXPECT_EQ(FileSize(second), static_cast<uint64_t>(end.value() - segments[1].base.value()));
+}
+
+// After a crash the zeros past the last record are the end of the log, not damage; zeros
+// followed by anything else are a torn tail.
+TEST(CommitLogRecoveryTest, ZerosPastTheLastRecordAreTheEndNotATornTail) {
+  for (const bool garbage_after : {false, true}) {
+    SCOPED_TRACE(garbage_after ? "zeros, then garbage" : "zeros only");
+    TempDir dir;
+    LogOffset end;
+    {
+      auto log = CommitLog::Open(FileSystem::Default(), dir.path(), 64u << 20);
+      ASSERT_TRUE(log.ok());
+      for (int i = 0; i < 5; ++i) WriteRecord(log->get(), MakeMessage("t", 0, Body(i)));
+      end = (*log)->end_offset();
+    }
+    const std::string path = dir.path() + "/" + OffsetFileName(0);
+    AppendBytes(path, std::string(300000, '\0') + (garbage_after ? "garbage" : ""));
+    auto log = CommitLog::Open(FileSystem::Default(), dir.path(), 64u << 20);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    EXPECT_EQ((*log)->end_offset(), end);
+    EXPECT_EQ((*log)->torn_tail_bytes(), garbage_after ? 300000u + 7 : 0u);
+    EXPECT_EQ(FileSize(path), static_cast<uint64_t>(end.value()));
+    // Appends go on at the end.
+    EXPECT_EQ(WriteRecord(log->get(), MakeMessage("t", 0, "after")), end);
+  }
+}
+
 TEST(CommitLogRecoveryTest, HalfWrittenLastRecordIsCutOff) {
   TempDir dir;
   StoreOptions options = SmallOptions(dir.path());
