@@ -30,6 +30,7 @@ class Broker::Impl final : public RequestSink {
   Impl(const BrokerConfig& config, Clock* clock)
       : config_(config),
         clock_(clock),
+        io_(1),
         work_(asio::make_work_guard(io_)),
         acceptor_(io_),
         accept_backoff_(io_),
@@ -65,10 +66,19 @@ class Broker::Impl final : public RequestSink {
     core_->Start();
     Accept();
     SchedulePeriodic();
+    // One io_context per io thread, each run by its thread alone: a connection's reads,
+    // handlers and writes stay on one thread (no hand-off between the threads of a shared
+    // context: a wake-up per request), and a reply posted from the store's writer wakes the
+    // connection's own thread. The first also runs the acceptor, timers and the core's waits.
+    for (int i = 1; i < config_.io_threads; ++i) {
+      auto& extra = extra_io_.emplace_back(std::make_unique<asio::io_context>(1));
+      extra_work_.emplace_back(asio::make_work_guard(*extra));
+    }
     for (int i = 0; i < config_.io_threads; ++i) {
-      threads_.emplace_back([this, i] {
+      asio::io_context* io = i == 0 ? &io_ : extra_io_[static_cast<size_t>(i - 1)].get();
+      threads_.emplace_back([io, i] {
         SetThreadName(("tidemq-io-" + std::to_string(i)).c_str());
-        io_.run();
+        io->run();
       });
     }
     return Status::Ok();
@@ -97,9 +107,11 @@ class Broker::Impl final : public RequestSink {
       // Parked long-polls answer with no messages rather than hang.
       if (core_) core_->WakeWaiters();
       work_.reset();
-      // Give in-flight replies a moment to go out, then stop the loop.
+      for (auto& w : extra_work_) w.reset();
+      // Give in-flight replies a moment to go out, then stop the loops.
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       io_.stop();
+      for (auto& io : extra_io_) io->stop();
       for (auto& t : threads_) {
         if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
       }
@@ -121,7 +133,7 @@ class Broker::Impl final : public RequestSink {
 
   // RequestSink
   void OnRequest(const std::shared_ptr<Connection>& conn,
-                 std::shared_ptr<const wire::Frame> frame) override {
+                 std::shared_ptr<const wire::ArenaFrame> frame) override {
     Request req{conn, std::move(frame)};
     if (req.header().is_response()) {  // answers to broker requests (check-backs)
       if (!core_->serving()) return;      // a replica asks nothing
@@ -211,7 +223,7 @@ class Broker::Impl final : public RequestSink {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+    acceptor_.async_accept(asio::make_strand(NextIo()), [this](boost::system::error_code ec,
                                                           asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (ec) return AcceptFailed(ec);
@@ -249,6 +261,13 @@ class Broker::Impl final : public RequestSink {
       conn->Start();
       Accept();
     });
+  }
+
+  // The context of the next connection: round robin over the io threads.
+  asio::io_context& NextIo() {
+    const size_t n = extra_io_.size() + 1;
+    const size_t i = next_io_++ % n;
+    return i == 0 ? io_ : *extra_io_[i - 1];
   }
 
   // Out of descriptors (or another transient failure): retrying at once would spin and log
@@ -299,6 +318,10 @@ class Broker::Impl final : public RequestSink {
   Clock* clock_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
+  // The contexts of io threads 1..n-1 (see Open).
+  std::vector<std::unique_ptr<asio::io_context>> extra_io_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> extra_work_;
+  size_t next_io_ = 0;  // accept handler only
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer accept_backoff_;
   int64_t accept_backoff_ms_ = 0;   // accept handler only

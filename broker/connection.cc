@@ -12,7 +12,7 @@ namespace tidemq::broker {
 namespace asio = boost::asio;
 
 struct Connection::ChargedFrame {
-  wire::Frame frame;
+  wire::ArenaFrame frame;
   // Strong: a request holds its connection anyway, and one reference count is touched per
   // frame (a weak one plus the shared budget's would bounce between threads on every frame).
   std::shared_ptr<Connection> conn;
@@ -45,7 +45,7 @@ Connection::Connection(asio::ip::tcp::socket socket, RequestSink* sink,
 
 Connection::~Connection() {
   // Replies never written and a frame never completed (the io loop stopped) go back.
-  int64_t queued = static_cast<int64_t>(admitted_);
+  int64_t queued = static_cast<int64_t>(charged_);
   for (const auto& w : write_queue_) queued += static_cast<int64_t>(w.size());
   if (queued > 0) options_.budget->Give(queued);
 }
@@ -107,7 +107,10 @@ void Connection::ProcessBuffered() {
         return Fail("bad frame", st.ToString());
       }
       const size_t total = wire::kLengthFieldSize + prefix.frame_length;
-      if (!Admit(total)) {
+      // Charged with what holding it costs besides its bytes, so that a flood of tiny frames
+      // is bounded by the budget too.
+      const size_t charge = total + sizeof(ChargedFrame);
+      if (!Admit(charge)) {
         // Not our client's delay while we are not reading: its clocks restart on resume.
         waiting_admission_ = true;
         partial_since_ms_.store(-1);
@@ -115,6 +118,7 @@ void Connection::ProcessBuffered() {
         return;
       }
       admitted_ = total;
+      charged_ = charge;
       admitted_prefix_ = prefix;
     }
     if (have < admitted_) break;
@@ -128,13 +132,14 @@ void Connection::ProcessBuffered() {
     }
     // The frame carries its charge: given back when the request is done with it.
     charged->conn = shared_from_this();
-    charged->charge = static_cast<int64_t>(admitted_);
+    charged->charge = static_cast<int64_t>(charged_);
     read_.Consume(admitted_);
     admitted_ = 0;
+    charged_ = 0;
     frames_in_.fetch_add(1);
     last_active_ms_.store(Now());
     partial_since_ms_.store(-1);
-    std::shared_ptr<const wire::Frame> shared(charged, &charged->frame);
+    std::shared_ptr<const wire::ArenaFrame> shared(charged, &charged->frame);
     sink_->OnRequest(shared_from_this(), std::move(shared));
   }
   if (closed_.load()) return;
@@ -274,8 +279,9 @@ void Connection::Fail(const char* what, const std::string& detail) {
   // Replies that will never be written and the frame being read give their bytes back.
   std::deque<std::string> dropped;
   dropped.swap(write_queue_);
-  int64_t bytes = static_cast<int64_t>(admitted_);
+  int64_t bytes = static_cast<int64_t>(charged_);
   admitted_ = 0;
+  charged_ = 0;
   for (const auto& w : dropped) bytes += static_cast<int64_t>(w.size());
   if (!reading_) read_.Reset();  // else the read's completion does: the read may still fill it
   partial_since_ms_.store(-1);

@@ -47,7 +47,7 @@ class RequestSink {
   virtual ~RequestSink() = default;
   // `frame` carries its in-flight charge: keep it (or a copy) until the request is answered.
   virtual void OnRequest(const std::shared_ptr<Connection>& conn,
-                         std::shared_ptr<const wire::Frame> frame) = 0;
+                         std::shared_ptr<const wire::ArenaFrame> frame) = 0;
   virtual void OnClosed(const std::shared_ptr<Connection>& conn) = 0;
   // A malformed frame arrived; the connection closes right after.
   virtual void OnBadFrame(const std::shared_ptr<Connection>& conn, const Status& why) = 0;
@@ -138,6 +138,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Produ
   // Back to at most 128 KiB after a large frame: an idle connection costs little.
   wire::ReadBuffer read_{128u << 10};
   size_t admitted_ = 0;                // size of the frame at the front of read_ once admitted
+  size_t charged_ = 0;                 // what that frame holds of the budget
   wire::FramePrefix admitted_prefix_;
   bool waiting_admission_ = false;
   bool reading_ = false;               // a read is under way (it owns read_'s prepared room)

@@ -6,8 +6,8 @@ namespace tidemq::broker {
 
 void Request::Reply(wire::Header response, const std::vector<std::string_view>& bodies,
                     Connection::Written written) const {
-  response.set_request_id(frame->header.request_id());
-  response.set_kind(frame->header.kind());
+  response.set_request_id(frame->header().request_id());
+  response.set_kind(frame->header().kind());
   response.set_is_response(true);
   std::string out;
   wire::EncodeFrame(response, bodies, &out);

@@ -16,9 +16,9 @@ namespace tidemq::broker {
 
 struct Request {
   std::shared_ptr<Connection> conn;
-  std::shared_ptr<const wire::Frame> frame;
+  std::shared_ptr<const wire::ArenaFrame> frame;
 
-  const wire::Header& header() const { return frame->header; }
+  const wire::Header& header() const { return frame->header(); }
   // Fills in request id, kind and is_response, encodes and queues the reply. `written`, when
   // set, learns whether the reply reached the socket (false: the connection closed first).
   void Reply(wire::Header response, const std::vector<std::string_view>& bodies = {},

@@ -45,6 +45,31 @@ Status ParseRest(const FramePrefix& prefix, std::string_view rest, Frame* out) {
   return Status::Ok();
 }
 
+namespace {
+
+google::protobuf::ArenaOptions InitialBlock(char* block, size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  return options;
+}
+
+}  // namespace
+
+ArenaFrame::ArenaFrame()
+    : arena_(InitialBlock(initial_block_, kInitialBlockBytes)),
+      header_(google::protobuf::Arena::CreateMessage<Header>(&arena_)) {}
+
+Status ParseRest(const FramePrefix& prefix, std::string_view rest, ArenaFrame* out) {
+  if (rest.size() != prefix.remaining()) return Corruption("frame size mismatch");
+  if (!out->mutable_header()->ParseFromArray(rest.data(),
+                                             static_cast<int>(prefix.header_length))) {
+    return Corruption("malformed frame header (protobuf parse failed)");
+  }
+  out->body.assign(rest.substr(prefix.header_length));
+  return Status::Ok();
+}
+
 Status DecodeFrame(std::string_view bytes, uint32_t max_frame_bytes, Frame* out,
                    size_t* consumed) {
   FramePrefix prefix;
