@@ -104,13 +104,9 @@ start_broker() {
   echo "broker $name: pid $BROKER_PID, $ADDR, flags: $*"
 }
 
-echo "== machine"
-echo "date:   $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "cpus:   $(nproc)"
-echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
-echo "kernel: $(uname -r)"
-echo "fs:     $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') ($WORK)"
-echo "load:   $(cut -d' ' -f1-3 /proc/loadavg)"
+# shellcheck source=bench/machine.sh
+source "bench/machine.sh"
+print_machine "$WORK"
 
 echo "== disk: dd 1 GiB, fdatasync"
 DD_LINE=$(dd if=/dev/zero of="$WORK/ddtest" bs=1M count=1024 conv=fdatasync 2>&1 | tail -n 1)

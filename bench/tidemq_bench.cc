@@ -38,13 +38,6 @@
 namespace tidemq::bench {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-
-constexpr uint64_t kMaxCount = 10'000'000;
-constexpr double kMaxDurationS = 600;
 constexpr double kMaxWarmupS = 60;
 constexpr int64_t kDrainLimitNs = 60'000'000'000;  // consumers behind producers: catch-up time
 // Transactional and blocking sends: producers x inflight threads.

@@ -90,6 +90,16 @@ inline int64_t BodySequence(const std::string& body) {
 // Consumers' long-poll wait per Receive: short, so stopping is prompt.
 inline constexpr int64_t kReceiveWaitMs = 500;
 
+// The bench programs' exit codes (tidemq-bench, tidemq-peer-bench): 0 ok, 1 some sends,
+// receives or checks failed, 2 bad usage, 3 the broker (or peer) could not be reached.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnreachable = 3;
+// Limits of one run.
+inline constexpr uint64_t kMaxCount = 10'000'000;
+inline constexpr double kMaxDurationS = 600;
+
 // Steady clock, for intervals within this process.
 inline int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -38,13 +38,6 @@
 namespace tidemq::bench::peers {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-
-constexpr uint64_t kMaxCount = 10'000'000;
-constexpr double kMaxDurationS = 600;
 constexpr int kPipelinedWindow = 256;
 // schedule: the sends end at --count or after this long (a slow durable peer needs tens of
 // seconds for 100k).
@@ -307,6 +300,8 @@ int FsyncLoop(const std::string& dir, uint64_t count, double seconds) {
 
 int main(int argc, char** argv) {
   using namespace tidemq::bench::peers;
+  using tidemq::bench::kMaxCount;
+  using tidemq::bench::kMaxDurationS;
   CLI::App app{
       "tidemq-peer-bench: TideMQ and its peers under the same load shapes "
       "(bench/peers/README.md)"};

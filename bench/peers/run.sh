@@ -252,13 +252,9 @@ RESULTS=$WORK/results.txt
 : >"$RESULTS"
 FAILED=()
 
-echo "== machine"
-echo "date:   $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "cpus:   $(nproc)"
-echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
-echo "kernel: $(uname -r)"
-echo "fs:     $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') ($WORK)"
-echo "load:   $(cut -d' ' -f1-3 /proc/loadavg)"
+# shellcheck source=bench/machine.sh
+source "bench/machine.sh"
+print_machine "$WORK"
 echo "versions: redis-server $(dpkg-query -W -f='${Version}' redis-server)," \
   "rabbitmq-server $(dpkg-query -W -f='${Version}' rabbitmq-server)," \
   "nats-server $(dpkg-query -W -f='${Version}' nats-server)," \
