@@ -75,7 +75,7 @@ class Broker::Impl final : public RequestSink {
       extra_work_.emplace_back(asio::make_work_guard(*extra));
     }
     for (int i = 0; i < config_.io_threads; ++i) {
-      asio::io_context* io = i == 0 ? &io_ : extra_io_[static_cast<size_t>(i - 1)].get();
+      asio::io_context* io = &Io(static_cast<size_t>(i));
       threads_.emplace_back([io, i] {
         SetThreadName(("tidemq-io-" + std::to_string(i)).c_str());
         io->run();
@@ -263,12 +263,10 @@ class Broker::Impl final : public RequestSink {
     });
   }
 
+  // The context of io thread i.
+  asio::io_context& Io(size_t i) { return i == 0 ? io_ : *extra_io_[i - 1]; }
   // The context of the next connection: round robin over the io threads.
-  asio::io_context& NextIo() {
-    const size_t n = extra_io_.size() + 1;
-    const size_t i = next_io_++ % n;
-    return i == 0 ? io_ : *extra_io_[i - 1];
-  }
+  asio::io_context& NextIo() { return Io(next_io_++ % (extra_io_.size() + 1)); }
 
   // Out of descriptors (or another transient failure): retrying at once would spin and log
   // without end; back off 10 ms doubling to 1 s, and log one line a second at most.

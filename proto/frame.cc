@@ -36,16 +36,18 @@ Status ParsePrefix(std::string_view prefix, uint32_t max_frame_bytes, FramePrefi
   return Status::Ok();
 }
 
-Status ParseRest(const FramePrefix& prefix, std::string_view rest, Frame* out) {
+namespace {
+
+// The header (wherever it lives) and the bodies of the bytes after the prefix.
+Status ParseRestInto(const FramePrefix& prefix, std::string_view rest, Header* header,
+                     std::string* body) {
   if (rest.size() != prefix.remaining()) return Corruption("frame size mismatch");
-  if (!out->header.ParseFromArray(rest.data(), static_cast<int>(prefix.header_length))) {
+  if (!header->ParseFromArray(rest.data(), static_cast<int>(prefix.header_length))) {
     return Corruption("malformed frame header (protobuf parse failed)");
   }
-  out->body.assign(rest.substr(prefix.header_length));
+  body->assign(rest.substr(prefix.header_length));
   return Status::Ok();
 }
-
-namespace {
 
 google::protobuf::ArenaOptions InitialBlock(char* block, size_t size) {
   google::protobuf::ArenaOptions options;
@@ -60,14 +62,12 @@ ArenaFrame::ArenaFrame()
     : arena_(InitialBlock(initial_block_, kInitialBlockBytes)),
       header_(google::protobuf::Arena::CreateMessage<Header>(&arena_)) {}
 
+Status ParseRest(const FramePrefix& prefix, std::string_view rest, Frame* out) {
+  return ParseRestInto(prefix, rest, &out->header, &out->body);
+}
+
 Status ParseRest(const FramePrefix& prefix, std::string_view rest, ArenaFrame* out) {
-  if (rest.size() != prefix.remaining()) return Corruption("frame size mismatch");
-  if (!out->mutable_header()->ParseFromArray(rest.data(),
-                                             static_cast<int>(prefix.header_length))) {
-    return Corruption("malformed frame header (protobuf parse failed)");
-  }
-  out->body.assign(rest.substr(prefix.header_length));
-  return Status::Ok();
+  return ParseRestInto(prefix, rest, out->mutable_header(), &out->body);
 }
 
 Status DecodeFrame(std::string_view bytes, uint32_t max_frame_bytes, Frame* out,

@@ -181,9 +181,7 @@ void CommitLog::ExtendAhead(uint64_t until) {
   // than overwriting blocks already in the file. So the file grows a step of zeros at a
   // time and most writes (and their syncs) overwrite. Recovery reads zeros past the last
   // record as the end of the log, and a sealed segment is trimmed to its records.
-  if (until <= extent_) {
-    return;
-  }
+  if (until <= extent_) return;
   static const std::string kZeros(kExtendStep, '\0');
   const uint64_t to = std::min(until + kExtendStep - until % kExtendStep, segment_bytes_);
   if (to > until) {
