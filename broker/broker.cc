@@ -361,5 +361,6 @@ void Broker::Stop() { impl_->Stop(); }
 void Broker::Wait() { impl_->Wait(); }
 ReplicationStatus Broker::replication() const { return impl_->core()->Replication(); }
 Status Broker::Promote() { return impl_->core()->Promote(); }
+BrokerCore* Broker::core() const { return impl_->core(); }
 
 }  // namespace tidemq::broker

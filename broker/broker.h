@@ -41,6 +41,9 @@ class Broker {
   // promotion of a replica to master.
   ReplicationStatus replication() const;
   Status Promote();
+  // The core this broker serves, for the other front ends the program wires over it (the
+  // RocketMQ 5 endpoint); valid until Stop() has returned.
+  BrokerCore* core() const;
 
  private:
   class Impl;

@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "broker/broker.h"
 #include "broker/flags.h"
 #include "common/logging.h"
+#include "rocketmq/endpoint.h"
 
 using tidemq::broker::Broker;
 
@@ -87,6 +89,23 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start: {}", broker.status().ToString());
     return 1;
   }
+  // The RocketMQ 5 front end over the same core (the composition root wires the front ends;
+  // they never reach each other).
+  std::unique_ptr<tidemq::rocketmq::Endpoint> grpc;
+  if (config.grpc_port != 0) {
+    tidemq::rocketmq::EndpointOptions eo;
+    eo.host = config.host;
+    eo.port = config.grpc_port;
+    eo.max_body_bytes = static_cast<int32_t>(config.max_message_bytes);
+    eo.max_request_bytes = static_cast<int32_t>(config.max_frame_bytes);
+    auto started = tidemq::rocketmq::Endpoint::Start((*broker)->core(), eo);
+    if (!started.ok()) {
+      spdlog::error("cannot start: {}", started.status().ToString());
+      (*broker)->Stop();
+      return 1;
+    }
+    grpc = std::move(*started);
+  }
   if (!config.pid_file.empty()) std::ofstream(config.pid_file) << getpid() << "\n";
   spdlog::info("TideMQ broker ready on {} (pid {})", (*broker)->address(), getpid());
 
@@ -94,6 +113,7 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (grpc) grpc->Stop();  // its calls use the core: before the broker closes it
     (*broker)->Stop();
   });
   (*broker)->Wait();

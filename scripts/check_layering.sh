@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fails when a module includes a module it may not depend on (shared/DESIGN.md section 1):
 #   common <- store <- {timer, txn} <- broker/core <- broker (the native adapter)
-#   client -> common + proto only; cluster -> store + common.
+#   client -> common + proto only; cluster -> store + common; rocketmq/ (the RocketMQ 5
+#   front end) -> broker/core only.
 # The broker core is protocol-neutral: it includes neither proto/ (the native wire format)
 # nor any adapter (broker/*.h, broker/handlers/); the native adapter reaches the store,
 # timer/ and txn/ only through the core.
@@ -42,6 +43,16 @@ if hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<](store|time
   echo "$hits"; status=1
 fi
 check client store broker timer txn cluster
+# The RocketMQ 5 front end (rocketmq/) uses the broker core only; the native adapter never
+# includes it (only the program's composition root, broker/main.cc, wires the two).
+check rocketmq store timer txn cluster proto client broker/handlers
+check_no_adapter rocketmq
+if hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]rocketmq/' \
+    broker/*.h broker/*.cc broker/handlers/*.cc broker/core/*.h broker/core/*.cc 2>/dev/null \
+    | grep -v '^broker/main.cc:'); then
+  echo "layering: broker/ must not include rocketmq/ (only broker/main.cc wires it):"
+  echo "$hits"; status=1
+fi
 check cluster broker client timer txn proto
 check examples store broker timer txn
 check tools store broker timer txn
