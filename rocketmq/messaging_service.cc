@@ -100,11 +100,16 @@ class TelemetryStream final
     StartRead(&in_);
   }
 
+  // Finish and the reactions it leads to (OnDone deletes this) run outside mu_.
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side (or the call was cancelled)
-      std::lock_guard<std::mutex> lock(mu_);
-      closing_ = true;
-      if (!writing_) Finish(grpc::Status::OK);
+      bool finish;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        closing_ = true;
+        finish = !writing_;
+      }
+      if (finish) Finish(grpc::Status::OK);
       return;
     }
     Handle(in_);
@@ -113,10 +118,14 @@ class TelemetryStream final
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (ok && !queue_.empty()) return WriteNextLocked();
-    if (closing_) Finish(grpc::Status::OK);
+    bool finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (ok && !queue_.empty()) return WriteNextLocked();
+      finish = closing_;
+    }
+    if (finish) Finish(grpc::Status::OK);
   }
 
   void OnDone() override { delete this; }

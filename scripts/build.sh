@@ -12,8 +12,17 @@ if [ "${TIDEMQ_SANITIZE:-0}" = "1" ]; then
   extra+=(-DTIDEMQ_SANITIZE=ON)
 fi
 jobs=${TIDEMQ_JOBS:-$(nproc)}
+# clang with its thread-safety analysis as errors (common/mutex.h): every GUARDED_BY / REQUIRES
+# is checked while building, in one build (scripts/check_thread_safety.sh --probe checks that
+# the analysis is live). TIDEMQ_CXX=g++ builds with GCC instead (no analysis).
+cxx=${TIDEMQ_CXX:-clang++}
 if [ ! -f "$build_dir/build.ninja" ]; then
-  cmake -S . -B "$build_dir" -G Ninja "${extra[@]}" "$@" >/dev/null
+  compiler=(-DCMAKE_CXX_COMPILER="$cxx")
+  if [ "$cxx" = "clang++" ]; then
+    "./scripts/install-deps.sh" clang
+    compiler+=(-DTIDEMQ_THREAD_SAFETY=ON)
+  fi
+  cmake -S . -B "$build_dir" -G Ninja "${compiler[@]}" "${extra[@]}" "$@" >/dev/null
 fi
 echo "==> building in $build_dir (-j$jobs)"
 cmake --build "$build_dir" -j "$jobs"
