@@ -143,7 +143,14 @@ TEST_F(RocketMqEndpointTest, ADelayedMessageIsDueAtItsDeliveryTimestamp) {
   ts->set_nanos(static_cast<int32_t>(due_ms % 1000) * 1'000'000);
   ASSERT_EQ(Send(delayed).status().code(), v2::OK);
   auto c = Connect();
+  clock_.AdvanceMs(59'999);
   EXPECT_TRUE(Receive(*c, "g", "orders", 10, 0).empty());  // not due yet
+  clock_.AdvanceMs(1);
+  auto got = Receive(*c, "g", "orders", 10, 10'000);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].meta.message_id(), "01AC");
+  EXPECT_EQ(got[0].body, "later");
+  EXPECT_EQ(got[0].meta.properties().at("DELIVER_AT_MS"), std::to_string(due_ms));
 }
 
 TEST_F(RocketMqEndpointTest, MessagesThatContradictTheirTypeAreRefusedClearly) {
