@@ -226,54 +226,38 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
                                                         const v2::SendMessageRequest* request,
                                                         v2::SendMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto fail = [&](const Status& st) {
-    v2::Status status = ToRocketMqStatus(st);
-    for (const v2::Message& m : request->messages()) {
+  // One entry per message, in order; the request and response live until Finish (gRPC's
+  // callback API), so the answer reads the message ids from the request itself.
+  auto answer = [request, response, reactor](const Status& st,
+                                             const broker::SendReceipts* sent) {
+    const v2::Status status = ToRocketMqStatus(st);
+    for (int i = 0; i < request->messages_size(); ++i) {
       v2::SendResultEntry* e = response->add_entries();
       *e->mutable_status() = status;
-      e->set_message_id(m.system_properties().message_id());
+      e->set_message_id(request->messages(i).system_properties().message_id());
+      if (sent != nullptr) e->set_offset(sent->appended[static_cast<size_t>(i)].queue_offset);
     }
-    *response->mutable_status() = std::move(status);
+    *response->mutable_status() = status;
     reactor->Finish(grpc::Status::OK);
     return reactor;
   };
-  if (request->messages_size() == 0) return fail(InvalidArgument("no message to send"));
+  if (request->messages_size() == 0) return answer(InvalidArgument("no message to send"), nullptr);
   if (request->messages_size() > broker::kMaxSendBatch) {
-    return fail(InvalidArgument("more than " + std::to_string(broker::kMaxSendBatch) +
-                                " messages in one send"));
+    return answer(InvalidArgument("more than " + std::to_string(broker::kMaxSendBatch) +
+                                  " messages in one send"),
+                  nullptr);
   }
-  std::vector<std::string> ids;
-  ids.reserve(request->messages_size());
   broker::SendCommand command;
   for (const v2::Message& m : request->messages()) {
     v2::Message copy = m;  // the request is const: the core takes its strings by move
-    ids.push_back(copy.system_properties().message_id());
     if (Status st = ToSendMessage(copy, &command.messages.emplace_back()); !st.ok()) {
-      return fail(st);
+      return answer(st, nullptr);
     }
   }
-  core_->messages().Send(
-      std::move(command), [reactor, response, ids = std::move(ids)](
-                              const Status& st, const broker::SendReceipts& sent) {
-        if (!st.ok()) {
-          v2::Status status = ToRocketMqStatus(st);
-          for (const std::string& id : ids) {
-            v2::SendResultEntry* e = response->add_entries();
-            *e->mutable_status() = status;
-            e->set_message_id(id);
-          }
-          *response->mutable_status() = std::move(status);
-        } else {
-          for (size_t i = 0; i < ids.size(); ++i) {
-            v2::SendResultEntry* e = response->add_entries();
-            *e->mutable_status() = OkStatus();
-            e->set_message_id(ids[i]);
-            e->set_offset(sent.appended[i].queue_offset);
-          }
-          *response->mutable_status() = OkStatus();
-        }
-        reactor->Finish(grpc::Status::OK);
-      });
+  core_->messages().Send(std::move(command),
+                         [answer](const Status& st, const broker::SendReceipts& sent) {
+                           answer(st, st.ok() ? &sent : nullptr);
+                         });
   return reactor;
 }
 
