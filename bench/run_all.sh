@@ -91,7 +91,7 @@ start_broker() {
   local name=$1; shift
   local dir=$WORK/$name
   mkdir -p "$dir"
-  "$BROKER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$dir" --log-level warn \
+  "$BROKER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$dir" --log-level warn --grpc-port 0 \
     "$@" >"$WORK/$name.log" 2>&1 &
   BROKER_PID=$!
   for _ in $(seq 1 100); do

@@ -105,7 +105,7 @@ class Broker::Impl final : public RequestSink {
         for (auto& c : conns) c->Close();
       });
       // Parked long-polls answer with no messages rather than hang.
-      if (core_) core_->WakeWaiters();
+      if (core_) core_->EndWaits();
       work_.reset();
       for (auto& w : extra_work_) w.reset();
       // Give in-flight replies a moment to go out, then stop the loops.

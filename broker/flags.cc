@@ -19,8 +19,8 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--host", c.host, "Address to listen on (loopback by default)");
   app.add_option("--port", c.port, "Port to listen on (0 picks a free one)");
   app.add_option("--grpc-port", c.grpc_port,
-                 "Also serve RocketMQ 5 clients (gRPC, apache.rocketmq.v2) on this port, e.g. "
-                 "8081 like RocketMQ's proxy (0: not served; see docs/rocketmq_compat.md)");
+                 "Also serve RocketMQ 5 clients (gRPC, apache.rocketmq.v2) on this port, 8081 "
+                 "like RocketMQ's proxy by default (0: not served; docs/rocketmq_compat.md)");
   app.add_option("--data-dir", c.data_dir, "Where the CommitLog, queues and indexes live");
   std::string flush = "async";
   app.add_option("--flush-policy", flush,

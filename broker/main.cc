@@ -107,7 +107,12 @@ int main(int argc, char** argv) {
     grpc = std::move(*started);
   }
   if (!config.pid_file.empty()) std::ofstream(config.pid_file) << getpid() << "\n";
-  spdlog::info("TideMQ broker ready on {} (pid {})", (*broker)->address(), getpid());
+  if (grpc) {
+    spdlog::info("TideMQ broker ready on {}, RocketMQ 5 clients on {} (pid {})",
+                 (*broker)->address(), grpc->address(), getpid());
+  } else {
+    spdlog::info("TideMQ broker ready on {} (pid {})", (*broker)->address(), getpid());
+  }
 
   std::thread signals([&] {
     int sig = 0;

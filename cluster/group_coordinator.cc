@@ -45,6 +45,7 @@ std::string ClusterStatusJson(const ClusterStatus& s) {
   for (const auto& m : s.members) {
     members.push_back({{"broker_id", m.broker_id},
                        {"address", m.address},
+                       {"grpc_address", m.grpc_address},
                        {"role", m.role},
                        {"in_sync", m.in_sync},
                        {"log_end", m.log_end},
@@ -255,6 +256,7 @@ bool GroupCoordinator::KeepAlive() {
   m.broker_id = options_.broker_id;
   m.address = options_.address;
   m.repl_address = options_.repl_address;
+  m.grpc_address = options_.grpc_address;
   if (callbacks_.progress) {
     MemberProgress p = callbacks_.progress();
     m.log_end = p.log_end;
@@ -489,6 +491,7 @@ void GroupCoordinator::Publish(const View& view) {
     MemberStatus ms;
     ms.broker_id = id;
     ms.address = m.address;
+    ms.grpc_address = m.grpc_address;
     ms.role = id == s.master ? "master" : "replica";
     ms.in_sync = view.has_state && view.state.InSync(id);
     ms.log_end = m.log_end;

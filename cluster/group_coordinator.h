@@ -47,6 +47,7 @@ struct GroupCoordinatorOptions {
   std::string broker_id;
   std::string address;       // host:port of this broker (clients)
   std::string repl_address;  // host:port of its replication listener
+  std::string grpc_address;  // host:port of its RocketMQ 5 endpoint ("" when none)
   int64_t lease_ttl_s = 6;
   int64_t keepalive_interval_ms = 0;  // 0: ttl / 3
   int64_t safety_margin_ms = 0;       // 0: max(100, ttl / 10)
@@ -77,6 +78,7 @@ std::string_view RoleName(Role role);
 struct MemberStatus {
   std::string broker_id;
   std::string address;
+  std::string grpc_address;  // its RocketMQ 5 endpoint ("" when none)
   std::string role;  // "master" / "replica"
   bool in_sync = false;
   int64_t log_end = 0;

@@ -61,6 +61,7 @@ std::string EncodeMember(const MemberRecord& m) {
   j["broker_id"] = m.broker_id;
   j["address"] = m.address;
   j["repl_address"] = m.repl_address;
+  if (!m.grpc_address.empty()) j["grpc_address"] = m.grpc_address;
   j["log_end"] = m.log_end;
   j["epoch"] = m.epoch;
   j["flushed"] = m.flushed;
@@ -77,6 +78,9 @@ Status DecodeMember(std::string_view text, MemberRecord* m) {
     RETURN_IF_ERROR(ReadString(j, what, "address", false, &out.address));
     if (j.contains("repl_address")) {
       RETURN_IF_ERROR(ReadString(j, what, "repl_address", false, &out.repl_address));
+    }
+    if (j.contains("grpc_address")) {
+      RETURN_IF_ERROR(ReadString(j, what, "grpc_address", false, &out.grpc_address));
     }
     RETURN_IF_ERROR(ReadInt(j, what, "log_end", &out.log_end));
     RETURN_IF_ERROR(ReadInt(j, what, "epoch", &out.epoch));

@@ -32,6 +32,7 @@ struct MemberRecord {
   std::string broker_id;
   std::string address;       // host:port clients reach it at
   std::string repl_address;  // host:port of its replication listener (replicas follow it there)
+  std::string grpc_address;  // host:port of its RocketMQ 5 endpoint ("" when it serves none)
   int64_t log_end = 0;
   int64_t epoch = 0;
   int64_t flushed = 0;

@@ -10,24 +10,41 @@ bool IsNameChar(char c) {
          c == '-' || c == '.';
 }
 
-Status ValidateName(std::string_view what, std::string_view name, size_t max_len) {
-  if (name.empty()) return InvalidArgument(std::string(what) + " name is empty");
-  if (name.size() > max_len) {
-    return InvalidArgument(std::string(what) + " name is " + std::to_string(name.size()) +
-                           " characters; the limit is " + std::to_string(max_len));
+// One part of a name: 1.. of [A-Za-z0-9_-.], not dots only.
+Status ValidatePart(std::string_view what, std::string_view name, std::string_view part) {
+  if (part.empty()) {
+    return InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                           "' has an empty part around its namespace separator '%'");
   }
-  for (char c : name) {
+  for (char c : part) {
     if (!IsNameChar(c)) {
       return InvalidArgument(std::string(what) + " name '" + std::string(name) +
                              "' may only contain letters, digits, '_', '-' and '.'");
     }
   }
   // "." and ".." name directories, not topics: such a topic's queue files would land elsewhere.
-  if (name.find_first_not_of('.') == std::string_view::npos) {
+  if (part.find_first_not_of('.') == std::string_view::npos) {
     return InvalidArgument(std::string(what) + " name '" + std::string(name) +
                            "' may not consist of dots only");
   }
   return Status::Ok();
+}
+
+// "name" or "namespace%name" (RocketMQ's namespaces: rocketmq/convert.h).
+Status ValidateName(std::string_view what, std::string_view name, size_t max_len) {
+  if (name.empty()) return InvalidArgument(std::string(what) + " name is empty");
+  if (name.size() > max_len) {
+    return InvalidArgument(std::string(what) + " name is " + std::to_string(name.size()) +
+                           " characters; the limit is " + std::to_string(max_len));
+  }
+  const size_t sep = name.find('%');
+  if (sep == std::string_view::npos) return ValidatePart(what, name, name);
+  if (name.find('%', sep + 1) != std::string_view::npos) {
+    return InvalidArgument(std::string(what) + " name '" + std::string(name) +
+                           "' has more than one namespace separator '%'");
+  }
+  RETURN_IF_ERROR(ValidatePart(what, name, name.substr(0, sep)));
+  return ValidatePart(what, name, name.substr(sep + 1));
 }
 
 }  // namespace

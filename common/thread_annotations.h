@@ -11,6 +11,11 @@
 #define TIDEMQ_THREAD_ANNOTATION(x)
 #endif
 
+// Abseil (under grpc++) defines some of these names the same way; ours win.
+#undef GUARDED_BY
+#undef PT_GUARDED_BY
+#undef NO_THREAD_SAFETY_ANALYSIS
+
 #define CAPABILITY(x) TIDEMQ_THREAD_ANNOTATION(capability(x))
 #define SCOPED_CAPABILITY TIDEMQ_THREAD_ANNOTATION(scoped_lockable)
 #define GUARDED_BY(x) TIDEMQ_THREAD_ANNOTATION(guarded_by(x))

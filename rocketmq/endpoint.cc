@@ -9,11 +9,15 @@
 
 namespace tidemq::rocketmq {
 
+namespace {
+constexpr int kMaxStreamsPerConnection = 1000;
+constexpr size_t kMemoryQuotaBytes = size_t{512} << 20;
+}  // namespace
+
 class Endpoint::Impl {
  public:
   Impl(broker::BrokerCore* core, const EndpointOptions& options)
-      : options_(options),
-        service_(core, ServiceOptions{options.host, options.max_body_bytes}) {
+      : core_(core), options_(options), service_(core, MakeServiceOptions(options)) {
     service_.set_port(options.port);
   }
 
@@ -27,6 +31,12 @@ class Endpoint::Impl {
     // gRPC listens with SO_REUSEPORT by default: a second broker on the same port would then
     // share it silently instead of failing to start.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // What a client (or many) can make the endpoint hold: calls in flight per connection, and
+    // gRPC's own buffers over all of them (past the quota it refuses new calls, not crashes).
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
+    grpc::ResourceQuota quota("tidemq-rocketmq");
+    quota.Resize(kMemoryQuotaBytes);
+    builder.SetResourceQuota(quota);
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || bound == 0) {
       return Status(Code::kUnavailable, "cannot listen for gRPC (RocketMQ 5 clients) on " + listen +
@@ -40,7 +50,10 @@ class Endpoint::Impl {
   void Stop() {
     std::call_once(stopped_, [this] {
       if (server_ == nullptr) return;
-      // Calls in flight get a short grace, then are cancelled; handlers are waited for.
+      // Parked receives end with the broker's answer, not with their call: they are answered
+      // now and new ones stop parking; calls in flight get a short grace, then are cancelled;
+      // handlers are waited for.
+      core_->EndWaits();
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
       server_->Wait();
     });
@@ -51,6 +64,14 @@ class Endpoint::Impl {
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
   }
 
+  static ServiceOptions MakeServiceOptions(const EndpointOptions& options) {
+    ServiceOptions s;
+    s.host = options.host;
+    s.max_body_bytes = options.max_body_bytes;
+    return s;
+  }
+
+  broker::BrokerCore* core_;
   EndpointOptions options_;
   MessagingService service_;
   std::unique_ptr<grpc::Server> server_;

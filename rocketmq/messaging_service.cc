@@ -2,20 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
-#include <deque>
+#include <algorithm>
+#include <chrono>
 #include <memory>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "rocketmq/codes.h"
+#include "rocketmq/receive.h"
+#include "rocketmq/telemetry.h"
 
 namespace tidemq::rocketmq {
 namespace {
-
-int64_t ToMs(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000 + t.nanos() / 1'000'000;
-}
 
 // Answers a unary call at once with `status` in its response.
 template <typename Response>
@@ -27,9 +25,9 @@ grpc::ServerUnaryReactor* AnswerNow(grpc::CallbackServerContext* ctx, Response* 
   return reactor;
 }
 
-v2::Status NotYet(const char* rpc) {
+v2::Status NotServed(const char* rpc) {
   return MakeStatus(v2::NOT_IMPLEMENTED,
-                    std::string(rpc) + " is not served by this TideMQ broker yet "
+                    std::string(rpc) + " is not served by this TideMQ broker "
                                        "(docs/rocketmq_compat.md)");
 }
 
@@ -47,162 +45,111 @@ class StatusOnlyStream final : public grpc::ServerWriteReactor<Response> {
   Response response_;
 };
 
-// One message of a SendMessage as the core's SendMessage; the type checked against what the
-// message carries (a FIFO message needs its group, a delayed one its delivery time).
-Status ToSendMessage(v2::Message& in, broker::SendMessage* out) {
-  v2::SystemProperties& sp = *in.mutable_system_properties();
-  const bool has_group = sp.has_message_group() && !sp.message_group().empty();
-  const bool has_delivery = sp.has_delivery_timestamp();
-  switch (sp.message_type()) {
-    case v2::MESSAGE_TYPE_UNSPECIFIED:
-    case v2::NORMAL:
-      if (sp.message_type() == v2::NORMAL && (has_group || has_delivery)) {
-        return InvalidArgument("a NORMAL message carries neither a message group nor a delivery "
-                               "timestamp");
-      }
-      break;
-    case v2::FIFO:
-      if (!has_group) return InvalidArgument("a FIFO message needs a message group");
-      if (has_delivery) return InvalidArgument("a FIFO message carries no delivery timestamp");
-      break;
-    case v2::DELAY:
-      if (!has_delivery) return InvalidArgument("a DELAY message needs a delivery timestamp");
-      if (has_group) return InvalidArgument("a DELAY message carries no message group");
-      break;
-    case v2::TRANSACTION:
-      return Status(Code::kUnsupported,
-                    "transactional messages are not served by the gRPC endpoint yet");
-    default:
-      return Status(Code::kUnsupported, "message type " + v2::MessageType_Name(sp.message_type()) +
-                                            " is not supported");
-  }
-  if (sp.message_id().empty()) return InvalidArgument("the message has no message_id");
-  out->topic = ResourceName(in.topic());
-  out->message_id = std::move(*sp.mutable_message_id());
-  if (sp.has_tag()) out->tag = std::move(*sp.mutable_tag());
-  if (has_group) out->message_group = std::move(*sp.mutable_message_group());
-  out->keys.assign(std::make_move_iterator(sp.mutable_keys()->begin()),
-                   std::make_move_iterator(sp.mutable_keys()->end()));
-  for (auto& [k, v] : *in.mutable_user_properties()) out->properties.emplace_back(k, v);
-  if (sp.has_born_timestamp()) out->born_ms = ToMs(sp.born_timestamp());
-  if (has_delivery) out->deliver_at_ms = ToMs(sp.delivery_timestamp());
-  out->body = std::move(*in.mutable_body());
-  return Status::Ok();
-}
-
-// Telemetry: the client opens it first and blocks its start-up on the answer to its settings;
-// the broker answers with the settings it will apply (its body limit, the client's own retry
-// policy for a producer). Later, check-backs of transactions go down this stream.
-class TelemetryStream final
+// A Telemetry stream refused before it starts.
+class RefusedTelemetry final
     : public grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand> {
  public:
-  explicit TelemetryStream(const ServiceOptions& options) : options_(options) {
-    StartRead(&in_);
+  explicit RefusedTelemetry(v2::Status status) {
+    *reply_.mutable_status() = std::move(status);
+    StartWriteAndFinish(&reply_, grpc::WriteOptions(), grpc::Status::OK);
   }
-
-  // Finish and the reactions it leads to (OnDone deletes this) run outside mu_.
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // the client closed its side (or the call was cancelled)
-      bool finish;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        closing_ = true;
-        finish = !writing_;
-      }
-      if (finish) Finish(grpc::Status::OK);
-      return;
-    }
-    Handle(in_);
-    in_.Clear();
-    StartRead(&in_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    bool finish;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (ok && !queue_.empty()) return WriteNextLocked();
-      finish = closing_;
-    }
-    if (finish) Finish(grpc::Status::OK);
-  }
-
   void OnDone() override { delete this; }
 
  private:
-  void Handle(const v2::TelemetryCommand& command) {
-    if (command.has_settings()) {
-      v2::TelemetryCommand reply;
-      *reply.mutable_status() = OkStatus();
-      *reply.mutable_settings() = ServerSettings(command.settings());
-      Queue(std::move(reply));
-    }
-    // thread_stack_trace and verify_message_result answer commands this broker does not send
-    // yet: nothing to do with them.
-  }
-
-  v2::Settings ServerSettings(const v2::Settings& client) const {
-    v2::Settings s = client;
-    if (s.has_publishing()) {
-      s.mutable_publishing()->set_max_body_size(options_.max_body_bytes);
-      s.mutable_publishing()->set_validate_message_type(true);
-    }
-    return s;
-  }
-
-  void Queue(v2::TelemetryCommand command) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closing_) return;
-    queue_.push_back(std::move(command));
-    if (!writing_) WriteNextLocked();
-  }
-
-  void WriteNextLocked() {
-    out_ = std::move(queue_.front());
-    queue_.pop_front();
-    writing_ = true;
-    StartWrite(&out_);
-  }
-
-  const ServiceOptions& options_;
-  v2::TelemetryCommand in_;  // the read under way fills it
-  std::mutex mu_;
-  std::deque<v2::TelemetryCommand> queue_;  // under mu_
-  v2::TelemetryCommand out_;                // the write under way
-  bool writing_ = false;                    // under mu_
-  bool closing_ = false;                    // under mu_
+  v2::TelemetryCommand reply_;
 };
+
+// One status for many entries: theirs when they agree, MULTIPLE_RESULTS otherwise.
+template <typename Entries>
+v2::Status Overall(const Entries& entries) {
+  if (entries.empty()) return OkStatus();
+  const v2::Code first = entries[0].status().code();
+  for (const auto& e : entries) {
+    if (e.status().code() != first) {
+      return MakeStatus(v2::MULTIPLE_RESULTS, "the entries' results differ");
+    }
+  }
+  return entries[0].status();
+}
+
+// A replica serves nothing, but a route or an assignment asked of it is asked of its group's
+// master instead (the request without the client's endpoints, so that the master names its
+// own): the answer sends the client to the master. `call(async_stub, ctx, request, response,
+// done)` makes the call; `refusal` answers when the master cannot be asked.
+template <typename Request, typename Response, typename Call>
+grpc::ServerUnaryReactor* AskMaster(grpc::CallbackServerContext* ctx, const Request& request,
+                                    Response* response,
+                                    std::shared_ptr<v2::MessagingService::Stub> master, Call call,
+                                    v2::Status refusal) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  struct Forwarded {
+    grpc::ClientContext ctx;
+    Request request;
+    std::shared_ptr<v2::MessagingService::Stub> master;
+  };
+  auto f = std::make_shared<Forwarded>();
+  ServiceContext::MarkForwarded(&f->ctx);
+  f->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  f->request = request;
+  f->request.clear_endpoints();
+  f->master = std::move(master);
+  call(f->master->async(), &f->ctx, &f->request, response,
+       [f, reactor, response, refusal = std::move(refusal)](grpc::Status st) {
+         if (!st.ok()) {
+           *response = Response();
+           *response->mutable_status() = refusal;
+           response->mutable_status()->set_message(refusal.message() + " (asked there: " +
+                                                   st.error_message() + ")");
+         }
+         reactor->Finish(grpc::Status::OK);
+       });
+  return reactor;
+}
 
 }  // namespace
 
-std::string ResourceName(const v2::Resource& resource) {
-  if (resource.resource_namespace().empty()) return resource.name();
-  return resource.resource_namespace() + "%" + resource.name();
+template <typename Request, typename Response, typename Call>
+grpc::ServerUnaryReactor* MessagingService::RefuseOrAskMaster(grpc::CallbackServerContext* ctx,
+                                                              const Request* request,
+                                                              Response* response,
+                                                              v2::Status refusal, Call call) {
+  // Only a replica asks (a signed request is refused, whoever would serve it).
+  if (!cx_.core().serving() && ctx->client_metadata().count("authorization") == 0) {
+    if (auto master = cx_.MasterStub(ctx)) {
+      return AskMaster(ctx, *request, response, std::move(master), call, std::move(refusal));
+    }
+  }
+  return AnswerNow(ctx, response, std::move(refusal));
 }
 
-v2::Endpoints MessagingService::RouteEndpoints(const v2::QueryRouteRequest& request) const {
-  if (request.has_endpoints() && request.endpoints().addresses_size() > 0) {
-    return request.endpoints();
+v2::Broker MessagingService::RouteBroker(const v2::Endpoints* client_endpoints) const {
+  const broker::BrokerConfig& config = cx_.core().config();
+  v2::Broker broker;
+  broker.set_name(config.group.empty() ? config.BrokerId() : config.group);
+  broker.set_id(0);  // the master
+  if (client_endpoints != nullptr && client_endpoints->addresses_size() > 0) {
+    *broker.mutable_endpoints() = *client_endpoints;
+  } else {
+    v2::Endpoints* e = broker.mutable_endpoints();
+    e->set_scheme(cx_.options().host.find(':') != std::string::npos ? v2::IPv6 : v2::IPv4);
+    v2::Address* a = e->add_addresses();
+    a->set_host(cx_.options().host);
+    a->set_port(cx_.port());
   }
-  v2::Endpoints e;
-  e.set_scheme(options_.host.find(':') != std::string::npos ? v2::IPv6 : v2::IPv4);
-  v2::Address* a = e.add_addresses();
-  a->set_host(options_.host);
-  a->set_port(port_.load());
-  return e;
+  return broker;
 }
 
 grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerContext* ctx,
                                                        const v2::QueryRouteRequest* request,
                                                        v2::QueryRouteResponse* response) {
-  Result<broker::TopicInfo> topic = core_->admin().DescribeTopic(ResourceName(request->topic()));
+  if (auto refused = cx_.Refusal(ctx)) {
+    return RefuseOrAskMaster(ctx, request, response, std::move(*refused),
+                             [](auto* stub, auto... args) { stub->QueryRoute(args...); });
+  }
+  Result<broker::TopicInfo> topic =
+      cx_.core().admin().DescribeTopic(ResourceName(request->topic()));
   if (!topic.ok()) return AnswerNow(ctx, response, ToRocketMqStatus(topic.status()));
-  v2::Broker broker;
-  broker.set_name(core_->config().group.empty() ? core_->config().BrokerId()
-                                                : core_->config().group);
-  broker.set_id(0);  // the master
-  *broker.mutable_endpoints() = RouteEndpoints(*request);
+  const v2::Broker broker = RouteBroker(request->has_endpoints() ? &request->endpoints() : nullptr);
   for (uint32_t i = 0; i < topic->queue_count; ++i) {
     v2::MessageQueue* q = response->add_message_queues();
     *q->mutable_topic() = request->topic();
@@ -216,130 +163,278 @@ grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerConte
   return AnswerNow(ctx, response, OkStatus());
 }
 
-grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContext* ctx,
-                                                      const v2::HeartbeatRequest*,
-                                                      v2::HeartbeatResponse* response) {
+// The broker hands out messages from every queue of a topic to whichever member asks (it keeps
+// the leases), so a consumer is assigned the whole topic: one queue standing for all of them.
+grpc::ServerUnaryReactor* MessagingService::QueryAssignment(
+    grpc::CallbackServerContext* ctx, const v2::QueryAssignmentRequest* request,
+    v2::QueryAssignmentResponse* response) {
+  if (auto refused = cx_.Refusal(ctx)) {
+    return RefuseOrAskMaster(ctx, request, response, std::move(*refused),
+                             [](auto* stub, auto... args) { stub->QueryAssignment(args...); });
+  }
+  Result<broker::TopicInfo> topic =
+      cx_.core().admin().DescribeTopic(ResourceName(request->topic()));
+  if (!topic.ok()) return AnswerNow(ctx, response, ToRocketMqStatus(topic.status()));
+  v2::MessageQueue* q = response->add_assignments()->mutable_message_queue();
+  *q->mutable_topic() = request->topic();
+  q->set_id(-1);
+  q->set_permission(v2::READ_WRITE);
+  *q->mutable_broker() = RouteBroker(request->has_endpoints() ? &request->endpoints() : nullptr);
+  for (v2::MessageType t : {v2::NORMAL, v2::FIFO, v2::DELAY, v2::TRANSACTION}) {
+    q->add_accept_message_types(t);
+  }
   return AnswerNow(ctx, response, OkStatus());
+}
+
+grpc::ServerUnaryReactor* MessagingService::Heartbeat(grpc::CallbackServerContext* ctx,
+                                                      const v2::HeartbeatRequest* request,
+                                                      v2::HeartbeatResponse* response) {
+  if (auto refused = cx_.Refusal(ctx)) return AnswerNow(ctx, response, std::move(*refused));
+  broker::HeartbeatCommand hb;
+  hb.client_id = ServiceContext::ClientId(ctx);
+  if (request->has_group() && request->client_type() != v2::PRODUCER) {
+    hb.consumer_groups.push_back(ResourceName(request->group()));
+  }
+  Result<int64_t> r = cx_.core().messages().Heartbeat(hb, nullptr);
+  return AnswerNow(ctx, response, r.ok() ? OkStatus() : ToRocketMqStatus(r.status()));
 }
 
 grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerContext* ctx,
                                                         const v2::SendMessageRequest* request,
                                                         v2::SendMessageResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const bool transactional =
+      request->messages_size() > 0 &&
+      request->messages(0).system_properties().message_type() == v2::TRANSACTION;
   // One entry per message, in order; the request and response live until Finish (gRPC's
   // callback API), so the answer reads the message ids from the request itself.
-  auto answer = [request, response, reactor](const Status& st,
-                                             const broker::SendReceipts* sent) {
-    const v2::Status status = ToRocketMqStatus(st);
+  auto answer = [request, response, reactor, transactional](const v2::Status& status,
+                                                            const broker::SendReceipts* sent) {
     for (int i = 0; i < request->messages_size(); ++i) {
+      const v2::SystemProperties& sp = request->messages(i).system_properties();
       v2::SendResultEntry* e = response->add_entries();
       *e->mutable_status() = status;
-      e->set_message_id(request->messages(i).system_properties().message_id());
-      if (sent != nullptr) e->set_offset(sent->appended[static_cast<size_t>(i)].queue_offset);
+      e->set_message_id(sp.message_id());
+      if (sent == nullptr) continue;
+      const store::AppendResult& a = sent->appended[static_cast<size_t>(i)];
+      e->set_offset(a.queue_offset);
+      if (transactional) e->set_transaction_id(TxnId(a.log_offset.value()));
+      // A scheduled message is recalled by its id (AdminService::CancelScheduled).
+      if (sp.has_delivery_timestamp()) e->set_recall_handle(sp.message_id());
     }
     *response->mutable_status() = status;
     reactor->Finish(grpc::Status::OK);
     return reactor;
   };
-  if (request->messages_size() == 0) return answer(InvalidArgument("no message to send"), nullptr);
+  if (auto refused = cx_.Refusal(ctx)) return answer(*refused, nullptr);
+  if (request->messages_size() == 0) {
+    return answer(ToRocketMqStatus(InvalidArgument("no message to send")), nullptr);
+  }
   if (request->messages_size() > broker::kMaxSendBatch) {
-    return answer(InvalidArgument("more than " + std::to_string(broker::kMaxSendBatch) +
-                                  " messages in one send"),
+    return answer(ToRocketMqStatus(InvalidArgument(
+                      "more than " + std::to_string(broker::kMaxSendBatch) +
+                      " messages in one send")),
                   nullptr);
   }
   broker::SendCommand command;
   for (const v2::Message& m : request->messages()) {
     v2::Message copy = m;  // the request is const: the core takes its strings by move
-    if (Status st = ToSendMessage(copy, &command.messages.emplace_back()); !st.ok()) {
-      return answer(st, nullptr);
+    if (Status st = ToSendMessage(copy, transactional,
+                                  static_cast<size_t>(cx_.options().max_body_bytes),
+                                  &command.messages.emplace_back());
+        !st.ok()) {
+      return answer(ToRocketMqStatus(st), nullptr);
     }
   }
-  core_->messages().Send(std::move(command),
-                         [answer](const Status& st, const broker::SendReceipts& sent) {
-                           answer(st, st.ok() ? &sent : nullptr);
-                         });
+  if (transactional) {
+    // Check-backs go to the clients that publish the topic (telemetry.h).
+    const std::string& topic = command.messages[0].topic;
+    for (const broker::SendMessage& m : command.messages) {
+      if (m.topic != topic) {
+        return answer(ToRocketMqStatus(InvalidArgument(
+                          "the messages of one transactional send go to one topic")),
+                      nullptr);
+      }
+    }
+    command.half = true;
+    command.producer_group = TxnProducerGroup(topic);
+  }
+  cx_.core().messages().Send(std::move(command),
+                             [answer](const Status& st, const broker::SendReceipts& sent) {
+                               answer(ToRocketMqStatus(st), st.ok() ? &sent : nullptr);
+                             });
   return reactor;
 }
 
 grpc::ServerBidiReactor<v2::TelemetryCommand, v2::TelemetryCommand>* MessagingService::Telemetry(
-    grpc::CallbackServerContext*) {
-  return new TelemetryStream(options_);
+    grpc::CallbackServerContext* ctx) {
+  if (auto refused = cx_.Refusal(ctx)) return new RefusedTelemetry(std::move(*refused));
+  return new TelemetryStream(&cx_, ServiceContext::ClientId(ctx));
 }
 
 grpc::ServerUnaryReactor* MessagingService::NotifyClientTermination(
     grpc::CallbackServerContext* ctx, const v2::NotifyClientTerminationRequest*,
     v2::NotifyClientTerminationResponse* response) {
+  // Its leases lapse as usual; its Telemetry stream closing ends its check-backs.
   return AnswerNow(ctx, response, OkStatus());
 }
 
-grpc::ServerUnaryReactor* MessagingService::QueryAssignment(grpc::CallbackServerContext* ctx,
-                                                            const v2::QueryAssignmentRequest*,
-                                                            v2::QueryAssignmentResponse* response) {
-  return AnswerNow(ctx, response, NotYet("QueryAssignment"));
-}
-
 grpc::ServerWriteReactor<v2::ReceiveMessageResponse>* MessagingService::ReceiveMessage(
-    grpc::CallbackServerContext*, const v2::ReceiveMessageRequest*) {
-  return new StatusOnlyStream<v2::ReceiveMessageResponse>(NotYet("ReceiveMessage"));
+    grpc::CallbackServerContext* ctx, const v2::ReceiveMessageRequest* request) {
+  if (auto refused = cx_.Refusal(ctx)) {
+    return new StatusOnlyStream<v2::ReceiveMessageResponse>(std::move(*refused));
+  }
+  auto* call = new ReceiveCall(&cx_, ctx, request);
+  call->Begin();
+  return call;
 }
 
 grpc::ServerUnaryReactor* MessagingService::AckMessage(grpc::CallbackServerContext* ctx,
-                                                       const v2::AckMessageRequest*,
+                                                       const v2::AckMessageRequest* request,
                                                        v2::AckMessageResponse* response) {
-  return AnswerNow(ctx, response, NotYet("AckMessage"));
+  if (auto refused = cx_.Refusal(ctx)) return AnswerNow(ctx, response, std::move(*refused));
+  const std::string group = ResourceName(request->group());
+  for (const v2::AckMessageEntry& e : request->entries()) {
+    v2::AckMessageResultEntry* out = response->add_entries();
+    out->set_message_id(e.message_id());
+    out->set_receipt_handle(e.receipt_handle());
+    *out->mutable_status() = ToRocketMqStatus(cx_.core().messages().Ack(group, e.receipt_handle()));
+  }
+  return AnswerNow(ctx, response, Overall(response->entries()));
+}
+
+grpc::ServerUnaryReactor* MessagingService::ChangeInvisibleDuration(
+    grpc::CallbackServerContext* ctx, const v2::ChangeInvisibleDurationRequest* request,
+    v2::ChangeInvisibleDurationResponse* response) {
+  if (auto refused = cx_.Refusal(ctx)) return AnswerNow(ctx, response, std::move(*refused));
+  const int64_t ms = ToMs(request->invisible_duration());
+  if (ms < 0) {
+    return AnswerNow(ctx, response,
+                     MakeStatus(v2::ILLEGAL_INVISIBLE_TIME, "the invisible duration is negative"));
+  }
+  // The shortest lease the broker keeps is a second: shorter durations (a push consumer's
+  // "retry now") become one; the lapse then retries after the group's back-off.
+  Result<std::string> receipt = cx_.core().messages().ChangeLease(
+      ResourceName(request->group()), request->receipt_handle(), std::max<int64_t>(ms, 1000));
+  if (!receipt.ok()) return AnswerNow(ctx, response, ToRocketMqStatus(receipt.status()));
+  response->set_receipt_handle(std::move(*receipt));
+  return AnswerNow(ctx, response, OkStatus());
 }
 
 grpc::ServerUnaryReactor* MessagingService::ForwardMessageToDeadLetterQueue(
-    grpc::CallbackServerContext* ctx, const v2::ForwardMessageToDeadLetterQueueRequest*,
+    grpc::CallbackServerContext* ctx, const v2::ForwardMessageToDeadLetterQueueRequest* request,
     v2::ForwardMessageToDeadLetterQueueResponse* response) {
-  return AnswerNow(ctx, response, NotYet("ForwardMessageToDeadLetterQueue"));
+  if (auto refused = cx_.Refusal(ctx)) return AnswerNow(ctx, response, std::move(*refused));
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  cx_.core().messages().Nack(ResourceName(request->group()), ResourceName(request->topic()),
+                             {request->receipt_handle()}, 0, broker::NackKind::kDeadLetter,
+                             [response, reactor](std::vector<Status> results) {
+                               *response->mutable_status() = ToRocketMqStatus(results.at(0));
+                               reactor->Finish(grpc::Status::OK);
+                             });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagingService::EndTransaction(grpc::CallbackServerContext* ctx,
+                                                           const v2::EndTransactionRequest* request,
+                                                           v2::EndTransactionResponse* response) {
+  if (auto refused = cx_.Refusal(ctx)) return AnswerNow(ctx, response, std::move(*refused));
+  std::optional<ParsedTxnId> id = ParseTxnId(request->transaction_id());
+  if (!id) {
+    return AnswerNow(ctx, response,
+                     MakeStatus(v2::INVALID_TRANSACTION_ID,
+                                "transaction id '" + request->transaction_id() +
+                                    "' is not one this broker gave out"));
+  }
+  std::optional<txn::TxnAction> action;
+  if (request->resolution() == v2::COMMIT) action = txn::TxnAction::kCommit;
+  if (request->resolution() == v2::ROLLBACK) action = txn::TxnAction::kRollback;
+  const std::string topic = ResourceName(request->topic());
+
+  if (request->source() == v2::SOURCE_SERVER_CHECK) {
+    // The answer to a check-back sent down this client's Telemetry stream: the coordinator
+    // matches it to its check (and applies it even when the check was forgotten meanwhile).
+    std::shared_ptr<TelemetryChannel> channel = cx_.FindChannel(ServiceContext::ClientId(ctx));
+    if (channel != nullptr) {
+      broker::CheckAnswer answer;
+      answer.request_id = id->request_id;
+      answer.answered = true;
+      answer.action = action;
+      answer.names_half = true;
+      answer.half_offset = id->half_offset;
+      answer.message_id = request->message_id();
+      cx_.core().messages().CheckAnswered(*channel, answer);
+      return AnswerNow(ctx, response, OkStatus());
+    }
+  }
+  if (!action) return AnswerNow(ctx, response, OkStatus());  // UNKNOWN: asked again later
+  broker::EndTxnCommand command;
+  command.resolution = *action == txn::TxnAction::kCommit ? broker::TxnResolution::kCommit
+                                                          : broker::TxnResolution::kRollback;
+  command.half_offset = id->half_offset;
+  command.message_id = request->message_id();
+  command.producer_group = TxnProducerGroup(topic);
+  command.reason = request->source() == v2::SOURCE_SERVER_CHECK ? txn::EndReason::kCheck
+                                                               : txn::EndReason::kProducer;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  cx_.core().messages().EndTxn(command, [response, reactor](Result<broker::EndOutcome> r) {
+    *response->mutable_status() = r.ok() ? OkStatus() : ToRocketMqStatus(r.status());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MessagingService::RecallMessage(grpc::CallbackServerContext* ctx,
+                                                          const v2::RecallMessageRequest* request,
+                                                          v2::RecallMessageResponse* response) {
+  if (auto refused = cx_.Refusal(ctx)) return AnswerNow(ctx, response, std::move(*refused));
+  if (request->recall_handle().empty()) {
+    return AnswerNow(ctx, response, MakeStatus(v2::BAD_REQUEST, "the recall handle is empty"));
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  cx_.core().admin().CancelScheduled(
+      request->recall_handle(), [request, response, reactor](Result<broker::CancelResult> r) {
+        if (!r.ok()) {
+          *response->mutable_status() = ToRocketMqStatus(r.status());
+        } else if (!r->cancelled) {
+          *response->mutable_status() =
+              MakeStatus(v2::NOT_FOUND, "the message was delivered already: too late to recall");
+        } else {
+          *response->mutable_status() = OkStatus();
+          response->set_message_id(request->recall_handle());
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::ServerWriteReactor<v2::PullMessageResponse>* MessagingService::PullMessage(
     grpc::CallbackServerContext*, const v2::PullMessageRequest*) {
-  return new StatusOnlyStream<v2::PullMessageResponse>(NotYet("PullMessage"));
+  return new StatusOnlyStream<v2::PullMessageResponse>(NotServed("PullMessage"));
 }
 
 grpc::ServerUnaryReactor* MessagingService::UpdateOffset(grpc::CallbackServerContext* ctx,
                                                          const v2::UpdateOffsetRequest*,
                                                          v2::UpdateOffsetResponse* response) {
-  return AnswerNow(ctx, response, NotYet("UpdateOffset"));
+  return AnswerNow(ctx, response, NotServed("UpdateOffset"));
 }
 
 grpc::ServerUnaryReactor* MessagingService::GetOffset(grpc::CallbackServerContext* ctx,
                                                       const v2::GetOffsetRequest*,
                                                       v2::GetOffsetResponse* response) {
-  return AnswerNow(ctx, response, NotYet("GetOffset"));
+  return AnswerNow(ctx, response, NotServed("GetOffset"));
 }
 
 grpc::ServerUnaryReactor* MessagingService::QueryOffset(grpc::CallbackServerContext* ctx,
                                                         const v2::QueryOffsetRequest*,
                                                         v2::QueryOffsetResponse* response) {
-  return AnswerNow(ctx, response, NotYet("QueryOffset"));
-}
-
-grpc::ServerUnaryReactor* MessagingService::EndTransaction(grpc::CallbackServerContext* ctx,
-                                                           const v2::EndTransactionRequest*,
-                                                           v2::EndTransactionResponse* response) {
-  return AnswerNow(ctx, response, NotYet("EndTransaction"));
-}
-
-grpc::ServerUnaryReactor* MessagingService::ChangeInvisibleDuration(
-    grpc::CallbackServerContext* ctx, const v2::ChangeInvisibleDurationRequest*,
-    v2::ChangeInvisibleDurationResponse* response) {
-  return AnswerNow(ctx, response, NotYet("ChangeInvisibleDuration"));
-}
-
-grpc::ServerUnaryReactor* MessagingService::RecallMessage(grpc::CallbackServerContext* ctx,
-                                                          const v2::RecallMessageRequest*,
-                                                          v2::RecallMessageResponse* response) {
-  return AnswerNow(ctx, response, NotYet("RecallMessage"));
+  return AnswerNow(ctx, response, NotServed("QueryOffset"));
 }
 
 grpc::ServerUnaryReactor* MessagingService::SyncLiteSubscription(
     grpc::CallbackServerContext* ctx, const v2::SyncLiteSubscriptionRequest*,
     v2::SyncLiteSubscriptionResponse* response) {
-  return AnswerNow(ctx, response, NotYet("SyncLiteSubscription"));
+  return AnswerNow(ctx, response, NotServed("SyncLiteSubscription"));
 }
 
 }  // namespace tidemq::rocketmq

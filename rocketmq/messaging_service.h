@@ -1,40 +1,31 @@
 // apache.rocketmq.v2.MessagingService over the broker core (the callback API of grpc++: each
 // handler returns at once and finishes its reactor when the core answers).
 //
-// Served so far: QueryRoute, Heartbeat, SendMessage (normal, FIFO by message group, delayed by
-// delivery timestamp), Telemetry (the settings handshake), NotifyClientTermination. Every other
-// RPC answers NOT_IMPLEMENTED with a message naming it, so a client fails clearly instead of
-// hanging (docs/rocketmq_compat.md).
+// Every RPC the official clients use is served (docs/rocketmq_compat.md): routes and
+// assignments, heartbeats, Telemetry (settings, check-backs: telemetry.h), sends of every
+// message type, receive (receive.h), ack, invisible-duration changes, dead-letter forwards,
+// transaction ends and recalls. PullMessage, the offset RPCs and SyncLiteSubscription (lite
+// topics) answer NOT_IMPLEMENTED naming themselves, so a client fails clearly instead of
+// hanging.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 
 #include "broker/core/broker_core.h"
+#include "rocketmq/context.h"
+#include "rocketmq/convert.h"
 #include "rocketmq/v2/service.grpc.pb.h"
 
 namespace tidemq::rocketmq {
 
-namespace v2 = ::apache::rocketmq::v2;
-
-struct ServiceOptions {
-  // Where this endpoint listens (with set_port): the route's endpoints when a client names
-  // none of its own.
-  std::string host;
-  int32_t max_body_bytes = 4 << 20;
-};
-
-// A resource's TideMQ name: "namespace%name" inside a namespace, else the name.
-std::string ResourceName(const v2::Resource& resource);
-
 class MessagingService final : public v2::MessagingService::CallbackService {
  public:
   MessagingService(broker::BrokerCore* core, ServiceOptions options)
-      : core_(core), options_(std::move(options)) {}
+      : cx_(core, std::move(options)) {}
 
   // The port bound (known once listening; any thread).
-  void set_port(uint16_t port) { port_.store(port); }
+  void set_port(uint16_t port) { cx_.set_port(port); }
 
   grpc::ServerUnaryReactor* QueryRoute(grpc::CallbackServerContext* ctx,
                                        const v2::QueryRouteRequest* request,
@@ -50,8 +41,6 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   grpc::ServerUnaryReactor* NotifyClientTermination(
       grpc::CallbackServerContext* ctx, const v2::NotifyClientTerminationRequest* request,
       v2::NotifyClientTerminationResponse* response) override;
-
-  // Not served yet: NOT_IMPLEMENTED.
   grpc::ServerUnaryReactor* QueryAssignment(grpc::CallbackServerContext* ctx,
                                             const v2::QueryAssignmentRequest* request,
                                             v2::QueryAssignmentResponse* response) override;
@@ -63,6 +52,17 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   grpc::ServerUnaryReactor* ForwardMessageToDeadLetterQueue(
       grpc::CallbackServerContext* ctx, const v2::ForwardMessageToDeadLetterQueueRequest* request,
       v2::ForwardMessageToDeadLetterQueueResponse* response) override;
+  grpc::ServerUnaryReactor* EndTransaction(grpc::CallbackServerContext* ctx,
+                                           const v2::EndTransactionRequest* request,
+                                           v2::EndTransactionResponse* response) override;
+  grpc::ServerUnaryReactor* ChangeInvisibleDuration(
+      grpc::CallbackServerContext* ctx, const v2::ChangeInvisibleDurationRequest* request,
+      v2::ChangeInvisibleDurationResponse* response) override;
+  grpc::ServerUnaryReactor* RecallMessage(grpc::CallbackServerContext* ctx,
+                                          const v2::RecallMessageRequest* request,
+                                          v2::RecallMessageResponse* response) override;
+
+  // Not served: NOT_IMPLEMENTED.
   grpc::ServerWriteReactor<v2::PullMessageResponse>* PullMessage(
       grpc::CallbackServerContext* ctx, const v2::PullMessageRequest* request) override;
   grpc::ServerUnaryReactor* UpdateOffset(grpc::CallbackServerContext* ctx,
@@ -74,26 +74,22 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   grpc::ServerUnaryReactor* QueryOffset(grpc::CallbackServerContext* ctx,
                                         const v2::QueryOffsetRequest* request,
                                         v2::QueryOffsetResponse* response) override;
-  grpc::ServerUnaryReactor* EndTransaction(grpc::CallbackServerContext* ctx,
-                                           const v2::EndTransactionRequest* request,
-                                           v2::EndTransactionResponse* response) override;
-  grpc::ServerUnaryReactor* ChangeInvisibleDuration(
-      grpc::CallbackServerContext* ctx, const v2::ChangeInvisibleDurationRequest* request,
-      v2::ChangeInvisibleDurationResponse* response) override;
-  grpc::ServerUnaryReactor* RecallMessage(grpc::CallbackServerContext* ctx,
-                                          const v2::RecallMessageRequest* request,
-                                          v2::RecallMessageResponse* response) override;
   grpc::ServerUnaryReactor* SyncLiteSubscription(
       grpc::CallbackServerContext* ctx, const v2::SyncLiteSubscriptionRequest* request,
       v2::SyncLiteSubscriptionResponse* response) override;
 
  private:
-  // The endpoints a route names: the ones the client reached us through, else ours.
-  v2::Endpoints RouteEndpoints(const v2::QueryRouteRequest& request) const;
+  // The broker a route or an assignment names: this one, at the endpoints the client reached
+  // it through (else its own).
+  v2::Broker RouteBroker(const v2::Endpoints* client_endpoints) const;
+  // Answers `refusal`, unless this is a replica that can ask its master instead (routes and
+  // assignments): then `call` asks it and the master's answer is passed on.
+  template <typename Request, typename Response, typename Call>
+  grpc::ServerUnaryReactor* RefuseOrAskMaster(grpc::CallbackServerContext* ctx,
+                                              const Request* request, Response* response,
+                                              v2::Status refusal, Call call);
 
-  broker::BrokerCore* core_;
-  ServiceOptions options_;
-  std::atomic<uint16_t> port_{0};
+  ServiceContext cx_;
 };
 
 }  // namespace tidemq::rocketmq

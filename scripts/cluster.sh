@@ -9,7 +9,8 @@
 #
 # Settings (environment): TIDEMQ_CLUSTER_DIR (default ./cluster-data), TIDEMQ_CLUSTER_PORT
 # (first broker's port, default 9810; the brokers take PORT, PORT+10, PORT+20, and each its
-# port + 1 for replication), TIDEMQ_ETCD_PORT (default 23790; peer port + 1),
+# port + 1 for replication and port + 2 for RocketMQ 5 clients), TIDEMQ_ETCD_PORT (default
+# 23790; peer port + 1),
 # TIDEMQ_MIN_COPIES (default 2: a send is acknowledged once two of the three hold it),
 # TIDEMQ_LEASE_TTL_S (default 2), SKIP_BUILD=1 (use the binaries in TIDEMQ_BUILD_DIR as they
 # are). Extra arguments to `start` go to every tidemq-broker.
@@ -89,6 +90,7 @@ case "$cmd" in
       fi
       mkdir -p "$dir/$id"
       nohup "$build_dir/broker/tidemq-broker" --host 127.0.0.1 --port "$port" \
+        --grpc-port "$((port + 2))" \
         --data-dir "$dir/$id" --group "$group" --broker-id "$id" \
         --etcd "127.0.0.1:$etcd_port" --min-copies "$min_copies" --lease-ttl-s "$ttl" \
         --bootstrap-master "${brokers[0]}" \
@@ -103,7 +105,7 @@ case "$cmd" in
         alive "$dir/$id.pid" || { echo "error: broker $id exited:" >&2; tail -n 20 "$dir/$id.out" >&2; exit 1; }
         sleep 0.1
       done
-      echo "broker $id: pid $(cat "$dir/$id.pid"), 127.0.0.1:$port (data in $dir/$id, log $dir/$id.log)"
+      echo "broker $id: pid $(cat "$dir/$id.pid"), 127.0.0.1:$port, RocketMQ 5 clients 127.0.0.1:$((port + 2)) (data in $dir/$id, log $dir/$id.log)"
     done
     cat <<MSG
 

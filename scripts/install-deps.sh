@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libleveldb-dev libsnappy-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libsqlite3-dev
   libgtest-dev libgmock-dev
-  libgrpc++-dev protobuf-compiler-grpc
+  libgrpc++-dev protobuf-compiler-grpc libssl-dev zlib1g-dev
   etcd-server etcd-client
   "$@"
 )

@@ -38,6 +38,7 @@ done
 cat <<MSG
 
 TideMQ broker running: pid $pid, 127.0.0.1:9810, data in $data_dir (log: $data_dir/broker.log)
+RocketMQ 5 clients (gRPC): point them at 127.0.0.1:8081 (docs/rocketmq_compat.md)
 
 Next steps:
   export PATH="\$PWD/$build_dir/tools:\$PATH"

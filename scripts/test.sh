@@ -13,6 +13,8 @@ if grep -q '^TIDEMQ_THREAD_SAFETY:BOOL=ON' "$build_dir/CMakeCache.txt"; then
 else
   "./scripts/check_thread_safety.sh"
 fi
+# Node.js and the official RocketMQ 5 Node.js client, for the tests labelled `node`.
+"./scripts/install-node-deps.sh"
 echo "==> running tests"
 cd "$build_dir"
 ctest --output-on-failure -j "${TIDEMQ_TEST_JOBS:-2}" --timeout 300

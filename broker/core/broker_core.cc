@@ -104,6 +104,7 @@ class BrokerCore::Impl {
     co.broker_id = config_.BrokerId();
     co.address = config_.ClientAddress();
     co.repl_address = config_.host + ":" + std::to_string(replication_->configured_port());
+    if (config_.grpc_port != 0) co.grpc_address = config_.host + ":" + std::to_string(config_.grpc_port);
     co.lease_ttl_s = config_.lease_ttl_s;
     co.bootstrap_master = config_.bootstrap_master;
     co.min_in_sync = config_.min_copies;
@@ -479,6 +480,15 @@ class BrokerCore::Impl {
     return master_address_;
   }
 
+  std::string MasterGrpcAddress() const {
+    if (!coordinator_) return "";
+    const cluster::ClusterStatus s = coordinator_->Status();
+    for (const cluster::MemberStatus& m : s.members) {
+      if (m.broker_id == s.master) return m.grpc_address;
+    }
+    return "";
+  }
+
   std::string ClusterStatusJson() const {
     if (coordinator_) {
       // The group as etcd has it, with what this broker knows besides: the ack policy, and —
@@ -571,6 +581,11 @@ class BrokerCore::Impl {
 
   void WakeWaiters() {
     for (auto& w : polls_.TakeAll()) asio::post(*io_, std::move(w));
+  }
+
+  void EndWaits() {
+    polls_.Stop();
+    WakeWaiters();
   }
 
   void Close() {
@@ -684,9 +699,11 @@ Result<std::unique_ptr<BrokerCore>> BrokerCore::Open(
 
 void BrokerCore::Start() { impl_->Start(); }
 void BrokerCore::WakeWaiters() { impl_->WakeWaiters(); }
+void BrokerCore::EndWaits() { impl_->EndWaits(); }
 void BrokerCore::Close() { impl_->Close(); }
 bool BrokerCore::serving() const { return impl_->serving(); }
 std::string BrokerCore::MasterAddress() const { return impl_->MasterAddress(); }
+std::string BrokerCore::MasterGrpcAddress() const { return impl_->MasterGrpcAddress(); }
 std::string BrokerCore::ClusterStatusJson() const { return impl_->ClusterStatusJson(); }
 Status BrokerCore::NotServing() const { return impl_->NotServing(); }
 Status BrokerCore::Promote() { return impl_->Promote(); }

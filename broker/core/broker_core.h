@@ -81,8 +81,11 @@ class BrokerCore {
   BrokerCore& operator=(const BrokerCore&) = delete;
 
   void Start();
-  // Completes every parked receive with no messages (shutdown).
+  // Every parked receive looks for messages again (and parks again when there are none).
   void WakeWaiters();
+  // Shutdown of the front ends: every parked receive is answered now (no messages), and new
+  // receives answer at once instead of parking.
+  void EndWaits();
   // Idempotent. Call after the threads running the io_context have stopped.
   void Close();
 
@@ -97,6 +100,9 @@ class BrokerCore {
   // The client address of the group's master when known ("" otherwise): NOT_MASTER replies
   // carry it so that clients go there.
   std::string MasterAddress() const;
+  // The same for the master's RocketMQ 5 endpoint (from its member record in etcd; "" when
+  // unknown, or the group is not coordinated by etcd).
+  std::string MasterGrpcAddress() const;
   // CLUSTER_STATUS: the group as this broker sees it, as JSON (docs/replication.md, "Status").
   std::string ClusterStatusJson() const;
 

@@ -16,9 +16,8 @@ inline constexpr uint16_t kDefaultPort = 9810;
 struct BrokerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = kDefaultPort;                  // 0: pick a free port (tests)
-  // The RocketMQ 5 gRPC endpoint (rocketmq/), on host; 0: not served (the default while the
-  // endpoint is being built: docs/rocketmq_compat.md).
-  uint16_t grpc_port = 0;
+  // The RocketMQ 5 gRPC endpoint (rocketmq/), on host; 0: not served.
+  uint16_t grpc_port = 8081;
   std::string data_dir = "./data";
   store::FlushPolicy flush_policy = store::FlushPolicy::kAsync;
   int64_t flush_interval_ms = 200;

@@ -432,8 +432,16 @@ std::optional<ConsumerManager::Move> ConsumerManager::Fail(const std::shared_ptr
   return Move{g, st.key, off, lease.log_offset, lease.attempt, d.delay_ms, dead, nullptr};
 }
 
+std::optional<ConsumerManager::Move> ConsumerManager::DeadLetter(const std::shared_ptr<Group>& g,
+                                                                 QueueState& st, int64_t off,
+                                                                 const Lease& lease) {
+  st.moving.insert(off);
+  return Move{g, st.key, off, lease.log_offset, lease.attempt, 0, /*dead=*/true, nullptr,
+              kConsumerGaveUpReason};
+}
+
 void ConsumerManager::Nack(const std::string& group, const std::vector<std::string>& receipts,
-                           int64_t delay_ms, const NackDone& done) {
+                           int64_t delay_ms, bool dead_letter, const NackDone& done) {
   if (delay_ms < 0 || delay_ms > 24ll * 3600 * 1000) {
     for (size_t i = 0; i < receipts.size(); ++i) {
       done(i, InvalidArgument("nack delay must be between 0 and 24 h"));
@@ -463,7 +471,8 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
       }
       Lease lease = (*g)->leases.End(**st, (*st)->inflight.find(r->queue_offset));
       nacked_.fetch_add(1, std::memory_order_relaxed);
-      if (auto move = Fail(*g, **st, r->queue_offset, lease, delay_ms, now)) {
+      if (auto move = dead_letter ? DeadLetter(*g, **st, r->queue_offset, lease)
+                                  : Fail(*g, **st, r->queue_offset, lease, delay_ms, now)) {
         move->done = [done, i](const Status& s) { done(i, s); };
         moves.push_back(std::move(*move));
       } else {
@@ -532,7 +541,7 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
     if (m.dead) {
       spdlog::info("group '{}': message {} dead-lettered after {} deliveries", name,
                    rec->message_id, m.attempts);
-      records.push_back(MakeDeadLetter(*rec, name, m.attempts, kMaxAttemptsReason, now_ms));
+      records.push_back(MakeDeadLetter(*rec, name, m.attempts, m.reason, now_ms));
     } else {
       records.push_back(
           MakeRetryCopy(*rec, name, m.attempts, now_ms + m.delay_ms, now_ms, incarnation));

@@ -85,6 +85,7 @@
 #include "broker/core/lease_table.h"
 #include "broker/core/queue_state.h"
 #include "broker/core/receipt.h"
+#include "broker/core/retry_copies.h"
 #include "broker/core/tag_filter.h"
 #include "broker/core/topic_manager.h"
 #include "common/clock.h"
@@ -177,10 +178,11 @@ class ConsumerManager {
   // Delivers what is available now (possibly nothing); never waits.
   Result<std::vector<Delivery>> TryReceive(const ReceiveArgs& args);
   Status Ack(const std::string& group, const std::string& receipt);
-  // A failed delivery: retried after delay_ms (0: the group's back-off) or dead-lettered.
-  // `done` runs once: at once, or when the retry / DLQ copy is durable.
+  // A failed delivery: retried after delay_ms (0: the group's back-off) or dead-lettered
+  // (past the group's max attempts, or at once with `dead_letter`). `done` runs once: at
+  // once, or when the retry / DLQ copy is durable.
   void Nack(const std::string& group, const std::vector<std::string>& receipts, int64_t delay_ms,
-            const NackDone& done);
+            bool dead_letter, const NackDone& done);
   // Gives a delivery back unprocessed: deliverable again at once, the attempt not counted.
   Status Release(const std::string& group, const std::string& receipt);
   // Returns the new receipt handle.
@@ -237,6 +239,7 @@ class ConsumerManager {
     int64_t delay_ms = 0;
     bool dead = false;
     std::function<void(const Status&)> done;
+    const char* reason = kMaxAttemptsReason;  // of a dead letter
   };
 
   QueueState& StateFor(Group& g, const QueueKey& key) REQUIRES(g.mu);
@@ -271,6 +274,9 @@ class ConsumerManager {
   // nullopt) or a move.
   std::optional<Move> Fail(const std::shared_ptr<Group>& g, QueueState& st, int64_t off,
                            const Lease& lease, int64_t delay_ms, int64_t now) REQUIRES(g->mu);
+  // A delivery its consumer gave up on: dead-lettered now (kConsumerGaveUpReason).
+  std::optional<Move> DeadLetter(const std::shared_ptr<Group>& g, QueueState& st, int64_t off,
+                                 const Lease& lease) REQUIRES(g->mu);
   // Reads, copies and appends; settles each original when its copy is durable.
   void ExecuteMoves(std::vector<Move> moves);
   // A move is over: the original is settled (its copy is durable, or it is gone) or, when no

@@ -10,6 +10,7 @@ uint64_t LongPolls::Seq(const std::string& topic) {
 bool LongPolls::Park(const std::string& topic, uint64_t seen_seq, uint64_t* ticket,
                      Retry retry) {
   MutexLock lock(mu_);
+  if (stopping_) return false;
   TopicWaiters& t = topics_[topic];
   if (t.seq != seen_seq) return false;
   *ticket = next_ticket_++;
@@ -41,6 +42,16 @@ std::vector<LongPolls::Retry> LongPolls::TakeAll() {
     t.waiters.clear();
   }
   return out;
+}
+
+void LongPolls::Stop() {
+  MutexLock lock(mu_);
+  stopping_ = true;
+}
+
+bool LongPolls::stopping() const {
+  MutexLock lock(mu_);
+  return stopping_;
 }
 
 size_t LongPolls::parked() const {

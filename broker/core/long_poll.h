@@ -36,6 +36,10 @@ class LongPolls {
   std::vector<Retry> Notify(const std::string& topic);
   // Every parked waiter, for shutdown.
   std::vector<Retry> TakeAll();
+  // Shutdown: from now on Park() refuses every waiter and stopping() is true, so that a
+  // receive answers at once instead of parking (with TakeAll, none is left waiting).
+  void Stop();
+  bool stopping() const;
   size_t parked() const;
 
  private:
@@ -46,6 +50,7 @@ class LongPolls {
   mutable Mutex mu_;
   std::map<std::string, TopicWaiters> topics_ GUARDED_BY(mu_);
   uint64_t next_ticket_ GUARDED_BY(mu_) = 1;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tidemq::broker

@@ -147,6 +147,8 @@ struct ParkedReceive : std::enable_shared_from_this<ParkedReceive> {
   // Looks for messages; parks again when there are none and the wait is not over.
   void Attempt() {
     while (!done.load()) {
+      // Shutdown: answer now with what there is (Park refuses from now on).
+      const bool last_look = p.polls->stopping();
       uint64_t seq = p.polls->Seq(args.topic);
       Result<size_t> room = waiter->ReplyRoom();
       if (!room.ok()) {
@@ -158,7 +160,9 @@ struct ParkedReceive : std::enable_shared_from_this<ParkedReceive> {
       if (!got.ok()) return Finish(got.status());
       if (!got->empty()) return Finish(std::move(got).value());
       // A wake that raced with the timer must not park past the deadline.
-      if (std::chrono::steady_clock::now() >= deadline) return Finish(std::vector<Delivery>());
+      if (last_look || std::chrono::steady_clock::now() >= deadline) {
+        return Finish(std::vector<Delivery>());
+      }
       auto self = shared_from_this();
       if (p.polls->Park(args.topic, seq, &ticket,
                         [self] { boost::asio::post(*self->p.io, [self] { self->Attempt(); }); })) {
@@ -358,16 +362,16 @@ Status MessageService::Ack(const std::string& group, const std::string& receipt)
 }
 
 void MessageService::Nack(const std::string& group, const std::string& topic,
-                          std::vector<std::string> receipts, int64_t delay_ms, bool release,
+                          std::vector<std::string> receipts, int64_t delay_ms, NackKind kind,
                           std::function<void(std::vector<Status>)> done) {
   if (receipts.empty()) return done(std::vector<Status>());
   auto results = std::make_shared<NackResults>(receipts.size(), std::move(done));
-  if (release) {
+  if (kind == NackKind::kRelease) {
     for (size_t i = 0; i < receipts.size(); ++i) {
       results->Done(i, p_.consumers->Release(group, receipts[i]));
     }
   } else {
-    p_.consumers->Nack(group, receipts, delay_ms,
+    p_.consumers->Nack(group, receipts, delay_ms, kind == NackKind::kDeadLetter,
                        [results](size_t i, const Status& st) { results->Done(i, st); });
   }
   // In-place retries due now (released, FIFO): wake receivers of the topic.

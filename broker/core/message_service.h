@@ -115,6 +115,8 @@ struct HeartbeatCommand {
 
 enum class TxnResolution { kUnknown, kCommit, kRollback };
 
+enum class NackKind { kRetry, kRelease, kDeadLetter };
+
 struct EndTxnCommand {
   TxnResolution resolution = TxnResolution::kUnknown;
   int64_t half_offset = -1;  // the half, by log offset; < 0: by message_id
@@ -148,11 +150,13 @@ class MessageService {
                      const std::vector<std::string>& receipts);
 
   Status Ack(const std::string& group, const std::string& receipt);
-  // Nacks (retry after delay_ms, 0: the group's back-off, or dead-letter) or, with `release`,
-  // gives the deliveries back unprocessed. `done` gets one status per receipt, once, when
-  // every retry / DLQ copy is durable (maybe on the store's writer thread).
+  // kRetry: the deliveries failed (retried after delay_ms, 0: the group's back-off, or
+  // dead-lettered past the group's max attempts); kRelease: given back unprocessed; kDeadLetter:
+  // dead-lettered now, whatever their attempt (a client that retried them itself). `done`
+  // gets one status per receipt, once, when every retry / DLQ copy is durable (maybe on the
+  // store's writer thread).
   void Nack(const std::string& group, const std::string& topic, std::vector<std::string> receipts,
-            int64_t delay_ms, bool release, std::function<void(std::vector<Status>)> done);
+            int64_t delay_ms, NackKind kind, std::function<void(std::vector<Status>)> done);
   // Returns the new receipt handle.
   Result<std::string> ChangeLease(const std::string& group, const std::string& receipt,
                                   int64_t lease_ms);

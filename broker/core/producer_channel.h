@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/types.h"
 #include "store/record.h"
@@ -40,6 +41,10 @@ struct CheckAnswer {
   int64_t half_offset = -1;
   std::string message_id;
 };
+
+// A half message's own bookkeeping properties (its producer group, its check timeout), which are
+// not the producer's: an adapter leaves them out of the message a check-back shows.
+bool IsHalfBookkeepingProperty(std::string_view key);
 
 class ProducerChannel {
  public:

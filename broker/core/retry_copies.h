@@ -23,6 +23,7 @@ inline constexpr char kFirstFailureProperty[] = "FIRST_FAILURE_MS";
 inline constexpr char kDeadLetterReasonProperty[] = "DEAD_LETTER_REASON";
 inline constexpr char kRedrivenFromProperty[] = "REDRIVEN_FROM_DLQ";  // the group
 inline constexpr char kMaxAttemptsReason[] = "max_attempts";
+inline constexpr char kConsumerGaveUpReason[] = "consumer";  // forwarded by its consumer
 
 inline std::string RetryTopic(const std::string& group) { return kRetryTopicPrefix + group; }
 inline std::string DlqTopic(const std::string& group) { return kDlqTopicPrefix + group; }

@@ -12,6 +12,11 @@
 #include "txn/txn_types.h"
 
 namespace tidemq::broker {
+
+bool IsHalfBookkeepingProperty(std::string_view key) {
+  return key == txn::kProducerGroupProperty || key == txn::kCheckTimeoutProperty;
+}
+
 namespace {
 
 namespace asio = boost::asio;

@@ -10,7 +10,8 @@ void HandleNack(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_nack_request()) return req.ReplyError(MissingPayload(req));
   const auto& nr = req.header().nack_request();
   std::vector<std::string> handles(nr.receipt_handles().begin(), nr.receipt_handles().end());
-  ctx.messages()->Nack(nr.group(), nr.topic(), std::move(handles), nr.delay_ms(), nr.release(),
+  ctx.messages()->Nack(nr.group(), nr.topic(), std::move(handles), nr.delay_ms(),
+                       nr.release() ? NackKind::kRelease : NackKind::kRetry,
                      [req](std::vector<Status> results) {
                        wire::Header h;
                        auto* resp = h.mutable_nack_response();

@@ -165,8 +165,14 @@ TEST(EtcdJsonTest, WatchMessages) {
 }
 
 TEST(GroupStateTest, RecordsRoundTripAndGarbageIsCorruption) {
-  MemberRecord m{"b-1", "127.0.0.1:9810", "127.0.0.1:9811", 4096, 3, 4000, 1700000000000};
+  MemberRecord m{"b-1", "127.0.0.1:9810", "127.0.0.1:9811", "127.0.0.1:9812",
+                 4096,  3,                4000,             1700000000000};
   MemberRecord m2;
+  ASSERT_TRUE(DecodeMember(EncodeMember(m), &m2).ok());
+  EXPECT_EQ(m2, m);
+  // A broker serving no RocketMQ 5 clients (or one from before they existed) writes none.
+  m.grpc_address.clear();
+  EXPECT_EQ(EncodeMember(m).find("grpc_address"), std::string::npos);
   ASSERT_TRUE(DecodeMember(EncodeMember(m), &m2).ok());
   EXPECT_EQ(m2, m);
   GroupState s{"b-1", "127.0.0.1:9811", 7, {"b-1", "b-2"}, 2, 11, 10, "b-3"};

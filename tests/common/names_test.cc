@@ -35,6 +35,18 @@ TEST(NamesTest, NamesOfDotsOnlyAreRefused) {
   EXPECT_TRUE(ValidateGroupName("..g").ok());
 }
 
+// RocketMQ clients' namespaces: "namespace%name", each part a plain name.
+TEST(NamesTest, OneNamespaceSeparator) {
+  EXPECT_TRUE(ValidateTopicName("prod%orders").ok());
+  EXPECT_TRUE(ValidateGroupName("prod%billing").ok());
+  EXPECT_TRUE(ValidateTopicName("%RETRY%prod%billing", /*allow_system=*/true).ok());
+  for (const char* bad : {"prod%", "a%b%c", "prod%a b", "..%x", "x%.."}) {
+    EXPECT_EQ(ValidateTopicName(bad).code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(ValidateGroupName(bad).code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(ValidateGroupName("%g").code(), Code::kInvalidArgument);
+}
+
 TEST(NamesTest, GroupsAndTags) {
   EXPECT_TRUE(ValidateGroupName("billing").ok());
   EXPECT_FALSE(ValidateGroupName("%RETRY%x").ok());

@@ -16,6 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
+
+#include "rocketmq/v2/service.grpc.pb.h"
 #include "tests/broker/wire_client.h"
 #include "tests/common/etcd_server.h"
 #include "tests/common/eventually.h"
@@ -32,6 +35,7 @@ struct Member {
   std::string id;
   uint16_t port = 0;
   uint16_t repl_port = 0;
+  uint16_t grpc_port = 0;  // RocketMQ 5 clients
   std::string dir;
   pid_t pid = -1;
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
@@ -55,6 +59,7 @@ class GroupFailoverTest : public ::testing::Test {
     m.id = id;
     m.port = FreeLoopbackPort();
     m.repl_port = FreeLoopbackPort();
+    m.grpc_port = FreeLoopbackPort();
     m.dir = root_ + "/" + id;
     members_.push_back(m);
     return members_.back();
@@ -68,7 +73,8 @@ class GroupFailoverTest : public ::testing::Test {
                                      "--group", "g1", "--broker-id", m.id, "--etcd",
                                      etcd_.endpoint(), "--lease-ttl-s", "2", "--min-copies",
                                      std::to_string(min_copies_), "--bootstrap-master", "b1",
-                                     "--segment-mb", "1", "--log-level", "info"};
+                                     "--segment-mb", "1", "--log-level", "info",
+                                     "--grpc-port", std::to_string(m.grpc_port)};
     m.pid = Spawn(args, m.dir + "/broker.log", m.dir + "/broker.log");
     ASSERT_GT(m.pid, 0);
   }
@@ -233,6 +239,75 @@ TEST_F(GroupFailoverTest, KillingTheMasterUnderSyncLoadLosesNoAcknowledgedMessag
     ASSERT_EQ(seen.count(body), 1u) << body << " was acknowledged and is lost\n" << Logs();
     EXPECT_EQ(seen[body], 1) << body << " is stored twice";
   }
+}
+
+// RocketMQ 5 clients: a replica asked for a route asks its master, so the route names the
+// master's gRPC endpoint (and a replica refuses the rest, naming it); after the master dies, a
+// survivor's route names the new master, where sends are served.
+TEST_F(GroupFailoverTest, RocketMqClientsAreRoutedToTheMasterAndFollowAFailover) {
+  namespace v2 = ::apache::rocketmq::v2;
+  for (const char* id : {"b1", "b2", "b3"}) Start(AddMember(id));
+  Member* first = WaitForGroup(3);
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->id, "b1");
+  CreateTopic(*first);
+  auto stub = [](const Member& m) {
+    return v2::MessagingService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(m.grpc_port), grpc::InsecureChannelCredentials()));
+  };
+  // The port the route of `m` names (0: no route).
+  auto routed_port = [&](const Member& m) -> int {
+    v2::QueryRouteRequest req;
+    req.mutable_topic()->set_name("orders");
+    auto* a = req.mutable_endpoints()->add_addresses();  // the client's access point: m
+    a->set_host("127.0.0.1");
+    a->set_port(m.grpc_port);
+    v2::QueryRouteResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!stub(m)->QueryRoute(&ctx, req, &resp).ok() || resp.status().code() != v2::OK ||
+        resp.message_queues_size() == 0) {
+      return 0;
+    }
+    return resp.message_queues(0).broker().endpoints().addresses(0).port();
+  };
+  auto send = [&](const Member& m, const std::string& id) {
+    v2::SendMessageRequest req;
+    v2::Message* msg = req.add_messages();
+    msg->mutable_topic()->set_name("orders");
+    msg->mutable_system_properties()->set_message_id(id);
+    msg->set_body("via gRPC");
+    v2::SendMessageResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    EXPECT_TRUE(stub(m)->SendMessage(&ctx, req, &resp).ok());
+    return resp.status();
+  };
+
+  Member& b2 = members_[1];
+  const auto poll = std::chrono::milliseconds(100);  // each look opens a gRPC channel
+  ASSERT_TRUE(Eventually([&] { return routed_port(b2) == first->grpc_port; },
+                         std::chrono::seconds(30), poll))
+      << Logs();
+  EXPECT_EQ(routed_port(*first), first->grpc_port);
+  const v2::Status refused = send(b2, "01GF1");
+  EXPECT_EQ(refused.code(), v2::FORBIDDEN);
+  EXPECT_NE(refused.message().find("127.0.0.1:" + std::to_string(first->grpc_port)),
+            std::string::npos)
+      << refused.message();
+  EXPECT_EQ(send(*first, "01GF2").code(), v2::OK);
+
+  Kill(members_[0]);
+  Member* next = nullptr;
+  ASSERT_TRUE(Eventually([&] { return (next = Master()) != nullptr && next->id != "b1"; }))
+      << Logs();
+  const Member& other = next->id == "b2" ? members_[2] : members_[1];
+  ASSERT_TRUE(Eventually([&] { return routed_port(other) == next->grpc_port; },
+                         std::chrono::seconds(30), poll))
+      << Logs();
+  EXPECT_TRUE(Eventually([&] { return send(*next, "01GF3").code() == v2::OK; },
+                         std::chrono::seconds(30), poll))
+      << Logs();
 }
 
 TEST_F(GroupFailoverTest, ScheduledAndTransactionalMessagesPendingAtAFailoverTakeEffectOnce) {

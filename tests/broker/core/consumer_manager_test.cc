@@ -151,7 +151,7 @@ TEST_F(ConsumerManagerTest, FifoNackRetriesInPlaceAndHoldsTheQueue) {
   EXPECT_EQ(d[0].queue_offset, 0);
   EXPECT_TRUE(Receive().empty());
   Status nacked;
-  consumers_->Nack("g", {d[0].receipt}, 0, [&](size_t, const Status& st) { nacked = st; });
+  consumers_->Nack("g", {d[0].receipt}, 0, /*dead_letter=*/false, [&](size_t, const Status& st) { nacked = st; });
   EXPECT_TRUE(nacked.ok());
   EXPECT_EQ(armed_.back(), clock_.MonotonicMs() + 1000);  // the group's first back-off
   EXPECT_TRUE(Receive().empty());  // not due yet, and offset 1 may not overtake it
