@@ -174,32 +174,32 @@ Result<std::string> ToTagFilter(const v2::FilterExpression& filter) {
   }
 }
 
-void ToV2Message(const store::Record& r, const DeliveryFields& f, v2::Message* m) {
+void ToV2Message(store::Record r, const DeliveryFields& f, v2::Message* m) {
   const bool copy = broker::IsRetryOrDlqCopy(r);
   const broker::RetryInfo retry = broker::ReadRetryInfo(r);
   *m->mutable_topic() = ToResource(copy ? retry.original_topic : r.topic);
-  for (const auto& [k, v] : r.properties) {
-    if (!broker::IsBrokerProperty(k, copy) && k != broker::kDeliverAtProperty &&
-        !broker::IsHalfBookkeepingProperty(k)) {
-      (*m->mutable_user_properties())[k] = v;
-    }
-  }
   // A fired scheduled message keeps its due time in a property (scheduled_delivery.h).
   int64_t deliver_at_ms = copy ? 0 : r.deliver_at_ms;
   for (const auto& [k, v] : r.properties) {
     if (k == broker::kDeliverAtProperty && !copy) deliver_at_ms = std::atoll(v.c_str());
   }
+  for (auto& [k, v] : r.properties) {
+    if (!broker::IsBrokerProperty(k, copy) && k != broker::kDeliverAtProperty &&
+        !broker::IsHalfBookkeepingProperty(k)) {
+      (*m->mutable_user_properties())[k] = std::move(v);
+    }
+  }
   v2::SystemProperties& sp = *m->mutable_system_properties();
-  if (!r.tag.empty()) sp.set_tag(r.tag);
-  for (const auto& k : r.keys) sp.add_keys(k);
-  sp.set_message_id(r.message_id);
+  if (!r.tag.empty()) sp.set_tag(std::move(r.tag));
+  for (auto& k : r.keys) sp.add_keys(std::move(k));
+  sp.set_message_id(std::move(r.message_id));
   v2::Digest* digest = sp.mutable_body_digest();
   digest->set_type(v2::MD5);
   digest->set_checksum(Md5Hex(r.body));
   sp.set_body_encoding(v2::IDENTITY);
   if (!r.message_group.empty()) {
     sp.set_message_type(v2::FIFO);
-    sp.set_message_group(r.message_group);
+    sp.set_message_group(std::move(r.message_group));
   } else if (deliver_at_ms > 0) {
     sp.set_message_type(v2::DELAY);
   } else if (r.type == store::RecordType::kTxnHalf) {
@@ -217,7 +217,7 @@ void ToV2Message(const store::Record& r, const DeliveryFields& f, v2::Message* m
   sp.set_delivery_attempt(static_cast<int32_t>(f.attempt));
   if (!f.receipt.empty()) sp.set_receipt_handle(std::string(f.receipt));
   if (f.invisible_ms > 0) *sp.mutable_invisible_duration() = ToDuration(f.invisible_ms);
-  m->set_body(r.body);
+  m->set_body(std::move(r.body));
 }
 
 }  // namespace tidemq::rocketmq

@@ -54,7 +54,7 @@ struct DeliveryFields {
 };
 
 // The record as a client receives it: a retry copy as a message of the topic it was sent to,
-// the broker's own bookkeeping properties left out.
-void ToV2Message(const store::Record& record, const DeliveryFields& fields, v2::Message* out);
+// the broker's own bookkeeping properties left out. Its strings move into `out`.
+void ToV2Message(store::Record record, const DeliveryFields& fields, v2::Message* out);
 
 }  // namespace tidemq::rocketmq

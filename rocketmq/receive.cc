@@ -89,8 +89,8 @@ void ReceiveCall::Deliver(Result<std::vector<broker::Delivery>> got) {
     fields.receipt = d.receipt;
     fields.invisible_ms = lease_ms_;
     fields.store_host = host;
-    ToV2Message(d.record, fields, responses_[i + 1].mutable_message());
     charged_ += static_cast<int64_t>(d.record.body.size() + broker::kDeliveryOverheadBytes);
+    ToV2Message(std::move(d.record), fields, responses_[i + 1].mutable_message());
     receipts_.push_back(std::move(d.receipt));
   }
   cx_->ChargeReply(charged_);
@@ -103,6 +103,8 @@ void ReceiveCall::AnswerStatus(v2::Status status) {
   WriteNext();
 }
 
+// One write at a time (gRPC allows no more). Not buffer_hint: a buffered write's completion
+// waits for a flush that the next write, which waits for that completion, would bring.
 void ReceiveCall::WriteNext() {
   if (next_ == responses_.size()) return Finish(grpc::Status::OK);
   StartWrite(&responses_[next_++]);
