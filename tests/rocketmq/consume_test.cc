@@ -3,6 +3,7 @@
 // with the attempt counted, forwards to the DLQ, and a message crossing protocols both ways.
 #include <zlib.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "tests/rocketmq/rocketmq_fixture.h"
@@ -126,6 +127,25 @@ TEST_F(RocketMqEndpointTest, AForwardedMessageGoesToTheDeadLetterQueueAtOnce) {
   grpc::ClientContext ctx2;
   ASSERT_TRUE(stub_->ForwardMessageToDeadLetterQueue(&ctx2, req, &resp).ok());
   EXPECT_EQ(resp.status().code(), v2::INVALID_RECEIPT_HANDLE);
+}
+
+// `tidemq group status` lists RocketMQ clients beside native ones, by their x-mq-client-id.
+TEST_F(RocketMqEndpointTest, GroupStatusListsTheClientsThatHeartbeat) {
+  v2::HeartbeatRequest req;
+  req.mutable_group()->set_name("billing");
+  req.set_client_type(v2::SIMPLE_CONSUMER);
+  v2::HeartbeatResponse resp;
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-mq-client-id", "host-a@4242@1@mx6emu82");
+  ASSERT_TRUE(stub_->Heartbeat(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.status().code(), v2::OK) << resp.status().message();
+  ASSERT_EQ(ReceiveGrpc("billing", "orders", 1, 10'000, 0, "*", "host-a@4242@1@mx6emu82")
+                .status.code(),
+            v2::MESSAGE_NOT_FOUND);
+  auto info = broker_->core()->admin().DescribeGroup("billing");
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_NE(std::find(info->clients.begin(), info->clients.end(), "host-a@4242@1@mx6emu82"),
+            info->clients.end());
 }
 
 TEST_F(RocketMqEndpointTest, MessagesCrossProtocolsBothWays) {
