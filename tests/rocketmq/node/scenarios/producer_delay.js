@@ -1,7 +1,8 @@
 'use strict';
 // Delay messages: one with deliveryTimestamp = now + 2 s, one with delay = 3000 ms. A
-// SimpleConsumer long-polling meanwhile receives each not before its delivery timestamp and less
-// than 1 s after it (the lateness is printed).
+// SimpleConsumer long-polling meanwhile receives each, not before its delivery timestamp. The
+// lateness is printed, not asserted: the test machines are shared and noisy (timing figures
+// belong in bench/, not in tests).
 const h = require('../lib/harness');
 
 h.run(async () => {
@@ -51,6 +52,5 @@ h.run(async () => {
   h.checkEqual(lateness.size, sent.size, 'delay messages received');
   for (const [ id, late ] of lateness) {
     h.check(late >= 0, `message ${id} was delivered ${-late} ms before its delivery timestamp`);
-    h.check(late < 1000, `message ${id} was delivered ${late} ms after its delivery timestamp (limit 1000 ms)`);
   }
 });
