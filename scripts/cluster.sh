@@ -32,6 +32,12 @@ addr_list() {
   for i in 0 1 2; do out="$out${out:+,}127.0.0.1:$(port_of "$i")"; done
   echo "$out"
 }
+# The RocketMQ 5 clients' endpoints: every broker's gRPC port (a replica routes to the master).
+grpc_list() {
+  local out=""
+  for i in 0 1 2; do out="$out${out:+;}127.0.0.1:$(($(port_of "$i") + 2))"; done
+  echo "$out"
+}
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_pid_file() {  # name pid_file
@@ -117,6 +123,8 @@ Broker group $group running (min copies $min_copies, lease TTL ${ttl} s). Use it
   tidemq topic create demo && tidemq send demo "hello" && tidemq consume demo --group g --count 1
   kill -9 \$(cat $dir/b1.pid)     # the master dies: a replica takes over within seconds
   scripts/cluster.sh stop
+
+RocketMQ 5 clients: endpoints "$(grpc_list)"
 MSG
     ;;
   status)
