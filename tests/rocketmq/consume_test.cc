@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "tests/common/eventually.h"
 #include "tests/rocketmq/rocketmq_fixture.h"
 
 namespace tidemq::testing {
@@ -62,6 +63,33 @@ TEST_F(RocketMqEndpointTest, ALongPollIsAnsweredWhenAMessageArrives) {
   ASSERT_EQ(got.status.code(), v2::OK);
   ASSERT_EQ(got.messages.size(), 1u);
   EXPECT_EQ(got.messages[0].body(), "wake up");
+}
+
+int64_t Counter(const broker::StatsReport& r, const std::string& name) {
+  for (const auto& [k, v] : r.counters) {
+    if (k == name) return v;
+  }
+  return -1;
+}
+
+// Stopping the endpoint answers its parked receives (no messages) instead of waiting out their
+// long polls: a client sees MESSAGE_NOT_FOUND and a clean end of the stream.
+TEST_F(RocketMqEndpointTest, StoppingTheEndpointAnswersParkedReceives) {
+  constexpr int kReceivers = 8;
+  std::vector<GrpcReceived> got(kReceivers);
+  std::vector<std::thread> receivers;
+  for (int i = 0; i < kReceivers; ++i) {
+    receivers.emplace_back([&, i] { got[i] = ReceiveGrpc("g", "orders", 8, 30'000, 50'000); });
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return Counter(broker_->core()->admin().Stats(), "long_polls_parked") == kReceivers;
+  }));
+  endpoint_->Stop();
+  for (auto& t : receivers) t.join();
+  for (const GrpcReceived& r : got) {
+    EXPECT_EQ(r.status.code(), v2::MESSAGE_NOT_FOUND) << r.status.message();
+    EXPECT_TRUE(r.messages.empty());
+  }
 }
 
 TEST_F(RocketMqEndpointTest, ChangingTheInvisibleDurationGivesANewHandleAndALapseRetries) {
