@@ -32,6 +32,10 @@ std::string ServiceContext::address() const {
   return (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port());
 }
 
+bool ServiceContext::Signed(const grpc::CallbackServerContext* ctx) {
+  return ctx->client_metadata().count("authorization") > 0;
+}
+
 std::string ServiceContext::ClientId(const grpc::CallbackServerContext* ctx) {
   const auto& md = ctx->client_metadata();
   auto it = md.find("x-mq-client-id");
@@ -62,7 +66,7 @@ std::shared_ptr<v2::MessagingService::Stub> ServiceContext::MasterStub(
 std::optional<v2::Status> ServiceContext::Refusal(const grpc::CallbackServerContext* ctx) const {
   // A client with credentials signs every request. Until the broker has access control,
   // such a request is refused rather than served as if it were anonymous.
-  if (ctx->client_metadata().count("authorization") > 0) {
+  if (Signed(ctx)) {
     return MakeStatus(v2::UNAUTHORIZED,
                       "this TideMQ broker has no access control yet and refuses signed requests; "
                       "configure the client without credentials (docs/rocketmq_compat.md)");

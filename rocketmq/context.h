@@ -63,6 +63,8 @@ class ServiceContext {
   // "host:port" of this endpoint.
   std::string address() const;
 
+  // A signed request (an `authorization` header: a client configured with credentials).
+  static bool Signed(const grpc::CallbackServerContext* ctx);
   // The client's id (the x-mq-client-id header; "" when absent).
   static std::string ClientId(const grpc::CallbackServerContext* ctx);
   // Why the call is refused before it is looked at (a signed request: no ACL yet; a replica:

@@ -137,7 +137,7 @@ Status ToSendMessage(v2::Message& in, bool transactional, size_t max_body_bytes,
   }
   if (sp.message_id().empty()) return InvalidArgument("the message has no message_id");
   out->topic = ResourceName(in.topic());
-  out->message_id = std::move(*sp.mutable_message_id());
+  out->message_id = sp.message_id();
   if (sp.has_tag()) out->tag = std::move(*sp.mutable_tag());
   if (has_group) out->message_group = std::move(*sp.mutable_message_group());
   out->keys.assign(std::make_move_iterator(sp.mutable_keys()->begin()),

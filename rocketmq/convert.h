@@ -32,7 +32,8 @@ std::string Md5Hex(std::string_view bytes);
 // carries (FIFO needs a message group, DELAY a delivery timestamp; TRANSACTION only when
 // `transactional`, the whole send being one). A GZIP body (clients compress large ones) is
 // stored inflated, so that every consumer, native ones included, reads what was sent; it may
-// inflate to at most max_body_bytes. The strings are moved out of `in`.
+// inflate to at most max_body_bytes. The body, tag, keys, group and properties are moved out of
+// `in`; the message id is copied (the caller still answers with it).
 Status ToSendMessage(v2::Message& in, bool transactional, size_t max_body_bytes,
                      broker::SendMessage* out);
 

@@ -114,7 +114,7 @@ grpc::ServerUnaryReactor* MessagingService::RefuseOrAskMaster(grpc::CallbackServ
                                                               Response* response,
                                                               v2::Status refusal, Call call) {
   // Only a replica asks (a signed request is refused, whoever would serve it).
-  if (!cx_.core().serving() && ctx->client_metadata().count("authorization") == 0) {
+  if (!cx_.core().serving() && !ServiceContext::Signed(ctx)) {
     if (auto master = cx_.MasterStub(ctx)) {
       return AskMaster(ctx, *request, response, std::move(master), call, std::move(refusal));
     }
@@ -237,9 +237,12 @@ grpc::ServerUnaryReactor* MessagingService::SendMessage(grpc::CallbackServerCont
                   nullptr);
   }
   broker::SendCommand command;
-  for (const v2::Message& m : request->messages()) {
-    v2::Message copy = m;  // the request is const: the core takes its strings by move
-    if (Status st = ToSendMessage(copy, transactional,
+  // The core takes the messages' strings by move. gRPC hands the request over as const but owns
+  // it (not a const object) until Finish; the answer reads only ids and timestamps from it, which
+  // stay.
+  auto* mutable_request = const_cast<v2::SendMessageRequest*>(request);
+  for (v2::Message& m : *mutable_request->mutable_messages()) {
+    if (Status st = ToSendMessage(m, transactional,
                                   static_cast<size_t>(cx_.options().max_body_bytes),
                                   &command.messages.emplace_back());
         !st.ok()) {

@@ -50,7 +50,8 @@ void ReceiveCall::Begin() {
   command.args.max_messages =
       static_cast<uint32_t>(std::clamp<int32_t>(r.batch_size(), 0,
                                                 static_cast<int32_t>(config.max_receive_batch)));
-  // A push consumer names no invisible duration (auto_renew): the broker's default lease.
+  // A push consumer names no invisible duration (auto_renew): the broker's default lease (0).
+  command.args.lease_ms = 0;
   if (r.has_invisible_duration()) {
     const int64_t ms = ToMs(r.invisible_duration());
     if (ms <= 0) {
@@ -61,7 +62,6 @@ void ReceiveCall::Begin() {
   }
   lease_ms_ = command.args.lease_ms != 0 ? command.args.lease_ms : config.default_lease_ms;
   command.args.client_id = client_id_;
-  command.args.max_bytes = static_cast<size_t>(cx_->options().max_reply_bytes_per_call);
   // The client waits long_polling_timeout plus its request timeout: answering by the end of
   // the long poll is in time.
   if (r.has_long_polling_timeout()) {

@@ -104,7 +104,9 @@ class BrokerCore::Impl {
     co.broker_id = config_.BrokerId();
     co.address = config_.ClientAddress();
     co.repl_address = config_.host + ":" + std::to_string(replication_->configured_port());
-    if (config_.grpc_port != 0) co.grpc_address = config_.host + ":" + std::to_string(config_.grpc_port);
+    if (config_.grpc_port != 0) {
+      co.grpc_address = config_.host + ":" + std::to_string(config_.grpc_port);
+    }
     co.lease_ttl_s = config_.lease_ttl_s;
     co.bootstrap_master = config_.bootstrap_master;
     co.min_in_sync = config_.min_copies;

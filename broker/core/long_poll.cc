@@ -10,7 +10,7 @@ uint64_t LongPolls::Seq(const std::string& topic) {
 bool LongPolls::Park(const std::string& topic, uint64_t seen_seq, uint64_t* ticket,
                      Retry retry) {
   MutexLock lock(mu_);
-  if (stopping_) return false;
+  if (stopping_.load(std::memory_order_relaxed)) return false;
   TopicWaiters& t = topics_[topic];
   if (t.seq != seen_seq) return false;
   *ticket = next_ticket_++;
@@ -46,13 +46,10 @@ std::vector<LongPolls::Retry> LongPolls::TakeAll() {
 
 void LongPolls::Stop() {
   MutexLock lock(mu_);
-  stopping_ = true;
+  stopping_.store(true, std::memory_order_release);
 }
 
-bool LongPolls::stopping() const {
-  MutexLock lock(mu_);
-  return stopping_;
-}
+bool LongPolls::stopping() const { return stopping_.load(std::memory_order_acquire); }
 
 size_t LongPolls::parked() const {
   MutexLock lock(mu_);

@@ -11,6 +11,7 @@
 
 #include "common/mutex.h"
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -50,7 +51,9 @@ class LongPolls {
   mutable Mutex mu_;
   std::map<std::string, TopicWaiters> topics_ GUARDED_BY(mu_);
   uint64_t next_ticket_ GUARDED_BY(mu_) = 1;
-  bool stopping_ GUARDED_BY(mu_) = false;
+  // Set under mu_ (Park reads it there); stopping() reads it without the lock: a receive asks
+  // on every look for messages.
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace tidemq::broker
