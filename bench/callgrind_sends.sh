@@ -15,7 +15,7 @@ COUNT=${COUNT:-20000}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tidemq-cg.XXXXXX")
 valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
-  "$B/broker/tidemq-broker" --host 127.0.0.1 --port "$port" --data-dir "$dir" --grpc-port 0 \
+  "$B/broker/tidemq-broker" --host 127.0.0.1 --port "$port" --data-dir "$dir" --grpc-port 0 --http-port 0 \
   --log-level warn --flush-policy async >"$dir.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir" "$dir.log"; }

@@ -61,7 +61,7 @@ rm -f "$WORK/ddtest"
 LOAD=(produce --producers 64 --inflight 1 --duration 5 --warmup 1)
 echo "== single broker, --flush-policy sync: tidemq-bench ${LOAD[*]}"
 mkdir -p "$WORK/single"
-"$BUILD_DIR/broker/tidemq-broker" --host 127.0.0.1 --port $((PORT + 50)) --data-dir "$WORK/single" --grpc-port 0 \
+"$BUILD_DIR/broker/tidemq-broker" --host 127.0.0.1 --port $((PORT + 50)) --data-dir "$WORK/single" --grpc-port 0 --http-port 0 \
   --flush-policy sync --log-level warn >"$WORK/single.log" 2>&1 &
 SINGLE_PID=$!
 sleep 0.5

@@ -13,6 +13,7 @@
 #   TXN=only bench/run_all.sh        # only the transactional-message series
 #   RETRY=1 bench/run_all.sh         # also retries and rebalancing (about 2 more minutes)
 #   RETRY=only bench/run_all.sh      # only the retry series
+#   BROKER_FLAGS="--trace-consumption=false" bench/run_all.sh   # extra flags for every broker
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,8 +92,9 @@ start_broker() {
   local name=$1; shift
   local dir=$WORK/$name
   mkdir -p "$dir"
-  "$BROKER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$dir" --log-level warn --grpc-port 0 \
-    "$@" >"$WORK/$name.log" 2>&1 &
+  # shellcheck disable=SC2086  # BROKER_FLAGS: extra flags for every broker, split on spaces
+  "$BROKER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$dir" --log-level warn --grpc-port 0 --http-port 0 \
+    ${BROKER_FLAGS:-} "$@" >"$WORK/$name.log" 2>&1 &
   BROKER_PID=$!
   for _ in $(seq 1 100); do
     if ! kill -0 "$BROKER_PID" 2>/dev/null; then

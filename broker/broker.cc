@@ -183,7 +183,9 @@ class Broker::Impl final : public RequestSink {
       case wire::LIST_GROUPS: return HandleListGroups(ctx, req);
       case wire::DESCRIBE_GROUP: return HandleDescribeGroup(ctx, req);
       case wire::DELETE_GROUP: return HandleDeleteGroup(ctx, req);
+      case wire::RESET_OFFSET: return HandleResetOffset(ctx, req);
       case wire::QUERY_MESSAGE: return HandleQueryMessage(ctx, req);
+      case wire::TRACE: return HandleTrace(ctx, req);
       case wire::STATS: return HandleStats(ctx, req);
       case wire::CANCEL_SCHEDULED: return HandleCancelScheduled(ctx, req);
       case wire::TIMER_STATS: return HandleTimerStats(ctx, req);

@@ -21,6 +21,17 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_option("--grpc-port", c.grpc_port,
                  "Also serve RocketMQ 5 clients (gRPC, apache.rocketmq.v2) on this port, 8081 "
                  "like RocketMQ's proxy by default (0: not served; docs/rocketmq_compat.md)");
+  app.add_option("--http-port", c.http_port,
+                 "Serve the web console, its JSON admin API and Prometheus /metrics on this port "
+                 "(0: not served; docs/console.md)");
+  app.add_option("--console-token", c.console_token,
+                 "The console's admin token (default: generated at the first start, kept in "
+                 "<data dir>/console.token)");
+  app.add_option("--console-read-token", c.console_read_token,
+                 "The console's read-only token (default: from <data dir>/console.token)");
+  app.add_option("--trace-consumption", c.trace_consumption,
+                 "Record deliveries, acks, nacks and lapsed leases in the log for `tidemq trace` "
+                 "and the console's message trace (docs/console.md)");
   app.add_option("--data-dir", c.data_dir, "Where the CommitLog, queues and indexes live");
   std::string flush = "async";
   app.add_option("--flush-policy", flush,

@@ -16,6 +16,7 @@
 #include "broker/broker.h"
 #include "broker/flags.h"
 #include "common/logging.h"
+#include "console/console.h"
 #include "rocketmq/endpoint.h"
 
 using tidemq::broker::Broker;
@@ -106,6 +107,30 @@ int main(int argc, char** argv) {
     }
     grpc = std::move(*started);
   }
+  // The HTTP front end: console, JSON admin API, /metrics.
+  std::unique_ptr<tidemq::console::Console> console;
+  if (config.http_port != 0) {
+    tidemq::console::ConsoleOptions co;
+    co.host = config.host;
+    co.port = config.http_port;
+    co.data_dir = config.data_dir;
+    co.admin_token = config.console_token;
+    co.read_token = config.console_read_token;
+    auto started = tidemq::console::Console::Start((*broker)->core(), co);
+    if (!started.ok()) {
+      spdlog::error("cannot start: {}", started.status().ToString());
+      if (grpc) grpc->Stop();
+      (*broker)->Stop();
+      return 1;
+    }
+    console = std::move(*started);
+    if (!console->new_admin_token().empty()) {
+      spdlog::info("console admin token (new; kept in {}): {}", console->token_file(),
+                   console->new_admin_token());
+    }
+    spdlog::info("console on {} (tokens in {}), Prometheus metrics on {}metrics", console->url(),
+                 console->token_file(), console->url());
+  }
   if (!config.pid_file.empty()) std::ofstream(config.pid_file) << getpid() << "\n";
   if (grpc) {
     spdlog::info("TideMQ broker ready on {}, RocketMQ 5 clients on {} (pid {})",
@@ -118,7 +143,8 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    if (grpc) grpc->Stop();  // its calls use the core: before the broker closes it
+    if (console) console->Stop();  // its handlers use the core: before the broker closes it
+    if (grpc) grpc->Stop();
     (*broker)->Stop();
   });
   (*broker)->Wait();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds TideMQ into build/ (or $TIDEMQ_BUILD_DIR). Extra args go to cmake.
 #   TIDEMQ_SANITIZE=1 scripts/build.sh   -> ASan + UBSan build in build-asan/
+#   TIDEMQ_TARGETS="tidemq-broker tidemq" scripts/build.sh  -> only those targets (start.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 "./scripts/install-deps.sh"
@@ -24,5 +25,10 @@ if [ ! -f "$build_dir/build.ninja" ]; then
   fi
   cmake -S . -B "$build_dir" -G Ninja "${compiler[@]}" "${extra[@]}" "$@" >/dev/null
 fi
-echo "==> building in $build_dir (-j$jobs)"
-cmake --build "$build_dir" -j "$jobs"
+targets=()
+if [ -n "${TIDEMQ_TARGETS:-}" ]; then
+  read -r -a names <<<"$TIDEMQ_TARGETS"
+  targets=(--target "${names[@]}")
+fi
+echo "==> building ${TIDEMQ_TARGETS:-everything} in $build_dir (-j$jobs)"
+cmake --build "$build_dir" -j "$jobs" "${targets[@]}"

@@ -2,7 +2,7 @@
 # Fails when a module includes a module it may not depend on (shared/DESIGN.md section 1):
 #   common <- store <- {timer, txn} <- broker/core <- broker (the native adapter)
 #   client -> common + proto only; cluster -> store + common; rocketmq/ (the RocketMQ 5
-#   front end) -> broker/core only.
+#   front end) and console/ (the HTTP one) -> broker/core only.
 # The broker core is protocol-neutral: it includes neither proto/ (the native wire format)
 # nor any adapter (broker/*.h, broker/handlers/); the native adapter reaches the store,
 # timer/ and txn/ only through the core.
@@ -51,6 +51,17 @@ if hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]rocketmq/' 
     broker/*.h broker/*.cc broker/handlers/*.cc broker/core/*.h broker/core/*.cc 2>/dev/null \
     | grep -v '^broker/main.cc:'); then
   echo "layering: broker/ must not include rocketmq/ (only broker/main.cc wires it):"
+  echo "$hits"; status=1
+fi
+# The HTTP front end (console/) likewise: the core only, never another front end; and no
+# front end includes it (broker/main.cc wires it).
+check console store timer txn cluster proto client broker/handlers rocketmq
+check_no_adapter console
+check rocketmq console
+if hits=$(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]console/' \
+    broker/*.h broker/*.cc broker/handlers/*.cc broker/core/*.h broker/core/*.cc 2>/dev/null \
+    | grep -v '^broker/main.cc:'); then
+  echo "layering: broker/ must not include console/ (only broker/main.cc wires it):"
   echo "$hits"; status=1
 fi
 check cluster broker client timer txn proto

@@ -96,7 +96,7 @@ case "$cmd" in
       fi
       mkdir -p "$dir/$id"
       nohup "$build_dir/broker/tidemq-broker" --host 127.0.0.1 --port "$port" \
-        --grpc-port "$((port + 2))" \
+        --grpc-port "$((port + 2))" --http-port "$((port + 3))" \
         --data-dir "$dir/$id" --group "$group" --broker-id "$id" \
         --etcd "127.0.0.1:$etcd_port" --min-copies "$min_copies" --lease-ttl-s "$ttl" \
         --bootstrap-master "${brokers[0]}" \
@@ -125,6 +125,7 @@ Broker group $group running (min copies $min_copies, lease TTL ${ttl} s). Use it
   scripts/cluster.sh stop
 
 RocketMQ 5 clients: endpoints "$(grpc_list)"
+Consoles and /metrics: $(for i in 0 1 2; do printf 'http://127.0.0.1:%s/ ' "$(($(port_of "$i") + 3))"; done)(tokens in $dir/<broker>/console.token)
 MSG
     ;;
   status)

@@ -11,7 +11,7 @@ constexpr size_t kCrcPos = 8;
 
 bool IsKnownType(uint8_t t) {
   return t >= static_cast<uint8_t>(RecordType::kMessage) &&
-         t <= static_cast<uint8_t>(RecordType::kControl);
+         t <= static_cast<uint8_t>(RecordType::kTrace);
 }
 
 void PutShortString(std::string* out, std::string_view s) {

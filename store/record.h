@@ -39,6 +39,10 @@ enum class RecordType : uint8_t {
   kTxnEnd = 5,         // rollback of the half at origin_offset (a commit is its re-put; txn/)
   kTxnCheck = 6,       // a check-back is being sent for the half at origin_offset (txn/)
   kControl = 7,        // broker bookkeeping (offset commits, topic deletions, ...)
+  // Consumption events (deliveries, acks, nacks, lapsed leases) of one topic's messages, for
+  // the message lifecycle trace: its body is the broker core's (broker/core/trace_journal.h),
+  // its keys name the queue positions the events are about, so the key index finds them.
+  kTrace = 8,
 };
 
 // Record.flags bits.

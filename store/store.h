@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/file_system.h"
+#include "common/histogram.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "store/control_record.h"
@@ -168,6 +169,10 @@ struct StoreStats {
   int64_t meta_snapshot_offset = -1;
   int64_t malformed_control_records = 0;
   int64_t index_entries_trimmed = 0;
+  // The writer's time per group-commit write (the batch's pwrite calls) and per fdatasync of
+  // the log, in microseconds (docs/metrics.md: tidemq_store_append_latency_us, ..._sync_...).
+  HistogramSnapshot append_latency_us;
+  HistogramSnapshot sync_latency_us;
 };
 
 class Store {

@@ -200,6 +200,8 @@ StoreStats StoreImpl::Stats() const {
   s.appended_bytes = appended_bytes_.load();
   s.syncs = syncs_.load();
   s.batches = batches_.load();
+  s.append_latency_us = append_latency_us_.Snapshot();
+  s.sync_latency_us = sync_latency_us_.Snapshot();
   {
     MutexLock lock(damaged_mu_);
     s.damaged_ranges = static_cast<int64_t>(damaged_.size());

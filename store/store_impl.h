@@ -266,6 +266,8 @@ class StoreImpl final : public Store {
   std::atomic<int64_t> appended_bytes_{0};
   std::atomic<int64_t> syncs_{0};
   std::atomic<int64_t> batches_{0};
+  Histogram append_latency_us_{LatencyBoundsUs()};
+  Histogram sync_latency_us_{LatencyBoundsUs()};
 
   Mutex retention_mu_;  // one RunRetention at a time
   Mutex guards_mu_;

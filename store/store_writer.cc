@@ -12,6 +12,12 @@
 namespace tidemq::store {
 namespace {
 
+int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
 // How often the dispatch checkpoint is persisted. Background housekeeping periods use the
 // steady clock: they bound replay work after a crash and carry no meaning a test observes.
 constexpr std::chrono::milliseconds kCheckpointInterval(1000);
@@ -152,6 +158,7 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
   std::string buf;
   uint64_t room = log_->RoomInActiveSegment();
   Status st;
+  const auto append_start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < batch->size() && st.ok(); ++i) {
     for (Record& r : (*batch)[i].records) {
       r.store_ms = now;
@@ -184,6 +191,7 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     }
   }
   if (st.ok() && !buf.empty()) st = log_->Write(buf);
+  append_latency_us_.Observe(MicrosSince(append_start));
   if (!st.ok() && Transient(st) && log_->end_offset() == batch_start) {
     // Out of space or descriptors, and nothing of this batch is in the log: refuse it and go
     // on; the next batch measures the free space again.
@@ -207,7 +215,9 @@ void StoreImpl::ProcessBatch(std::vector<Request>* batch) {
     bool sync = options_.flush_policy == FlushPolicy::kSync;
     for (const Request& r : *batch) sync = sync || r.sync;
     if (sync) {
+      const auto sync_start = std::chrono::steady_clock::now();
       st = log_->Sync();
+      sync_latency_us_.Observe(MicrosSince(sync_start));
       syncs_.fetch_add(1);
       if (st.ok()) synced_end_.store(written.value(), std::memory_order_release);
     }
@@ -597,7 +607,9 @@ void StoreImpl::FlushLog() {
   // this fdatasync or by the writer's sync of a segment it rolled away from.
   const int64_t target = written_end_.load(std::memory_order_acquire);
   if (target <= synced_end_.load(std::memory_order_acquire) || read_only()) return;
+  const auto sync_start = std::chrono::steady_clock::now();
   Status st = log_->Sync();
+  sync_latency_us_.Observe(MicrosSince(sync_start));
   syncs_.fetch_add(1);
   if (!st.ok()) {
     EnterReadOnly(st);

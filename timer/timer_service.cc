@@ -330,6 +330,10 @@ Result<std::optional<IndexEntry>> TimerService::FindByMessageId(
   return index_->Get(*offset);
 }
 
+Result<std::vector<IndexEntry>> TimerService::ListPending(DueKey from, size_t limit) const {
+  return index_->ScanDue(from, INT64_MAX, limit);
+}
+
 LogOffset TimerService::OldestPendingOffset() const {
   Result<std::optional<LogOffset>> oldest = index_->OldestPendingOffset();
   // On a read error keep everything: retention must never guess.

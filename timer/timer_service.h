@@ -138,6 +138,9 @@ class TimerService : public store::Observer {
   bool IsFiring(LogOffset scheduled) const;
   Result<std::optional<IndexEntry>> Find(LogOffset scheduled) const;
   Result<std::optional<IndexEntry>> FindByMessageId(const std::string& message_id) const;
+  // Pending scheduled messages due at or after `from` (by due time, then log offset), at
+  // most `limit`: for listing (paging: the next call starts after the last key seen).
+  Result<std::vector<IndexEntry>> ListPending(DueKey from, size_t limit) const;
   // For a store retention guard: the oldest kScheduled record still needed, or kNoLogOffset.
   LogOffset OldestPendingOffset() const;
   TimerStats Stats() const;

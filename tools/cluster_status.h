@@ -1,5 +1,5 @@
 // `tidemq cluster status`: the CLUSTER_STATUS document a broker answers (docs/replication.md,
-// "Status"), decoded and printed for a human. Used by tools/tidemq.cc; no client calls here,
+// "Status"), decoded and printed for a human. Used by tools/cli/broker.cc; no client calls here,
 // so the formatting is tested on JSON strings (tests/client/cluster_status_test.cc) and the
 // decoder fuzzed (tests/fuzz/cluster_status_fuzz.cc).
 #pragma once

@@ -56,7 +56,7 @@ echo "== disk: dd 1 GiB, fdatasync"
 dd if=/dev/zero of="$WORK/ddtest" bs=1M count=1024 conv=fdatasync 2>&1 | tail -n 1
 rm -f "$WORK/ddtest"
 
-"$BUILD_DIR/broker/tidemq-broker" --host 127.0.0.1 --port "$PORT" --grpc-port "$GRPC_PORT" \
+"$BUILD_DIR/broker/tidemq-broker" --host 127.0.0.1 --port "$PORT" --grpc-port "$GRPC_PORT" --http-port 0 \
   --data-dir "$WORK/data" --flush-policy "$FLUSH" --log-level warn >"$WORK/broker.log" 2>&1 &
 BROKER_PID=$!
 for _ in $(seq 1 100); do

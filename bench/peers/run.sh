@@ -181,7 +181,7 @@ start_server() {
   local limit=$START_LIMIT_S
   case $system in
     tidemq)
-      "$BROKER_BIN" --host 127.0.0.1 --port "$port" --data-dir "$SERVER_DIR/data" --grpc-port 0 \
+      "$BROKER_BIN" --host 127.0.0.1 --port "$port" --data-dir "$SERVER_DIR/data" --grpc-port 0 --http-port 0 \
         --log-level warn --flush-policy "$config" >"$log" 2>&1 &
       pid=$! ;;
     redis)

@@ -4,13 +4,17 @@
 
 #include <algorithm>
 #include <memory>
+#include <tuple>
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
 
 #include <boost/asio/post.hpp>
 
 #include "broker/core/long_poll.h"
 #include "broker/core/message_service.h"
+#include "broker/core/queue_time.h"
+#include "broker/core/retry_copies.h"
 #include "broker/core/topic_manager.h"
+#include "broker/core/trace_journal.h"
 #include "common/names.h"
 
 namespace tidemq::broker {
@@ -219,6 +223,27 @@ Result<ScheduledInfo> AdminService::ShowScheduled(const std::string& message_id)
   return out;
 }
 
+Result<std::vector<ScheduledInfo>> AdminService::ListScheduled(int64_t after_due_ms,
+                                                               int64_t after_offset,
+                                                               uint32_t limit) const {
+  if (limit == 0) limit = kDefaultListLimit;
+  if (limit > kMaxListLimit) {
+    return InvalidArgument("list at most " + std::to_string(kMaxListLimit) + " per request");
+  }
+  // The position after (due, offset): the index orders by due time, then log offset.
+  timer::DueKey from{std::max<int64_t>(after_due_ms, 0), after_offset + 1};
+  ASSIGN_OR_RETURN(std::vector<timer::IndexEntry> entries, p_.timer->ListPending(from, limit));
+  std::vector<ScheduledInfo> out;
+  out.reserve(entries.size());
+  for (timer::IndexEntry& e : entries) {
+    ScheduledInfo info;
+    info.firing = p_.timer->IsFiring(e.offset);
+    info.entry = std::move(e);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 Result<std::vector<txn::TxnEntry>> AdminService::ListTxns(const TxnListQuery& q) const {
   const uint32_t limit = q.limit == 0 ? kDefaultListLimit : q.limit;
   if (limit > kMaxListLimit) {
@@ -248,12 +273,13 @@ Result<QueryResult> AdminService::Query(const QueryCommand& q) const {
   if (by_offset) {
     offsets.push_back(LogOffset(q.log_offset));
   } else if (!q.message_id.empty()) {
-    ASSIGN_OR_RETURN(offsets, p_.store->LookupMessageId(q.message_id, max));
+    ASSIGN_OR_RETURN(offsets, p_.store->LookupMessageId(q.message_id, max + 1));
   } else {
     if (q.topic.empty()) return InvalidArgument("a key query needs a topic");
-    ASSIGN_OR_RETURN(offsets, p_.store->LookupKey(q.topic, q.key, max));
+    ASSIGN_OR_RETURN(offsets, p_.store->LookupKey(q.topic, q.key, max + 1));
   }
-  if (offsets.size() > max) offsets.resize(max);
+  const bool truncated = offsets.size() > max;
+  if (truncated) offsets.resize(max);
 
   // A look-up through the index finds log offsets first, then reads each record: one that no
   // longer exists (retention) is left out, one that exists but cannot be read (kCorruption)
@@ -282,15 +308,114 @@ Result<QueryResult> AdminService::Query(const QueryCommand& q) const {
     return NotFound("no message matches the query");
   }
   for (const auto& [off, _] : damaged) out.damaged.push_back(off);
+  out.truncated = truncated;
   return out;
 }
 
-StatsReport AdminService::Stats() const {
+Result<QueryResult> AdminService::QueryByTime(const TimeRangeQuery& q) const {
+  const size_t max = q.max_messages == 0 ? kDefaultQueryMatches
+                                         : std::min<uint32_t>(q.max_messages, kMaxQueryMatches);
+  ASSIGN_OR_RETURN(Topic topic, Existing(p_, q.topic));
+  const int64_t to_ms = q.to_ms > 0 ? q.to_ms : p_.clock->NowMs() + 1;
+  if (q.from_ms < 0 || q.from_ms >= to_ms) {
+    return InvalidArgument("the time range must have 0 <= from < to (ms since the epoch)");
+  }
+  // Up to max + 1 entries of each queue in the range; the oldest max of them all are the answer
+  // (one more tells that the answer is truncated). Reads consume-queue entries, then records.
+  std::vector<store::QueueEntry> candidates;
+  for (uint32_t queue = 0; queue < topic.queue_count; ++queue) {
+    ASSIGN_OR_RETURN(int64_t off, FirstStoredAtOrAfter(p_.store, q.topic, queue, q.from_ms));
+    size_t taken = 0;
+    while (taken <= max) {
+      ASSIGN_OR_RETURN(std::vector<store::QueueEntry> entries,
+                       p_.store->ReadQueue(q.topic, queue, off, std::min<size_t>(max + 1, 256)));
+      if (entries.empty()) break;
+      bool past = false;
+      for (const store::QueueEntry& e : entries) {
+        if (e.store_ms >= to_ms || taken > max) {
+          past = true;
+          break;
+        }
+        if (e.store_ms >= q.from_ms) {
+          candidates.push_back(e);
+          ++taken;
+        }
+      }
+      if (past) break;
+      off = entries.back().queue_offset + 1;
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.store_ms, a.log_offset) < std::tie(b.store_ms, b.log_offset);
+  });
+  QueryResult out;
+  out.truncated = candidates.size() > max;
+  if (out.truncated) candidates.resize(max);
+  for (const store::QueueEntry& e : candidates) {
+    auto rec = p_.store->Read(e.log_offset);
+    if (!rec.ok()) {
+      if (rec.status().code() == Code::kCorruption) out.damaged.push_back(e.log_offset);
+      continue;  // deleted by retention meanwhile
+    }
+    out.found.emplace_back(e.log_offset, std::move(rec).value());
+  }
+  return out;
+}
+
+Result<std::vector<OffsetMove>> AdminService::ResetOffset(const std::string& group,
+                                                          const std::string& topic,
+                                                          int64_t time_ms, int32_t queue_id) const {
+  if (time_ms < 0) return InvalidArgument("the time to reset to must be ms since the epoch, >= 0");
+  if (IsRetryTopic(topic) || topic.starts_with(kDlqTopicPrefix)) {
+    return InvalidArgument("reset the group's position on the topic it subscribes to, not on '" +
+                           topic + "'");
+  }
+  return p_.consumers->ResetOffset(group, topic, time_ms, queue_id);
+}
+
+StatsReport BaseStats(const BrokerConfig& config, Clock* clock, const BrokerStats& s,
+                      const store::Store& store) {
   StatsReport r;
+  auto& c = r.counters;
+  c.emplace_back("uptime_ms", clock->NowMs() - s.start_ms);
+  c.emplace_back("connections", s.connections.load());
+  c.emplace_back("connections_total", s.connections_total.load());
+  c.emplace_back("bad_frames", s.bad_frames.load());
+  c.emplace_back("connections_refused", s.connections_refused.load());
+  c.emplace_back("connections_timed_out", s.connections_timed_out.load());
+  c.emplace_back("reads_paused", s.reads_paused.load());
+  const store::StoreStats ss = store.Stats();
+  c.emplace_back("log_min_offset", ss.min_log_offset);
+  c.emplace_back("log_max_offset", ss.max_log_offset);
+  c.emplace_back("log_segments", ss.segments);
+  c.emplace_back("store_syncs", ss.syncs);
+  c.emplace_back("store_batches", ss.batches);
+  c.emplace_back("store_damaged_ranges", ss.damaged_ranges);
+  c.emplace_back("store_damaged_bytes", ss.damaged_bytes);
+  c.emplace_back("store_torn_tail_bytes", ss.torn_tail_bytes);
+  c.emplace_back("store_corrupt_reads", ss.corrupt_reads);
+  c.emplace_back("store_disk_free_bytes", ss.disk_free_bytes);
+  c.emplace_back("store_disk_reserve_bytes", ss.disk_reserve_bytes);
+  c.emplace_back("store_open_queue_files", ss.open_queue_files);
+  // Metadata in the log (docs/storage_format.md §9).
+  c.emplace_back("store_meta_snapshot_offset", ss.meta_snapshot_offset);
+  c.emplace_back("store_malformed_control_records", ss.malformed_control_records);
+  c.emplace_back("store_index_entries_trimmed", ss.index_entries_trimmed);
+  auto& info = r.info;
+  info.emplace_back("version", "0.1.0");
+  info.emplace_back("data_dir", config.data_dir);
+  info.emplace_back("flush_policy", std::string(FlushPolicyName(config.flush_policy)));
+  info.emplace_back("read_only", ss.read_only ? "yes: " + ss.read_only_reason : "no");
+  info.emplace_back("refusing_appends",
+                    ss.refusing_reason.empty() ? "no" : "yes: " + ss.refusing_reason);
+  return r;
+}
+
+StatsReport AdminService::Stats() const {
+  StatsReport r = BaseStats(p_.config, p_.clock, *p_.stats, *p_.store);
   auto& c = r.counters;
   const BrokerStats& s = *p_.stats;
   const ConsumerManager& consumers = *p_.consumers;
-  c.emplace_back("uptime_ms", p_.clock->NowMs() - s.start_ms);
   c.emplace_back("messages_in", s.messages_in.load());
   c.emplace_back("bytes_in", s.bytes_in.load());
   c.emplace_back("send_requests", s.send_requests.load());
@@ -309,35 +434,12 @@ StatsReport AdminService::Stats() const {
   c.emplace_back("offset_flushes", consumers.offset_flushes());
   c.emplace_back("dlq_redriven", p_.dead_letters->redriven());
   c.emplace_back("dlq_purged", p_.dead_letters->purged());
-  c.emplace_back("connections", s.connections.load());
-  c.emplace_back("connections_total", s.connections_total.load());
-  c.emplace_back("bad_frames", s.bad_frames.load());
-  c.emplace_back("connections_refused", s.connections_refused.load());
-  c.emplace_back("connections_timed_out", s.connections_timed_out.load());
-  c.emplace_back("reads_paused", s.reads_paused.load());
   c.emplace_back("receives_refused", s.receives_refused.load());
   c.emplace_back("deliveries_unsent", s.deliveries_unsent.load());
   c.emplace_back("inflight_bytes", s.inflight_bytes ? s.inflight_bytes() : 0);
   c.emplace_back("long_polls_parked", static_cast<int64_t>(p_.polls->parked()));
   c.emplace_back("topics", static_cast<int64_t>(p_.topics->List().size()));
   c.emplace_back("groups", static_cast<int64_t>(consumers.ListGroups().size()));
-  store::StoreStats ss = p_.store->Stats();
-  c.emplace_back("log_min_offset", ss.min_log_offset);
-  c.emplace_back("log_max_offset", ss.max_log_offset);
-  c.emplace_back("log_segments", ss.segments);
-  c.emplace_back("store_syncs", ss.syncs);
-  c.emplace_back("store_batches", ss.batches);
-  c.emplace_back("store_damaged_ranges", ss.damaged_ranges);
-  c.emplace_back("store_damaged_bytes", ss.damaged_bytes);
-  c.emplace_back("store_torn_tail_bytes", ss.torn_tail_bytes);
-  c.emplace_back("store_corrupt_reads", ss.corrupt_reads);
-  c.emplace_back("store_disk_free_bytes", ss.disk_free_bytes);
-  c.emplace_back("store_disk_reserve_bytes", ss.disk_reserve_bytes);
-  c.emplace_back("store_open_queue_files", ss.open_queue_files);
-  // Metadata in the log (docs/storage_format.md §9).
-  c.emplace_back("store_meta_snapshot_offset", ss.meta_snapshot_offset);
-  c.emplace_back("store_malformed_control_records", ss.malformed_control_records);
-  c.emplace_back("store_index_entries_trimmed", ss.index_entries_trimmed);
   c.emplace_back("metadata_records_skipped", p_.topics->malformed_skipped() +
                                                  p_.consumers->malformed_skipped() +
                                                  p_.dead_letters->malformed_skipped());
@@ -352,16 +454,14 @@ StatsReport AdminService::Stats() const {
   c.emplace_back("txn_rolled_back", xs.rolled_back);
   c.emplace_back("txn_parked", xs.parked);
   c.emplace_back("txn_checks_sent", xs.checks_sent);
-  auto& info = r.info;
-  info.emplace_back("version", "0.1.0");
-  info.emplace_back("data_dir", p_.config.data_dir);
-  info.emplace_back("flush_policy", std::string(FlushPolicyName(p_.config.flush_policy)));
-  info.emplace_back("start_epoch", std::to_string(consumers.epoch()));
-  info.emplace_back("retention_keep_unconsumed",
-                    p_.config.retention_keep_unconsumed ? "yes" : "no");
-  info.emplace_back("read_only", ss.read_only ? "yes: " + ss.read_only_reason : "no");
-  info.emplace_back("refusing_appends",
-                    ss.refusing_reason.empty() ? "no" : "yes: " + ss.refusing_reason);
+  if (p_.trace != nullptr) {
+    c.emplace_back("trace_events_written", p_.trace->written());
+    c.emplace_back("trace_events_dropped", p_.trace->dropped());
+  }
+  r.info.emplace_back("start_epoch", std::to_string(consumers.epoch()));
+  r.info.emplace_back("retention_keep_unconsumed",
+                      p_.config.retention_keep_unconsumed ? "yes" : "no");
+  r.info.emplace_back("trace_consumption", p_.config.trace_consumption ? "yes" : "no");
   return r;
 }
 

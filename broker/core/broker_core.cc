@@ -20,6 +20,7 @@
 #include "broker/core/dead_letters.h"
 #include "broker/core/long_poll.h"
 #include "broker/core/maintenance.h"
+#include "broker/core/trace_journal.h"
 #include "broker/core/retry_copies.h"
 #include "broker/core/scheduled_delivery.h"
 #include "broker/core/topic_manager.h"
@@ -392,6 +393,8 @@ class BrokerCore::Impl {
         topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());
     consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
     RETURN_IF_ERROR(consumers_->Load());
+    trace_ = std::make_unique<TraceJournal>(store_.get(), config_.trace_consumption);
+    consumers_->SetTrace(trace_.get());
     if (config_.retention_keep_unconsumed) {
       ConsumerManager* consumers = consumers_.get();
       store_->AddRetentionGuard([consumers] { return consumers->OldestUnconsumed(); });
@@ -410,7 +413,7 @@ class BrokerCore::Impl {
     parts_ = std::make_unique<CoreParts>(CoreParts{
         config_, clock_, store_.get(), topics_.get(), consumers_.get(), &polls_, &stats_, io_,
         timer_.get(), scheduled_.get(), txn_.get(), txn_coordinator_.get(), dead_letters_.get(),
-        replication_.get()});
+        replication_.get(), trace_.get()});
     if (replication_ && config_.min_copies > 1) {
       // Messages become visible as the in-sync replicas get them: wake their receivers.
       replication_->OnCommitAdvanced([this](LogOffset) { WakeWaiters(); });
@@ -613,6 +616,7 @@ class BrokerCore::Impl {
         Status st = consumers_->FlushOffsets(/*sync=*/true);
         if (!st.ok()) spdlog::error("persisting consumer offsets: {}", st.ToString());
       }
+      if (trace_) trace_->Flush();
       // A master stopping on purpose lets its replicas take the last records (the offsets just
       // flushed) before it stops serving them; bounded, so a stuck replica cannot hold it.
       if (replication_) {
@@ -652,6 +656,7 @@ class BrokerCore::Impl {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<ConsumerManager> consumers_;
+  std::unique_ptr<TraceJournal> trace_;
   std::unique_ptr<DeadLetters> dead_letters_;
   std::unique_ptr<CoreParts> parts_;
   std::unique_ptr<MessageService> messages_;
@@ -707,9 +712,27 @@ bool BrokerCore::serving() const { return impl_->serving(); }
 std::string BrokerCore::MasterAddress() const { return impl_->MasterAddress(); }
 std::string BrokerCore::MasterGrpcAddress() const { return impl_->MasterGrpcAddress(); }
 std::string BrokerCore::ClusterStatusJson() const { return impl_->ClusterStatusJson(); }
+std::vector<std::pair<int64_t, int64_t>> BrokerCore::EpochHistory() const {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  auto epochs = cluster::LoadEpochs(*impl_->store_);
+  if (!epochs.ok()) return out;
+  for (const cluster::EpochStart& e : *epochs) out.emplace_back(e.epoch, e.start.value());
+  return out;
+}
 Status BrokerCore::NotServing() const { return impl_->NotServing(); }
 Status BrokerCore::Promote() { return impl_->Promote(); }
 ReplicationStatus BrokerCore::Replication() const { return impl_->Replication(); }
+MetricsReport BrokerCore::Metrics() {
+  // serving() stays true once it turned true, and the services stay until Close.
+  if (serving()) return admin().Metrics();
+  MetricsReport r;
+  r.now_ms = impl_->clock_->NowMs();
+  r.stats = BaseStats(impl_->config_, impl_->clock_, impl_->stats_, *impl_->store_);
+  r.store = impl_->store_->Stats();
+  r.append_latency_us = r.store.append_latency_us;
+  r.sync_latency_us = r.store.sync_latency_us;
+  return r;
+}
 MessageService& BrokerCore::messages() { return *impl_->messages_; }
 AdminService& BrokerCore::admin() { return *impl_->admin_; }
 BrokerStats& BrokerCore::stats() { return impl_->stats_; }

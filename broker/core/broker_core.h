@@ -105,7 +105,15 @@ class BrokerCore {
   std::string MasterGrpcAddress() const;
   // CLUSTER_STATUS: the group as this broker sees it, as JSON (docs/replication.md, "Status").
   std::string ClusterStatusJson() const;
+  // The group's epochs as this broker's log records them, oldest first: (epoch, the log
+  // offset it began at). Each epoch after the first is a failover (or a restart of the group).
+  // Reads the store's metadata: not on a network thread.
+  std::vector<std::pair<int64_t, int64_t>> EpochHistory() const;
 
+  // What /metrics and the console's overview show: AdminService::Metrics while serving; on a
+  // replica (whose services do not exist until promoted), the process, connection and store
+  // figures only (BaseStats). Any thread.
+  MetricsReport Metrics();
   MessageService& messages();
   AdminService& admin();
   BrokerStats& stats();

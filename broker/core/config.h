@@ -18,6 +18,12 @@ struct BrokerConfig {
   uint16_t port = kDefaultPort;                  // 0: pick a free port (tests)
   // The RocketMQ 5 gRPC endpoint (rocketmq/), on host; 0: not served.
   uint16_t grpc_port = 8081;
+  // The HTTP front end (console/): web console, JSON admin API, /metrics; 0: not served.
+  uint16_t http_port = 9880;
+  std::string console_token;       // "": <data_dir>/console.token's
+  std::string console_read_token;  // "": <data_dir>/console.token's
+  // Deliveries, acks, nacks and lapses written to the log for the lifecycle trace.
+  bool trace_consumption = true;
   std::string data_dir = "./data";
   store::FlushPolicy flush_policy = store::FlushPolicy::kAsync;
   int64_t flush_interval_ms = 200;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "broker/core/queue_time.h"
 #include "broker/core/retry_copies.h"
 #include "common/names.h"
 
@@ -71,6 +72,11 @@ Result<GroupInfo> ConsumerManager::DescribeGroup(const std::string& name) const 
       q.max_offset = store_->MaxQueueOffset(q.topic, q.queue_id);
       q.inflight = static_cast<int64_t>(st.inflight.size());
       q.lost_to_retention = st.lost;
+      q.next = st.next;
+      q.delivered = st.delivered;
+      q.delivered_bytes = st.delivered_bytes;
+      q.retried = st.retried;
+      q.dead_lettered = st.dead_lettered;
       info.lost_to_retention += st.lost;
       info.queues.push_back(std::move(q));
     }
@@ -178,6 +184,8 @@ bool ConsumerManager::ConfirmClaim(Group& g, QueueState& st, const Claim& c,
   d.attempt = lease->second.attempt;
   d.receipt = EncodeReceipt(Receipt{registry_.epoch(), std::get<0>(key), std::get<1>(key),
                                     c.offset, c.lease_id, std::get<2>(key)});
+  st.delivered += 1;
+  st.delivered_bytes += static_cast<int64_t>(d.record.body.size());
   out->push_back(std::move(d));
   delivered_.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -284,6 +292,10 @@ void ConsumerManager::CollectFromQueue(Group& g, const QueueKey& key, const TagF
         // Offsets skipped by the read are holes: no message was ever stored there.
         st->MarkRangeAcked(st->next, e.queue_offset);
         st->next = e.queue_offset;
+        if (st->moving.count(e.queue_offset) > 0) {  // ResetOffset moved back over a move
+          st->next = e.queue_offset + 1;
+          continue;
+        }
         if (!filter.MayMatchHash(e.tag_hash)) {
           st->next = e.queue_offset + 1;
           st->MarkAcked(e.queue_offset);
@@ -368,7 +380,34 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
     QueueKey key{args.topic, (start + i) % n, client};
     CollectFromQueue(*g, key, filter, args, now, &out, &bytes);
   }
+  if (trace_ != nullptr && trace_->enabled() && !out.empty()) {
+    // One note per topic of the batch (the retry topic's copies and the topic's messages).
+    const int64_t wall = clock_->NowMs();
+    std::map<std::string_view, std::vector<TraceEvent>> events;
+    for (const Delivery& d : out) {
+      events[d.record.topic].push_back(TraceEvent{.kind = TraceEventKind::kDelivered,
+                                                  .queue_id = d.queue_id,
+                                                  .queue_offset = d.queue_offset,
+                                                  .time_ms = wall,
+                                                  .until_ms = wall + args.lease_ms,
+                                                  .attempt = d.attempt,
+                                                  .group = args.group,
+                                                  .client = args.client_id});
+    }
+    for (auto& [topic, list] : events) trace_->Note(std::string(topic), std::move(list));
+  }
   return out;
+}
+
+void ConsumerManager::Trace(const std::string& topic, TraceEventKind kind, const std::string& group,
+                            uint32_t queue, int64_t offset, int64_t until_ms) {
+  if (trace_ == nullptr) return;
+  trace_->Note(topic, TraceEvent{.kind = kind,
+                                 .queue_id = queue,
+                                 .queue_offset = offset,
+                                 .time_ms = clock_->NowMs(),
+                                 .until_ms = until_ms,
+                                 .group = group});
 }
 
 Result<QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {
@@ -412,6 +451,7 @@ Status ConsumerManager::Ack(const std::string& group, const std::string& receipt
     st->MarkAcked(r.queue_offset);
   }
   acked_.fetch_add(1, std::memory_order_relaxed);
+  Trace(r.topic, TraceEventKind::kAcked, group, r.queue_id, r.queue_offset);
   // A FIFO queue's next message is deliverable now: wake its long-polling receivers.
   if (g->config.fifo && ready_) ready_(r.topic);
   return Status::Ok();
@@ -471,6 +511,8 @@ void ConsumerManager::Nack(const std::string& group, const std::vector<std::stri
       }
       Lease lease = (*g)->leases.End(**st, (*st)->inflight.find(r->queue_offset));
       nacked_.fetch_add(1, std::memory_order_relaxed);
+      Trace(r->topic, dead_letter ? TraceEventKind::kGivenUp : TraceEventKind::kNacked, group,
+            r->queue_id, r->queue_offset, dead_letter ? 0 : clock_->NowMs() + delay_ms);
       if (auto move = dead_letter ? DeadLetter(*g, **st, r->queue_offset, lease)
                                   : Fail(*g, **st, r->queue_offset, lease, delay_ms, now)) {
         move->done = [done, i](const Status& s) { done(i, s); };
@@ -493,6 +535,7 @@ Status ConsumerManager::Release(const std::string& group, const std::string& rec
   g->leases.End(*st, st->inflight.find(r.queue_offset));
   st->UncountDelivery(r.queue_offset);
   st->retry[r.queue_offset] = clock_->MonotonicMs();
+  Trace(r.topic, TraceEventKind::kReleased, group, r.queue_id, r.queue_offset);
   return Status::Ok();
 }
 
@@ -561,15 +604,16 @@ void ConsumerManager::ExecuteMoves(std::vector<Move> moves) {
       }
       (m.dead ? m.group->dead_lettered : m.group->retried).fetch_add(1, std::memory_order_relaxed);
       (m.dead ? dead_lettered_ : retried_).fetch_add(1, std::memory_order_relaxed);
-      EndMove(m, /*settled=*/true, Status::Ok());
+      EndMove(m, /*settled=*/true, Status::Ok(), /*copied=*/true);
     }
   });
 }
 
-void ConsumerManager::EndMove(Move& m, bool settled, const Status& why) {
+void ConsumerManager::EndMove(Move& m, bool settled, const Status& why, bool copied) {
   {
     MutexLock lock(m.group->mu);
     auto it = m.group->queues.find(m.key);
+    if (it != m.group->queues.end() && copied) ++(m.dead ? it->second.dead_lettered : it->second.retried);
     if (it != m.group->queues.end() && it->second.moving.erase(m.offset)) {
       if (settled) {
         it->second.attempts.erase(m.offset);
@@ -598,6 +642,8 @@ Result<std::string> ConsumerManager::ChangeLease(const std::string& group,
   r.lease_id = lease_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   g->leases.Extend(*st, r.queue_offset, deadline, r.lease_id);
   wakeup_.Note(deadline);
+  Trace(r.topic, TraceEventKind::kLeaseChanged, group, r.queue_id, r.queue_offset,
+        clock_->NowMs() + lease_ms);
   return EncodeReceipt(r);
 }
 
@@ -631,6 +677,8 @@ std::set<std::string> ConsumerManager::OnTimer() {
     Lease lease;
     while (g->leases.EndFirstDue(now, &st, &off, &lease)) {
       lapsed_.fetch_add(1, std::memory_order_relaxed);
+      Trace(std::get<0>(st->key), TraceEventKind::kLeaseLapsed, g->config.name,
+            std::get<1>(st->key), off);
       // The lease was its wait: the retry is due at once.
       if (auto move = Fail(g, *st, off, lease, kDueNow, now)) {
         moves.push_back(std::move(*move));
@@ -651,6 +699,53 @@ std::set<std::string> ConsumerManager::OnTimer() {
   if (!moves.empty()) ExecuteMoves(std::move(moves));
   if (next != INT64_MAX) wakeup_.Note(next);
   return ready_topics;
+}
+
+Result<std::vector<OffsetMove>> ConsumerManager::ResetOffset(const std::string& group,
+                                                             const std::string& topic,
+                                                             int64_t time_ms, int32_t queue_id) {
+  ASSIGN_OR_RETURN(auto g, registry_.Find(group));
+  auto t = topics_->Find(topic);
+  if (!t) return Status(Code::kTopicNotFound, "topic '" + topic + "' does not exist");
+  if (queue_id >= static_cast<int32_t>(t->queue_count)) {
+    return Status(Code::kOutOfRange, "topic '" + topic + "' has " + std::to_string(t->queue_count) +
+                      " queues; there is no queue " + std::to_string(queue_id));
+  }
+  // The targets are found first, with no lock held (they read the consume queues).
+  std::map<uint32_t, int64_t> targets;
+  for (uint32_t q = 0; q < t->queue_count; ++q) {
+    if (queue_id >= 0 && q != static_cast<uint32_t>(queue_id)) continue;
+    ASSIGN_OR_RETURN(targets[q], FirstStoredAtOrAfter(store_, topic, q, time_ms));
+  }
+  std::vector<OffsetMove> moved;
+  MutexLock lock(g->mu);
+  for (const auto& [q, to] : targets) {
+    std::vector<QueueState*> states;
+    if (g->config.broadcast) {
+      for (auto& [key, st] : g->queues) {
+        if (std::get<0>(key) == topic && std::get<1>(key) == q) states.push_back(&st);
+      }
+    } else {
+      states.push_back(&StateFor(*g, QueueKey{topic, q, ""}));
+    }
+    for (QueueState* st : states) {
+      moved.push_back(OffsetMove{q, std::get<2>(st->key), st->committed, to});
+      // Leases end (their acks fail); moves being copied to the retry or dead-letter topic
+      // stay, and their end settles them (the receive skips them meanwhile).
+      while (!st->inflight.empty()) g->leases.End(*st, st->inflight.begin());
+      st->retry.clear();
+      st->attempts.clear();
+      st->acked.clear();
+      st->committed = st->next = to;
+      st->delivered_before = std::min(st->delivered_before, to);
+      st->AdvanceCommitted();
+      st->dirty = true;
+    }
+  }
+  spdlog::info("group '{}': position on topic '{}' reset to {} ({} queue positions moved)", group,
+               topic, time_ms, moved.size());
+  if (ready_) ready_(topic);
+  return moved;
 }
 
 Status ConsumerManager::FlushOffsets(bool wait) { return registry_.FlushOffsets(wait); }

@@ -86,6 +86,7 @@
 #include "broker/core/queue_state.h"
 #include "broker/core/receipt.h"
 #include "broker/core/retry_copies.h"
+#include "broker/core/trace_journal.h"
 #include "broker/core/tag_filter.h"
 #include "broker/core/topic_manager.h"
 #include "common/clock.h"
@@ -131,6 +132,15 @@ struct QueueLagInfo {
   int64_t inflight = 0;
   int64_t lost_to_retention = 0;  // deleted before the group consumed them (persisted)
   int64_t lag = 0;                // max_offset - committed, at least 0 (AdminService)
+  int64_t next = 0;               // the smallest offset never delivered
+  // Since the broker started (QueueState's counters).
+  int64_t delivered = 0;
+  int64_t delivered_bytes = 0;
+  int64_t retried = 0;
+  int64_t dead_lettered = 0;
+  // When the oldest unacked message was stored (wall ms; 0: none, or unknown). Only filled by
+  // AdminService::Metrics.
+  int64_t oldest_unacked_store_ms = 0;
 };
 
 struct GroupInfo {
@@ -143,6 +153,14 @@ struct GroupInfo {
   // Filled by AdminService: messages in the group's DLQ, and the sum of the queues' lag.
   int64_t dlq_messages = 0;
   int64_t total_lag = 0;
+};
+
+// One queue moved by ConsumerManager::ResetOffset.
+struct OffsetMove {
+  uint32_t queue_id = 0;
+  std::string client_id;  // broadcasting groups: the member whose position moved
+  int64_t from = 0;       // the group's committed offset before
+  int64_t to = 0;
 };
 
 // Settles the i-th receipt of a nack (OK, or why not); may run on the store's writer thread.
@@ -173,6 +191,13 @@ class ConsumerManager {
   // the deletion (with its offsets) is durable.
   Status DeleteGroup(const std::string& name, Durable durable = nullptr);
   std::vector<GroupConfig> ListGroups() const;
+  // Moves the group's position on `topic` (every queue, or queue_id >= 0) to the first message
+  // stored at or after time_ms (past the last one when none is): later messages are delivered
+  // (again), earlier ones are settled. Messages in the group's hands on those queues are
+  // dropped from its view (their acks fail with RECEIPT_INVALID). Broadcasting groups move
+  // every member's position. Persisted with the next offsets flush.
+  Result<std::vector<OffsetMove>> ResetOffset(const std::string& group, const std::string& topic,
+                                              int64_t time_ms, int32_t queue_id = -1);
   Result<GroupInfo> DescribeGroup(const std::string& name) const;
 
   // Delivers what is available now (possibly nothing); never waits.
@@ -195,6 +220,8 @@ class ConsumerManager {
   void SetWakeup(std::function<void(int64_t)> arm);
   // `ready(topic)` is called when a message of `topic` became deliverable without a new
   // arrival: a FIFO queue unblocked by an ack or a dead-letter move. Call before use.
+  // Where deliveries, acks, nacks and lapses are noted for the trace (nullptr: nowhere).
+  void SetTrace(TraceJournal* trace) { trace_ = trace; }
   void SetReadyNotifier(std::function<void(const std::string&)> ready);
   // Turns lapsed leases into retries (copies or in place) and re-arms the wake-up. Returns the
   // topics that now have a message ready for redelivery, so long-polling receivers can be
@@ -281,7 +308,8 @@ class ConsumerManager {
   void ExecuteMoves(std::vector<Move> moves);
   // A move is over: the original is settled (its copy is durable, or it is gone) or, when no
   // copy could be made, deliverable again in place.
-  void EndMove(Move& m, bool settled, const Status& why);
+  // copied: its retry or dead-letter copy was stored (counted per queue).
+  void EndMove(Move& m, bool settled, const Status& why, bool copied = false);
   // Moves a queue state up to the queue's start `min` (SkipToQueueStart, group_registry.h)
   // and counts what the group had not consumed in lost_to_retention(). Returns how many.
   int64_t SkipDeleted(Group& g, QueueState& st, int64_t min) REQUIRES(g.mu);
@@ -304,6 +332,10 @@ class ConsumerManager {
   std::atomic<int64_t> retried_{0}, dead_lettered_{0};
   std::atomic<int64_t> lost_to_retention_{0}, damaged_skipped_{0};
   std::function<void(const std::string&)> ready_;  // set before use
+  TraceJournal* trace_ = nullptr;
+  // Notes one event of the message at (topic, queue, offset) of group g.
+  void Trace(const std::string& topic, TraceEventKind kind, const std::string& group,
+             uint32_t queue, int64_t offset, int64_t until_ms = 0);
   Wakeup wakeup_;
 
   // The groups, their configs, offsets records and the start epoch.

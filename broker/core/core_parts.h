@@ -31,6 +31,7 @@ class DeadLetters;
 class LongPolls;
 class ScheduledDelivery;
 class TopicManager;
+class TraceJournal;
 class TxnCoordinator;
 
 struct CoreParts {
@@ -51,6 +52,8 @@ struct CoreParts {
   DeadLetters* dead_letters;
   // The master's replication (nullptr: a standalone broker): sends wait for its copies.
   cluster::ReplicationSource* replication = nullptr;
+  // Consumption events for the message lifecycle trace (trace_journal.h).
+  TraceJournal* trace = nullptr;
 };
 
 }  // namespace tidemq::broker

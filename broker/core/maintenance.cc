@@ -1,5 +1,7 @@
 #include "broker/core/maintenance.h"
 
+#include "broker/core/trace_journal.h"
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -36,6 +38,7 @@ void Maintenance::Stop() {
 
 void Maintenance::RunDue() {
   const int64_t now = p_.clock->MonotonicMs();
+  if (p_.trace != nullptr) p_.trace->Flush();
   if (now - last_offset_flush_ >= p_.config.offset_flush_interval_ms) {
     last_offset_flush_ = now;
     FlushOffsets();

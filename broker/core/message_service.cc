@@ -266,6 +266,7 @@ Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
   if (!c.producer_group.empty()) RETURN_IF_ERROR(ValidateGroupName(c.producer_group));
 
   AdmittedSend& out = *admitted;
+  out.admitted = std::chrono::steady_clock::now();
   out.records.reserve(c.messages.size());
   out.queues.reserve(c.messages.size());
   const int64_t now_ms = p_.clock->NowMs();
@@ -310,7 +311,19 @@ Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
       TopicManager::StampIncarnation(&r, topic->incarnation);
     }
     r.born_ms = m.born_ms;
-    out.bytes += static_cast<int64_t>(m.body.size());
+    const MessageKind kind = c.half                                   ? MessageKind::kTransaction
+                             : r.type == store::RecordType::kScheduled ? MessageKind::kDelay
+                             : !r.message_group.empty()                ? MessageKind::kFifo
+                                                                       : MessageKind::kNormal;
+    const auto body_bytes = static_cast<int64_t>(m.body.size());
+    if (out.tallies.empty() || out.tallies.back().counters != topic->counters ||
+        out.tallies.back().kind != kind) {
+      out.tallies.push_back(TopicTally{topic->counters, kind, 0, 0});
+    }
+    out.tallies.back().messages += 1;
+    out.tallies.back().bytes += body_bytes;
+    p_.stats->message_size_bytes.Observe(body_bytes);
+    out.bytes += body_bytes;
     r.body = std::move(m.body);
   }
   return Status::Ok();
@@ -326,6 +339,18 @@ void MessageService::Appended(const CoreParts& p, const Status& st, const Admitt
   p.stats->messages_in.fetch_add(static_cast<int64_t>(send.queues.size()),
                                  std::memory_order_relaxed);
   p.stats->bytes_in.fetch_add(send.bytes, std::memory_order_relaxed);
+  for (const TopicTally& t : send.tallies) {
+    const auto k = static_cast<size_t>(t.kind);
+    t.counters->messages_in[k].fetch_add(t.messages, std::memory_order_relaxed);
+    t.counters->bytes_in[k].fetch_add(t.bytes, std::memory_order_relaxed);
+  }
+}
+
+void MessageService::ObserveLatency(const CoreParts& p,
+                                    std::chrono::steady_clock::time_point admitted) {
+  p.stats->send_latency_us.Observe(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - admitted)
+                                       .count());
 }
 
 void MessageService::Receive(ReceiveCommand c, ReceiveWaiter& waiter) {

@@ -21,6 +21,7 @@
 // waiters complete on a network thread (the io_context of CoreParts) or inline.
 #pragma once
 
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <functional>
@@ -35,6 +36,7 @@
 #include "broker/core/consumer_manager.h"
 #include "broker/core/core_parts.h"
 #include "broker/core/producer_channel.h"
+#include "broker/core/topic_manager.h"
 #include "broker/core/txn_coordinator.h"
 #include "common/status.h"
 #include "store/store.h"
@@ -76,10 +78,21 @@ struct SendReceipts {
   std::vector<store::AppendResult> appended;
 };
 
+// What a stored send adds to its topics' counters: consecutive messages of one topic and kind
+// share an entry.
+struct TopicTally {
+  std::shared_ptr<TopicCounters> counters;
+  MessageKind kind = MessageKind::kNormal;
+  int64_t messages = 0;
+  int64_t bytes = 0;
+};
+
 // A send admitted by MessageService::Admit: its records, ready to append.
 struct AdmittedSend {
   std::vector<store::Record> records;
   boost::container::small_vector<uint32_t, 4> queues;
+  boost::container::small_vector<TopicTally, 1> tallies;
+  std::chrono::steady_clock::time_point admitted;  // for the send latency histogram
   int64_t bytes = 0;
   int64_t earliest_due = INT64_MAX;  // of its scheduled messages
   int64_t first_check = INT64_MAX;   // of its half messages
@@ -183,6 +196,8 @@ class MessageService {
   static void WaitForCopies(const CoreParts& parts, LogOffset end,
                             std::function<void(const Status&)> done);
   static void Appended(const CoreParts& parts, const Status& st, const AdmittedSend& send);
+  // A send acknowledged: its time from admission into the send latency histogram.
+  static void ObserveLatency(const CoreParts& parts, std::chrono::steady_clock::time_point admitted);
 
   const CoreParts p_;
 };
@@ -204,11 +219,14 @@ void MessageService::Send(SendCommand&& command, Done done) {
       auto receipts = std::make_shared<SendReceipts>(
           SendReceipts{std::move(send.queues), std::move(results)});
       auto shared_done = std::make_shared<Done>(std::move(done));
-      return WaitForCopies(*parts, end, [receipts, shared_done](const Status& copied) {
+      return WaitForCopies(*parts, end, [parts, admitted = send.admitted, receipts,
+                                         shared_done](const Status& copied) {
         if (!copied.ok()) return (*shared_done)(copied, SendReceipts{});
+        ObserveLatency(*parts, admitted);
         (*shared_done)(copied, *receipts);
       });
     }
+    ObserveLatency(*parts, send.admitted);
     done(st, SendReceipts{std::move(send.queues), std::move(results)});
   });
 }

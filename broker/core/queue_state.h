@@ -46,6 +46,12 @@ struct QueueState {
   // delivery counts that one too.
   int64_t delivered_before = 0;
   int64_t lost = 0;    // deleted by retention before the group consumed them (persisted)
+  // Since the broker started (docs/metrics.md): deliveries and their body bytes, and the
+  // failed deliveries copied to the retry topic or the dead-letter queue.
+  int64_t delivered = 0;
+  int64_t delivered_bytes = 0;
+  int64_t retried = 0;
+  int64_t dead_lettered = 0;
   bool dirty = false;  // changed since the last offsets flush
 
   // Settles `off` (ack, dead-letter, drop): committed moves over the acked prefix.

@@ -178,6 +178,7 @@ void ScheduledDelivery::AppendBatch(std::vector<store::Record> records,
 void ScheduledDelivery::CountLateness(int64_t lateness_ms) {
   size_t i = 0;
   while (i < kLatenessBoundsMs.size() && lateness_ms >= kLatenessBoundsMs[i]) ++i;
+  lateness_ms_.Observe(lateness_ms);
   MutexLock lock(mu_);
   ++lateness_[i];
 }

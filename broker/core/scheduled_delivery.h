@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/histogram.h"
 #include "common/mutex.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -67,6 +68,8 @@ class ScheduledDelivery {
   void Cancel(const std::string& message_id, std::function<void(Result<CancelResult>)> done);
   // Fires so far by (fire time - due time), bucketed by kLatenessBoundsMs.
   LatenessCounts Lateness() const;
+  // The same, finer and with the sum (docs/metrics.md: tidemq_timer_fire_lateness_ms).
+  HistogramSnapshot LatenessHistogram() const { return lateness_ms_.Snapshot(); }
 
   // The kMessage re-put of a kScheduled record stored at `at`.
   static store::Record MakeRePut(const store::Record& scheduled, LogOffset at);
@@ -91,6 +94,7 @@ class ScheduledDelivery {
   bool woken_ GUARDED_BY(mu_) = false;
   int inflight_batches_ GUARDED_BY(mu_) = 0;
   LatenessCounts lateness_ GUARDED_BY(mu_) = {};
+  Histogram lateness_ms_{{1, 2, 5, 10, 20, 50, 100, 250, 500, 1'000, 5'000, 30'000, 60'000}};
   std::atomic<int64_t> sleep_until_ms_{0};  // clock time the thread sleeps until
   std::thread thread_;
 };

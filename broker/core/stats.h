@@ -1,11 +1,13 @@
 // The broker's counters since it started (the STATS figures). Neutral: the core counts what it
 // decides (sends, receives, retention runs), adapters count their connections and frames.
-// Every field may be updated and read from any thread (relaxed atomics).
+// Every field may be updated and read from any thread (relaxed atomics, lock-free histograms).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+
+#include "common/histogram.h"
 
 namespace tidemq::broker {
 
@@ -27,6 +29,11 @@ struct BrokerStats {
   std::atomic<int64_t> reads_paused{0};           // a frame had to wait for in-flight room
   std::atomic<int64_t> receives_refused{0};       // RESOURCE_EXHAUSTED: no room for a reply
   std::atomic<int64_t> deliveries_unsent{0};      // released: the reply could not be written
+  // Admission to acknowledgement of each stored send (its durability and copies included),
+  // microseconds; and the body size of each message stored (RocketMQ's rocketmq_message_size
+  // buckets).
+  Histogram send_latency_us{LatencyBoundsUs()};
+  Histogram message_size_bytes{{1 << 10, 4 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20}};
   // Bytes in flight, broker-wide (the adapter's budget); set once before the broker serves.
   std::function<int64_t()> inflight_bytes;
 };

@@ -39,6 +39,20 @@ namespace tidemq::broker {
 // broker overwrites it where it stamps and strips it from everything it sends to clients.
 inline constexpr char kTopicIncarnationProperty[] = "TOPIC_INCARNATION";
 
+// The kinds of message a send stores, as RocketMQ's metrics label them (message_type).
+enum class MessageKind : uint8_t { kNormal = 0, kFifo = 1, kDelay = 2, kTransaction = 3 };
+inline constexpr size_t kMessageKinds = 4;
+inline constexpr const char* kMessageKindNames[kMessageKinds] = {"normal", "fifo", "delay",
+                                                                 "transaction"};
+
+// A topic's traffic since the broker started (docs/metrics.md), by kind of message: one
+// relaxed add per stored send batch and topic, no lock. Shared by every copy of the Topic;
+// a deleted topic's counters go with it (a new incarnation starts from zero).
+struct TopicCounters {
+  std::atomic<int64_t> messages_in[kMessageKinds] = {};
+  std::atomic<int64_t> bytes_in[kMessageKinds] = {};
+};
+
 struct Topic {
   std::string name;
   uint32_t queue_count = 0;
@@ -46,6 +60,7 @@ struct Topic {
   uint64_t incarnation = 0;  // 0: created before incarnations existed
   // Round-robin cursor for sends that let the broker choose the queue.
   std::shared_ptr<std::atomic<uint32_t>> next_queue = std::make_shared<std::atomic<uint32_t>>(0);
+  std::shared_ptr<TopicCounters> counters = std::make_shared<TopicCounters>();
 };
 
 class TopicManager {

@@ -114,4 +114,20 @@ void HandleDeleteGroup(BrokerContext& ctx, const Request& req) {
   });
 }
 
+void HandleResetOffset(BrokerContext& ctx, const Request& req) {
+  if (!req.header().has_reset_offset_request()) return req.ReplyError(MissingPayload(req));
+  const auto& q = req.header().reset_offset_request();
+  auto moved = ctx.admin()->ResetOffset(q.group(), q.topic(), q.time_ms(), q.queue_id());
+  if (!moved.ok()) return req.ReplyError(moved.status());
+  wire::Header h;
+  auto* resp = h.mutable_reset_offset_response();
+  for (const OffsetMove& m : *moved) {
+    auto* w = resp->add_queues();
+    w->set_queue_id(static_cast<int32_t>(m.queue_id));
+    w->set_from_offset(m.from);
+    w->set_to_offset(m.to);
+  }
+  req.Reply(std::move(h));
+}
+
 }  // namespace tidemq::broker

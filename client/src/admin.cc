@@ -511,6 +511,80 @@ Result<ScheduledInfo> Admin::ShowTimer(const std::string& message_id) {
                        r.queue_id(),   r.firing(), r.log_offset()};
 }
 
+namespace {
+
+TraceResult FromWire(const wire::TraceResponse& r) {
+  TraceResult out;
+  out.truncated = r.truncated();
+  out.consumption_traced = r.consumption_traced();
+  out.events_dropped = r.events_dropped();
+  for (const auto& t : r.traces()) {
+    MessageTrace& m = out.traces.emplace_back();
+    m.message_id = t.message_id();
+    m.truncated = t.truncated();
+    for (int64_t at : t.damaged_log_offsets()) m.damaged_log_offsets.push_back(at);
+    for (const auto& s : t.steps()) {
+      TraceStep& step = m.steps.emplace_back();
+      step.time_ms = s.time_ms();
+      step.kind = s.kind();
+      step.log_offset = s.log_offset();
+      for (const auto& d : s.detail()) step.detail.emplace_back(d.key(), d.value());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<TraceResult> Admin::Trace(const std::string& message_id) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(CheckMessageId(message_id));
+  wire::Header h;
+  h.set_kind(wire::TRACE);
+  h.mutable_trace_request()->set_message_id(message_id);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return FromWire(f.header.trace_response());
+}
+
+Result<TraceResult> Admin::TraceByKey(const std::string& topic, const std::string& key,
+                                      uint32_t max_messages) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateTopicName(topic, /*allow_system=*/true));
+  if (key.empty() || key.size() > kMaxKeyLength) {
+    return InvalidArgument("key must be 1.." + std::to_string(kMaxKeyLength) + " bytes");
+  }
+  wire::Header h;
+  h.set_kind(wire::TRACE);
+  auto* req = h.mutable_trace_request();
+  req->set_topic(topic);
+  req->set_key(key);
+  req->set_max_messages(max_messages);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  return FromWire(f.header.trace_response());
+}
+
+Result<std::vector<OffsetReset>> Admin::ResetOffset(const std::string& group,
+                                                    const std::string& topic, int64_t time_ms,
+                                                    int32_t queue_id) {
+  if (!impl_) return Moved();
+  RETURN_IF_ERROR(ValidateGroupName(group));
+  RETURN_IF_ERROR(ValidateTopicName(topic));
+  if (time_ms < 0) return InvalidArgument("the time must be ms since the epoch, >= 0");
+  wire::Header h;
+  h.set_kind(wire::RESET_OFFSET);
+  auto* req = h.mutable_reset_offset_request();
+  req->set_group(group);
+  req->set_topic(topic);
+  req->set_time_ms(time_ms);
+  req->set_queue_id(queue_id < 0 ? -1 : queue_id);
+  ASSIGN_OR_RETURN(wire::Frame f, impl_->core_->Call(std::move(h)));
+  std::vector<OffsetReset> out;
+  for (const auto& q : f.header.reset_offset_response().queues()) {
+    out.push_back({q.queue_id(), q.from_offset(), q.to_offset()});
+  }
+  return out;
+}
+
 Result<std::vector<TransactionInfo>> Admin::ListTransactions(const TransactionFilter& filter) {
   if (!impl_) return Moved();
   wire::Header h;

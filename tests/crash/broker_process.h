@@ -96,7 +96,8 @@ class BrokerProcess {
                           std::string("--data-dir"), data_dir(), std::string("--flush-policy"),
                           std::string("sync"), std::string("--segment-mb"), std::string("1"),
                           std::string("--log-level"), std::string("warn"),
-                          std::string("--grpc-port"), std::string("0")}) {
+                          std::string("--grpc-port"), std::string("0"),
+                          std::string("--http-port"), std::string("0")}) {
       args.push_back(std::move(a));
     }
     args.insert(args.end(), extra_args.begin(), extra_args.end());

@@ -1,8 +1,12 @@
 // Smoke test of the `tidemq` command line against a real `tidemq-broker` process: the commands
 // an operator runs first, their output and their exit codes
-// (0 ok, 1 request refused, 2 usage error, 3 broker unreachable).
+// (0 ok, 1 request refused, 2 usage error, 3 broker unreachable), and the documents --json
+// prints.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -196,6 +200,228 @@ TEST_F(CliTest, ScheduledSendCancelAndTimerCommands) {
   r = Run({"cancel", soon});
   EXPECT_EXIT_CODE(r, 0);
   EXPECT_EQ(r.out, "already fired\n");
+}
+
+// The one JSON document a --json command prints; is_discarded() when the output is not JSON.
+nlohmann::json ParseJson(const std::string& out) {
+  return nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+}
+
+// Streams (send, consume, query): one JSON object per line.
+std::vector<nlohmann::json> ParseJsonLines(const std::string& out) {
+  std::vector<nlohmann::json> docs;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) docs.push_back(ParseJson(line));
+  return docs;
+}
+
+// The element of `array` whose `field` is `value`; null when there is none.
+nlohmann::json FindBy(const nlohmann::json& array, const char* field, const std::string& value) {
+  for (const auto& e : array) {
+    if (e.value(field, "") == value) return e;
+  }
+  return nullptr;
+}
+
+TEST_F(CliTest, JsonOutput) {
+  Status st = broker_.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  CliResult r = Run({"topic", "create", "json-topic", "--queues", "3", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  nlohmann::json j = ParseJson(r.out);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["name"], "json-topic");
+  EXPECT_EQ(j["queue_count"], 3);
+  EXPECT_EQ(j["queues"].size(), 3u);
+
+  r = Run({"topic", "list", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  nlohmann::json topic = FindBy(j["topics"], "name", "json-topic");
+  ASSERT_TRUE(topic.is_object()) << r.out;
+  EXPECT_EQ(topic["queue_count"], 3);
+  EXPECT_EQ(topic["messages"], 0);
+
+  // A send prints one object per message, in send order.
+  r = Run({"send", "json-topic", "first", "--key", "k1", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  std::vector<nlohmann::json> lines = ParseJsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  ASSERT_FALSE(lines[0].is_discarded()) << r.out;
+  const std::string first_id = lines[0].value("message_id", "");
+  EXPECT_FALSE(first_id.empty()) << r.out;
+  EXPECT_EQ(lines[0]["scheduled"], false);
+  EXPECT_EQ(lines[0]["queue_offset"], 0);
+  r = Run({"send", "json-topic", "more", "--count", "2", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  lines = ParseJsonLines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  for (const auto& line : lines) {
+    ASSERT_FALSE(line.is_discarded()) << r.out;
+    EXPECT_NE(line.value("message_id", ""), first_id);
+  }
+
+  r = Run({"topic", "describe", "json-topic", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["messages"], 3);
+
+  r = Run({"query", "--id", first_id, "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  lines = ParseJsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0]["body"], "first");
+  EXPECT_EQ(lines[0]["keys"], nlohmann::json::array({"k1"}));
+
+  // A scheduled message: no queue offset until it is due; timer show and cancel find it.
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  r = Run({"send", "json-topic", "later", "--delay", "600000", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  lines = ParseJsonLines(r.out);
+  ASSERT_EQ(lines.size(), 1u) << r.out;
+  EXPECT_EQ(lines[0]["scheduled"], true);
+  EXPECT_FALSE(lines[0].contains("queue_offset")) << r.out;
+  const std::string later = lines[0].value("message_id", "");
+  ASSERT_FALSE(later.empty()) << r.out;
+  r = Run({"timer", "show", later, "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["state"], "pending");
+  EXPECT_EQ(j["topic"], "json-topic");
+  EXPECT_GE(j.value("due_ms", int64_t{0}), now_ms + 600000);
+  r = Run({"timer", "stats", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(ParseJson(r.out)["pending"], 1) << r.out;
+  r = Run({"cancel", later, "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  EXPECT_EQ(j["cancelled"], true) << r.out;
+  EXPECT_EQ(j["message_id"], later) << r.out;
+
+  r = Run({"consume", "json-topic", "--group", "json-group", "--count", "3", "--wait", "2000",
+           "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  lines = ParseJsonLines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_TRUE(FindBy(lines, "id", first_id).is_object()) << r.out;
+
+  // Acked: the group's committed offsets cover the three messages.
+  r = Run({"group", "status", "json-group", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["name"], "json-group");
+  EXPECT_EQ(j["mode"], "clustering");
+  EXPECT_EQ(j["total_lag"], 0);
+  int64_t committed = 0;
+  for (const auto& q : j["queues"]) {
+    EXPECT_EQ(q["topic"], "json-topic");
+    committed += q.value("committed_offset", int64_t{0});
+  }
+  EXPECT_EQ(committed, 3) << r.out;
+  r = Run({"group", "list", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_TRUE(FindBy(ParseJson(r.out)["groups"], "name", "json-group").is_object()) << r.out;
+
+  r = Run({"group", "create", "json-fifo", "--fifo", "--max-attempts", "3", "--retry-backoff",
+           "1s,2s", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  EXPECT_EQ(j["fifo"], true) << r.out;
+  EXPECT_EQ(j["max_attempts"], 3) << r.out;
+  EXPECT_EQ(j["retry_backoff"], "1s,2s") << r.out;
+
+  r = Run({"dlq", "list", "json-group", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  EXPECT_EQ(j["total"], 0) << r.out;
+  EXPECT_TRUE(j["messages"].empty()) << r.out;
+  r = Run({"dlq", "purge", "json-group", "--all", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(ParseJson(r.out)["purged"], 0) << r.out;
+
+  r = Run({"stats", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(ParseJson(r.out)["info"]["flush_policy"], "sync") << r.out;
+
+  // Errors stay on stderr: nothing on stdout to mistake for a document.
+  r = Run({"topic", "describe", "no-such-topic", "--json"});
+  EXPECT_EXIT_CODE(r, 1);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("error:"), std::string::npos) << r.err;
+
+  r = Run({"group", "delete", "json-fifo", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(ParseJson(r.out)["deleted"], true) << r.out;
+  r = Run({"topic", "delete", "json-topic", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(ParseJson(r.out)["topic"], "json-topic") << r.out;
+  r = Run({"topic", "list", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_TRUE(FindBy(ParseJson(r.out)["topics"], "name", "json-topic").is_null()) << r.out;
+}
+
+// A transaction left open by its producer, inspected and committed by hand.
+TEST_F(CliTest, TxnJsonOutput) {
+  Status st = broker_.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EXIT_CODE(Run({"topic", "create", "txn-topic", "--queues", "1"}), 0);
+  auto producer = Producer::NewBuilder()
+                      .Endpoint(broker_.address())
+                      .Group("json-txn")
+                      .TransactionChecker([](const ReceivedMessage&) {
+                        return TransactionResolution::kUnknown;  // leave it to the operator
+                      })
+                      .Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  std::string id;
+  {
+    auto txn = producer->BeginTransaction();
+    ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+    auto m = Message::NewBuilder().Topic("txn-topic").Body("half").Build();
+    ASSERT_TRUE(m.ok());
+    auto half = txn->Send(*m);
+    ASSERT_TRUE(half.ok()) << half.status().ToString();
+    id = half->message_id;
+  }  // neither committed nor rolled back
+
+  CliResult r = Run({"txn", "list", "--state", "pending", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  nlohmann::json j = ParseJson(r.out);
+  ASSERT_TRUE(j.is_array()) << r.out;
+  nlohmann::json t = FindBy(j, "message_id", id);
+  ASSERT_TRUE(t.is_object()) << r.out;
+  EXPECT_EQ(t["state"], "pending");
+  EXPECT_EQ(t["producer_group"], "json-txn");
+  EXPECT_EQ(t["topic"], "txn-topic");
+
+  r = Run({"txn", "commit", id, "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  EXPECT_EQ(j["message_id"], id) << r.out;
+  EXPECT_EQ(j["state"], "committed") << r.out;
+
+  r = Run({"txn", "show", id, "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["state"], "committed");
+  EXPECT_EQ(j["end_reason"], "operator");
+  EXPECT_EQ(j["queue_id"], 0);
+  EXPECT_GT(j.value("end_ms", int64_t{0}), 0);
+
+  r = Run({"txn", "stats", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  EXPECT_EQ(j["pending"], 0) << r.out;
+  EXPECT_EQ(j["committed"], 1) << r.out;
 }
 
 }  // namespace

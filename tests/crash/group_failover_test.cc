@@ -74,7 +74,8 @@ class GroupFailoverTest : public ::testing::Test {
                                      etcd_.endpoint(), "--lease-ttl-s", "2", "--min-copies",
                                      std::to_string(min_copies_), "--bootstrap-master", "b1",
                                      "--segment-mb", "1", "--log-level", "info",
-                                     "--grpc-port", std::to_string(m.grpc_port)};
+                                     "--grpc-port", std::to_string(m.grpc_port),
+                                     "--http-port", "0"};
     m.pid = Spawn(args, m.dir + "/broker.log", m.dir + "/broker.log");
     ASSERT_GT(m.pid, 0);
   }

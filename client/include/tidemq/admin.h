@@ -185,6 +185,35 @@ struct TransactionFilter {
   uint32_t limit = 100;
 };
 
+// One step of a message's life (Admin::Trace; docs/console.md, "Trace").
+struct TraceStep {
+  int64_t time_ms = 0;
+  std::string kind;        // sent, scheduled, fired, delivered, acked, nacked, dead_lettered, ...
+  int64_t log_offset = 0;  // of the record that tells it
+  std::vector<std::pair<std::string, std::string>> detail;  // group, client, attempt, topic, ...
+};
+
+struct MessageTrace {
+  std::string message_id;
+  std::vector<TraceStep> steps;  // in the order they happened
+  bool truncated = false;        // the message has more records than one trace reads
+  std::vector<int64_t> damaged_log_offsets;
+};
+
+struct TraceResult {
+  std::vector<MessageTrace> traces;  // one by id; by key, one per message stored under it
+  bool truncated = false;            // by key: more messages than asked for
+  bool consumption_traced = true;    // the broker records deliveries, acks, ... (--trace-consumption)
+  int64_t events_dropped = 0;        // consumption events the broker could not record
+};
+
+// A queue whose position ResetOffset moved.
+struct OffsetReset {
+  int32_t queue_id = 0;
+  int64_t from_offset = 0;
+  int64_t to_offset = 0;
+};
+
 class Admin {
  public:
   class Builder {
@@ -247,6 +276,19 @@ class Admin {
   Result<std::vector<ReceivedMessage>> QueryByKey(const std::string& topic, const std::string& key,
                                                   uint32_t max_messages = 32);
   Result<std::vector<ReceivedMessage>> QueryByOffset(int64_t log_offset);
+
+  // Everything the broker's log holds about a message, oldest first: sent, scheduled, fired,
+  // committed / checked / rolled back, each delivery with its group, client, attempt and lease,
+  // acks, nacks, lapsed leases, retry copies, dead-lettering, redrives.
+  Result<TraceResult> Trace(const std::string& message_id);
+  // The same for the messages stored under `key` in `topic` (at most max_messages, 1..64).
+  Result<TraceResult> TraceByKey(const std::string& topic, const std::string& key,
+                                 uint32_t max_messages = 8);
+
+  // Moves `group`'s position on `topic` (every queue, or queue_id >= 0) to the first message
+  // stored at or after time_ms: later messages are delivered again, earlier ones skipped.
+  Result<std::vector<OffsetReset>> ResetOffset(const std::string& group, const std::string& topic,
+                                               int64_t time_ms, int32_t queue_id = -1);
 
   Result<StatsInfo> Stats();
 

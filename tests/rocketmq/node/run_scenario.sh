@@ -77,7 +77,7 @@ read -r -a extra_flags <<<"$(sed -n 's|^// broker-flags: *||p' "$script" | head 
 
 start_broker() {
   read -r port grpc_port <<<"$(free_ports)"
-  "$broker_bin" --host 127.0.0.1 --port "$port" --grpc-port "$grpc_port" \
+  "$broker_bin" --host 127.0.0.1 --port "$port" --grpc-port "$grpc_port" --http-port 0 \
     --data-dir "$tmp/data" --segment-mb 16 --log-level info "${extra_flags[@]}" \
     >>"$tmp/broker.log" 2>&1 </dev/null &
   broker_pid=$!
