@@ -531,15 +531,18 @@ void DeadLetters(Call& c) {
     ASSIGN_OR_RETURN(DlqFilter f, DlqFilterFrom(c.req, json::object()));
     ASSIGN_OR_RETURN(int64_t after, IntParam(c.req, "after", -1));
     ASSIGN_OR_RETURN(int64_t limit, IntParam(c.req, "limit", 100));
-    const auto max = static_cast<uint32_t>(std::clamp<int64_t>(limit, 1, 10'000));
-    ASSIGN_OR_RETURN(DlqPage page, admin.ListDeadLetters(group, f, after, max));
+    // One more than asked tells whether there are more (the list says "truncated").
+    const auto max = static_cast<uint32_t>(std::clamp<int64_t>(limit, 1, 9'999));
+    ASSIGN_OR_RETURN(DlqPage page, admin.ListDeadLetters(group, f, after, max + 1));
+    const bool truncated = page.messages.size() > max;
+    if (truncated) page.messages.resize(max);
     json list = json::array();
     for (const DeadLetter& d : page.messages) {
       list.push_back(MessageJson(d.record, d.log_offset.value(), c.req.Param("bodies") == "1"));
     }
     return json{{"messages", std::move(list)},
                 {"total", page.total},
-                {"truncated", page.messages.size() >= max}};
+                {"truncated", truncated}};
   }());
   const std::string action = c.Part(2);
   if (c.parts.size() == 3 && c.Is("POST") && (action == "redrive" || action == "purge")) {
@@ -582,11 +585,14 @@ void Scheduled(Call& c) {
     ASSIGN_OR_RETURN(int64_t after_due, IntParam(c.req, "after_due", 0));
     ASSIGN_OR_RETURN(int64_t after_offset, IntParam(c.req, "after_offset", -1));
     ASSIGN_OR_RETURN(int64_t limit, IntParam(c.req, "limit", 100));
-    const auto n = static_cast<uint32_t>(std::clamp<int64_t>(limit, 1, 10'000));
-    ASSIGN_OR_RETURN(std::vector<ScheduledInfo> list, admin.ListScheduled(after_due, after_offset, n));
+    const auto n = static_cast<uint32_t>(std::clamp<int64_t>(limit, 1, 9'999));
+    ASSIGN_OR_RETURN(std::vector<ScheduledInfo> list,
+                     admin.ListScheduled(after_due, after_offset, n + 1));
+    const bool truncated = list.size() > n;
+    if (truncated) list.resize(n);
     json out = json::array();
     for (const ScheduledInfo& info : list) out.push_back(ScheduledJson(info));
-    return json{{"scheduled", std::move(out)}, {"truncated", list.size() >= n}};
+    return json{{"scheduled", std::move(out)}, {"truncated", truncated}};
   }());
   if (id.empty() && c.Is("GET")) {
     const TimerReport t = admin.TimerStats();
@@ -630,13 +636,16 @@ void Transactions(Call& c) {
     q.parked_only = c.req.Param("parked") == "1";
     ASSIGN_OR_RETURN(q.after_offset, IntParam(c.req, "after", -1));
     ASSIGN_OR_RETURN(int64_t limit, IntParam(c.req, "limit", 100));
-    q.limit = static_cast<uint32_t>(std::clamp<int64_t>(limit, 1, 10'000));
+    const auto n = static_cast<uint32_t>(std::clamp<int64_t>(limit, 1, 9'999));
+    q.limit = n + 1;
     ASSIGN_OR_RETURN(auto entries, admin.ListTxns(q));
+    const bool truncated = entries.size() > n;
+    if (truncated) entries.resize(n);
     json list = json::array();
     for (const auto& e : entries) list.push_back(TxnJson(e));
     const TxnReport report = admin.TxnStats();
     return json{{"transactions", std::move(list)},
-                {"truncated", entries.size() >= q.limit},
+                {"truncated", truncated},
                 {"pending", report.index.pending},
                 {"committed", report.index.committed},
                 {"rolled_back", report.index.rolled_back},

@@ -202,6 +202,7 @@ void ScheduledDelivery::Cancel(const std::string& message_id,
       c.type = store::RecordType::kTimerCancel;
       c.topic = e.topic;
       c.queue_id = e.queue_id;
+      c.message_id = e.message_id;  // the trace finds the cancel by the message's id
       c.origin_offset = e.offset;
       std::vector<store::Record> records;
       records.push_back(std::move(c));

@@ -234,6 +234,17 @@ TEST_F(TraceTest, ATopicCreatedAgainDoesNotInheritTheOldTopicsEvents) {
   EXPECT_EQ(Kinds(TraceOnce("new-message", 1)), std::vector<std::string>{"sent"});
 }
 
+TEST_F(TraceTest, ACancelledScheduledMessageShowsItsCancel) {
+  ASSERT_EQ(SendDelayed("later", "k-later", 60'000).header.code(), wire::OK);
+  wire::Header h;
+  h.set_kind(wire::CANCEL_SCHEDULED);
+  h.mutable_cancel_scheduled_request()->set_message_id("later");
+  wire::Frame f = c_->Call(std::move(h));
+  ASSERT_EQ(f.header.code(), wire::OK) << f.header.error_message();
+  ASSERT_EQ(f.header.cancel_scheduled_response().outcome(), wire::CancelScheduledResponse::CANCELLED);
+  EXPECT_EQ(Kinds(TraceOnce("later", 2)), (std::vector<std::string>{"scheduled", "cancelled"}));
+}
+
 class UntracedConsumptionTest : public TraceTest {
  protected:
   void SetUp() override {
