@@ -13,7 +13,8 @@ if grep -q '^TIDEMQ_THREAD_SAFETY:BOOL=ON' "$build_dir/CMakeCache.txt"; then
 else
   "./scripts/check_thread_safety.sh"
 fi
-# Node.js and the official RocketMQ 5 Node.js client, for the tests labelled `node`.
+# Node.js and the official RocketMQ 5 Node.js client (tests labelled `node`), Chromium and
+# puppeteer-core for the web console driven in a real browser (label `browser`).
 "./scripts/install-node-deps.sh"
 echo "==> running tests"
 cd "$build_dir"

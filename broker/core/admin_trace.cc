@@ -147,8 +147,14 @@ Result<MessageTrace> AdminService::Trace(const std::string& message_id) const {
   // the same position of an earlier topic of the same name (deleted and created again).
   std::map<std::tuple<std::string, uint32_t, int64_t>, LogOffset> positions;
   // Steps in the order things happened: by log position (a record's offset; an event's
-  // log_end, before a record at that same offset), then the trace record's own order.
-  using Order = std::tuple<int64_t, int, int64_t, size_t>;
+  // log_end, before a record at that same offset).
+  // Events with the same log_end (nothing was appended between them) go by time, then a
+  // delivery before what its consumer did with it (a record groups events by consumer, not
+  // by time), then the record's order.
+  using Order = std::tuple<int64_t, int, int64_t, int, int64_t, size_t>;
+  auto rank = [](TraceEventKind k) {
+    return k == TraceEventKind::kDelivered ? 0 : k == TraceEventKind::kLeaseChanged ? 1 : 2;
+  };
   std::vector<std::pair<Order, TraceStep>> steps;
   for (LogOffset at : offsets) {
     auto r = p_.store->Read(at);
@@ -157,7 +163,7 @@ Result<MessageTrace> AdminService::Trace(const std::string& message_id) const {
       continue;  // deleted by retention meanwhile
     }
     if (r->type == store::RecordType::kTrace || r->message_id != message_id) continue;
-    steps.emplace_back(Order{at.value(), 1, at.value(), 0}, StepOf(*r, at));
+    steps.emplace_back(Order{at.value(), 1, 0, 0, at.value(), 0}, StepOf(*r, at));
     if (store::IsDispatchedToQueue(r->type) && r->queue_offset >= 0) {
       positions.emplace(std::tuple(r->topic, r->queue_id, r->queue_offset), at);
     }
@@ -186,7 +192,7 @@ Result<MessageTrace> AdminService::Trace(const std::string& message_id) const {
       for (size_t i = 0; i < events->size(); ++i) {
         const TraceEvent& e = (*events)[i];
         if (e.queue_id != queue || e.queue_offset != offset) continue;
-        steps.emplace_back(Order{e.log_end, 0, at.value(), i}, StepOf(e, topic, at));
+        steps.emplace_back(Order{e.log_end, 0, e.time_ms, rank(e.kind), at.value(), i}, StepOf(e, topic, at));
       }
     }
   }

@@ -383,18 +383,16 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
   if (trace_ != nullptr && trace_->enabled() && !out.empty()) {
     // One note per topic of the batch (the retry topic's copies and the topic's messages).
     const int64_t wall = clock_->NowMs();
-    std::map<std::string_view, std::vector<TraceEvent>> events;
+    std::map<std::string_view, std::vector<TracePoint>> points;
     for (const Delivery& d : out) {
-      events[d.record.topic].push_back(TraceEvent{.kind = TraceEventKind::kDelivered,
+      points[d.record.topic].push_back(TracePoint{.kind = TraceEventKind::kDelivered,
                                                   .queue_id = d.queue_id,
                                                   .queue_offset = d.queue_offset,
                                                   .time_ms = wall,
                                                   .until_ms = wall + args.lease_ms,
-                                                  .attempt = d.attempt,
-                                                  .group = args.group,
-                                                  .client = args.client_id});
+                                                  .attempt = d.attempt});
     }
-    for (auto& [topic, list] : events) trace_->Note(std::string(topic), std::move(list));
+    for (auto& [topic, list] : points) trace_->Note(topic, args.group, args.client_id, list);
   }
   return out;
 }
@@ -402,12 +400,12 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
 void ConsumerManager::Trace(const std::string& topic, TraceEventKind kind, const std::string& group,
                             uint32_t queue, int64_t offset, int64_t until_ms) {
   if (trace_ == nullptr) return;
-  trace_->Note(topic, TraceEvent{.kind = kind,
-                                 .queue_id = queue,
-                                 .queue_offset = offset,
-                                 .time_ms = clock_->NowMs(),
-                                 .until_ms = until_ms,
-                                 .group = group});
+  trace_->Note(topic, group, "",
+               TracePoint{.kind = kind,
+                          .queue_id = queue,
+                          .queue_offset = offset,
+                          .time_ms = clock_->NowMs(),
+                          .until_ms = until_ms});
 }
 
 Result<QueueState*> ConsumerManager::CheckReceipt(Group& g, const Receipt& r) {

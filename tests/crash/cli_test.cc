@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/crash/broker_process.h"
@@ -369,6 +370,55 @@ TEST_F(CliTest, JsonOutput) {
 }
 
 // A transaction left open by its producer, inspected and committed by hand.
+// `tidemq trace` and `tidemq group reset-offset` against a real broker process: the trace of a
+// message sent, consumed and acked, in text and JSON, and a group's position moved back.
+TEST_F(CliTest, TraceAndResetOffset) {
+  Status st = broker_.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EXIT_CODE(Run({"topic", "create", "traced", "--queues", "1"}), 0);
+  CliResult r = Run({"send", "traced", "order 42", "--key", "order-42", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  const std::string id = ParseJsonLines(r.out).at(0).value("message_id", "");
+  ASSERT_FALSE(id.empty()) << r.out;
+  EXPECT_EXIT_CODE(Run({"consume", "traced", "--group", "billing", "--count", "1"}), 0);
+
+  // The delivery and the ack reach the log with the broker's next housekeeping pass.
+  nlohmann::json j;
+  for (int i = 0; i < 100; ++i) {
+    r = Run({"trace", "--topic", "traced", "--key", "order-42", "--json"});
+    EXPECT_EXIT_CODE(r, 0);
+    j = ParseJson(r.out);
+    ASSERT_FALSE(j.is_discarded()) << r.out;
+    if (j["traces"].size() == 1 && j["traces"][0]["steps"].size() >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(j["traces"].size(), 1u) << r.out;
+  EXPECT_EQ(j["traces"][0]["message_id"], id);
+  std::vector<std::string> kinds;
+  for (const auto& s : j["traces"][0]["steps"]) kinds.push_back(s["kind"]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"sent", "delivered", "acked"})) << r.out;
+  EXPECT_EQ(j["traces"][0]["steps"][1]["detail"]["group"], "billing");
+  r = Run({"trace", id});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_NE(r.out.find("delivered"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("group=billing"), std::string::npos) << r.out;
+  EXPECT_EXIT_CODE(Run({"trace", "no-such-message"}), 1);
+  EXPECT_EXIT_CODE(Run({"trace"}), 2);  // neither an id nor a key
+
+  // Back to the start of the day: the acked message is delivered again.
+  r = Run({"group", "reset-offset", "billing", "--topic", "traced", "--time", "2020-01-01", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  j = ParseJson(r.out);
+  ASSERT_EQ(j["queues"].size(), 1u) << r.out;
+  EXPECT_EQ(j["queues"][0]["from_offset"], 1);
+  EXPECT_EQ(j["queues"][0]["to_offset"], 0);
+  r = Run({"consume", "traced", "--group", "billing", "--count", "1", "--json"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(ParseJsonLines(r.out).at(0).value("id", ""), id) << r.out;
+  EXPECT_EXIT_CODE(Run({"group", "reset-offset", "billing", "--topic", "nope", "--time", "2020-01-01"}), 1);
+  EXPECT_EXIT_CODE(Run({"group", "reset-offset", "billing", "--topic", "traced", "--time", "soon"}), 2);
+}
+
 TEST_F(CliTest, TxnJsonOutput) {
   Status st = broker_.Start();
   ASSERT_TRUE(st.ok()) << st.ToString();
