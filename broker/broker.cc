@@ -134,7 +134,7 @@ class Broker::Impl final : public RequestSink {
   // RequestSink
   void OnRequest(const std::shared_ptr<Connection>& conn,
                  std::shared_ptr<const wire::ArenaFrame> frame) override {
-    Request req{conn, std::move(frame)};
+    Request req{conn, std::move(frame), core_->RouteRevision()};
     if (req.header().is_response()) {  // answers to broker requests (check-backs)
       if (!core_->serving()) return;      // a replica asks nothing
       return HandleCheckTxnAnswer(*ctx_, req);
@@ -166,7 +166,22 @@ class Broker::Impl final : public RequestSink {
     BrokerContext& ctx = *ctx_;
     // Any broker tells its group's state; a replica serves nothing else until promoted: it
     // names its group and master instead.
-    if (req.header().kind() == wire::CLUSTER_STATUS) return HandleClusterStatus(ctx, req);
+    switch (req.header().kind()) {
+      case wire::CLUSTER_STATUS: return HandleClusterStatus(ctx, req);
+      // Routes come from the cluster's cache: any broker of a cluster answers, and changes them.
+      case wire::QUERY_ROUTE: return HandleQueryRoute(ctx, req);
+      case wire::CLUSTER_GROUP: return HandleClusterGroup(ctx, req);
+      case wire::CREATE_TOPIC:
+        if (core_->clustered()) return HandleCreateTopic(ctx, req);
+        break;
+      case wire::EXTEND_TOPIC:
+        if (core_->clustered()) return HandleExtendTopic(ctx, req);
+        break;
+      case wire::DELETE_TOPIC:
+        if (core_->clustered()) return HandleDeleteTopic(ctx, req);
+        break;
+      default: break;
+    }
     if (!core_->serving()) return ReplyNotServing(ctx, req);
     switch (req.header().kind()) {
       case wire::SEND: return HandleSend(ctx, req);
@@ -179,6 +194,7 @@ class Broker::Impl final : public RequestSink {
       case wire::LIST_TOPICS: return HandleListTopics(ctx, req);
       case wire::DESCRIBE_TOPIC: return HandleDescribeTopic(ctx, req);
       case wire::DELETE_TOPIC: return HandleDeleteTopic(ctx, req);
+      case wire::EXTEND_TOPIC: return HandleExtendTopic(ctx, req);
       case wire::CREATE_GROUP: return HandleCreateGroup(ctx, req);
       case wire::LIST_GROUPS: return HandleListGroups(ctx, req);
       case wire::DESCRIBE_GROUP: return HandleDescribeGroup(ctx, req);

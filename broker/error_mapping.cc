@@ -28,6 +28,7 @@ wire::ErrorCode ToWireCode(Code code) {
     case Code::kOutOfRange: return wire::OUT_OF_RANGE;
     case Code::kNotMaster: return wire::NOT_MASTER;
     case Code::kNotEnoughReplicas: return wire::NOT_ENOUGH_REPLICAS;
+    case Code::kNotWritable: return wire::NOT_WRITABLE;
   }
   return wire::INTERNAL;
 }

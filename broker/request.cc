@@ -9,6 +9,7 @@ void Request::Reply(wire::Header response, const std::vector<std::string_view>& 
   response.set_request_id(frame->header().request_id());
   response.set_kind(frame->header().kind());
   response.set_is_response(true);
+  if (route_revision != 0) response.set_route_revision(route_revision);
   std::string out;
   wire::EncodeFrame(response, bodies, &out);
   conn->Send(std::move(out), std::move(written));

@@ -17,6 +17,9 @@ namespace tidemq::broker {
 struct Request {
   std::shared_ptr<Connection> conn;
   std::shared_ptr<const wire::ArenaFrame> frame;
+  // The cluster's route revision when the request arrived (docs/cluster.md): every reply
+  // carries it, so that clients with older routes ask for new ones. 0 outside a cluster.
+  int64_t route_revision = 0;
 
   const wire::Header& header() const { return frame->header(); }
   // Fills in request id, kind and is_response, encodes and queues the reply. `written`, when

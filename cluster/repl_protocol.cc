@@ -197,7 +197,7 @@ Status DecodeError(std::string_view payload, ReplError* out) {
   if (!r.GetU8(&code) || !GetString(&r, &out->message) || r.remaining() != 0) {
     return Malformed("error");
   }
-  out->code = code == 0 || code > static_cast<uint8_t>(Code::kNotEnoughReplicas)
+  out->code = code == 0 || code > static_cast<uint8_t>(Code::kNotWritable)
                   ? Code::kInternal
                   : static_cast<Code>(code);
   return Status::Ok();

@@ -26,6 +26,7 @@ std::string_view CodeName(Code code) {
     case Code::kOutOfRange: return "OutOfRange";
     case Code::kNotMaster: return "NotMaster";
     case Code::kNotEnoughReplicas: return "NotEnoughReplicas";
+    case Code::kNotWritable: return "NotWritable";
   }
   return "Unknown";
 }

@@ -38,6 +38,7 @@ enum class Code : uint8_t {
   kOutOfRange = 19,
   kNotMaster = 20,          // a replica was asked to write: the error names the master
   kNotEnoughReplicas = 21,  // fewer in-sync copies than the ack policy asks for
+  kNotWritable = 22,        // this broker group takes no new messages: send to another group
 };
 
 std::string_view CodeName(Code code);

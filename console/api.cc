@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <memory>
 #include <string>
@@ -681,6 +682,27 @@ Result<json> Cluster(const Call& c) {
     epochs.push_back({{"epoch", epoch}, {"start_offset", start}});
   }
   status["epochs"] = std::move(epochs);
+  // In a cluster of broker groups: every group, from this broker's routes (docs/cluster.md).
+  if (c.core->clustered()) {
+    const broker::RoutesInfo routes = c.core->Routes({});
+    std::map<std::string, int64_t> queues;
+    for (const auto& t : routes.topics) {
+      for (const auto& q : t.queues) queues[q.group] += q.count;
+    }
+    json groups = json::array();
+    for (const auto& g : routes.groups) {
+      groups.push_back({{"group", g.name},
+                        {"state", g.draining ? "draining" : "active"},
+                        {"master", g.master_id},
+                        {"master_address", g.master_address},
+                        {"members", g.addresses.size()},
+                        {"queues", queues[g.name]},
+                        {"epoch", g.epoch}});
+    }
+    status["cluster"] = {{"revision", routes.revision},
+                         {"topics", routes.topics.size()},
+                         {"groups", std::move(groups)}};
+  }
   return status;
 }
 
@@ -740,6 +762,7 @@ int HttpStatusOf(Code code) {
     case Code::kUnavailable:
     case Code::kNotMaster:
     case Code::kNotEnoughReplicas:
+    case Code::kNotWritable:
     case Code::kTimeout: return 503;
     default: return 500;
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include "console/api.h"
@@ -106,7 +107,10 @@ class Console::Impl {
   void Metrics(const Reply& reply) {
     HttpResponse r;
     r.content_type = kMetricsContentType;
-    r.body = RenderMetrics(core_->Metrics(), core_->Replication(), core_->config());
+    std::optional<broker::RoutesInfo> routes;
+    if (core_->clustered()) routes = core_->Routes({});
+    r.body = RenderMetrics(core_->Metrics(), core_->Replication(), core_->config(),
+                           routes ? &*routes : nullptr);
     reply(std::move(r));
   }
 

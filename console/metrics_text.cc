@@ -152,7 +152,7 @@ std::string EscapeLabelValue(std::string_view s) {
 }
 
 std::string RenderMetrics(const broker::MetricsReport& r, const broker::ReplicationStatus& repl,
-                          const broker::BrokerConfig& config) {
+                          const broker::BrokerConfig& config, const broker::RoutesInfo* routes) {
   using broker::kMessageKindNames;
   using broker::kMessageKinds;
   Exposition e(repl.group.empty() ? "standalone" : repl.group, config.BrokerId());
@@ -310,6 +310,41 @@ std::string RenderMetrics(const broker::MetricsReport& r, const broker::Replicat
              std::max<int64_t>(0, repl.master_end - repl.log_end));
     e.Single("tidemq_replication_connected", "gauge", "1 while this replica is connected to its master.",
              repl.connected ? 1 : 0);
+  }
+
+  // ---- the cluster of broker groups, as this broker's routes show it (the same on every
+  // broker of the cluster: aggregate with max, not sum) ----
+  if (routes != nullptr) {
+    e.Single("tidemq_cluster_route_revision", "gauge",
+             "The etcd revision of the cluster's routes this broker holds.", routes->revision);
+    std::map<std::string, int64_t> queues;
+    for (const auto& t : routes->topics) {
+      for (const auto& q : t.queues) queues[q.group] += q.count;
+    }
+    e.Family("tidemq_cluster_group_info", "gauge",
+             "Always 1: a broker group of the cluster, its state and master (\"\" while none).");
+    for (const auto& g : routes->groups) {
+      e.Sample("tidemq_cluster_group_info",
+               {{"cluster_group", g.name}, {"state", g.draining ? "draining" : "active"},
+                {"master", g.master_id}},
+               1);
+    }
+    e.Family("tidemq_cluster_group_has_master", "gauge", "1 while the group has a master.");
+    for (const auto& g : routes->groups) {
+      e.Sample("tidemq_cluster_group_has_master", {{"cluster_group", g.name}},
+               g.master_id.empty() ? 0 : 1);
+    }
+    e.Family("tidemq_cluster_group_members", "gauge", "Live brokers of the group.");
+    for (const auto& g : routes->groups) {
+      e.Sample("tidemq_cluster_group_members", {{"cluster_group", g.name}},
+               static_cast<int64_t>(g.addresses.size()));
+    }
+    e.Family("tidemq_cluster_group_queues", "gauge", "Queues of all topics the group holds.");
+    for (const auto& g : routes->groups) {
+      e.Sample("tidemq_cluster_group_queues", {{"cluster_group", g.name}}, queues[g.name]);
+    }
+    e.Single("tidemq_cluster_topics", "gauge", "Topics with a route in the cluster.",
+             static_cast<int64_t>(routes->topics.size()));
   }
   return e.Take();
 }

@@ -13,9 +13,11 @@ namespace tidemq::console {
 
 inline constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
 
+// routes: the cluster's routes in a cluster of broker groups (nullptr outside one).
 std::string RenderMetrics(const broker::MetricsReport& report,
                           const broker::ReplicationStatus& replication,
-                          const broker::BrokerConfig& config);
+                          const broker::BrokerConfig& config,
+                          const broker::RoutesInfo* routes = nullptr);
 
 // `s` escaped as a label value (backslash, double quote and newline).
 std::string EscapeLabelValue(std::string_view s);

@@ -26,6 +26,7 @@ v2::Code ToRocketMqCode(Code code) {
     case Code::kOutOfRange: return v2::ILLEGAL_OFFSET;
     case Code::kNotMaster: return v2::FORBIDDEN;  // this broker may not write: re-route
     case Code::kNotEnoughReplicas: return v2::HA_NOT_AVAILABLE;
+    case Code::kNotWritable: return v2::FORBIDDEN;  // a drained group: re-route
   }
   return v2::INTERNAL_ERROR;
 }

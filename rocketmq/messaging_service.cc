@@ -139,9 +139,80 @@ v2::Broker MessagingService::RouteBroker(const v2::Endpoints* client_endpoints) 
   return broker;
 }
 
+namespace {
+
+// "host:port" as RocketMQ's Endpoints; false when it does not split.
+bool ToEndpoints(const std::string& address, v2::Endpoints* out) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port = 0;
+  try {
+    port = std::stoi(address.substr(colon + 1));
+  } catch (...) {
+    return false;
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  out->set_scheme(host.find(':') != std::string::npos ? v2::IPv6 : v2::IPv4);
+  v2::Address* a = out->add_addresses();
+  a->set_host(host);
+  a->set_port(port);
+  return true;
+}
+
+// A group of the cluster as RocketMQ's Broker: its name, and its master's RocketMQ 5 endpoint
+// (false when it has none now).
+bool ClusterBroker(const broker::GroupRouteInfo& g, v2::Broker* out) {
+  out->set_name(g.name);
+  out->set_id(0);
+  return !g.master_grpc_address.empty() &&
+         ToEndpoints(g.master_grpc_address, out->mutable_endpoints());
+}
+
+void AcceptAllTypes(v2::MessageQueue* q) {
+  for (v2::MessageType t : {v2::NORMAL, v2::FIFO, v2::DELAY, v2::TRANSACTION}) {
+    q->add_accept_message_types(t);
+  }
+}
+
+}  // namespace
+
+// In a cluster of broker groups (docs/cluster.md) any broker answers from its routes: each
+// group's queues with the group's master as their broker, so that clients send to and
+// receive from every group's master directly. A drained group's queues are readable only;
+// a group with no master now is left out until it has one.
+v2::Status MessagingService::ClusterRoute(const std::string& topic, const v2::Resource& resource,
+                                          v2::QueryRouteResponse* response) const {
+  const broker::RoutesInfo routes = cx_.core().Routes({topic});
+  if (routes.topics.empty()) {
+    return MakeStatus(v2::TOPIC_NOT_FOUND, "topic '" + topic + "' does not exist in the cluster");
+  }
+  for (const broker::QueueSetInfo& set : routes.topics.front().queues) {
+    auto g = std::find_if(routes.groups.begin(), routes.groups.end(),
+                          [&](const broker::GroupRouteInfo& x) { return x.name == set.group; });
+    v2::Broker b;
+    if (g == routes.groups.end() || !ClusterBroker(*g, &b)) continue;
+    for (uint32_t i = 0; i < set.count; ++i) {
+      v2::MessageQueue* q = response->add_message_queues();
+      *q->mutable_topic() = resource;
+      q->set_id(static_cast<int32_t>(i));
+      q->set_permission(g->draining ? v2::READ : v2::READ_WRITE);
+      *q->mutable_broker() = b;
+      AcceptAllTypes(q);
+    }
+  }
+  return OkStatus();
+}
+
 grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerContext* ctx,
                                                        const v2::QueryRouteRequest* request,
                                                        v2::QueryRouteResponse* response) {
+  if (cx_.core().clustered() && !ServiceContext::Signed(ctx)) {
+    return AnswerNow(ctx, response,
+                     ClusterRoute(ResourceName(request->topic()), request->topic(), response));
+  }
   if (auto refused = cx_.Refusal(ctx)) {
     return RefuseOrAskMaster(ctx, request, response, std::move(*refused),
                              [](auto* stub, auto... args) { stub->QueryRoute(args...); });
@@ -168,6 +239,21 @@ grpc::ServerUnaryReactor* MessagingService::QueryRoute(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* MessagingService::QueryAssignment(
     grpc::CallbackServerContext* ctx, const v2::QueryAssignmentRequest* request,
     v2::QueryAssignmentResponse* response) {
+  if (cx_.core().clustered() && !ServiceContext::Signed(ctx)) {
+    // One assignment per group holding queues of the topic (its master's endpoint).
+    v2::QueryRouteResponse route;
+    v2::Status st = ClusterRoute(ResourceName(request->topic()), request->topic(), &route);
+    if (st.code() != v2::OK) return AnswerNow(ctx, response, std::move(st));
+    std::string last;
+    for (const v2::MessageQueue& queue : route.message_queues()) {
+      if (queue.broker().name() == last) continue;
+      last = queue.broker().name();
+      v2::MessageQueue* q = response->add_assignments()->mutable_message_queue();
+      *q = queue;
+      q->set_id(-1);
+    }
+    return AnswerNow(ctx, response, OkStatus());
+  }
   if (auto refused = cx_.Refusal(ctx)) {
     return RefuseOrAskMaster(ctx, request, response, std::move(*refused),
                              [](auto* stub, auto... args) { stub->QueryAssignment(args...); });

@@ -82,6 +82,9 @@ class MessagingService final : public v2::MessagingService::CallbackService {
   // The broker a route or an assignment names: this one, at the endpoints the client reached
   // it through (else its own).
   v2::Broker RouteBroker(const v2::Endpoints* client_endpoints) const;
+  // The topic's queues over the cluster's groups (docs/cluster.md).
+  v2::Status ClusterRoute(const std::string& topic, const v2::Resource& resource,
+                          v2::QueryRouteResponse* response) const;
   // Answers `refusal`, unless this is a replica that can ask its master instead (routes and
   // assignments): then `call` asks it and the master's answer is passed on.
   template <typename Request, typename Response, typename Call>

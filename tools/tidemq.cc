@@ -22,8 +22,12 @@ int main(int argc, char** argv) {
   g.addr = tools::DefaultAddr();
   app.add_option("--addr", g.addr,
                  "broker address HOST:PORT, or a broker group's addresses\n"
-                 "HOST:PORT,HOST:PORT,... (the master is found and followed; env TIDEMQ_ADDR)")
+                 "HOST:PORT,HOST:PORT,... (the master is found and followed; env TIDEMQ_ADDR);\n"
+                 "in a cluster any broker's address: the client learns every group from it")
       ->capture_default_str();
+  app.add_option("--broker-group", g.broker_group,
+                 "in a cluster of broker groups: ask only this group where a command asks every\n"
+                 "group and merges the answers (lag, messages, traces, DLQ, txn, timers, stats)");
   app.add_option("--timeout", g.timeout_ms, "request timeout in milliseconds")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
   tools::AddMessageCommands(app, g, action);
   tools::AddGroupCommands(app, g, action);
   tools::AddBrokerCommands(app, g, action);
+  tools::AddClusterCommands(app, g, action);
   tools::AddTimerCommands(app, g, action);
   tools::AddTxnCommands(app, g, action);
   tools::AddDlqCommands(app, g, action);

@@ -85,6 +85,13 @@ Result<TopicInfo> AdminService::DescribeTopic(const std::string& name) const {
   return Describe(topic);
 }
 
+Result<TopicInfo> AdminService::ExtendTopic(const std::string& name, uint32_t add) {
+  ASSIGN_OR_RETURN(Topic topic, Existing(p_, name));
+  if (add == 0) return InvalidArgument("no queues to add (--queues must be at least 1)");
+  ASSIGN_OR_RETURN(Topic grown, p_.topics->Ensure(name, topic.queue_count + add, p_.clock->NowMs()));
+  return Describe(grown);
+}
+
 void AdminService::DeleteTopic(const std::string& name, StatusDone done) {
   if (Status st = Existing(p_, name).status(); !st.ok()) return done(st);
   auto shared = std::make_shared<StatusDone>(std::move(done));

@@ -194,6 +194,8 @@ class AdminService {
   std::vector<TopicInfo> ListTopics(bool include_system) const;
   Result<TopicInfo> DescribeTopic(const std::string& name) const;
   void DeleteTopic(const std::string& name, StatusDone done);
+  // `add` more queues (1..1024 in all); its messages stay where they are.
+  Result<TopicInfo> ExtendTopic(const std::string& name, uint32_t add);
 
   void CreateGroup(GroupSpec spec, GroupDone done);
   std::vector<GroupInfo> ListGroups() const;

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <mutex>
 
+#include "broker/core/cluster_routing.h"
 #include "broker/core/consumer_manager.h"
 #include "cluster/epochs.h"
 #include "common/logging.h"
@@ -26,6 +27,7 @@
 #include "broker/core/topic_manager.h"
 #include "broker/core/txn_coordinator.h"
 #include "common/file_system.h"
+#include "common/serial_worker.h"
 #include "store/store.h"
 #include "timer/timer_service.h"
 #include "txn/txn_service.h"
@@ -134,10 +136,7 @@ class BrokerCore::Impl {
       spdlog::warn("broker group {}: {} stops writing: {}", config_.group, config_.BrokerId(),
                    reason);
     };
-    role_thread_ = std::thread([this] {
-      SetThreadName("tidemq-role");
-      RunRoleTasks();
-    });
+    role_worker_ = std::make_unique<SerialWorker>("tidemq-role");
     coordinator_ = std::make_unique<cluster::GroupCoordinator>(etcd_.get(), co, std::move(cb));
     coordinator_ptr_.store(coordinator_.get(), std::memory_order_release);
     if (replication_) {
@@ -151,32 +150,13 @@ class BrokerCore::Impl {
         });
       });
     }
+    // Every broker of a cluster answers route queries (docs/cluster.md).
+    routing_ = std::make_unique<ClusterRouting>(config_, clock_, io_);
+    routing_->Start();
     return coordinator_->Start();
   }
 
-  void PostRole(std::function<void()> task) {
-    {
-      MutexLock lock(role_tasks_mu_);
-      if (role_stopping_) return;
-      role_tasks_.push_back(std::move(task));
-    }
-    role_tasks_cv_.notify_one();
-  }
-
-  void RunRoleTasks() {
-    MutexLock lock(role_tasks_mu_);
-    while (true) {
-      role_tasks_cv_.wait(lock, [this]() REQUIRES(role_tasks_mu_) {
-        return role_stopping_ || !role_tasks_.empty();
-      });
-      if (role_stopping_) return;
-      auto task = std::move(role_tasks_.front());
-      role_tasks_.pop_front();
-      lock.Unlock();
-      task();
-      lock.Lock();
-    }
-  }
+  void PostRole(std::function<void()> task) { role_worker_->Post(std::move(task)); }
 
   // Elected master (or re-elected after a fence).
   void OnElected(int64_t epoch) {
@@ -378,6 +358,11 @@ class BrokerCore::Impl {
     });
     topics_ = std::make_unique<TopicManager>(store_.get());
     RETURN_IF_ERROR(topics_->Load());
+    if (routing_) {
+      ClusterRouting* routing = routing_.get();
+      topics_->SetRoutedQueues(
+          [routing](const std::string& topic) { return routing->RoutedQueues(topic); });
+    }
     TopicManager* topics = topics_.get();
     // A scheduled message or a half waits for its topic as it was (its incarnation): deleted,
     // or deleted and created again, it is dropped where it would take effect, and counted.
@@ -418,8 +403,10 @@ class BrokerCore::Impl {
       // Messages become visible as the in-sync replicas get them: wake their receivers.
       replication_->OnCommitAdvanced([this](LogOffset) { WakeWaiters(); });
     }
+    if (routing_) parts_->cluster = routing_->membership();
     messages_ = std::make_unique<MessageService>(*parts_);
     admin_ = std::make_unique<AdminService>(*parts_);
+    if (routing_) routing_->OnServing(topics_.get(), admin_.get());
     maintenance_ = std::make_unique<Maintenance>(*parts_);
     opened_ = true;
     serving_.store(true, std::memory_order_release);
@@ -598,12 +585,8 @@ class BrokerCore::Impl {
       // The coordinator first (its lease revoked: another broker takes over at once), then
       // the role thread; then a replica stops following: nothing more arrives.
       if (coordinator_) coordinator_->Stop(/*revoke=*/true);
-      {
-        MutexLock lock(role_tasks_mu_);
-        role_stopping_ = true;
-      }
-      role_tasks_cv_.notify_all();
-      if (role_thread_.joinable()) role_thread_.join();
+      if (routing_) routing_->Stop();
+      if (role_worker_) role_worker_->Stop();
       if (fetcher_) fetcher_->Stop();
       if (replica_maintenance_) replica_maintenance_->Stop();
       // Before the store closes; re-puts already handed to it complete as it closes.
@@ -679,11 +662,9 @@ class BrokerCore::Impl {
   std::unique_ptr<cluster::EtcdClient> etcd_;
   std::unique_ptr<cluster::GroupCoordinator> coordinator_;
   std::atomic<cluster::GroupCoordinator*> coordinator_ptr_{nullptr};
-  std::thread role_thread_;
-  Mutex role_tasks_mu_;
-  CondVar role_tasks_cv_;
-  std::deque<std::function<void()>> role_tasks_ GUARDED_BY(role_tasks_mu_);
-  bool role_stopping_ GUARDED_BY(role_tasks_mu_) = false;
+  std::unique_ptr<ClusterRouting> routing_;  // in a cluster (docs/cluster.md)
+  // Role changes, in order, off the coordinator's thread (docs/replication.md).
+  std::unique_ptr<SerialWorker> role_worker_;
   // The role thread only (Open before it starts).
   std::string following_;
   bool replication_started_ = false;
@@ -739,5 +720,82 @@ BrokerStats& BrokerCore::stats() { return impl_->stats_; }
 const BrokerConfig& BrokerCore::config() const { return impl_->config_; }
 Clock* BrokerCore::clock() const { return impl_->clock_; }
 uint64_t BrokerCore::NewChannelId() { return ++impl_->next_channel_id_; }
+
+// ---- the cluster's routes (docs/cluster.md) ----
+
+bool BrokerCore::clustered() const { return impl_->routing_ != nullptr; }
+
+int64_t BrokerCore::RouteRevision() const {
+  return impl_->routing_ ? impl_->routing_->revision() : 0;
+}
+
+RoutesInfo BrokerCore::Routes(const std::vector<std::string>& topics) const {
+  if (impl_->routing_) return impl_->routing_->Routes(topics);
+  // Outside a cluster: this broker's group alone, with its own topics.
+  const BrokerConfig& c = impl_->config_;
+  RoutesInfo out;
+  GroupRouteInfo g;
+  g.name = c.group;
+  g.addresses.push_back(c.ClientAddress());
+  if (serving()) {
+    g.master_id = c.BrokerId();
+    g.master_address = c.ClientAddress();
+    if (c.grpc_port != 0) g.master_grpc_address = c.host + ":" + std::to_string(c.grpc_port);
+    auto add = [&](const TopicInfo& t) {
+      out.topics.push_back({t.name, {{g.name, t.queue_count}}});
+    };
+    if (topics.empty()) {
+      for (const TopicInfo& t : impl_->admin_->ListTopics(/*include_system=*/false)) add(t);
+    } else {
+      for (const std::string& name : topics) {
+        if (auto t = impl_->admin_->DescribeTopic(name); t.ok()) add(*t);
+      }
+    }
+  }
+  out.groups.push_back(std::move(g));
+  return out;
+}
+
+void BrokerCore::CreateTopicRoute(std::string topic, uint32_t queues,
+                                  std::vector<std::string> groups, RouteDone done) {
+  if (impl_->routing_) {
+    return impl_->routing_->CreateTopic(std::move(topic), queues, std::move(groups),
+                                        std::move(done));
+  }
+  if (!serving()) return done(NotServing());
+  const std::string group = impl_->config_.group;
+  admin().CreateTopic(topic, queues, [group, done = std::move(done)](Result<TopicInfo> t) {
+    if (!t.ok()) return done(t.status());
+    done(TopicRouteInfo{t->name, {{group, t->queue_count}}});
+  });
+}
+
+void BrokerCore::ExtendTopic(std::string topic, uint32_t add, std::vector<std::string> groups,
+                             RouteDone done) {
+  if (impl_->routing_) {
+    return impl_->routing_->ExtendTopic(std::move(topic), add, std::move(groups),
+                                        std::move(done));
+  }
+  if (!serving()) return done(NotServing());
+  const std::string group = impl_->config_.group;
+  auto t = admin().ExtendTopic(topic, add);
+  if (!t.ok()) return done(t.status());
+  done(TopicRouteInfo{t->name, {{group, t->queue_count}}});
+}
+
+void BrokerCore::DeleteTopicRoute(std::string topic, std::function<void(Status)> done) {
+  if (impl_->routing_) return impl_->routing_->DeleteTopic(std::move(topic), std::move(done));
+  if (!serving()) return done(NotServing());
+  admin().DeleteTopic(topic, [done = std::move(done)](const Status& st) { done(st); });
+}
+
+void BrokerCore::ChangeGroup(GroupAction action, std::string group, bool force,
+                             std::function<void(Result<GroupRouteInfo>)> done) {
+  if (!impl_->routing_) {
+    return done(Status(Code::kFailedPrecondition,
+                       "this broker is not in a cluster (start brokers with --group and --etcd)"));
+  }
+  impl_->routing_->ChangeGroup(action, std::move(group), force, std::move(done));
+}
 
 }  // namespace tidemq::broker

@@ -31,6 +31,7 @@
 #include "broker/core/admin_service.h"
 #include "broker/core/config.h"
 #include "broker/core/message_service.h"
+#include "broker/core/routes_info.h"
 #include "broker/core/stats.h"
 #include "common/clock.h"
 #include "common/file_system.h"
@@ -109,6 +110,27 @@ class BrokerCore {
   // offset it began at). Each epoch after the first is a failover (or a restart of the group).
   // Reads the store's metadata: not on a network thread.
   std::vector<std::pair<int64_t, int64_t>> EpochHistory() const;
+
+  // The cluster of broker groups (docs/cluster.md): answered by every broker of a cluster,
+  // master or replica, from its watch-fed cache of etcd. Outside a cluster (standalone, or a
+  // group without etcd) Routes() names this broker's group alone with its own topics, and the
+  // changes act on this broker's topics (on a replica: NotServing()).
+  bool clustered() const;
+  // The topics asked for (empty: every topic).
+  RoutesInfo Routes(const std::vector<std::string>& topics) const;
+  // The routes' revision: every response of a broker in a cluster carries it (0 outside one).
+  int64_t RouteRevision() const;
+  // `done` runs on the io_context. queues 0: the broker's default; groups empty: spread over
+  // the writable groups.
+  using RouteDone = std::function<void(Result<TopicRouteInfo>)>;
+  void CreateTopicRoute(std::string topic, uint32_t queues, std::vector<std::string> groups,
+                        RouteDone done);
+  void ExtendTopic(std::string topic, uint32_t add, std::vector<std::string> groups,
+                   RouteDone done);
+  void DeleteTopicRoute(std::string topic, std::function<void(Status)> done);
+  // Cluster only (kFailedPrecondition outside one).
+  void ChangeGroup(GroupAction action, std::string group, bool force,
+                   std::function<void(Result<GroupRouteInfo>)> done);
 
   // What /metrics and the console's overview show: AdminService::Metrics while serving; on a
   // replica (whose services do not exist until promoted), the process, connection and store

@@ -340,7 +340,7 @@ Result<std::vector<Delivery>> ConsumerManager::TryReceive(const ReceiveArgs& arg
                            std::to_string(args.lease_ms) + " ms");
   }
   RETURN_IF_ERROR(ValidateGroupName(args.group));
-  auto topic = topics_->Find(args.topic);
+  auto topic = topics_->FindRouted(args.topic, clock_->NowMs());
   if (!topic) {
     RETURN_IF_ERROR(ValidateTopicName(args.topic, /*allow_system=*/true));
     return Status(Code::kTopicNotFound, "topic '" + args.topic + "' does not exist");

@@ -4,7 +4,9 @@
 // and txn are set (it serves nothing until promoted).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <string>
 #include <utility>  // before Boost 1.74 Asio, whose awaitable.hpp needs std::exchange
 
 #include "broker/core/config.h"
@@ -34,6 +36,15 @@ class TopicManager;
 class TraceJournal;
 class TxnCoordinator;
 
+// This broker's group in a cluster of groups (docs/cluster.md), kept current by BrokerCore
+// from the cluster's routes.
+struct ClusterMembership {
+  std::string group;
+  // Drained for maintenance: clients' sends are refused (kNotWritable); everything already
+  // stored is still delivered, fired and retried.
+  std::atomic<bool> draining{false};
+};
+
 struct CoreParts {
   const BrokerConfig& config;
   Clock* clock;
@@ -54,6 +65,8 @@ struct CoreParts {
   cluster::ReplicationSource* replication = nullptr;
   // Consumption events for the message lifecycle trace (trace_journal.h).
   TraceJournal* trace = nullptr;
+  // In a cluster of broker groups (nullptr: standalone or a group without etcd).
+  const ClusterMembership* cluster = nullptr;
 };
 
 }  // namespace tidemq::broker

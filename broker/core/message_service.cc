@@ -85,7 +85,7 @@ Result<int64_t> DueTime(const BrokerConfig& config, const SendMessage& m, int64_
   return now_ms + ahead_ms;
 }
 
-Result<Topic> FindTopic(const CoreParts& p, const std::string& name) {
+Result<Topic> FindTopic(const CoreParts& p, const std::string& name, int32_t queue_id) {
   // Only the broker appends to its own topics (%RETRY%, %DLQ%, %TXN_PARKED%, ...): a client's
   // copy there would pass for the broker's bookkeeping (a forged dead letter, say).
   if (IsSystemTopic(name)) {
@@ -93,8 +93,13 @@ Result<Topic> FindTopic(const CoreParts& p, const std::string& name) {
                            "' is a system topic: clients cannot send to it "
                            "(names starting with '%' are reserved for the broker)");
   }
-  if (auto t = p.topics->Find(name)) return *t;
+  if (auto t = p.topics->FindRouted(name, p.clock->NowMs(), queue_id)) return *t;
   RETURN_IF_ERROR(ValidateTopicName(name));
+  if (p.cluster != nullptr && queue_id >= 0) {
+    // A client's routes name a queue here that ours do not (yet): it picks another group.
+    return Status(Code::kNotWritable, "broker group '" + p.cluster->group +
+                                          "' holds no queues of topic '" + name + "'");
+  }
   if (p.config.auto_create_topics) {
     return p.topics->Create(name, p.config.default_queue_count, p.clock->NowMs());
   }
@@ -264,6 +269,11 @@ Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
     return InvalidArgument("a send carries 1 to " + std::to_string(kMaxSendBatch) + " messages");
   }
   if (!c.producer_group.empty()) RETURN_IF_ERROR(ValidateGroupName(c.producer_group));
+  if (p_.cluster != nullptr && p_.cluster->draining.load(std::memory_order_relaxed)) {
+    return refuse(Status(Code::kNotWritable, "broker group '" + p_.cluster->group +
+                                                 "' is draining: it takes no new messages; "
+                                                 "send to another group of the cluster"));
+  }
 
   AdmittedSend& out = *admitted;
   out.admitted = std::chrono::steady_clock::now();
@@ -271,7 +281,7 @@ Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
   out.queues.reserve(c.messages.size());
   const int64_t now_ms = p_.clock->NowMs();
   for (SendMessage& m : c.messages) {
-    auto topic = FindTopic(p_, m.topic);
+    auto topic = FindTopic(p_, m.topic, m.queue_id);
     if (!topic.ok()) return refuse(topic.status());
     if (Status st = Validate(p_.config, m); !st.ok()) return refuse(st);
     if (c.half) {
@@ -279,6 +289,15 @@ Status MessageService::Admit(SendCommand& c, AdmittedSend* admitted) {
     }
     Result<int64_t> due = DueTime(p_.config, m, now_ms);
     if (!due.ok()) return refuse(due.status());
+    if (p_.cluster != nullptr && m.queue_id >= 0 &&
+        static_cast<uint32_t>(m.queue_id) >= topic->queue_count) {
+      // The client's routes are newer than ours, or wrong: it picks another queue.
+      return refuse(Status(Code::kNotWritable, "broker group '" + p_.cluster->group +
+                                                   "' holds queues 0.." +
+                                                   std::to_string(topic->queue_count - 1) +
+                                                   " of topic '" + topic->name + "', not " +
+                                                   std::to_string(m.queue_id)));
+    }
     ASSIGN_OR_RETURN(uint32_t queue, TopicManager::PickQueue(*topic, m.queue_id, m.message_group));
 
     store::Record& r = out.records.emplace_back();

@@ -69,7 +69,6 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
   MutexLock order(order_mu_);
   Topic t;
   bool is_new = false;
-  store::MetaChange change;
   {
     WriterLock lock(mu_);
     if (auto it = topics_.find(name); it != topics_.end()) {
@@ -89,13 +88,67 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
       is_new = true;
     }
   }
-  // A new topic: the counter first (one record: both or neither reach the log). An existing
-  // topic's record is written again (not the counter: it may have moved on since) so that the
-  // answer waits until the topic is durable (it may be a moment old).
+  // An existing topic's record is written again (not the counter: it may have moved on since)
+  // so that the answer waits until the topic is durable (it may be a moment old).
+  Persist(t, is_new, std::move(durable));
+  return t;
+}
+
+Result<Topic> TopicManager::Ensure(const std::string& name, uint32_t queue_count,
+                                   int64_t now_ms) {
+  if (queue_count == 0 || queue_count > kMaxQueues) {
+    return InvalidArgument("queue count must be between 1 and " + std::to_string(kMaxQueues));
+  }
+  {
+    MutexLock order(order_mu_);
+    Topic t;
+    {
+      WriterLock lock(mu_);
+      auto it = topics_.find(name);
+      if (it != topics_.end() && it->second.queue_count >= queue_count) return it->second;
+      if (it != topics_.end()) {
+        it->second.queue_count = queue_count;
+        t = it->second;
+      }
+    }
+    if (!t.name.empty()) {
+      spdlog::info("topic '{}' grows to {} queues", name, queue_count);
+      Persist(t, /*is_new=*/false, nullptr);
+      return t;
+    }
+  }
+  auto created = Create(name, queue_count, now_ms);
+  // A concurrent creation with another count: grow that one instead.
+  if (!created.ok() && created.status().code() == Code::kAlreadyExists) {
+    return Ensure(name, queue_count, now_ms);
+  }
+  return created;
+}
+
+std::optional<Topic> TopicManager::FindRouted(const std::string& name, int64_t now_ms,
+                                             int32_t queue_id) {
+  std::optional<Topic> found = Find(name);
+  if (!routed_ || (found && (queue_id < 0 || static_cast<uint32_t>(queue_id) < found->queue_count))) {
+    return found;
+  }
+  const uint32_t routed = routed_(name);
+  if (routed == 0 || (found && found->queue_count >= routed)) return found;
+  auto ensured = Ensure(name, routed, now_ms);
+  if (!ensured.ok()) {
+    spdlog::warn("topic '{}': cannot take the {} queues the cluster's routes give it here: {}",
+                 name, routed, ensured.status().ToString());
+    return found;
+  }
+  return *ensured;
+}
+
+void TopicManager::Persist(const Topic& t, bool is_new, Created durable) {
+  store::MetaChange change;
+  // A new topic: the counter first (one record: both or neither reach the log).
   if (is_new) change.Put(kIncarnationKey, std::to_string(t.incarnation));
   nlohmann::json j = {
       {"queues", t.queue_count}, {"created_ms", t.created_ms}, {"incarnation", t.incarnation}};
-  change.Put(kTopicPrefix + name, j.dump());
+  change.Put(kTopicPrefix + t.name, j.dump());
   store_->AppendMeta(std::move(change), [this, t, is_new,
                                          durable = std::move(durable)](const Status& st) {
     if (!st.ok() && is_new) {
@@ -109,7 +162,6 @@ Result<Topic> TopicManager::Create(const std::string& name, uint32_t queue_count
     }
     if (durable) durable(st, t);
   });
-  return t;
 }
 
 Status TopicManager::Delete(const std::string& name, Durable durable) {

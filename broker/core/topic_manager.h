@@ -85,6 +85,20 @@ class TopicManager {
   std::optional<Topic> Find(const std::string& name) const;
   std::vector<Topic> List() const;
 
+  // A topic has at least queue_count queues afterwards: created, or grown (queues are only
+  // ever added: a topic never shrinks), with one record. Idempotent.
+  Result<Topic> Ensure(const std::string& name, uint32_t queue_count, int64_t now_ms);
+
+  // Clusters (docs/cluster.md): how many queues the cluster's routes give this broker group
+  // for a topic (0: none). Set once, before the services are called.
+  using RoutedQueues = std::function<uint32_t(const std::string& topic)>;
+  void SetRoutedQueues(RoutedQueues routed) { routed_ = std::move(routed); }
+  // Find, except that a topic the routes give this group more queues of than it has here
+  // (a send or receive arriving before the routes' watch made it) is created or grown first.
+  // The routes are consulted only when the topic is missing or has no queue `queue_id`.
+  std::optional<Topic> FindRouted(const std::string& name, int64_t now_ms,
+                                  int32_t queue_id = -1);
+
   // True when the topic `record` waits for still exists in the incarnation stamped on it: the
   // record's own topic, and for a retry copy (%RETRY%<group>) also the topic it was first
   // sent to, whose incarnation the copy carries. Only for stamped kinds of records (scheduled
@@ -107,7 +121,11 @@ class TopicManager {
                                     const std::string& message_group);
 
  private:
+  // Appends the topic's record; a new topic's counter too.
+  void Persist(const Topic& t, bool is_new, Created durable) REQUIRES(order_mu_);
+
   store::Store* store_;
+  RoutedQueues routed_;
   // Held across a change in memory and the append of its record (never by a reader, nor in a
   // store callback): log order = the order of the changes. Taken before mu_.
   Mutex order_mu_;

@@ -31,6 +31,10 @@ struct BrokerContext {
 };
 
 void HandleClusterStatus(BrokerContext& ctx, const Request& req);
+// The cluster's routes (docs/cluster.md): answered by any broker of a cluster.
+void HandleQueryRoute(BrokerContext& ctx, const Request& req);
+void HandleClusterGroup(BrokerContext& ctx, const Request& req);
+void HandleExtendTopic(BrokerContext& ctx, const Request& req);
 // A broker that is not its group's master: NOT_MASTER with the master's address when known.
 void ReplyNotServing(BrokerContext& ctx, const Request& req);
 void HandleSend(BrokerContext& ctx, const Request& req);
@@ -67,6 +71,8 @@ void HandleCheckTxnAnswer(BrokerContext& ctx, const Request& req);
 
 // A topic's description with per-queue offsets.
 void FillTopicInfo(const TopicInfo& topic, wire::TopicInfo* out);
+void FillTopicRoute(const TopicRouteInfo& route, wire::TopicRoute* out);
+void FillGroupRoute(const GroupRouteInfo& group, wire::GroupRoute* out);
 // Status for a request whose header lacks the payload its kind needs.
 Status MissingPayload(const Request& req);
 

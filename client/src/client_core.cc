@@ -45,6 +45,10 @@ void ReceivedMessageAccess::SetReceiptHandle(ReceivedMessage* m, std::string han
   m->receipt_handle_ = std::move(handle);
 }
 
+void ReceivedMessageAccess::SetBrokerGroup(ReceivedMessage* m, std::string group) {
+  m->broker_group_ = std::move(group);
+}
+
 namespace client {
 
 Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
@@ -57,6 +61,7 @@ Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
   ConnectionOptions copts;
   copts.endpoints = std::move(endpoints);
   copts.connect_timeout_ms = core->options_.request_timeout_ms;
+  copts.on_response = core->options_.response_observer;
   if (core->options_.heartbeat) {
     copts.heartbeat_interval_ms = core->options_.heartbeat_interval_ms;
     const CoreOptions* o = &core->options_;  // lives as long as the connection
@@ -71,7 +76,7 @@ Result<std::unique_ptr<ClientCore>> ClientCore::Create(CoreOptions options) {
     core->connection_->RegisterHandler(kind, std::move(handler));
   }
   core->options_.handlers.clear();
-  RETURN_IF_ERROR(core->connection_->Start());
+  RETURN_IF_ERROR(core->connection_->Start(core->options_.wait_for_connect));
   return core;
 }
 
@@ -107,7 +112,7 @@ int64_t MsSince(SteadyClock::time_point t) {
 struct ClientCore::Caller {
   static void Attempt(ClientCore* core, std::shared_ptr<CallState> state) {
     ++state->attempt;
-    const bool failover = core->options_.failover_deadline_ms > 0;
+    const bool failover = state->failover_until > state->started;
     core->connection_->Call(
         state->request, state->bodies, state->timeout_ms,
         [core, state](Result<wire::Frame> r) { OnResult(core, state, std::move(r)); },
@@ -162,7 +167,7 @@ struct ClientCore::Caller {
 
 void ClientCore::CallAsync(wire::Header request, std::vector<std::string_view> bodies,
                            std::shared_ptr<const void> keep_alive, int64_t timeout_ms,
-                           int max_attempts, Connection::Callback done) {
+                           int max_attempts, Connection::Callback done, int64_t failover_ms) {
   auto state = std::make_shared<CallState>();
   state->request = std::move(request);
   state->bodies = std::move(bodies);
@@ -170,7 +175,9 @@ void ClientCore::CallAsync(wire::Header request, std::vector<std::string_view> b
   state->timeout_ms = timeout_ms > 0 ? timeout_ms : options_.request_timeout_ms;
   state->max_attempts = std::max(1, max_attempts);
   state->started = SteadyClock::now();
-  state->failover_until = state->started + std::chrono::milliseconds(options_.failover_deadline_ms);
+  state->failover_until =
+      state->started +
+      std::chrono::milliseconds(failover_ms >= 0 ? failover_ms : options_.failover_deadline_ms);
   state->done = std::move(done);
   Caller::Attempt(this, std::move(state));
 }
@@ -282,20 +289,12 @@ Status ValidateConsumerSpec(const ConsumerSpec& spec) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
-                                                    int64_t request_timeout_ms, int64_t await_ms,
-                                                    int64_t failover_deadline_ms) {
-  RETURN_IF_ERROR(ValidateConsumerSpec(*spec));
+Status CheckReceive(uint32_t max_messages, int64_t await_ms) {
+  if (max_messages == 0 || max_messages > 1024) {
+    return InvalidArgument("max_messages must be 1..1024, not " + std::to_string(max_messages));
+  }
   if (await_ms < 0) return InvalidArgument("await duration is negative");
-  CoreOptions options;
-  options.endpoint = std::move(endpoint);
-  options.request_timeout_ms = request_timeout_ms;
-  options.failover_deadline_ms = failover_deadline_ms;
-  options.client_id = spec->client_id;
-  options.consumer_groups.push_back(spec->group);
-  ASSIGN_OR_RETURN(auto core, ClientCore::Create(std::move(options)));
-  spec->client_id = core->client_id();
-  return core;
+  return Status::Ok();
 }
 
 namespace {
@@ -347,10 +346,7 @@ void ReceiveAsync(ClientCore& core, const ConsumerSpec& spec, uint32_t max_messa
 
 Result<std::vector<ReceivedMessage>> Receive(ClientCore& core, const ConsumerSpec& spec,
                                              uint32_t max_messages, int64_t await_ms) {
-  if (max_messages == 0 || max_messages > 1024) {
-    return InvalidArgument("max_messages must be 1..1024, not " + std::to_string(max_messages));
-  }
-  if (await_ms < 0) return InvalidArgument("await duration is negative");
+  RETURN_IF_ERROR(CheckReceive(max_messages, await_ms));
   if (core.connection().OnIoThread()) {
     return Status(Code::kFailedPrecondition, "blocking Receive called from a client callback");
   }
@@ -366,20 +362,34 @@ Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receip
   return AckMany(core, spec, {receipt_handle});
 }
 
-Status AckMany(ClientCore& core, const ConsumerSpec& spec,
-               const std::vector<std::string_view>& receipt_handles) {
-  if (receipt_handles.empty()) return Status::Ok();
+void AckManyAsync(ClientCore& core, const ConsumerSpec& spec,
+                  const std::vector<std::string_view>& receipt_handles, SettleCallback done) {
+  if (receipt_handles.empty()) return done(Status::Ok());
   wire::Header h;
   h.set_kind(wire::ACK);
   auto* r = h.mutable_ack_request();
   r->set_group(spec.group);
   r->set_topic(spec.topic);
   for (std::string_view handle : receipt_handles) {
-    if (handle.empty()) return InvalidArgument("message has no receipt handle");
+    if (handle.empty()) return done(InvalidArgument("message has no receipt handle"));
     r->add_receipt_handles()->assign(handle.data(), handle.size());
   }
-  ASSIGN_OR_RETURN(wire::Frame f, core.Call(std::move(h)));
-  return HandleStatus(f.header.ack_response().results());
+  core.CallAsync(std::move(h), {}, nullptr, 0, 1, [done = std::move(done)](Result<wire::Frame> f) {
+    if (!f.ok()) return done(f.status());
+    done(HandleStatus(f->header.ack_response().results()));
+  });
+}
+
+Status AckMany(ClientCore& core, const ConsumerSpec& spec,
+               const std::vector<std::string_view>& receipt_handles) {
+  if (core.connection().OnIoThread()) {
+    return Status(Code::kFailedPrecondition, "blocking Ack called from a client callback");
+  }
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  AckManyAsync(core, spec, receipt_handles,
+               [&promise](Status st) { promise.set_value(std::move(st)); });
+  return future.get();
 }
 
 namespace {

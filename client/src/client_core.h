@@ -23,6 +23,7 @@ struct ReceivedMessageAccess {
   // A message of a DLQ_LIST reply: FromWire plus its DLQ offset.
   static ReceivedMessage FromWireDeadLetter(const wire::Message& m, std::string_view body);
   static void SetReceiptHandle(ReceivedMessage* m, std::string handle);
+  static void SetBrokerGroup(ReceivedMessage* m, std::string group);
 };
 
 namespace client {
@@ -44,6 +45,11 @@ struct CoreOptions {
   int64_t heartbeat_interval_ms = 5000;
   // Handlers of broker-initiated requests, in place before the first connect.
   std::vector<std::pair<wire::RequestKind, Connection::RequestHandler>> handlers;
+  // Sees every response header (on the io thread; ConnectionOptions::on_response).
+  std::function<void(const wire::Header&)> response_observer;
+  // false: Create returns without waiting for the first connection (a broker group's core,
+  // made by the route thread: a group that is down must not hold it up).
+  bool wait_for_connect = true;
 };
 
 class ClientCore {
@@ -53,6 +59,7 @@ class ClientCore {
 
   Connection& connection() { return *connection_; }
   int64_t request_timeout_ms() const { return options_.request_timeout_ms; }
+  int64_t failover_deadline_ms() const { return options_.failover_deadline_ms; }
   const std::string& client_id() const { return options_.client_id; }
 
   // A request that follows the group's master: re-issued (the same header and bodies, a new
@@ -60,10 +67,12 @@ class ClientCore {
   // failover_deadline_ms after this call, or until it has made max_attempts attempts,
   // whichever allows more; Timeout and ResourceExhausted only while fewer than max_attempts
   // were made. The bodies must stay valid until `done`: keep_alive holds what they point
-  // into. `done` runs once, on the io thread (or inline when closed).
+  // into. `done` runs once, on the io thread (or inline when closed). failover_ms >= 0
+  // replaces the failover deadline for this call (a cluster producer gives one group a slice
+  // of its deadline before it tries another group).
   void CallAsync(wire::Header request, std::vector<std::string_view> bodies,
                  std::shared_ptr<const void> keep_alive, int64_t timeout_ms, int max_attempts,
-                 Connection::Callback done);
+                 Connection::Callback done, int64_t failover_ms = -1);
   // The blocking form, with the default timeout (or timeout_ms when > 0).
   Result<wire::Frame> Call(wire::Header request, const std::vector<std::string_view>& bodies = {},
                            int64_t timeout_ms = 0, int max_attempts = 1);
@@ -103,11 +112,8 @@ struct ConsumerSpec {
 };
 Status ValidateConsumerSpec(const ConsumerSpec& spec);
 
-// What both consumer builders do last: validate the spec and the await duration, connect,
-// and fill in the client id the core chose (spec.client_id).
-Result<std::unique_ptr<ClientCore>> ConnectConsumer(ConsumerSpec* spec, std::string endpoint,
-                                                    int64_t request_timeout_ms, int64_t await_ms,
-                                                    int64_t failover_deadline_ms);
+// Validates the arguments of a Receive (max 1..1024, await >= 0).
+Status CheckReceive(uint32_t max_messages, int64_t await_ms);
 
 using ReceiveCallback = std::function<void(Result<std::vector<ReceivedMessage>>)>;
 // Long-polls for up to await_ms.
@@ -119,10 +125,12 @@ Status Ack(ClientCore& core, const ConsumerSpec& spec, const std::string& receip
 // All handles in one request: Ok when every one was acked, else the first failure.
 Status AckMany(ClientCore& core, const ConsumerSpec& spec,
                const std::vector<std::string_view>& receipt_handles);
+using SettleCallback = std::function<void(Status)>;
+void AckManyAsync(ClientCore& core, const ConsumerSpec& spec,
+                  const std::vector<std::string_view>& receipt_handles, SettleCallback done);
 // delay_ms 0: the group's retry back-off; at most 24 h.
 Status Nack(ClientCore& core, const ConsumerSpec& spec, const std::string& receipt_handle,
             int64_t delay_ms);
-using SettleCallback = std::function<void(Status)>;
 // All handles in one request, answered like AckMany. The async forms run `done` on the io
 // thread (or inline on a bad argument), so they may be used from a callback.
 Status NackMany(ClientCore& core, const ConsumerSpec& spec,

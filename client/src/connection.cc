@@ -131,7 +131,7 @@ Connection::Connection(ConnectionOptions options)
 
 Connection::~Connection() { Close(); }
 
-Status Connection::Start() {
+Status Connection::Start(bool wait) {
   TIDEMQ_CHECK(!thread_.joinable());
   if (closed_.load()) return Status(Code::kCancelled, "connection is closed");
   thread_ = std::thread([this] {
@@ -140,6 +140,7 @@ Status Connection::Start() {
   });
   io_thread_id_ = thread_.get_id();
   asio::post(io_, [this] { StartConnect(); });
+  if (!wait) return Status::Ok();
   MutexLock lock(start_mu_);
   // The connect timer bounds each attempt; the extra second only guards against a stuck
   // resolver.
@@ -619,6 +620,7 @@ void Connection::Dispatch(wire::Frame frame) {
     HandleBrokerRequest(std::move(frame));
     return;
   }
+  if (options_.on_response) options_.on_response(frame.header);
   uint64_t id = frame.header.request_id();
   if (pending_.find(id) == pending_.end()) {
     spdlog::debug("response to unknown request {} ignored (timed out or cancelled)", id);

@@ -20,7 +20,9 @@
 //   - a bounded write queue (calls beyond it fail at once with ResourceExhausted),
 //   - requests the broker sends us (check-backs, later), dispatched to a handler registered
 //     per RequestKind; kinds without a handler are answered UNSUPPORTED,
-//   - an optional heartbeat timer.
+//   - an optional heartbeat timer,
+//   - an optional observer that sees the header of every response (errors included), which
+//     is how a cluster client notices that the routes changed (Header.route_revision).
 //
 // Callbacks run on the io thread: they must not block. The owner must not destroy a
 // Connection from inside one of its callbacks (Close() joins the io thread).
@@ -82,6 +84,9 @@ struct ConnectionOptions {
   // 0: no heartbeats. fill_heartbeat completes each HeartbeatRequest (client id, groups).
   int64_t heartbeat_interval_ms = 0;
   std::function<void(wire::HeartbeatRequest*)> fill_heartbeat;
+  // Runs on the io thread for every response header, before the call completes; must not
+  // block.
+  std::function<void(const wire::Header&)> on_response;
   size_t max_queued_bytes = 2 * size_t{wire::kDefaultMaxFrameBytes};
   uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
 };
@@ -105,8 +110,9 @@ class Connection {
 
   // Starts the io thread and waits until a broker of the list accepted the connection, or
   // each of them refused it once. On failure the connection keeps retrying in the background
-  // and the error is returned (Unavailable, naming every broker tried).
-  Status Start();
+  // and the error is returned (Unavailable, naming every broker tried). With wait = false it
+  // returns Ok at once: calls made meanwhile wait for the connection (their write_by).
+  Status Start(bool wait = true);
 
   // Sends `request` (its request_id is assigned here) followed by `bodies`; `done` runs
   // exactly once, on the io thread (or inline when the connection is already closed).

@@ -7,7 +7,7 @@ namespace tidemq::client {
 Code FromWireCode(int wire_code) {
   // The numbers mirror each other (proto/tidemq.proto); anything newer than this client
   // knows is reported as Internal rather than misread.
-  if (wire_code < 0 || wire_code > static_cast<int>(Code::kNotEnoughReplicas)) {
+  if (wire_code < 0 || wire_code > static_cast<int>(Code::kNotWritable)) {
     return Code::kInternal;
   }
   return static_cast<Code>(wire_code);

@@ -3,12 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "client/src/client_core.h"
+#include "client/src/cluster_client.h"
 #include "client/src/message_id.h"
 #include "client/src/txn_check_dispatcher.h"
 #include "common/clock.h"
@@ -22,6 +28,10 @@ using BatchCallback = std::function<void(Result<std::vector<SendReceipt>>)>;
 
 Status Moved() { return Status(Code::kFailedPrecondition, "producer was moved from"); }
 
+// In a cluster one group gets this much of a send's failover deadline before the send moves
+// on to another group: losing a whole group costs a send about this, not the whole deadline.
+constexpr int64_t kGroupSliceMs = 1000;
+
 }  // namespace
 
 const char* ToString(TransactionResolution r) {
@@ -33,12 +43,20 @@ const char* ToString(TransactionResolution r) {
   return "unknown";
 }
 
-// Lives on until its connection is closed: callbacks refer to it.
+// Lives on until its cluster client is shut down: callbacks refer to it.
+//
+// Outside a cluster every send goes through the bootstrap core as it always did. In a cluster
+// (client/README.md, "Clusters of broker groups") a send picks a (group, queue) of the topic's
+// route: round robin over the queues of the writable groups, skipping a group that failed in
+// the last kGroupIsolationMs or whose connection is down, and moving on to another group
+// after a failover error — the same message ids — giving each group kGroupSliceMs of the
+// failover deadline. A message group (FIFO) hashes to one queue of the active groups and
+// stays with it.
 class Producer::Impl {
  public:
-  Impl(std::unique_ptr<client::ClientCore> core, std::string group, int max_attempts,
+  Impl(std::unique_ptr<client::ClusterClient> cluster, std::string group, int max_attempts,
        std::shared_ptr<client::TxnCheckDispatcher> checks)
-      : core_(std::move(core)),
+      : cluster_(std::move(cluster)),
         group_(std::move(group)),
         max_attempts_(max_attempts),
         checks_(std::move(checks)) {}
@@ -59,12 +77,15 @@ class Producer::Impl {
     state->done = std::move(done);
     state->born_ms = SystemClock::Get()->NowMs();
     state->kind = kind;
-    Attempt(std::move(state));
+    state->started = SteadyClock::now();
+    state->deadline = state->started + std::chrono::milliseconds(cluster_->failover_deadline_ms());
+    const std::string topic = state->messages.front().topic();
+    cluster_->WhenTopicKnown(topic, [this, state] { Route(state); });
   }
 
   Result<std::vector<SendReceipt>> SendBatchSync(std::vector<Message> messages,
                                                  wire::RequestKind kind = wire::SEND) {
-    if (core_->connection().OnIoThread()) {
+    if (cluster_->OnClientThread()) {
       return Status(Code::kFailedPrecondition,
                     "blocking Send called from a client callback (use SendAsync)");
     }
@@ -83,15 +104,23 @@ class Producer::Impl {
     return std::move(receipts.front());
   }
 
-  // Ends one half message; retried like a send (ends are idempotent on the broker).
+  // Ends one half message, on the group that stored it; retried like a send (ends are
+  // idempotent on the broker).
   Status EndTransaction(const SendReceipt& half, TransactionResolution resolution) {
     RETURN_IF_ERROR(CheckTransactional());
     if (resolution == TransactionResolution::kUnknown) return Status::Ok();  // check-back
     if (half.log_offset < 0 || half.message_id.empty()) {
       return InvalidArgument("not the receipt of a half message (no log offset or message id)");
     }
-    if (core_->connection().OnIoThread()) {
+    if (cluster_->OnClientThread()) {
       return Status(Code::kFailedPrecondition, "transaction ended from a client callback");
+    }
+    RETURN_IF_ERROR(cluster_->WaitReady());
+    client::ClientCore* core = cluster_->Core(half.group);
+    if (core == nullptr) {
+      return Status(Code::kUnavailable, "broker group '" + half.group +
+                                            "' of the half message is not in the cluster's "
+                                            "routes (or has no address)");
     }
     wire::Header h;
     h.set_kind(wire::END_TXN);
@@ -102,15 +131,17 @@ class Producer::Impl {
     req->set_resolution(client::ToWire(resolution));
     req->set_source(wire::EndTxnRequest::PRODUCER);
     // The half's log offset and id are the same on a new master: it has the replicated log.
-    return core_->Call(std::move(h), {}, 0, max_attempts_).status();
+    return core->Call(std::move(h), {}, 0, max_attempts_).status();
   }
 
   void Shutdown() {
-    core_->Shutdown();  // no more check requests arrive
+    cluster_->Shutdown();  // no more check requests arrive
     if (checks_) checks_->Stop();
   }
 
  private:
+  using SteadyClock = std::chrono::steady_clock;
+
   Status CheckTransactional() const {
     if (!checks_) {
       return Status(Code::kFailedPrecondition,
@@ -126,10 +157,168 @@ class Producer::Impl {
     int64_t born_ms = 0;
     wire::RequestKind kind = wire::SEND;
     BatchCallback done;
+    // Cluster routing, touched by one attempt at a time.
+    SteadyClock::time_point started;
+    SteadyClock::time_point deadline;  // the failover deadline over every group
+    std::set<std::string> tried;       // groups tried since the last round over all of them
+    int attempts = 0;                  // groups tried in all
+    int rounds = 0;                    // rounds over every group
+    Status last;
   };
 
-  // One request, re-sent as it is (same ids, bodies, properties) by ClientCore::CallAsync.
-  void Attempt(std::shared_ptr<SendState> state) {
+  using Target = client::QueueTarget;
+
+  int64_t RemainingMs(const SendState& s) const {
+    return std::max<int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(s.deadline - SteadyClock::now())
+               .count());
+  }
+
+  void Route(std::shared_ptr<SendState> state) {
+    if (cluster_->shut_down())
+      return state->done(Status(Code::kCancelled, "producer is shut down"));
+    if (!cluster_->clustered()) {
+      // One broker or one group: as always, the broker picks the queue.
+      return Attempt(std::move(state), "", -1, -1, max_attempts_, /*reroute=*/false);
+    }
+    if (state->attempts == 0) {
+      if (Status st = CheckClusterBatch(state->messages); !st.ok()) return state->done(st);
+    }
+    auto routes = cluster_->routes();
+    const Message& first = state->messages.front();
+    if (!first.message_group().empty()) {
+      std::optional<Target> t = client::FifoTarget(*routes, first.topic(), first.message_group());
+      if (!t) {
+        return state->done(Status(Code::kUnavailable,
+                                  "no active broker group holds queues of "
+                                  "topic '" +
+                                      first.topic() + "'"));
+      }
+      // The whole failover deadline on that one queue: never elsewhere, to keep the order.
+      return Attempt(std::move(state), t->group, t->queue, -1, max_attempts_, false);
+    }
+    std::vector<Target> candidates = Candidates(*routes, first.topic());
+    std::optional<Target> t = Pick(candidates, *state);
+    if (!t && !candidates.empty()) {
+      // Every group tried once: another round, after a back-off.
+      state->tried.clear();
+      ++state->rounds;
+      t = Pick(candidates, *state);
+    }
+    if (!t) {
+      cluster_->RequestRefresh();
+      Status why = Status(Code::kUnavailable,
+                          "no writable broker group holds queues of topic '" + first.topic() + "'");
+      // Read before the move (argument evaluation order is unspecified).
+      Status last = state->last.ok() ? why : state->last;
+      return RetryLater(std::move(state), std::move(last));
+    }
+    if (state->rounds > 0 && state->tried.empty() && state->attempts > 0) {
+      // A new round over the groups: not at once.
+      state->tried.insert(t->group);
+      Status last = state->last;
+      return RetryLater(std::move(state), std::move(last), *t);
+    }
+    const int64_t slice = std::min(kGroupSliceMs, RemainingMs(*state));
+    Attempt(std::move(state), t->group, t->queue, slice, 1, /*reroute=*/true);
+  }
+
+  // A batch goes to one queue: one topic, one message group (or none).
+  static Status CheckClusterBatch(const std::vector<Message>& messages) {
+    for (const Message& m : messages) {
+      if (m.topic() != messages.front().topic() ||
+          m.message_group() != messages.front().message_group()) {
+        return InvalidArgument(
+            "in a cluster a batch goes to one queue: its messages must share one topic and one "
+            "message group (or none)");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // The writable groups' queues of the topic, in route order; without a route, the writable
+  // groups themselves (queue -1: the broker decides, or answers TOPIC_NOT_FOUND).
+  static std::vector<Target> Candidates(const ClusterRoutes& routes, const std::string& topic) {
+    std::vector<Target> out;
+    if (const TopicRoute* t = routes.FindTopic(topic)) {
+      for (const QueueRange& r : t->queues) {
+        const BrokerGroupRoute* g = routes.FindGroup(r.group);
+        if (g == nullptr || !g->writable()) continue;
+        for (uint32_t q = 0; q < r.queue_count; ++q) {
+          out.push_back({r.group, static_cast<int32_t>(q)});
+        }
+      }
+      return out;
+    }
+    for (const auto& g : routes.groups) {
+      if (g.writable()) out.push_back({g.name, -1});
+    }
+    return out;
+  }
+
+  // Round robin from the next (group, queue): a group not yet tried by this send, preferably
+  // not failed recently and connected; nullopt when every group was tried.
+  std::optional<Target> Pick(const std::vector<Target>& candidates, const SendState& s) {
+    if (candidates.empty()) return std::nullopt;
+    const size_t n = candidates.size();
+    const size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
+    auto find = [&](auto&& good) -> std::optional<Target> {
+      for (size_t i = 0; i < n; ++i) {
+        const Target& t = candidates[(start + i) % n];
+        if (s.tried.count(t.group) == 0 && good(t)) return t;
+      }
+      return std::nullopt;
+    };
+    auto healthy = [&](const Target& t) { return !cluster_->RecentlyFailed(t.group); };
+    auto connected = [&](const Target& t) {
+      client::ClientCore* core = cluster_->Core(t.group);
+      return core != nullptr && core->connection().connected();
+    };
+    if (auto t = find([&](const Target& t) { return healthy(t) && connected(t); })) return t;
+    if (auto t = find(healthy)) return t;
+    return find([](const Target&) { return true; });
+  }
+
+  // Waits a back-off (50 ms doubling to 1 s, never past the deadline), then routes again —
+  // or gives up with `why` once the deadline and the attempts are used up.
+  void RetryLater(std::shared_ptr<SendState> state, Status why,
+                  std::optional<Target> then = std::nullopt) {
+    const int64_t left = RemainingMs(*state);
+    if (left <= 0 && state->attempts >= max_attempts_) return Fail(state, why);
+    const int64_t backoff = std::min<int64_t>(
+        {1000, int64_t{50} << std::min(state->rounds, 5), std::max<int64_t>(left, 0)});
+    cluster_->bootstrap().connection().RunAfter(
+        backoff, [this, state, why, then](bool closed) mutable {
+          if (closed) return state->done(Status(Code::kCancelled, "producer is shut down"));
+          if (!then) return Route(std::move(state));
+          const int64_t slice = std::min(kGroupSliceMs, RemainingMs(*state));
+          Attempt(std::move(state), then->group, then->queue, slice, 1, true);
+        });
+  }
+
+  void Fail(const std::shared_ptr<SendState>& state, const Status& why) {
+    if (state->attempts <= 1) return state->done(why);
+    state->done(
+        Status(why.code(), why.message() + " (after " + std::to_string(state->attempts) +
+                               " attempts on the cluster's groups in " +
+                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  SteadyClock::now() - state->started)
+                                                  .count()) +
+                               " ms)"));
+  }
+
+  // One request to `group` (queue -1: the broker picks), re-sent as it is (same ids, bodies,
+  // properties) by ClientCore::CallAsync for failover_ms (< 0: the whole failover deadline).
+  void Attempt(std::shared_ptr<SendState> state, const std::string& group, int32_t queue,
+               int64_t failover_ms, int max_attempts, bool reroute) {
+    ++state->attempts;
+    state->tried.insert(group);
+    client::ClientCore* core = cluster_->Core(group);
+    if (core == nullptr) {
+      return OnResponse(
+          state, group, reroute,
+          Status(Code::kUnavailable, "broker group '" + group + "' has no address in the routes"));
+    }
     wire::Header h;
     h.set_kind(state->kind);
     auto* req = h.mutable_send_request();
@@ -137,17 +326,40 @@ class Producer::Impl {
     std::vector<std::string_view> bodies;
     bodies.reserve(state->messages.size());
     for (size_t i = 0; i < state->messages.size(); ++i) {
-      client::ToWireMessage(state->messages[i], state->ids[i], state->born_ms, req->add_messages());
+      wire::Message* m = req->add_messages();
+      client::ToWireMessage(state->messages[i], state->ids[i], state->born_ms, m);
+      m->set_queue_id(queue);
       bodies.push_back(state->messages[i].body());
     }
-    core_->CallAsync(std::move(h), std::move(bodies), state, 0, max_attempts_,
-                     [this, state](Result<wire::Frame> r) { OnResponse(state, std::move(r)); });
+    core->CallAsync(
+        std::move(h), std::move(bodies), state, 0, max_attempts,
+        [this, state, group, reroute](Result<wire::Frame> r) {
+          OnResponse(state, group, reroute, std::move(r));
+        },
+        failover_ms);
   }
 
-  void OnResponse(const std::shared_ptr<SendState>& state, Result<wire::Frame> r) {
+  // Errors another group may not have: the group is down, electing, drained, hung, busy or
+  // gone from the routes (its core shut down).
+  bool Reroutable(Code code) const {
+    return client::IsFailoverError(code) || code == Code::kTimeout || code == Code::kNotWritable ||
+           code == Code::kResourceExhausted || (code == Code::kCancelled && !cluster_->shut_down());
+  }
+
+  void OnResponse(const std::shared_ptr<SendState>& state, const std::string& group, bool reroute,
+                  Result<wire::Frame> r) {
     if (!r.ok()) {
-      state->done(r.status());
-      return;
+      const Code code = r.status().code();
+      if (cluster_->clustered() && (code == Code::kNotWritable || code == Code::kTopicNotFound)) {
+        cluster_->RequestRefresh();  // our routes are older than the broker's
+      }
+      if (!reroute || !Reroutable(code)) return state->done(r.status());
+      cluster_->MarkFailed(group);
+      state->last = Status(code, "broker group '" + group + "': " + r.status().message());
+      if (RemainingMs(*state) <= 0 && state->attempts >= max_attempts_) {
+        return Fail(state, state->last);
+      }
+      return Route(state);
     }
     const auto& results = r->header.send_response().results();
     if (static_cast<size_t>(results.size()) != state->messages.size()) {
@@ -164,15 +376,19 @@ class Producer::Impl {
       rc.queue_id = results[i].queue_id();
       rc.queue_offset = results[i].queue_offset();
       rc.log_offset = results[i].log_offset();
+      rc.group = group;
       receipts.push_back(std::move(rc));
     }
     state->done(std::move(receipts));
   }
 
-  std::unique_ptr<client::ClientCore> core_;
+  std::unique_ptr<client::ClusterClient> cluster_;
   std::string group_;
   int max_attempts_;
   const std::shared_ptr<client::TxnCheckDispatcher> checks_;  // transactional producers only
+  // Round robin over (group, queue), from a random place: short-lived producers (a CLI send
+  // each) spread over the queues too.
+  std::atomic<uint64_t> next_{std::random_device{}()};
 };
 
 Producer::Builder& Producer::Builder::Endpoint(std::string endpoint) {
@@ -252,13 +468,15 @@ Result<Producer> Producer::Builder::Build() const {
           checks->Submit(std::move(request), std::move(respond));
         });
   }
-  auto core = client::ClientCore::Create(std::move(options));
-  if (!core.ok()) {
+  client::ClusterOptions cluster_options;
+  cluster_options.core = std::move(options);
+  auto cluster = client::ClusterClient::Create(std::move(cluster_options));
+  if (!cluster.ok()) {
     if (checks) checks->Stop();
-    return core.status();
+    return cluster.status();
   }
   return Producer(
-      std::make_unique<Impl>(std::move(*core), group_, max_send_attempts_, std::move(checks)));
+      std::make_unique<Impl>(std::move(*cluster), group_, max_send_attempts_, std::move(checks)));
 }
 
 Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

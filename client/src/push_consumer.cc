@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client/src/client_core.h"
+#include "client/src/cluster_consumer.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/mutex.h"
@@ -36,17 +37,21 @@ int64_t RenewAfterMs(int64_t lease_ms) { return lease_ms * 2 / 3; }
 }  // namespace
 
 // Threads: one receiver ("tidemq-recv"), N workers ("tidemq-consume") and one lease renewer
-// ("tidemq-lease"); the connection's io thread completes the long polls (OnReceived) and
-// the renewals. The io thread is joined (core_->Shutdown) before this object goes, so its
-// callbacks may use `this`. Every message from its receipt to its settlement is a Held entry; its
+// ("tidemq-lease"); the client's io threads complete the long polls (OnReceived) and the
+// renewals. In a cluster one receive asks every broker group holding queues of the topic
+// (client/src/cluster_consumer.h: a long poll per group, so a group that is down holds no
+// other up), and each settlement goes to its message's group by the receipt handle. The io
+// threads are joined (cluster_->Shutdown) before this object goes, so callbacks may use
+// `this`. Every message from its receipt to its settlement is a Held entry; its
 // receipt handle changes with each renewal, so whoever settles it (a worker, or Shutdown for one
 // not started) takes the entry out with Finish(), which waits for a renewal in flight.
 class PushConsumer::Impl {
  public:
-  Impl(std::unique_ptr<client::ClientCore> core, client::ConsumerSpec spec,
+  Impl(std::unique_ptr<client::ClusterClient> cluster, client::ConsumerSpec spec,
        MessageListener listener, int threads, int max_inflight, int64_t await_ms,
        int64_t max_processing_ms)
-      : core_(std::move(core)),
+      : cluster_(std::move(cluster)),
+        consumer_(cluster_.get(), spec),
         spec_(std::move(spec)),
         listener_(std::move(listener)),
         threads_(threads),
@@ -56,7 +61,8 @@ class PushConsumer::Impl {
 
   ~Impl() {
     Shutdown();
-    core_->Shutdown();
+    consumer_.Shutdown();
+    cluster_->Shutdown();
   }
 
   Status Start() {
@@ -79,6 +85,7 @@ class PushConsumer::Impl {
     // The receiver does not wait for its long poll; OnReceived releases what it brings.
     if (receiver_.joinable()) receiver_.join();
     ReleaseQueued();  // workers start nothing new once stopping_ is set
+    consumer_.Shutdown();  // what a cluster receive buffered goes back too
     for (auto& t : workers_) {
       if (t.joinable()) t.join();
     }
@@ -90,7 +97,8 @@ class PushConsumer::Impl {
     if (lease_thread_.joinable()) lease_thread_.join();
   }
 
-  std::unique_ptr<client::ClientCore> core_;
+  std::unique_ptr<client::ClusterClient> cluster_;
+  client::ClusterConsumer consumer_;
   client::ConsumerSpec spec_;
   MessageListener listener_;
   int threads_;
@@ -127,9 +135,9 @@ class PushConsumer::Impl {
             std::min<int>(kMaxBatch, max_inflight_ - static_cast<int>(held_.size())));
         receiving_ = true;
       }
-      client::ReceiveAsync(
-          *core_, spec_, want, await_ms_,
-          [this](Result<std::vector<ReceivedMessage>> r) { OnReceived(std::move(r)); });
+      consumer_.ReceiveAsync(want, await_ms_, [this](Result<std::vector<ReceivedMessage>> r) {
+        OnReceived(std::move(r));
+      });
       Status status;
       {
         MutexLock lock(mu_);
@@ -178,7 +186,7 @@ class PushConsumer::Impl {
     if (to_release.empty()) return;
     std::vector<std::string_view> views(to_release.begin(), to_release.end());
     const size_t n = views.size();
-    client::ReleaseAsync(*core_, spec_, views, [this, n](Status st) {
+    consumer_.ReleaseAsync(views, [this, n](Status st) {
       if (st.ok()) {
         released_ += n;
       } else {
@@ -221,10 +229,10 @@ class PushConsumer::Impl {
     Status st;
     if (result.success()) {
       consumed_++;
-      st = client::Ack(*core_, spec_, handle);
+      st = consumer_.Ack({handle});
     } else {
       failed_++;
-      st = client::Nack(*core_, spec_, handle, result.retry_delay().count());
+      st = consumer_.Nack({handle}, result.retry_delay().count());
     }
     if (!st.ok()) {
       // The lease runs out and the broker redelivers: at-least-once holds.
@@ -256,7 +264,7 @@ class PushConsumer::Impl {
     handles.reserve(ids.size());
     for (uint64_t id : ids) handles.push_back(Finish(id));
     std::vector<std::string_view> views(handles.begin(), handles.end());
-    Status st = client::Release(*core_, spec_, views);
+    Status st = consumer_.Release(views);
     if (st.ok()) {
       released_ += handles.size();
     } else {
@@ -307,8 +315,8 @@ class PushConsumer::Impl {
   }
 
   void Renew(uint64_t held_id, const std::string& handle, int64_t sent_ms) {
-    client::ChangeLeaseAsync(
-        *core_, spec_, handle, spec_.lease_ms, [this, held_id, sent_ms](Result<std::string> r) {
+    consumer_.ChangeLeaseAsync(
+        handle, spec_.lease_ms, [this, held_id, sent_ms](Result<std::string> r) {
           MutexLock lock(mu_);
           Held& h = held_.at(held_id);  // Finish waits for this, so it is still there
           h.renewing = false;
@@ -381,11 +389,11 @@ Result<PushConsumer> PushConsumer::Builder::Build() const {
         "not " +
         std::to_string(max_processing_ms_) + " ms");
   }
-  ASSIGN_OR_RETURN(auto core,
-                   client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_, await_ms_,
-                                           failover_deadline_ms_));
-  return PushConsumer(std::make_unique<Impl>(std::move(core), std::move(spec), listener_, threads_,
-                                             max_inflight_, await_ms_, max_processing_ms_));
+  ASSIGN_OR_RETURN(auto cluster, client::ConnectConsumer(&spec, endpoint_, request_timeout_ms_,
+                                                         await_ms_, failover_deadline_ms_));
+  return PushConsumer(std::make_unique<Impl>(std::move(cluster), std::move(spec), listener_,
+                                             threads_, max_inflight_, await_ms_,
+                                             max_processing_ms_));
 }
 
 PushConsumer::PushConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

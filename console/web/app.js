@@ -1407,10 +1407,12 @@
       out.push(h('p', { class: 'note', test: 'cluster-standalone' },
         'This broker runs alone: it belongs to no broker group and replicates to no one.'));
     }
+    if (c.cluster && Array.isArray(c.cluster.groups)) out.push(clusterGroups(c.cluster));
     const scalars = [];
     const lists = [];
     for (const [k, v] of ordered(c, CLUSTER_FIELDS)) {
       if (k === 'epochs' && Array.isArray(v)) continue;  // the failover history, below
+      if (k === 'cluster') continue;  // the groups, above
       if (Array.isArray(v) && v.length && v.every(x => x && typeof x === 'object')) lists.push([k, v]);
       else scalars.push([humanize(k), fmtValue(k, v)]);
     }
@@ -1428,6 +1430,22 @@
     }
     if (Array.isArray(c.epochs)) out.push(failoverHistory(c));
     return out;
+  }
+
+  // Every broker group of the cluster (from this broker's routes, fed by etcd).
+  function clusterGroups(cl) {
+    return section('Broker groups',
+      table([['Group'], ['State'], ['Master'], ['Master address'], ['Members', 'num'], ['Queues', 'num'],
+             ['Epoch', 'num']],
+        cl.groups.map(g => {
+          const tr = h('tr', { test: 'cluster-group-row', dataset: { group: g.group } },
+            td(g.group), td(g.state), td(g.master || 'none'), td(g.master_address || '-'),
+            num(g.members), num(g.queues), num(g.epoch));
+          if (!g.master) tr.classList.add('behind');
+          return tr;
+        }), 'cluster-groups'),
+      hint(`${cl.topics} topic(s) over ${cl.groups.length} group(s); routes at etcd revision ${cl.revision}. ` +
+           'Each group\'s own console shows its members and failovers.'));
   }
 
   // Where each epoch began in this broker's log: a new epoch starts at each failover.

@@ -6,7 +6,7 @@ namespace tidemq::client {
 namespace {
 
 TEST(ErrorMappingTest, EveryCodeRoundTrips) {
-  for (int c = 0; c <= static_cast<int>(Code::kNotEnoughReplicas); ++c) {
+  for (int c = 0; c <= static_cast<int>(Code::kNotWritable); ++c) {
     Code code = static_cast<Code>(c);
     wire::ErrorCode w = ToWireCode(code);
     EXPECT_TRUE(wire::ErrorCode_IsValid(w)) << c;

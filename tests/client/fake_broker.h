@@ -1,6 +1,10 @@
 // A scripted broker for client tests: listens on 127.0.0.1 (ephemeral port), and lets the
 // test thread accept, read frames, answer them in any order, send its own requests, and
 // drop the connection. Everything is blocking and driven by the test, so no sleeps.
+//
+// Every client asks QUERY_ROUTE first (client/src/cluster_client.h): reading frames answers
+// those as a standalone broker does (not clustered), so scripts see only their own requests.
+// A cluster of groups is scripted with tests/client/fake_cluster.h instead.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -40,7 +44,19 @@ class FakeBroker {
     }
   }
 
+  // The next frame but a route query (answered); heartbeats included.
   wire::Frame ReadAnyFrame() {
+    while (true) {
+      wire::Frame f = ReadRawFrame();
+      if (f.header.kind() != wire::QUERY_ROUTE || f.header.is_response()) return f;
+      wire::Header standalone;
+      standalone.mutable_query_route_response()->set_clustered(false);
+      Respond(f, standalone);
+    }
+  }
+
+  // The next frame, whatever it is.
+  wire::Frame ReadRawFrame() {
     std::string prefix(wire::kPrefixSize, '\0');
     boost::asio::read(socket_, boost::asio::buffer(prefix));
     wire::FramePrefix p;

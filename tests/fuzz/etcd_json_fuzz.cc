@@ -1,12 +1,13 @@
 // Fuzz target: everything TideMQ decodes from etcd — the gateway's answers (cluster/etcd_json.h:
 // range, txn, lease, keepalive and watch messages, under any HTTP status) and the group records
-// stored in etcd (cluster/group_state.h). Anything may be refused, with the codes the headers
+// stored in etcd (cluster/group_state.h) and the cluster's route records (cluster/routes.h). Anything may be refused, with the codes the headers
 // promise; nothing may crash or throw. A group record that decodes re-encodes to one that
 // decodes to the same value.
 #include <cstdlib>
 
 #include "cluster/etcd_json.h"
 #include "cluster/group_state.h"
+#include "cluster/routes.h"
 #include "tests/fuzz/fuzz_driver.h"
 
 namespace {
@@ -55,6 +56,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (st.code() != tidemq::Code::kCorruption) {
     std::abort();
   }
+  GroupEntry e;
+  st = DecodeGroupEntry(in, &e);
+  if (st.ok()) {
+    GroupEntry e2;
+    if (!DecodeGroupEntry(EncodeGroupEntry(e), &e2).ok() || !(e2 == e)) std::abort();
+  } else if (st.code() != tidemq::Code::kCorruption) {
+    std::abort();
+  }
+  TopicEntry t;
+  st = DecodeTopicEntry(in, &t);
+  if (st.ok()) {
+    TopicEntry t2;
+    if (!DecodeTopicEntry(EncodeTopicEntry(t), &t2).ok() || !(t2 == t)) std::abort();
+    if (t.queues.empty() || t.total() > kMaxQueuesPerTopic) std::abort();
+  } else if (st.code() != tidemq::Code::kCorruption) {
+    std::abort();
+  }
+  // Any key applies to a view without harm.
+  RouteView view;
+  KeyValue kv;
+  kv.key = "/tidemq/" + std::string(in.substr(0, in.find('\n')));
+  kv.value = std::string(in);
+  (void)ApplyKey(ClusterKeys("/tidemq"), kv, false, &view);
+  (void)ApplyKey(ClusterKeys("/tidemq"), kv, true, &view);
   return 0;
 }
 

@@ -9,14 +9,16 @@
 
 namespace tidemq::tools {
 
-// topic create, list, describe, delete (topic.cc)
+// topic create, extend, route, list, describe, delete (topic.cc)
 void AddTopicCommands(CLI::App& app, const Globals& g, Action& action);
 // send, consume, query (messages.cc)
 void AddMessageCommands(CLI::App& app, const Globals& g, Action& action);
 // group create, list, status, reset-offset, delete (group.cc)
 void AddGroupCommands(CLI::App& app, const Globals& g, Action& action);
-// stats, cluster status (broker.cc)
+// stats (broker.cc)
 void AddBrokerCommands(CLI::App& app, const Globals& g, Action& action);
+// cluster status, add-group, drain, remove-group (cluster.cc)
+void AddClusterCommands(CLI::App& app, const Globals& g, Action& action);
 // cancel, timer stats, timer show (timer.cc)
 void AddTimerCommands(CLI::App& app, const Globals& g, Action& action);
 // txn list, show, commit, rollback, stats (txn.cc)

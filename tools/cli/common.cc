@@ -182,7 +182,11 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 }
 
 Result<Admin> ConnectAdmin(const Globals& g) {
-  return Admin::NewBuilder().Endpoint(g.addr).RequestTimeout(g.timeout_ms).Build();
+  return Admin::NewBuilder()
+      .Endpoint(g.addr)
+      .RequestTimeout(g.timeout_ms)
+      .BrokerGroup(g.broker_group)
+      .Build();
 }
 
 void PrintMessage(const ReceivedMessage& m, bool json) {
@@ -197,6 +201,7 @@ void PrintMessage(const ReceivedMessage& m, bool json) {
     j["keys"] = m.keys();
     j["properties"] = m.properties();
     if (!m.message_group().empty()) j["message_group"] = m.message_group();
+    if (!m.broker_group().empty()) j["broker_group"] = m.broker_group();
     j["attempt"] = m.delivery_attempt();
     j["born_ms"] = m.born_ms();
     j["store_ms"] = m.store_ms();
@@ -204,8 +209,10 @@ void PrintMessage(const ReceivedMessage& m, bool json) {
     PrintJsonLine(j);
     return;
   }
-  std::cout << "id=" << m.message_id() << " topic=" << m.topic() << " queue=" << m.queue_id()
-            << " offset=" << m.queue_offset() << " log_offset=" << m.log_offset();
+  std::cout << "id=" << m.message_id() << " topic=" << m.topic();
+  if (!m.broker_group().empty()) std::cout << " broker_group=" << m.broker_group();
+  std::cout << " queue=" << m.queue_id() << " offset=" << m.queue_offset()
+            << " log_offset=" << m.log_offset();
   if (!m.tag().empty()) std::cout << " tag=" << m.tag();
   if (!m.keys().empty()) std::cout << " keys=" << Join(m.keys(), ",");
   if (!m.message_group().empty()) std::cout << " group=" << m.message_group();

@@ -29,6 +29,7 @@ inline constexpr int kExitUnreachable = 3;  // the broker cannot be reached
 struct Globals {
   std::string addr;  // HOST:PORT, or a broker group's HOST:PORT,HOST:PORT,...
   int64_t timeout_ms = 5000;
+  std::string broker_group;  // cluster: per-group commands ask this group only ("": all)
 };
 
 // The command the command line chose; returns the exit code.
@@ -70,7 +71,8 @@ bool IsText(const std::string& s);
 std::string HexDump(const std::string& s);
 std::string Join(const std::vector<std::string>& v, const char* sep);
 
-// An Admin for --addr (following the master of a broker group).
+// An Admin for --addr (following the master of a broker group; in a cluster, every group,
+// or --broker-group only).
 Result<Admin> ConnectAdmin(const Globals& g);
 
 // A received message as consume and query print it: several lines of text, or one JSON

@@ -74,6 +74,7 @@ Result<DeadLetterFilter> DlqSelection(const DlqArgs& o, const char* verb) {
 nlohmann::json DeadLetterJson(const ReceivedMessage& m, bool with_body) {
   nlohmann::json j;
   j["dlq_offset"] = m.dlq_offset();
+  if (!m.broker_group().empty()) j["broker_group"] = m.broker_group();
   j["message_id"] = m.message_id();
   j["original_topic"] = m.original_topic();
   j["tag"] = m.tag();
@@ -130,6 +131,8 @@ int DlqList(const Globals& g, const DlqArgs& o) {
 
 void PrintDeadLetter(const ReceivedMessage& m) {
   std::printf("%-16s %lld\n", "dlq offset", static_cast<long long>(m.dlq_offset()));
+  if (!m.broker_group().empty())
+    std::printf("%-16s %s\n", "broker group", m.broker_group().c_str());
   std::printf("%-16s %s\n", "message id", m.message_id().c_str());
   std::printf("%-16s %s\n", "original topic", m.original_topic().c_str());
   std::printf("%-16s %s\n", "tag", m.tag().empty() ? "-" : m.tag().c_str());

@@ -1,4 +1,5 @@
 // tidemq group create | list | status | reset-offset | delete
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -45,8 +46,10 @@ nlohmann::json GroupJson(const GroupInfo& gi) {
                          {"inflight", q.inflight},
                          {"lost_to_retention", q.lost_to_retention}};
     if (!q.client_id.empty()) jq["client_id"] = q.client_id;
+    if (!q.group.empty()) jq["group"] = q.group;
     j["queues"].push_back(std::move(jq));
   }
+  if (!gi.group_errors.empty()) j["group_errors"] = gi.group_errors;
   return j;
 }
 
@@ -118,13 +121,21 @@ int GroupStatus(const Globals& g, const GroupArgs& a) {
   if (gi.dlq_messages > 0) std::cout << "  (tidemq dlq list " << gi.name << ")";
   std::cout << "\n";
   std::cout << "clients: " << (gi.clients.empty() ? "(none)" : Join(gi.clients, ", ")) << "\n";
+  for (const auto& e : gi.group_errors) {
+    std::fprintf(stderr, "warning: broker group %s (its queues are not counted)\n", e.c_str());
+  }
   if (gi.queues.empty()) {
     std::cout << "no queues consumed yet\n";
     return kExitOk;
   }
+  // In a cluster each queue is a broker group's: the GROUP column says whose.
+  const bool cluster = std::any_of(gi.queues.begin(), gi.queues.end(),
+                                   [](const QueueLag& q) { return !q.group.empty(); });
+  if (cluster) std::printf("%-16s ", "GROUP");
   std::printf("%-32s %6s %12s %12s %10s %9s %10s  %s\n", "TOPIC", "QUEUE", "COMMITTED", "MAX",
               "LAG", "INFLIGHT", "LOST", gi.broadcast ? "CLIENT" : "");
   for (const auto& q : gi.queues) {
+    if (cluster) std::printf("%-16s ", q.group.c_str());
     std::printf("%-32s %6d %12lld %12lld %10lld %9lld %10lld  %s\n", q.topic.c_str(), q.queue_id,
                 static_cast<long long>(q.committed_offset), static_cast<long long>(q.max_offset),
                 static_cast<long long>(q.lag), static_cast<long long>(q.inflight),
@@ -157,16 +168,22 @@ int GroupResetOffset(const Globals& g, const GroupArgs& a) {
     nlohmann::json j = {{"group", a.name}, {"topic", a.topic}, {"time_ms", *at}};
     j["queues"] = nlohmann::json::array();
     for (const auto& m : *moved) {
-      j["queues"].push_back(
-          {{"queue_id", m.queue_id}, {"from_offset", m.from_offset}, {"to_offset", m.to_offset}});
+      nlohmann::json jq = {
+          {"queue_id", m.queue_id}, {"from_offset", m.from_offset}, {"to_offset", m.to_offset}};
+      if (!m.group.empty()) jq["group"] = m.group;
+      j["queues"].push_back(std::move(jq));
     }
     PrintJson(j);
     return kExitOk;
   }
   std::printf("group %s on topic %s reset to %s\n", a.name.c_str(), a.topic.c_str(),
               FormatTime(*at).c_str());
+  const bool cluster = std::any_of(moved->begin(), moved->end(),
+                                   [](const OffsetReset& m) { return !m.group.empty(); });
+  if (cluster) std::printf("%-16s ", "GROUP");
   std::printf("%-6s %12s %12s\n", "QUEUE", "FROM", "TO");
   for (const auto& m : *moved) {
+    if (cluster) std::printf("%-16s ", m.group.c_str());
     std::printf("%-6d %12lld %12lld\n", m.queue_id, static_cast<long long>(m.from_offset),
                 static_cast<long long>(m.to_offset));
   }

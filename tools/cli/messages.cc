@@ -51,7 +51,9 @@ void PrintReceipt(const SendReceipt& r, bool json) {
               << " log_offset=" << r.log_offset << "\n";
     return;
   }
-  std::cout << "sent id=" << r.message_id << " queue=" << r.queue_id << " offset=" << r.queue_offset
+  std::cout << "sent id=" << r.message_id;
+  if (!r.group.empty()) std::cout << " broker_group=" << r.group;
+  std::cout << " queue=" << r.queue_id << " offset=" << r.queue_offset
             << " log_offset=" << r.log_offset << "\n";
 }
 
@@ -190,6 +192,7 @@ int Consume(const Globals& g, const ConsumeArgs& o) {
     }
     std::cout.flush();
   }
+  std::cout.flush();  // the messages before the count, also when stderr is the same terminal
   if (!o.json) std::fprintf(stderr, "%d message(s) received\n", received);
   return kExitOk;
 }

@@ -17,7 +17,15 @@ struct TxnArgs {
   bool json = false;
 };
 
+nlohmann::json TransactionFields(const TransactionInfo& t);
+
 nlohmann::json TransactionJson(const TransactionInfo& t) {
+  nlohmann::json j = TransactionFields(t);
+  if (!t.broker_group.empty()) j["broker_group"] = t.broker_group;
+  return j;
+}
+
+nlohmann::json TransactionFields(const TransactionInfo& t) {
   return {{"message_id", t.message_id},
           {"state", ToString(t.state)},
           {"parked", t.parked},
@@ -38,6 +46,7 @@ void PrintTransaction(const TransactionInfo& t) {
   std::printf("%-14s %s%s\n", "state", ToString(t.state), t.parked ? " (parked)" : "");
   std::printf("%-14s %s\n", "producer group", t.producer_group.c_str());
   std::printf("%-14s %s (queue %d)\n", "topic", t.topic.c_str(), t.queue_id);
+  if (!t.broker_group.empty()) std::printf("%-14s %s\n", "broker group", t.broker_group.c_str());
   std::printf("%-14s %s\n", "half stored", FormatTime(t.half_store_ms).c_str());
   std::printf("%-14s %lld ms\n", "check timeout", static_cast<long long>(t.timeout_ms));
   std::printf("%-14s %u\n", "checks sent", t.checks);

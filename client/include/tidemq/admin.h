@@ -6,6 +6,14 @@
 //
 // Results are plain structs so tools never see wire types. Every call is synchronous, may be
 // made from any thread and never throws.
+//
+// In a cluster of broker groups (client/README.md, "Clusters of broker groups") the calls that
+// a group answers for itself (topics' queues, consumer groups' lag, messages, traces, dead
+// letters, transactions, timers, stats) ask every group — in parallel — and merge the answers;
+// `group` / `broker_group` fields say which group each part came from, and `group_errors`
+// lists the groups that could not answer. Builder::BrokerGroup narrows them to one group.
+// Outside a cluster every call goes to the one broker (group) as before and those fields stay
+// empty.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +26,7 @@
 #include "common/retry_policy.h"
 #include "common/status.h"
 #include "tidemq/message.h"
+#include "tidemq/route.h"
 
 namespace tidemq {
 
@@ -25,17 +34,20 @@ struct QueueInfo {
   int32_t queue_id = 0;
   int64_t min_offset = 0;  // oldest offset still stored
   int64_t max_offset = 0;  // next offset to be written
+  std::string group;       // cluster: the broker group holding it (queue ids are per group)
 };
 
 struct TopicInfo {
   std::string name;
-  uint32_t queue_count = 0;
+  uint32_t queue_count = 0;  // cluster: over every group
   std::vector<QueueInfo> queues;
+  std::vector<QueueRange> route;          // cluster: its queues per group, in route order
+  std::vector<std::string> group_errors;  // cluster: "GROUP: why" for groups that did not answer
 };
 
 struct QueueLag {
   std::string topic;
-  int32_t queue_id = 0;
+  int32_t queue_id = 0;  // cluster: a queue of `group`
   int64_t committed_offset = 0;
   int64_t max_offset = 0;
   int64_t lag = 0;
@@ -44,6 +56,7 @@ struct QueueLag {
   // Messages of this queue deleted by retention (age or disk watermark) before the group
   // consumed them; kept with the group's offsets, so it counts across broker restarts.
   int64_t lost_to_retention = 0;
+  std::string group;  // cluster: the broker group holding the queue
 };
 
 // How a consumer group consumes and retries. A failed delivery (nack, lapsed lease) waits
@@ -71,6 +84,9 @@ struct GroupInfo {
   int64_t dead_lettered = 0;  // moved to %DLQ%<group> since broker start
   int64_t dlq_messages = 0;   // in %DLQ%<group> now, neither redriven nor purged
   int64_t lost_to_retention = 0;  // sum of the queues' lost_to_retention
+  // Cluster: the counters above are summed over the broker groups that answered; these did
+  // not ("GROUP: why").
+  std::vector<std::string> group_errors;
 };
 
 // Selects dead letters of one group: every field that is set must match. An empty filter
@@ -84,6 +100,9 @@ struct DeadLetterFilter {
   std::string original_topic;  // the topic it was sent to
   int64_t from_ms = 0;         // dead-lettered at or after (ms since the epoch); 0: any
   int64_t to_ms = 0;           // dead-lettered before; 0: any
+  // Cluster: only this broker group's dead letters (dlq_offset is per group); "": every
+  // group's. Not a selection: redrive and purge still need a filter or all = true.
+  std::string broker_group;
 
   bool empty() const;
 };
@@ -93,6 +112,8 @@ struct DeadLetterPage {
   // made), first_failure_ms(), dead_letter_reason() and store_ms() = when dead-lettered.
   std::vector<ReceivedMessage> messages;
   int64_t total = 0;  // dead letters of the group, matching the filter or not
+  // Cluster: each message's broker_group() says where it is; after_offset applies to every
+  // group's DLQ alike, so page one group at a time (DeadLetterFilter::broker_group).
 };
 
 // Where a redriven dead letter goes.
@@ -156,6 +177,7 @@ struct TransactionInfo {
   int64_t end_ms = 0;         // ended only
   std::string end_reason;     // producer, check, operator, max_checks or topic_deleted
   bool parked = false;        // rolled back after the last check, copied to %TXN_PARKED%
+  std::string broker_group;   // cluster: the group holding the half message
 };
 
 struct TransactionStatsInfo {
@@ -212,6 +234,7 @@ struct OffsetReset {
   int32_t queue_id = 0;
   int64_t from_offset = 0;
   int64_t to_offset = 0;
+  std::string group;  // cluster: the broker group of the queue
 };
 
 class Admin {
@@ -225,6 +248,9 @@ class Admin {
     Builder& RequestTimeout(int64_t ms);  // default 5000 ms
     // How long a call keeps following the master through a failover; default 10000 ms.
     Builder& FailoverDeadline(int64_t ms);
+    // Cluster: the calls a broker group answers for itself go to this group only (NotFound
+    // when the routes do not name it); "" (default): every group, answers merged.
+    Builder& BrokerGroup(std::string group);
     // Connects; Unavailable when the broker cannot be reached.
     Result<Admin> Build() const;
 
@@ -232,6 +258,7 @@ class Admin {
     std::string endpoint_ = "127.0.0.1:9810";
     int64_t request_timeout_ms_ = 5000;
     int64_t failover_deadline_ms_ = 10'000;
+    std::string broker_group_;
   };
 
   static Builder NewBuilder() { return Builder(); }
@@ -240,7 +267,19 @@ class Admin {
   Admin& operator=(Admin&&) noexcept;
   ~Admin();
 
-  Result<TopicInfo> CreateTopic(const std::string& name, uint32_t queue_count = 4);
+  // The cluster's groups and where each topic's queues are, asked now (routes.clustered is
+  // false outside a cluster: the rest is then empty). topics: those only; empty: every topic.
+  Result<ClusterRoutes> QueryRoute(const std::vector<std::string>& topics = {});
+
+  // In a cluster the queues are spread over `groups` (in this order), or over every writable
+  // group when empty, and the result's route says where they went (queues: one entry per
+  // queue, offsets 0). Outside a cluster `groups` must be empty.
+  Result<TopicInfo> CreateTopic(const std::string& name, uint32_t queue_count = 4,
+                                const std::vector<std::string>& groups = {});
+  // add_queues more queues (existing messages stay where they are): on `groups`, or on the
+  // writable groups holding the fewest of the topic's queues first. Returns the new route.
+  Result<TopicRoute> ExtendTopic(const std::string& topic, uint32_t add_queues,
+                                 const std::vector<std::string>& groups = {});
   Result<std::vector<TopicInfo>> ListTopics(bool include_system = false);
   Result<TopicInfo> DescribeTopic(const std::string& name);
   Status DeleteTopic(const std::string& name);
@@ -287,6 +326,8 @@ class Admin {
 
   // Moves `group`'s position on `topic` (every queue, or queue_id >= 0) to the first message
   // stored at or after time_ms: later messages are delivered again, earlier ones skipped.
+  // Cluster: on every broker group holding the topic (queue ids are per group: name one
+  // with Builder::BrokerGroup when giving queue_id).
   Result<std::vector<OffsetReset>> ResetOffset(const std::string& group, const std::string& topic,
                                                int64_t time_ms, int32_t queue_id = -1);
 
@@ -298,6 +339,16 @@ class Admin {
   // last_failover_ms. A broker outside a group answers {"role":"standalone"}. Replicas answer
   // it too (no NOT_MASTER): `tidemq cluster status` asks each address it is given.
   Result<std::string> ClusterStatus();
+  // The same document from the master of one broker group of the cluster.
+  Result<std::string> ClusterStatus(const std::string& broker_group);
+
+  // The cluster's broker groups. Add: register a group (its brokers then serve it) or make a
+  // drained one writable again. Drain: no new sends or queues; consumers empty it. Remove:
+  // forget a drained group whose queues hold nothing unconsumed (force: anyway — its
+  // unconsumed messages are then lost to consumers). FailedPrecondition outside a cluster.
+  Result<BrokerGroupRoute> AddBrokerGroup(const std::string& name);
+  Result<BrokerGroupRoute> DrainBrokerGroup(const std::string& name);
+  Result<BrokerGroupRoute> RemoveBrokerGroup(const std::string& name, bool force = false);
 
   // Scheduled messages (Message::Builder::Delay / DeliverAt). NotFound when no message with
   // this id is pending or was delivered (never scheduled, or already cancelled).

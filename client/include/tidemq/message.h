@@ -118,6 +118,9 @@ class ReceivedMessage {
   // was dead-lettered.
   const std::string& dead_letter_reason() const { return dead_letter_reason_; }
   int64_t dlq_offset() const { return dlq_offset_; }
+  // In a cluster of broker groups: the group that holds it (queue_id() and the offsets are
+  // that group's); empty outside a cluster.
+  const std::string& broker_group() const { return broker_group_; }
 
  private:
   friend struct ReceivedMessageAccess;  // the client library fills these in
@@ -141,13 +144,17 @@ class ReceivedMessage {
   int64_t first_failure_ms_ = 0;
   std::string dead_letter_reason_;
   int64_t dlq_offset_ = -1;
+  std::string broker_group_;
 };
 
 struct SendReceipt {
   std::string message_id;
-  int32_t queue_id = -1;
+  int32_t queue_id = -1;  // in a cluster: the queue of `group` (queue ids are per group)
   int64_t queue_offset = -1;
   int64_t log_offset = -1;
+  // In a cluster of broker groups: the group that stored it (EndTransaction goes there);
+  // empty outside a cluster.
+  std::string group;
 };
 
 }  // namespace tidemq

@@ -1,0 +1,242 @@
+#include "broker/core/cluster_routing.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "broker/core/admin_service.h"
+#include "broker/core/topic_manager.h"
+#include "cluster/cluster_admin.h"
+#include "cluster/etcd_client.h"
+#include "cluster/route_cache.h"
+#include "common/serial_worker.h"
+
+namespace tidemq::broker {
+
+namespace {
+
+GroupRouteInfo ToInfo(const cluster::GroupView& g) {
+  GroupRouteInfo out;
+  out.name = g.name;
+  out.draining = g.registered && g.entry.mode == cluster::GroupMode::kDraining;
+  if (const cluster::MemberRecord* m = g.Master()) {
+    out.master_id = m->broker_id;
+    out.master_address = m->address;
+    out.master_grpc_address = m->grpc_address;
+  }
+  out.addresses = g.Addresses();
+  out.epoch = g.state.epoch;
+  return out;
+}
+
+TopicRouteInfo ToInfo(const std::string& name, const cluster::TopicEntry& t) {
+  TopicRouteInfo out;
+  out.topic = name;
+  for (const auto& q : t.queues) out.queues.push_back({q.group, q.count});
+  return out;
+}
+
+}  // namespace
+
+ClusterRouting::ClusterRouting(const BrokerConfig& config, Clock* clock,
+                               boost::asio::io_context* io)
+    : config_(config), clock_(clock), io_(io) {
+  membership_.group = config.group;
+  cluster::EtcdClientOptions eo;
+  eo.endpoints = cluster::SplitEndpoints(config.etcd);
+  // Its own connection: route changes never queue behind (or ahead of) the group
+  // coordinator's keepalives.
+  etcd_ = std::make_unique<cluster::EtcdClient>(eo);
+  cluster::RouteCacheOptions ro;
+  ro.prefix = config.etcd_prefix;
+  ro.watch_endpoints = eo.endpoints;
+  cache_ = std::make_unique<cluster::RouteCache>(
+      etcd_.get(), ro, [this](std::shared_ptr<const cluster::RouteView> view) {
+        Reconcile(std::move(view));
+      });
+  admin_ops_ = std::make_unique<cluster::ClusterAdmin>(etcd_.get(), cache_.get(), clock_);
+  worker_ = std::make_unique<SerialWorker>("tidemq-cadmin");
+}
+
+ClusterRouting::~ClusterRouting() { Stop(); }
+
+void ClusterRouting::Start() {
+  // An error is logged by the cache, which keeps trying.
+  (void)cache_->Start();
+}
+
+void ClusterRouting::Stop() {
+  if (worker_) worker_->Stop();
+  if (cache_) cache_->Stop();
+  MutexLock lock(mu_);
+  topics_ = nullptr;
+  admin_ = nullptr;
+}
+
+void ClusterRouting::OnServing(TopicManager* topics, AdminService* admin) {
+  {
+    MutexLock lock(mu_);
+    topics_ = topics;
+    admin_ = admin;
+    reconciled_ = nullptr;
+  }
+  // Joining the cluster: the group's own topics (made before it was in one) join it too.
+  std::vector<std::pair<std::string, uint32_t>> own;
+  for (const TopicInfo& t : admin->ListTopics(/*include_system=*/false)) {
+    own.emplace_back(t.name, t.queue_count);
+  }
+  worker_->Post([this, own = std::move(own)] {
+    auto joined = admin_ops_->Register(config_.group);
+    if (!joined.ok()) {
+      spdlog::warn("cluster: cannot register broker group {}: {}", config_.group,
+                   joined.status().ToString());
+      return;
+    }
+    if (!*joined || own.empty()) return;
+    auto added = admin_ops_->ImportTopics(config_.group, own);
+    if (!added.ok()) {
+      spdlog::warn("cluster: broker group {}: its topics could not be added to the cluster: {}",
+                   config_.group, added.status().ToString());
+    } else if (*added > 0) {
+      spdlog::info("cluster: broker group {} brought {} topic(s) into the cluster", config_.group,
+                   *added);
+    }
+  });
+  Reconcile(cache_->View());
+}
+
+void ClusterRouting::Reconcile(std::shared_ptr<const cluster::RouteView> view) {
+  const cluster::GroupView* self = view->Group(config_.group);
+  membership_.draining.store(
+      self != nullptr && self->registered && self->entry.mode == cluster::GroupMode::kDraining,
+      std::memory_order_relaxed);
+  MutexLock lock(mu_);
+  if (topics_ == nullptr) return;  // not serving: a replica's topics come with the log
+  if (reconciled_ != nullptr && view->revision < reconciled_->revision) return;  // older
+  for (const auto& [name, t] : view->topics) {
+    const uint32_t count = t.CountOn(config_.group);
+    if (count == 0) continue;
+    auto ensured = topics_->Ensure(name, count, clock_->NowMs());
+    if (!ensured.ok()) {
+      spdlog::warn("cluster: topic '{}' ({} queues here): {}", name, count,
+                   ensured.status().ToString());
+    }
+  }
+  if (reconciled_ != nullptr) {
+    for (const auto& [name, t] : reconciled_->topics) {
+      if (t.CountOn(config_.group) == 0) continue;
+      const cluster::TopicEntry* now = view->Topic(name);
+      if (now != nullptr && now->CountOn(config_.group) > 0) continue;
+      // Deleted from the cluster (or this group removed from it): its queues here go too.
+      admin_->DeleteTopic(name, [topic = name](const Status& st) {
+        if (!st.ok() && st.code() != Code::kTopicNotFound) {
+          spdlog::warn("cluster: deleting topic '{}' here: {}", topic, st.ToString());
+        }
+      });
+    }
+  }
+  reconciled_ = std::move(view);
+}
+
+uint32_t ClusterRouting::RoutedQueues(const std::string& topic) const {
+  auto view = cache_->View();
+  const cluster::TopicEntry* t = view->Topic(topic);
+  return t == nullptr ? 0 : t->CountOn(config_.group);
+}
+
+int64_t ClusterRouting::revision() const { return cache_->revision(); }
+
+RoutesInfo ClusterRouting::Routes(const std::vector<std::string>& topics) const {
+  auto view = cache_->View();
+  RoutesInfo out;
+  out.clustered = true;
+  out.revision = view->revision;
+  for (const auto& [_, g] : view->groups) out.groups.push_back(ToInfo(g));
+  if (topics.empty()) {
+    for (const auto& [name, t] : view->topics) out.topics.push_back(ToInfo(name, t));
+  } else {
+    for (const auto& name : topics) {
+      if (const cluster::TopicEntry* t = view->Topic(name)) out.topics.push_back(ToInfo(name, *t));
+    }
+  }
+  return out;
+}
+
+void ClusterRouting::RunAdmin(std::function<void()> work) {
+  if (!worker_->Post(std::move(work))) {
+    spdlog::debug("cluster: a route change arrived while stopping; dropped");
+  }
+}
+
+void ClusterRouting::CreateTopic(std::string topic, uint32_t queues,
+                                 std::vector<std::string> groups, RouteDone done) {
+  if (queues == 0) queues = config_.default_queue_count;
+  RunAdmin([this, topic = std::move(topic), queues, groups = std::move(groups),
+            done = std::move(done)]() mutable {
+    auto r = admin_ops_->CreateTopic(topic, queues, groups);
+    Result<TopicRouteInfo> out = r.ok() ? Result<TopicRouteInfo>(ToInfo(topic, *r))
+                                        : Result<TopicRouteInfo>(r.status());
+    if (r.ok()) spdlog::info("cluster: topic '{}' has {} queues", topic, r->total());
+    boost::asio::post(*io_, [done = std::move(done), out = std::move(out)]() mutable {
+      done(std::move(out));
+    });
+  });
+}
+
+void ClusterRouting::ExtendTopic(std::string topic, uint32_t add, std::vector<std::string> groups,
+                                 RouteDone done) {
+  RunAdmin([this, topic = std::move(topic), add, groups = std::move(groups),
+            done = std::move(done)]() mutable {
+    auto r = admin_ops_->ExtendTopic(topic, add, groups);
+    Result<TopicRouteInfo> out = r.ok() ? Result<TopicRouteInfo>(ToInfo(topic, *r))
+                                        : Result<TopicRouteInfo>(r.status());
+    if (r.ok()) spdlog::info("cluster: topic '{}' extended to {} queues", topic, r->total());
+    boost::asio::post(*io_, [done = std::move(done), out = std::move(out)]() mutable {
+      done(std::move(out));
+    });
+  });
+}
+
+void ClusterRouting::DeleteTopic(std::string topic, std::function<void(Status)> done) {
+  RunAdmin([this, topic = std::move(topic), done = std::move(done)]() mutable {
+    Status st = admin_ops_->DeleteTopic(topic);
+    if (st.ok()) spdlog::info("cluster: topic '{}' deleted", topic);
+    boost::asio::post(*io_, [done = std::move(done), st]() { done(st); });
+  });
+}
+
+void ClusterRouting::ChangeGroup(GroupAction action, std::string group, bool force,
+                                 std::function<void(Result<GroupRouteInfo>)> done) {
+  RunAdmin([this, action, group = std::move(group), force, done = std::move(done)]() mutable {
+    Status st;
+    if (action == GroupAction::kRemove) {
+      st = admin_ops_->RemoveGroup(group, force);
+    } else {
+      st = admin_ops_
+               ->SetGroupMode(group, action == GroupAction::kDrain ? cluster::GroupMode::kDraining
+                                                                   : cluster::GroupMode::kActive)
+               .status();
+    }
+    Result<GroupRouteInfo> out = st;
+    if (st.ok()) {
+      auto view = cache_->View();
+      const cluster::GroupView* g = view->Group(group);
+      GroupRouteInfo info;
+      if (g != nullptr) {
+        info = ToInfo(*g);
+      } else {
+        info.name = group;
+      }
+      out = info;
+      spdlog::info("cluster: broker group {} {}", group,
+                   action == GroupAction::kRemove  ? "removed"
+                   : action == GroupAction::kDrain ? "draining"
+                                                   : "active");
+    }
+    boost::asio::post(*io_, [done = std::move(done), out = std::move(out)]() mutable {
+      done(std::move(out));
+    });
+  });
+}
+
+}  // namespace tidemq::broker
