@@ -58,11 +58,11 @@ measure() {
   local before after bench_cpu
   before=$(brokers_cpu)
   local TIMEFORMAT='%U %S'
-  { time "$BENCH" "$@" --addr "$ADDR" >"$WORK/out.txt"; } 2>"$WORK/time.txt"
+  { time "$BENCH" "$@" --addr "$ADDR" >"$WORK/out.txt" 2>"$WORK/err.txt"; } 2>"$WORK/time.txt"
   after=$(brokers_cpu)
-  bench_cpu=$(awk '{printf "%.2f", $1 + $2}' "$WORK/time.txt")
+  bench_cpu=$(tail -n 1 "$WORK/time.txt" | awk '{printf "%.2f", $1 + $2}')
   local line
-  line=$(grep -E '^(produce|consume) ' "$WORK/out.txt" | head -1)
+  line=$(grep -E '^(produce|consume):' "$WORK/out.txt" | head -1 || true)
   awk -v l="$label" -v line="$line" -v b="$before" -v a="$after" -v c="$bench_cpu" -v n="$COUNT" 'BEGIN {
     printf "%s: %s | CPU s per 1M msgs: brokers %.2f + bench %.2f = %.2f\n", l, line,
       (a - b) * 1e6 / n, c * 1e6 / n, (a - b + c) * 1e6 / n }'

@@ -168,12 +168,12 @@ void ClusterRouting::RunAdmin(std::function<void()> work) {
   }
 }
 
-void ClusterRouting::CreateTopic(std::string topic, uint32_t queues,
-                                 std::vector<std::string> groups, RouteDone done) {
-  if (queues == 0) queues = config_.default_queue_count;
-  RunAdmin([this, topic = std::move(topic), queues, groups = std::move(groups),
+void ClusterRouting::ChangeTopic(
+    std::string topic, std::function<Result<cluster::TopicEntry>(const std::string&)> change,
+    RouteDone done) {
+  RunAdmin([this, topic = std::move(topic), change = std::move(change),
             done = std::move(done)]() mutable {
-    auto r = admin_ops_->CreateTopic(topic, queues, groups);
+    auto r = change(topic);
     Result<TopicRouteInfo> out = r.ok() ? Result<TopicRouteInfo>(ToInfo(topic, *r))
                                         : Result<TopicRouteInfo>(r.status());
     if (r.ok()) spdlog::info("cluster: topic '{}' has {} queues", topic, r->total());
@@ -183,18 +183,25 @@ void ClusterRouting::CreateTopic(std::string topic, uint32_t queues,
   });
 }
 
+void ClusterRouting::CreateTopic(std::string topic, uint32_t queues,
+                                 std::vector<std::string> groups, RouteDone done) {
+  if (queues == 0) queues = config_.default_queue_count;
+  ChangeTopic(
+      std::move(topic),
+      [this, queues, groups = std::move(groups)](const std::string& t) {
+        return admin_ops_->CreateTopic(t, queues, groups);
+      },
+      std::move(done));
+}
+
 void ClusterRouting::ExtendTopic(std::string topic, uint32_t add, std::vector<std::string> groups,
                                  RouteDone done) {
-  RunAdmin([this, topic = std::move(topic), add, groups = std::move(groups),
-            done = std::move(done)]() mutable {
-    auto r = admin_ops_->ExtendTopic(topic, add, groups);
-    Result<TopicRouteInfo> out = r.ok() ? Result<TopicRouteInfo>(ToInfo(topic, *r))
-                                        : Result<TopicRouteInfo>(r.status());
-    if (r.ok()) spdlog::info("cluster: topic '{}' extended to {} queues", topic, r->total());
-    boost::asio::post(*io_, [done = std::move(done), out = std::move(out)]() mutable {
-      done(std::move(out));
-    });
-  });
+  ChangeTopic(
+      std::move(topic),
+      [this, add, groups = std::move(groups)](const std::string& t) {
+        return admin_ops_->ExtendTopic(t, add, groups);
+      },
+      std::move(done));
 }
 
 void ClusterRouting::DeleteTopic(std::string topic, std::function<void(Status)> done) {

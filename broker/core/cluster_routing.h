@@ -28,6 +28,7 @@ class ClusterAdmin;
 class EtcdClient;
 class RouteCache;
 struct RouteView;
+struct TopicEntry;
 }  // namespace tidemq::cluster
 
 namespace tidemq {
@@ -69,8 +70,12 @@ class ClusterRouting {
 
  private:
   void Reconcile(std::shared_ptr<const cluster::RouteView> view) EXCLUDES(mu_);
-  // Runs `work` on the admin worker and `answer` with its result on the io_context.
+  // Runs `work` on the admin worker (it answers on the io_context).
   void RunAdmin(std::function<void()> work);
+  // A change of a topic's route on the admin worker, answered with the route on the io_context.
+  void ChangeTopic(std::string topic,
+                   std::function<Result<cluster::TopicEntry>(const std::string&)> change,
+                   RouteDone done);
 
   const BrokerConfig& config_;
   Clock* clock_;

@@ -351,12 +351,7 @@ Status CheckGroupNames(const std::vector<std::string>& groups) {
   return Status::Ok();
 }
 
-TopicRoute FromWire(const wire::TopicRoute& r) {
-  TopicRoute out;
-  out.topic = r.topic();
-  for (const auto& q : r.queues()) out.queues.push_back({q.group(), q.queue_count()});
-  return out;
-}
+using client::FromWire;
 
 // A topic as its route describes it: one entry per queue, offsets not known.
 TopicInfo FromRoute(const TopicRoute& r) {
@@ -372,18 +367,6 @@ TopicInfo FromRoute(const TopicRoute& r) {
   return out;
 }
 
-BrokerGroupRoute FromWire(const wire::GroupRoute& g) {
-  BrokerGroupRoute b;
-  b.name = g.name();
-  b.state = g.state() == wire::GroupRoute::DRAINING ? BrokerGroupState::kDraining
-                                                    : BrokerGroupState::kActive;
-  b.master_id = g.master_id();
-  b.master_address = g.master_address();
-  b.addresses.assign(g.addresses().begin(), g.addresses().end());
-  b.master_grpc_address = g.master_grpc_address();
-  b.epoch = g.epoch();
-  return b;
-}
 
 // Queues of one group's answer, added to a cluster-wide view of the topic.
 void AddQueues(const wire::TopicInfo& t, const std::string& group, TopicInfo* out) {

@@ -46,27 +46,37 @@ constexpr int kMaxStaleRetries = 10;
 // A failed refresh in a cluster is tried again after this.
 constexpr int64_t kFailedRefreshRetryMs = 1000;
 
-ClusterRoutes FromWire(const wire::QueryRouteResponse& r) {
+}  // namespace
+
+BrokerGroupRoute FromWire(const wire::GroupRoute& g) {
+  BrokerGroupRoute b;
+  b.name = g.name();
+  b.state = g.state() == wire::GroupRoute::DRAINING ? BrokerGroupState::kDraining
+                                                    : BrokerGroupState::kActive;
+  b.master_id = g.master_id();
+  b.master_address = g.master_address();
+  b.addresses.assign(g.addresses().begin(), g.addresses().end());
+  b.master_grpc_address = g.master_grpc_address();
+  b.epoch = g.epoch();
+  return b;
+}
+
+TopicRoute FromWire(const wire::TopicRoute& r) {
+  TopicRoute out;
+  out.topic = r.topic();
+  for (const auto& q : r.queues()) out.queues.push_back({q.group(), q.queue_count()});
+  return out;
+}
+
+namespace {
+
+ClusterRoutes RoutesFromWire(const wire::QueryRouteResponse& r) {
   ClusterRoutes out;
   out.revision = r.revision();
   out.clustered = r.clustered();
   if (!out.clustered) return out;  // the rest is the broker's own view: not routes
-  for (const auto& g : r.groups()) {
-    BrokerGroupRoute& b = out.groups.emplace_back();
-    b.name = g.name();
-    b.state = g.state() == wire::GroupRoute::DRAINING ? BrokerGroupState::kDraining
-                                                      : BrokerGroupState::kActive;
-    b.master_id = g.master_id();
-    b.master_address = g.master_address();
-    b.addresses.assign(g.addresses().begin(), g.addresses().end());
-    b.master_grpc_address = g.master_grpc_address();
-    b.epoch = g.epoch();
-  }
-  for (const auto& t : r.topics()) {
-    TopicRoute& tr = out.topics.emplace_back();
-    tr.topic = t.topic();
-    for (const auto& q : t.queues()) tr.queues.push_back({q.group(), q.queue_count()});
-  }
+  for (const auto& g : r.groups()) out.groups.push_back(FromWire(g));
+  for (const auto& t : r.topics()) out.topics.push_back(FromWire(t));
   std::sort(out.groups.begin(), out.groups.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   std::sort(out.topics.begin(), out.topics.end(),
@@ -314,7 +324,7 @@ Result<wire::QueryRouteResponse> ClusterClient::Query(const std::vector<std::str
 
 std::vector<std::function<void()>> ClusterClient::Apply(const wire::QueryRouteResponse& answer,
                                                         const std::set<std::string>& asked) {
-  auto routes = std::make_shared<ClusterRoutes>(FromWire(answer));
+  auto routes = std::make_shared<ClusterRoutes>(RoutesFromWire(answer));
   std::vector<std::unique_ptr<ClientCore>> to_retire;
   std::vector<std::function<void()>> run;
   {

@@ -46,6 +46,10 @@
 namespace tidemq::client {
 
 inline constexpr int64_t kRouteBackstopMs = 30'000;
+
+// The wire's routes as the public types (Admin's answers use them too).
+BrokerGroupRoute FromWire(const wire::GroupRoute& group);
+TopicRoute FromWire(const wire::TopicRoute& route);
 // A group that failed a send is skipped for this long (if others can take the send).
 inline constexpr int64_t kGroupIsolationMs = 2'000;
 

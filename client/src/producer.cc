@@ -49,8 +49,8 @@ const char* ToString(TransactionResolution r) {
 // (client/README.md, "Clusters of broker groups") a send picks a (group, queue) of the topic's
 // route: round robin over the queues of the writable groups, skipping a group that failed in
 // the last kGroupIsolationMs or whose connection is down, and moving on to another group
-// after a failover error — the same message ids — giving each group kGroupSliceMs of the
-// failover deadline. A message group (FIFO) hashes to one queue of the active groups and
+// after a failover error — the same message ids — at once while another group is left to try,
+// else after up to kGroupSliceMs of the failover deadline in that group. A message group (FIFO) hashes to one queue of the active groups and
 // stays with it.
 class Producer::Impl {
  public:
@@ -219,7 +219,13 @@ class Producer::Impl {
       Status last = state->last;
       return RetryLater(std::move(state), std::move(last), *t);
     }
-    const int64_t slice = std::min(kGroupSliceMs, RemainingMs(*state));
+    // With another group still to try, a failure here moves on at once (another group is as
+    // good as this one's new master): the sends in flight to a group that dies go elsewhere
+    // the moment its connection breaks. The last group left gets a slice to fail over within.
+    const bool others = std::any_of(candidates.begin(), candidates.end(), [&](const Target& c) {
+      return c.group != t->group && state->tried.count(c.group) == 0;
+    });
+    const int64_t slice = others ? 0 : std::min(kGroupSliceMs, RemainingMs(*state));
     Attempt(std::move(state), t->group, t->queue, slice, 1, /*reroute=*/true);
   }
 
