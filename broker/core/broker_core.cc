@@ -27,6 +27,7 @@
 #include "broker/core/topic_manager.h"
 #include "broker/core/txn_coordinator.h"
 #include "common/file_system.h"
+#include "common/names.h"
 #include "common/serial_worker.h"
 #include "store/store.h"
 #include "timer/timer_service.h"
@@ -741,14 +742,16 @@ RoutesInfo BrokerCore::Routes(const std::vector<std::string>& topics) const {
     g.master_id = c.BrokerId();
     g.master_address = c.ClientAddress();
     if (c.grpc_port != 0) g.master_grpc_address = c.host + ":" + std::to_string(c.grpc_port);
-    auto add = [&](const TopicInfo& t) {
-      out.topics.push_back({t.name, {{g.name, t.queue_count}}});
-    };
+    // Names and queue counts only: every client asks this once when it connects, and a
+    // description (each queue's offsets) would cost a look-up per queue for nothing.
+    auto add = [&](const Topic& t) { out.topics.push_back({t.name, {{g.name, t.queue_count}}}); };
     if (topics.empty()) {
-      for (const TopicInfo& t : impl_->admin_->ListTopics(/*include_system=*/false)) add(t);
+      for (const Topic& t : impl_->topics_->List()) {
+        if (!IsSystemTopic(t.name)) add(t);
+      }
     } else {
       for (const std::string& name : topics) {
-        if (auto t = impl_->admin_->DescribeTopic(name); t.ok()) add(*t);
+        if (auto t = impl_->topics_->Find(name); t && !IsSystemTopic(t->name)) add(*t);
       }
     }
   }

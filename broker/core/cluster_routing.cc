@@ -9,6 +9,7 @@
 #include "cluster/cluster_admin.h"
 #include "cluster/etcd_client.h"
 #include "cluster/route_cache.h"
+#include "common/names.h"
 #include "common/serial_worker.h"
 
 namespace tidemq::broker {
@@ -82,8 +83,8 @@ void ClusterRouting::OnServing(TopicManager* topics, AdminService* admin) {
   }
   // Joining the cluster: the group's own topics (made before it was in one) join it too.
   std::vector<std::pair<std::string, uint32_t>> own;
-  for (const TopicInfo& t : admin->ListTopics(/*include_system=*/false)) {
-    own.emplace_back(t.name, t.queue_count);
+  for (const Topic& t : topics->List()) {
+    if (!IsSystemTopic(t.name)) own.emplace_back(t.name, t.queue_count);
   }
   worker_->Post([this, own = std::move(own)] {
     auto joined = admin_ops_->Register(config_.group);
