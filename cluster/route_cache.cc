@@ -98,21 +98,25 @@ Status RouteCache::LoadSnapshot(const RangeResult& snapshot) {
     if (!st.ok() && first_bad.ok()) first_bad = st;
   }
   view.revision = snapshot.revision;
+  std::shared_ptr<const RouteView> published;
   {
     MutexLock lock(mu_);
     working_ = view;
+    published = Publish(std::move(view));
     applied_revision_ = std::max(applied_revision_, snapshot.revision);
   }
-  Publish(std::move(view), /*changed=*/true);
+  applied_cv_.notify_all();
+  if (on_change_) on_change_(std::move(published));
   if (!first_bad.ok()) return Status(first_bad.code(), "skipped: " + first_bad.message());
   return Status::Ok();
 }
 
 void RouteCache::Apply(const std::vector<WatchEvent>& events) {
-  bool changed = false;
-  RouteView copy;
+  std::shared_ptr<const RouteView> published;
   {
     MutexLock lock(mu_);
+    bool changed = false;
+    int64_t last = applied_revision_;
     for (const WatchEvent& e : events) {
       bool c = false;
       Status st = ApplyKey(keys_, e.kv, e.type == WatchEvent::Type::kDelete, &working_, &c);
@@ -121,26 +125,22 @@ void RouteCache::Apply(const std::vector<WatchEvent>& events) {
         changed = true;
         working_.revision = e.revision();
       }
-      applied_revision_ = std::max(applied_revision_, e.revision());
+      last = std::max(last, e.revision());
     }
-    if (changed) copy = working_;
-  }
-  if (changed) {
-    Publish(std::move(copy), true);
-  } else {
-    applied_cv_.notify_all();
-  }
-}
-
-void RouteCache::Publish(RouteView view, bool changed) {
-  auto published = std::make_shared<const RouteView>(std::move(view));
-  {
-    MutexLock lock(mu_);
-    published_ = published;
-    revision_.store(published->revision, std::memory_order_release);
+    // The view is published before the revision counts as applied, under the same lock: a
+    // WaitForRevision that returns sees the routes of that revision.
+    if (changed) published = Publish(working_);
+    applied_revision_ = last;
   }
   applied_cv_.notify_all();
-  if (changed && on_change_) on_change_(std::move(published));
+  if (published && on_change_) on_change_(std::move(published));
+}
+
+std::shared_ptr<const RouteView> RouteCache::Publish(RouteView view) {
+  auto published = std::make_shared<const RouteView>(std::move(view));
+  published_ = published;
+  revision_.store(published->revision, std::memory_order_release);
+  return published;
 }
 
 std::shared_ptr<const RouteView> RouteCache::View() const {

@@ -51,7 +51,8 @@ class RouteCache {
   std::shared_ptr<const RouteView> View() const EXCLUDES(mu_);
   // The revision of the routes held (RouteView::revision); 0 before the first read.
   int64_t revision() const { return revision_.load(std::memory_order_acquire); }
-  // Blocks until every event up to etcd revision `rev` was applied, or timeout_ms passed.
+  // Blocks until every event up to etcd revision `rev` was applied (View() shows it; on_change
+  // may still be running on the watch thread), or timeout_ms passed.
   bool WaitForRevision(int64_t rev, int64_t timeout_ms) EXCLUDES(mu_);
   const ClusterKeys& keys() const { return keys_; }
 
@@ -61,7 +62,8 @@ class RouteCache {
  private:
   Status LoadSnapshot(const RangeResult& snapshot) EXCLUDES(mu_);
   void Apply(const std::vector<WatchEvent>& events) EXCLUDES(mu_);
-  void Publish(RouteView view, bool changed) EXCLUDES(mu_);
+  // Makes `view` the one View() returns; the caller notifies and calls on_change_ after unlocking.
+  std::shared_ptr<const RouteView> Publish(RouteView view) REQUIRES(mu_);
   void RetryStart();
   // Loads the snapshot and watches on from the revision after it.
   Status StartFrom(const RangeResult& snapshot) EXCLUDES(mu_);
