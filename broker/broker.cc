@@ -180,6 +180,13 @@ class Broker::Impl final : public RequestSink {
       case wire::DELETE_TOPIC:
         if (core_->clustered()) return HandleDeleteTopic(ctx, req);
         break;
+      // Consumer groups' configuration is the cluster's too.
+      case wire::CREATE_GROUP:
+        if (core_->clustered()) return HandleCreateGroup(ctx, req);
+        break;
+      case wire::DELETE_GROUP:
+        if (core_->clustered()) return HandleDeleteGroup(ctx, req);
+        break;
       default: break;
     }
     if (!core_->serving()) return ReplyNotServing(ctx, req);

@@ -212,4 +212,29 @@ Status ClusterAdmin::RemoveGroup(const std::string& group, bool force) {
   return Status::Ok();
 }
 
+Result<std::string> ClusterAdmin::PutConsumerGroup(const std::string& name,
+                                                   const ConsumerGroupFn& make) {
+  RETURN_IF_ERROR(ValidateGroupName(name));
+  std::string result;
+  ASSIGN_OR_RETURN(int64_t rev,
+                   Update(cache_->keys().ConsumerGroup(name),
+                          [&](const std::optional<KeyValue>& current) -> Result<Change> {
+                            ASSIGN_OR_RETURN(result, make(current ? &current->value : nullptr));
+                            if (current && current->value == result) return Change{};
+                            return Change::Put(result);
+                          }));
+  WaitForCache(rev);
+  return result;
+}
+
+Status ClusterAdmin::DeleteConsumerGroup(const std::string& name) {
+  RETURN_IF_ERROR(ValidateGroupName(name));
+  ASSIGN_OR_RETURN(TxnResult r, etcd_->Txn({}, {TxnOp::Delete(cache_->keys().ConsumerGroup(name))}, {}));
+  if (r.results.empty() || r.results[0].deleted == 0) {
+    return Status(Code::kGroupNotFound, "consumer group '" + name + "' does not exist");
+  }
+  WaitForCache(r.revision);
+  return Status::Ok();
+}
+
 }  // namespace tidemq::cluster

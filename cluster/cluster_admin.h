@@ -51,6 +51,14 @@ class ClusterAdmin {
   // brokers first, once its backlog is consumed).
   Status RemoveGroup(const std::string& group, bool force);
 
+  // A consumer group's configuration (a JSON object the brokers read; routes.h), made by
+  // `make` from the text etcd holds (nullptr: none). Returning the same text writes nothing;
+  // an error from `make` is the answer. Returns the text now stored.
+  using ConsumerGroupFn = std::function<Result<std::string>(const std::string* current)>;
+  Result<std::string> PutConsumerGroup(const std::string& name, const ConsumerGroupFn& make);
+  // kGroupNotFound when etcd holds no configuration for it.
+  Status DeleteConsumerGroup(const std::string& name);
+
  private:
   struct Change {
     enum Kind { kNone, kPut, kDelete };

@@ -127,6 +127,10 @@ std::string ClusterKeys::Topic(std::string_view topic) const {
   return TopicsPrefix() + std::string(topic);
 }
 
+std::string ClusterKeys::ConsumerGroup(std::string_view name) const {
+  return ConsumerGroupsPrefix() + std::string(name);
+}
+
 ClusterKeys::Parsed ClusterKeys::Parse(std::string_view key) const {
   Parsed p;
   if (!StartsWith(key, root_)) return p;
@@ -144,6 +148,14 @@ ClusterKeys::Parsed ClusterKeys::Parse(std::string_view key) const {
     if (ValidateTopicName(topic).ok()) {
       p.kind = Parsed::Kind::kTopic;
       p.topic = std::string(topic);
+    }
+    return p;
+  }
+  if (StartsWith(rest, "consumer-groups/")) {
+    std::string_view name = rest.substr(std::string_view("consumer-groups/").size());
+    if (ValidateGroupName(name).ok()) {
+      p.kind = Parsed::Kind::kConsumerGroup;
+      p.consumer_group = std::string(name);
     }
     return p;
   }
@@ -201,6 +213,11 @@ const TopicEntry* RouteView::Topic(std::string_view name) const {
   return it == topics.end() ? nullptr : &it->second;
 }
 
+const std::string* RouteView::ConsumerGroup(std::string_view name) const {
+  auto it = consumer_groups.find(std::string(name));
+  return it == consumer_groups.end() ? nullptr : &it->second;
+}
+
 Status ApplyKey(const ClusterKeys& keys, const KeyValue& kv, bool deleted, RouteView* view,
                 bool* routes_changed) {
   ClusterKeys::Parsed p = keys.Parse(kv.key);
@@ -242,6 +259,19 @@ Status ApplyKey(const ClusterKeys& keys, const KeyValue& kv, bool deleted, Route
       }
       TopicEntry t;
       if (bad = DecodeTopicEntry(kv.value, &t); bad.ok()) view->topics[p.topic] = std::move(t);
+      break;
+    }
+    case Kind::kConsumerGroup: {
+      if (deleted) {
+        view->consumer_groups.erase(p.consumer_group);
+        break;
+      }
+      auto parsed = ParseObject(kv.value, "consumer group configuration");
+      if (parsed.ok()) {
+        view->consumer_groups[p.consumer_group] = kv.value;
+      } else {
+        bad = parsed.status();
+      }
       break;
     }
     case Kind::kGroupState: {

@@ -5,6 +5,9 @@
 //
 //   <prefix>/cluster/groups/<group>   GroupEntry: {"state": "active"|"draining", ...}
 //   <prefix>/topics/<topic>           TopicEntry: {"queues": [{"group", "count"}, ...], ...}
+//   <prefix>/consumer-groups/<name>   a consumer group's configuration, a JSON object the
+//                                     brokers read (broker/core/group_records.h); the routes
+//                                     keep its text
 //   <prefix>/groups/<group>/...       the group's own keys (cluster/group_state.h): its master,
 //                                     epoch and members, which the view reads for addresses
 //
@@ -79,14 +82,25 @@ class ClusterKeys {
   std::string GroupEntry(std::string_view group) const;
   std::string TopicsPrefix() const { return root_ + "topics/"; }
   std::string Topic(std::string_view topic) const;
+  std::string ConsumerGroupsPrefix() const { return root_ + "consumer-groups/"; }
+  std::string ConsumerGroup(std::string_view name) const;
 
   // What a key under Root() is.
   struct Parsed {
-    enum class Kind { kOther, kGroupEntry, kTopic, kGroupState, kGroupLeader, kMember };
+    enum class Kind {
+      kOther,
+      kGroupEntry,
+      kTopic,
+      kConsumerGroup,
+      kGroupState,
+      kGroupLeader,
+      kMember
+    };
     Kind kind = Kind::kOther;
-    std::string group;      // kGroupEntry, kGroupState, kGroupLeader, kMember
-    std::string topic;      // kTopic
-    std::string broker_id;  // kMember
+    std::string group;           // kGroupEntry, kGroupState, kGroupLeader, kMember
+    std::string topic;           // kTopic
+    std::string consumer_group;  // kConsumerGroup
+    std::string broker_id;       // kMember
   };
   Parsed Parse(std::string_view key) const;
 
@@ -117,9 +131,12 @@ struct RouteView {
   int64_t revision = 0;  // the etcd revision of the last change that altered the routes
   std::map<std::string, GroupView> groups;
   std::map<std::string, TopicEntry> topics;
+  // Consumer group → its configuration's text (a JSON object; what it means is the brokers').
+  std::map<std::string, std::string> consumer_groups;
 
   const GroupView* Group(std::string_view name) const;
   const TopicEntry* Topic(std::string_view name) const;
+  const std::string* ConsumerGroup(std::string_view name) const;
 };
 
 // Applies one etcd key to a view (put or delete); *routes_changed (if given) is set when what

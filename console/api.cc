@@ -316,6 +316,22 @@ void Topics(Call& c) {
     auto queues = Field<uint32_t>(*body, "queues", 0);
     if (!topic.ok()) return c.Fail(topic.status());
     if (!queues.ok()) return c.Fail(queues.status());
+    if (c.core->clustered()) {
+      // The cluster's topic: its queues spread over the broker groups (docs/cluster.md).
+      return c.core->CreateTopicRoute(
+          *topic, *queues, {}, [reply = c.reply](Result<TopicRouteInfo> r) {
+            if (!r.ok()) return reply(ErrorResponse(r.status()));
+            json groups = json::array();
+            uint32_t total = 0;
+            for (const auto& q : r->queues) {
+              groups.push_back({{"group", q.group}, {"queues", q.count}});
+              total += q.count;
+            }
+            reply(JsonResponse(201, Dump(json{{"name", r->topic},
+                                              {"queue_count", total},
+                                              {"groups", std::move(groups)}})));
+          });
+    }
     return admin.CreateTopic(*topic, *queues, [reply = c.reply](Result<TopicInfo> t) {
       reply(t.ok() ? JsonResponse(201, Dump(TopicJson(*t))) : ErrorResponse(t.status()));
     });
@@ -325,7 +341,7 @@ void Topics(Call& c) {
     return TopicJson(t);
   }());
   if (c.parts.size() == 2 && c.Is("DELETE")) {
-    return admin.DeleteTopic(name, [reply = c.reply, name](const Status& st) {
+    return c.core->DeleteTopicRoute(name, [reply = c.reply, name](const Status& st) {
       reply(st.ok() ? JsonResponse(200, Dump(json{{"deleted", name}})) : ErrorResponse(st));
     });
   }
@@ -409,7 +425,7 @@ void Groups(Call& c) {
       if (!policy.ok()) return c.Fail(policy.status());
       spec.retry = *policy;
     }
-    return admin.CreateGroup(std::move(spec), [reply = c.reply](Result<GroupInfo> g) {
+    return c.core->CreateConsumerGroup(std::move(spec), [reply = c.reply](Result<GroupInfo> g) {
       reply(g.ok() ? JsonResponse(201, Dump(GroupJson(*g))) : ErrorResponse(g.status()));
     });
   }
@@ -436,7 +452,7 @@ void Groups(Call& c) {
     }());
   }
   if (c.parts.size() == 2 && c.Is("DELETE")) {
-    return admin.DeleteGroup(name, [reply = c.reply, name](const Status& st) {
+    return c.core->DeleteConsumerGroup(name, [reply = c.reply, name](const Status& st) {
       reply(st.ok() ? JsonResponse(200, Dump(json{{"deleted", name}})) : ErrorResponse(st));
     });
   }

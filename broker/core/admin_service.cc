@@ -114,26 +114,9 @@ void AdminService::Complete(GroupInfo* info) const {
 }
 
 Result<GroupConfig> AdminService::GroupConfigFor(GroupSpec spec) const {
-  GroupConfig& config = spec.config;
-  // Unset retry settings keep the group's own (update) or take the broker's defaults (create).
-  auto existing = p_.consumers->DescribeGroup(config.name);
-  if (spec.retry) {
-    RETURN_IF_ERROR(spec.retry->Validate());
-    config.retry = *spec.retry;
-  } else {
-    config.retry = existing.ok() ? existing->config.retry : p_.config.default_retry;
-  }
-  if (config.max_attempts == 0) {
-    config.max_attempts =
-        existing.ok() ? existing->config.max_attempts : p_.config.default_max_attempts;
-  }
-  if (config.fifo_block && !config.fifo) {
-    return InvalidArgument("fifo_block applies to FIFO groups only");
-  }
-  if (config.broadcast && config.fifo) {
-    return InvalidArgument("a group is either broadcasting or FIFO, not both");
-  }
-  return config;
+  auto existing = p_.consumers->DescribeGroup(spec.config.name);
+  return ResolveGroupSpec(std::move(spec), existing.ok() ? &existing->config : nullptr,
+                          p_.config.default_retry, p_.config.default_max_attempts);
 }
 
 void AdminService::CreateGroup(GroupSpec spec, GroupDone done) {

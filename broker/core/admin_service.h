@@ -40,13 +40,6 @@ struct TopicInfo {
   std::vector<QueueRange> queues;
 };
 
-// A group to create or update. max_attempts 0 and no retry keep an existing group's settings
-// (or take the broker's defaults for a new one).
-struct GroupSpec {
-  GroupConfig config;
-  std::optional<RetryPolicy> retry;
-};
-
 struct DlqPage {
   std::vector<DeadLetter> messages;
   int64_t total = 0;  // in the group's DLQ, neither redriven nor purged

@@ -378,6 +378,12 @@ class BrokerCore::Impl {
     RETURN_IF_ERROR(
         topics_->Create(txn::kParkedTopic, 1, clock_->NowMs(), /*allow_system=*/true).status());
     consumers_ = std::make_unique<ConsumerManager>(store_.get(), topics_.get(), clock_, config_);
+    if (routing_) {
+      ClusterRouting* routing = routing_.get();
+      consumers_->SetClusterGroups(
+          {[routing](const std::string& name) { return routing->ConfiguredGroup(name); },
+           [routing](const GroupConfig& c) { routing->Announce(c); }});
+    }
     RETURN_IF_ERROR(consumers_->Load());
     trace_ = std::make_unique<TraceJournal>(store_.get(), config_.trace_consumption);
     consumers_->SetTrace(trace_.get());
@@ -407,7 +413,7 @@ class BrokerCore::Impl {
     if (routing_) parts_->cluster = routing_->membership();
     messages_ = std::make_unique<MessageService>(*parts_);
     admin_ = std::make_unique<AdminService>(*parts_);
-    if (routing_) routing_->OnServing(topics_.get(), admin_.get());
+    if (routing_) routing_->OnServing(topics_.get(), admin_.get(), consumers_.get());
     maintenance_ = std::make_unique<Maintenance>(*parts_);
     opened_ = true;
     serving_.store(true, std::memory_order_release);
@@ -799,6 +805,42 @@ void BrokerCore::ChangeGroup(GroupAction action, std::string group, bool force,
                        "this broker is not in a cluster (start brokers with --group and --etcd)"));
   }
   impl_->routing_->ChangeGroup(action, std::move(group), force, std::move(done));
+}
+
+void BrokerCore::CreateConsumerGroup(GroupSpec spec, AdminService::GroupDone done) {
+  if (!impl_->routing_) {
+    if (!serving()) return done(NotServing());
+    return admin().CreateGroup(std::move(spec), std::move(done));
+  }
+  impl_->routing_->CreateConsumerGroup(
+      std::move(spec), [this, done = std::move(done)](Result<GroupConfig> c) mutable {
+        if (!c.ok()) return done(c.status());
+        // A replica answers with the configuration; its master applies it from the watch.
+        if (!serving()) {
+          GroupInfo info;
+          info.config = *c;
+          return done(std::move(info));
+        }
+        // The master applies it now (its watch would shortly), to answer with its queues.
+        admin().CreateGroup(GroupSpec{*c, c->retry}, std::move(done));
+      });
+}
+
+void BrokerCore::DeleteConsumerGroup(std::string name, AdminService::StatusDone done) {
+  if (!impl_->routing_) {
+    if (!serving()) return done(NotServing());
+    return admin().DeleteGroup(name, std::move(done));
+  }
+  impl_->routing_->DeleteConsumerGroup(
+      name, [this, name, done = std::move(done)](const Status& cluster) mutable {
+        if (!cluster.ok() && cluster.code() != Code::kGroupNotFound) return done(cluster);
+        if (!serving()) return done(cluster);
+        // Here now (its watch would shortly); a group only this broker had (created while
+        // etcd was away) goes too.
+        admin().DeleteGroup(name, [cluster, done = std::move(done)](const Status& here) {
+          done(here.ok() || here.code() != Code::kGroupNotFound ? here : cluster);
+        });
+      });
 }
 
 }  // namespace tidemq::broker

@@ -131,6 +131,11 @@ class BrokerCore {
   // Cluster only (kFailedPrecondition outside one).
   void ChangeGroup(GroupAction action, std::string group, bool force,
                    std::function<void(Result<GroupRouteInfo>)> done);
+  // Consumer groups: in a cluster their configuration is etcd's (every group's master keeps
+  // it), changed from any broker; outside one, this broker's (NotServing() on a replica).
+  // `done` runs on the io_context.
+  void CreateConsumerGroup(GroupSpec spec, AdminService::GroupDone done);
+  void DeleteConsumerGroup(std::string name, AdminService::StatusDone done);
 
   // What /metrics and the console's overview show: AdminService::Metrics while serving; on a
   // replica (whose services do not exist until promoted), the process, connection and store

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <map>
 
 #include "broker/core/admin_service.h"
+#include "broker/core/consumer_manager.h"
 #include "broker/core/topic_manager.h"
 #include "cluster/cluster_admin.h"
 #include "cluster/etcd_client.h"
@@ -74,34 +76,40 @@ void ClusterRouting::Stop() {
   admin_ = nullptr;
 }
 
-void ClusterRouting::OnServing(TopicManager* topics, AdminService* admin) {
+void ClusterRouting::OnServing(TopicManager* topics, AdminService* admin,
+                               ConsumerManager* consumers) {
   {
     MutexLock lock(mu_);
     topics_ = topics;
     admin_ = admin;
+    consumers_ = consumers;
     reconciled_ = nullptr;
   }
-  // Joining the cluster: the group's own topics (made before it was in one) join it too.
+  // Joining the cluster: the group's own topics and consumer groups (made before it was in
+  // one) join it too.
   std::vector<std::pair<std::string, uint32_t>> own;
   for (const Topic& t : topics->List()) {
     if (!IsSystemTopic(t.name)) own.emplace_back(t.name, t.queue_count);
   }
-  worker_->Post([this, own = std::move(own)] {
+  worker_->Post([this, own = std::move(own), own_groups = consumers->ListGroups()] {
     auto joined = admin_ops_->Register(config_.group);
     if (!joined.ok()) {
       spdlog::warn("cluster: cannot register broker group {}: {}", config_.group,
                    joined.status().ToString());
       return;
     }
-    if (!*joined || own.empty()) return;
-    auto added = admin_ops_->ImportTopics(config_.group, own);
-    if (!added.ok()) {
-      spdlog::warn("cluster: broker group {}: its topics could not be added to the cluster: {}",
-                   config_.group, added.status().ToString());
-    } else if (*added > 0) {
-      spdlog::info("cluster: broker group {} brought {} topic(s) into the cluster", config_.group,
-                   *added);
+    if (!*joined) return;
+    if (!own.empty()) {
+      auto added = admin_ops_->ImportTopics(config_.group, own);
+      if (!added.ok()) {
+        spdlog::warn("cluster: broker group {}: its topics could not be added to the cluster: {}",
+                     config_.group, added.status().ToString());
+      } else if (*added > 0) {
+        spdlog::info("cluster: broker group {} brought {} topic(s) into the cluster",
+                     config_.group, *added);
+      }
     }
+    for (const GroupConfig& c : own_groups) PutIfAbsent(c);
   });
   Reconcile(cache_->View());
 }
@@ -114,7 +122,13 @@ void ClusterRouting::Reconcile(std::shared_ptr<const cluster::RouteView> view) {
   MutexLock lock(mu_);
   if (topics_ == nullptr) return;  // not serving: a replica's topics come with the log
   if (reconciled_ != nullptr && view->revision < reconciled_->revision) return;  // older
-  for (const auto& [name, t] : view->topics) {
+  ReconcileTopics(*view);
+  ReconcileConsumerGroups(*view);
+  reconciled_ = std::move(view);
+}
+
+void ClusterRouting::ReconcileTopics(const cluster::RouteView& view) {
+  for (const auto& [name, t] : view.topics) {
     const uint32_t count = t.CountOn(config_.group);
     if (count == 0) continue;
     auto ensured = topics_->Ensure(name, count, clock_->NowMs());
@@ -123,20 +137,62 @@ void ClusterRouting::Reconcile(std::shared_ptr<const cluster::RouteView> view) {
                    ensured.status().ToString());
     }
   }
-  if (reconciled_ != nullptr) {
-    for (const auto& [name, t] : reconciled_->topics) {
-      if (t.CountOn(config_.group) == 0) continue;
-      const cluster::TopicEntry* now = view->Topic(name);
-      if (now != nullptr && now->CountOn(config_.group) > 0) continue;
-      // Deleted from the cluster (or this group removed from it): its queues here go too.
-      admin_->DeleteTopic(name, [topic = name](const Status& st) {
-        if (!st.ok() && st.code() != Code::kTopicNotFound) {
-          spdlog::warn("cluster: deleting topic '{}' here: {}", topic, st.ToString());
-        }
-      });
+  if (reconciled_ == nullptr) return;
+  for (const auto& [name, t] : reconciled_->topics) {
+    if (t.CountOn(config_.group) == 0) continue;
+    const cluster::TopicEntry* now = view.Topic(name);
+    if (now != nullptr && now->CountOn(config_.group) > 0) continue;
+    // Deleted from the cluster (or this group removed from it): its queues here go too.
+    admin_->DeleteTopic(name, [topic = name](const Status& st) {
+      if (!st.ok() && st.code() != Code::kTopicNotFound) {
+        spdlog::warn("cluster: deleting topic '{}' here: {}", topic, st.ToString());
+      }
+    });
+  }
+}
+
+void ClusterRouting::ReconcileConsumerGroups(const cluster::RouteView& view) {
+  std::map<std::string, GroupConfig> local;
+  for (GroupConfig& c : consumers_->ListGroups()) {
+    std::string name = c.name;
+    local.emplace(std::move(name), std::move(c));
+  }
+  auto log_durable = [](std::string what) {
+    return [what = std::move(what)](const Status& st) {
+      if (!st.ok()) spdlog::warn("cluster: {}: {}", what, st.ToString());
+    };
+  };
+  for (const auto& [name, text] : view.consumer_groups) {
+    auto configured = DecodeGroupConfig(name, text);
+    if (!configured.ok()) {
+      spdlog::warn("cluster: consumer group '{}': its configuration in etcd is unreadable: {}",
+                   name, configured.status().ToString());
+      continue;
+    }
+    auto here = local.find(name);
+    if (here != local.end() && SameSettings(here->second, *configured)) continue;
+    if (here != local.end() && !CheckSameKind(here->second, *configured).ok()) {
+      // Deleted and created again with another mode while this broker did not watch: its
+      // offsets here meant the old mode.
+      (void)consumers_->DeleteGroup(name, log_durable("deleting consumer group '" + name + "'"));
+    }
+    auto applied =
+        consumers_->CreateGroup(*configured, log_durable("consumer group '" + name + "'"));
+    if (!applied.ok()) {
+      spdlog::warn("cluster: consumer group '{}' as the cluster configures it: {}", name,
+                   applied.status().ToString());
+    } else {
+      spdlog::info("cluster: consumer group '{}' {} as the cluster configures it", name,
+                   here == local.end() ? "created" : "updated");
     }
   }
-  reconciled_ = std::move(view);
+  if (reconciled_ == nullptr) return;
+  for (const auto& [name, _] : reconciled_->consumer_groups) {
+    if (view.ConsumerGroup(name) != nullptr || local.count(name) == 0) continue;
+    // Deleted from the cluster: its offsets here go with it.
+    Status st = consumers_->DeleteGroup(name, log_durable("deleting consumer group '" + name + "'"));
+    if (st.ok()) spdlog::info("cluster: consumer group '{}' deleted", name);
+  }
 }
 
 uint32_t ClusterRouting::RoutedQueues(const std::string& topic) const {
@@ -245,6 +301,77 @@ void ClusterRouting::ChangeGroup(GroupAction action, std::string group, bool for
       done(std::move(out));
     });
   });
+}
+
+void ClusterRouting::CreateConsumerGroup(GroupSpec spec,
+                                         std::function<void(Result<GroupConfig>)> done) {
+  RunAdmin([this, spec = std::move(spec), done = std::move(done)]() mutable {
+    const std::string name = spec.config.name;
+    auto stored = admin_ops_->PutConsumerGroup(
+        name, [&](const std::string* current) -> Result<std::string> {
+          std::optional<GroupConfig> existing;
+          if (current != nullptr) {
+            auto decoded = DecodeGroupConfig(name, *current);
+            if (decoded.ok()) {
+              existing = std::move(decoded).value();
+            } else {
+              spdlog::warn("cluster: consumer group '{}': replacing an unreadable configuration "
+                           "in etcd ({})", name, decoded.status().ToString());
+            }
+          }
+          ASSIGN_OR_RETURN(GroupConfig c,
+                           ResolveGroupSpec(spec, existing ? &*existing : nullptr,
+                                            config_.default_retry, config_.default_max_attempts));
+          if (!existing) {
+            c.created_ms = clock_->NowMs();
+          } else if (SameSettings(*existing, c)) {
+            return *current;  // nothing to change
+          }
+          return EncodeGroupConfig(c);
+        });
+    Result<GroupConfig> out = stored.ok() ? DecodeGroupConfig(name, *stored)
+                                          : Result<GroupConfig>(stored.status());
+    if (stored.ok()) spdlog::info("cluster: consumer group '{}' configured", name);
+    boost::asio::post(*io_, [done = std::move(done), out = std::move(out)]() mutable {
+      done(std::move(out));
+    });
+  });
+}
+
+void ClusterRouting::DeleteConsumerGroup(std::string name, std::function<void(Status)> done) {
+  RunAdmin([this, name = std::move(name), done = std::move(done)]() mutable {
+    Status st = admin_ops_->DeleteConsumerGroup(name);
+    if (st.ok()) spdlog::info("cluster: consumer group '{}' deleted from the cluster", name);
+    boost::asio::post(*io_, [done = std::move(done), st]() { done(st); });
+  });
+}
+
+std::optional<GroupConfig> ClusterRouting::ConfiguredGroup(const std::string& name) const {
+  auto view = cache_->View();
+  const std::string* text = view->ConsumerGroup(name);
+  if (text == nullptr) return std::nullopt;
+  auto c = DecodeGroupConfig(name, *text);
+  if (!c.ok()) return std::nullopt;  // Reconcile logs it
+  return std::move(c).value();
+}
+
+void ClusterRouting::Announce(const GroupConfig& config) {
+  RunAdmin([this, config] { PutIfAbsent(config); });
+}
+
+void ClusterRouting::PutIfAbsent(const GroupConfig& config) {
+  bool added = false;
+  auto stored = admin_ops_->PutConsumerGroup(
+      config.name, [&](const std::string* current) -> Result<std::string> {
+        added = current == nullptr;
+        return current != nullptr ? *current : EncodeGroupConfig(config);
+      });
+  if (!stored.ok()) {
+    spdlog::warn("cluster: consumer group '{}' could not join the cluster's configuration: {}",
+                 config.name, stored.status().ToString());
+  } else if (added) {
+    spdlog::info("cluster: consumer group '{}' joined the cluster's configuration", config.name);
+  }
 }
 
 }  // namespace tidemq::broker

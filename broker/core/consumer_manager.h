@@ -218,11 +218,15 @@ class ConsumerManager {
   // `arm(monotonic_ms)` asks to be called back (OnTimer) at that time; called when a lease
   // deadline or an in-place retry earlier than the one armed appears. Call before use.
   void SetWakeup(std::function<void(int64_t)> arm);
-  // `ready(topic)` is called when a message of `topic` became deliverable without a new
-  // arrival: a FIFO queue unblocked by an ack or a dead-letter move. Call before use.
   // Where deliveries, acks, nacks and lapses are noted for the trace (nullptr: nowhere).
   void SetTrace(TraceJournal* trace) { trace_ = trace; }
+  // `ready(topic)` is called when a message of `topic` became deliverable without a new
+  // arrival: a FIFO queue unblocked by an ack or a dead-letter move. Call before use.
   void SetReadyNotifier(std::function<void(const std::string&)> ready);
+  // In a cluster: the consumer groups' configuration from etcd (GroupRegistry::ClusterGroups).
+  void SetClusterGroups(GroupRegistry::ClusterGroups hooks) {
+    registry_.SetClusterGroups(std::move(hooks));
+  }
   // Turns lapsed leases into retries (copies or in place) and re-arms the wake-up. Returns the
   // topics that now have a message ready for redelivery, so long-polling receivers can be
   // woken (retry copies wake them when they are stored).

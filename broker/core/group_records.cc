@@ -3,11 +3,56 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "common/names.h"
+
 namespace tidemq::broker {
 namespace {
 // Bounds of what a stored offsets record may say (anything else is corrupt).
 constexpr uint32_t kMaxStoredAttempts = 1'000'000;
 }  // namespace
+
+Result<GroupConfig> ResolveGroupSpec(GroupSpec spec, const GroupConfig* existing,
+                                     const RetryPolicy& default_retry,
+                                     uint32_t default_max_attempts) {
+  GroupConfig& c = spec.config;
+  RETURN_IF_ERROR(ValidateGroupName(c.name));
+  if (spec.retry) {
+    RETURN_IF_ERROR(spec.retry->Validate());
+    c.retry = *spec.retry;
+  } else {
+    c.retry = existing != nullptr ? existing->retry : default_retry;
+  }
+  if (c.max_attempts == 0) {
+    c.max_attempts = existing != nullptr ? existing->max_attempts : default_max_attempts;
+  }
+  if (c.max_attempts > kMaxGroupAttempts) {
+    return InvalidArgument("max attempts must be between 1 and " +
+                           std::to_string(kMaxGroupAttempts) + ", got " +
+                           std::to_string(c.max_attempts));
+  }
+  if (c.fifo_block && !c.fifo) return InvalidArgument("fifo_block applies to FIFO groups only");
+  if (c.broadcast && c.fifo) {
+    return InvalidArgument("a group is either broadcasting or FIFO, not both");
+  }
+  if (existing != nullptr) {
+    RETURN_IF_ERROR(CheckSameKind(*existing, c));
+    c.created_ms = existing->created_ms;
+  }
+  return c;
+}
+
+bool SameSettings(const GroupConfig& a, const GroupConfig& b) {
+  return a.broadcast == b.broadcast && a.fifo == b.fifo && a.max_attempts == b.max_attempts &&
+         a.retry == b.retry && a.fifo_block == b.fifo_block;
+}
+
+Status CheckSameKind(const GroupConfig& existing, const GroupConfig& asked) {
+  if (existing.broadcast == asked.broadcast && existing.fifo == asked.fifo) return Status::Ok();
+  return Status(Code::kFailedPrecondition,
+                "group '" + existing.name + "' exists as " +
+                    (existing.broadcast ? "broadcasting" : "clustering") +
+                    (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
+}
 
 std::string EncodeGroupConfig(const GroupConfig& c) {
   nlohmann::json j = {{"broadcast", c.broadcast},       {"fifo", c.fifo},
@@ -41,7 +86,7 @@ Result<GroupConfig> DecodeGroupConfig(const std::string& name, std::string_view 
     auto attempts = j.find("max_attempts");
     if (attempts != j.end()) {
       if (!attempts->is_number_unsigned() || attempts->get<uint64_t>() == 0 ||
-          attempts->get<uint64_t>() > 1000) {
+          attempts->get<uint64_t>() > kMaxGroupAttempts) {
         ok = false;
       } else {
         c.max_attempts = static_cast<uint32_t>(attempts->get<uint64_t>());

@@ -1,4 +1,4 @@
-// The durable form of a consumer group (docs/storage_format.md §9): its config record
+// The durable form of a consumer group (docs/storage_format.md §10): its config record
 // "group/<name>" and its per-queue offsets records "offset/<group>/<topic>/<queue>/<client>",
 // encoded and decoded. Pure functions: no state, no lock, callable from any thread.
 // GroupRegistry (group_registry.h) appends what these encode through Store::AppendMeta
@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,9 @@
 #include "common/status.h"
 
 namespace tidemq::broker {
+
+// Deliveries before dead-lettering: at most this many.
+inline constexpr uint32_t kMaxGroupAttempts = 1000;
 
 struct GroupConfig {
   std::string name;
@@ -25,6 +29,25 @@ struct GroupConfig {
   bool fifo_block = false;  // FIFO: keep retrying past max_attempts instead of DLQ
   int64_t created_ms = 0;
 };
+
+// A group to create or update. max_attempts 0 and no retry keep an existing group's settings
+// (or take the broker's defaults for a new one).
+struct GroupSpec {
+  GroupConfig config;
+  std::optional<RetryPolicy> retry;
+};
+
+// The configuration `spec` asks for, completed from `existing` (nullptr: a new group) or the
+// defaults, and checked: invalid settings are kInvalidArgument; changing the mode or FIFO of
+// an existing group is kFailedPrecondition (its offsets would mean something else). Keeps
+// existing's created_ms.
+Result<GroupConfig> ResolveGroupSpec(GroupSpec spec, const GroupConfig* existing,
+                                     const RetryPolicy& default_retry,
+                                     uint32_t default_max_attempts);
+// The same settings (the name and creation time aside).
+bool SameSettings(const GroupConfig& a, const GroupConfig& b);
+// kFailedPrecondition when `asked` changes the mode or FIFO of `existing`.
+Status CheckSameKind(const GroupConfig& existing, const GroupConfig& asked);
 
 // Metadata key prefixes and the start epoch's key.
 inline constexpr char kGroupPrefix[] = "group/";

@@ -159,8 +159,9 @@ Status GroupRegistry::CheckQueueRanges() {
 Result<GroupConfig> GroupRegistry::Create(GroupConfig config, Durable durable) {
   RETURN_IF_ERROR(ValidateGroupName(config.name));
   if (config.max_attempts == 0) config.max_attempts = config_.default_max_attempts;
-  if (config.max_attempts > 1000) {
-    return InvalidArgument("max attempts must be between 1 and 1000, got " +
+  if (config.max_attempts > kMaxGroupAttempts) {
+    return InvalidArgument("max attempts must be between 1 and " +
+                           std::to_string(kMaxGroupAttempts) + ", got " +
                            std::to_string(config.max_attempts));
   }
   RETURN_IF_ERROR(config.retry.Validate());
@@ -171,12 +172,7 @@ Result<GroupConfig> GroupRegistry::Create(GroupConfig config, Durable durable) {
     WriterLock lock(groups_mu_);
     if (auto it = groups_.find(config.name); it != groups_.end()) {
       GroupConfig& existing = it->second->config;
-      if (existing.broadcast != config.broadcast || existing.fifo != config.fifo) {
-        return Status(Code::kFailedPrecondition,
-                      "group '" + config.name + "' exists as " +
-                          (existing.broadcast ? "broadcasting" : "clustering") +
-                          (existing.fifo ? " FIFO" : "") + "; delete it first to change its mode");
-      }
+      RETURN_IF_ERROR(CheckSameKind(existing, config));
       MutexLock glock(it->second->mu);
       updated = existing;
       updated->max_attempts = config.max_attempts;
@@ -184,7 +180,8 @@ Result<GroupConfig> GroupRegistry::Create(GroupConfig config, Durable durable) {
       updated->fifo_block = config.fifo_block;
       existing = *updated;
     } else {
-      config.created_ms = clock_->NowMs();
+      // A group from the cluster's configuration keeps its creation time.
+      if (config.created_ms == 0) config.created_ms = clock_->NowMs();
       g->config = config;
       groups_[config.name] = g;
     }
@@ -260,13 +257,17 @@ std::vector<GroupRegistry::GroupPtr> GroupRegistry::All() const {
 
 Result<GroupRegistry::GroupPtr> GroupRegistry::FindOrCreate(const std::string& name) {
   auto found = Find(name);
-  if (found.ok() || found.status().code() != Code::kGroupNotFound || !config_.auto_create_groups) {
-    if (!found.ok() && found.status().code() == Code::kGroupNotFound) {
-      return Status(
-          Code::kGroupNotFound,
-          found.status().message() + " (create it with `tidemq group create " + name + "`)");
-    }
-    return found;
+  if (found.ok() || found.status().code() != Code::kGroupNotFound) return found;
+  // The cluster has it (the watch that brings it here has not yet, or this group just joined).
+  if (std::optional<GroupConfig> configured = cluster_.find ? cluster_.find(name) : std::nullopt) {
+    auto created = Create(*configured);
+    if (!created.ok()) return created.status();
+    spdlog::info("created consumer group '{}' from the cluster's configuration", name);
+    return Find(name);
+  }
+  if (!config_.auto_create_groups) {
+    return Status(Code::kGroupNotFound,
+                  found.status().message() + " (create it with `tidemq group create " + name + "`)");
   }
   GroupConfig c;
   c.name = name;
@@ -275,6 +276,7 @@ Result<GroupRegistry::GroupPtr> GroupRegistry::FindOrCreate(const std::string& n
   auto created = Create(c);
   if (!created.ok()) return created.status();
   spdlog::info("created consumer group '{}' on its first receive", name);
+  if (cluster_.announce) cluster_.announce(*created);
   return Find(name);
 }
 

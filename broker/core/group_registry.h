@@ -35,6 +35,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -108,8 +109,20 @@ class GroupRegistry {
   std::vector<GroupConfig> List() const EXCLUDES(groups_mu_);
   // kGroupNotFound (or the name's validation error) when there is no such group.
   Result<GroupPtr> Find(const std::string& name) const EXCLUDES(groups_mu_);
-  // Find, or with --auto-create-groups a new clustering group with the broker's defaults.
+  // Find; else a group the cluster's configuration has (ClusterGroups) is created from it;
+  // else with --auto-create-groups a new clustering group with the broker's defaults (in a
+  // cluster, announced to it).
   Result<GroupPtr> FindOrCreate(const std::string& name) EXCLUDES(persist_mu_, groups_mu_);
+
+  // Clusters of broker groups (docs/cluster.md): the consumer groups' configuration in etcd.
+  // `find` gives the cluster's configuration of a group (nullopt: it has none); `announce`
+  // makes a group auto-created here known to the cluster. Neither blocks. Set once, before
+  // the services are called.
+  struct ClusterGroups {
+    std::function<std::optional<GroupConfig>(const std::string& name)> find;
+    std::function<void(const GroupConfig& config)> announce;
+  };
+  void SetClusterGroups(ClusterGroups hooks) { cluster_ = std::move(hooks); }
   // Every group, for a pass over all of them outside groups_mu_.
   std::vector<GroupPtr> All() const EXCLUDES(groups_mu_);
 
@@ -137,6 +150,7 @@ class GroupRegistry {
   TopicManager* topics_;
   Clock* clock_;
   const BrokerConfig& config_;
+  ClusterGroups cluster_;
   uint64_t epoch_ = 0;         // set by Load(), before other threads call
   int64_t lost_at_start_ = 0;  // set by Load()
   std::atomic<int64_t> offset_flushes_{0}, malformed_{0};

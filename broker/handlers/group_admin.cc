@@ -80,7 +80,7 @@ void HandleCreateGroup(BrokerContext& ctx, const Request& req) {
     if (!policy.ok()) return req.ReplyError(policy.status());
     spec.retry = *policy;
   }
-  ctx.admin()->CreateGroup(std::move(spec), [req](Result<GroupInfo> info) {
+  ctx.core->CreateConsumerGroup(std::move(spec), [req](Result<GroupInfo> info) {
     if (!info.ok()) return req.ReplyError(info.status());
     wire::Header h;
     FillGroupInfo(*info, h.mutable_create_group_response()->mutable_group());
@@ -106,7 +106,7 @@ void HandleDescribeGroup(BrokerContext& ctx, const Request& req) {
 
 void HandleDeleteGroup(BrokerContext& ctx, const Request& req) {
   if (!req.header().has_delete_group_request()) return req.ReplyError(MissingPayload(req));
-  ctx.admin()->DeleteGroup(req.header().delete_group_request().group(), [req](const Status& st) {
+  ctx.core->DeleteConsumerGroup(req.header().delete_group_request().group(), [req](const Status& st) {
     if (!st.ok()) return req.ReplyError(st);
     wire::Header h;
     h.mutable_delete_group_response();

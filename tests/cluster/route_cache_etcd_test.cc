@@ -145,6 +145,48 @@ TEST_F(RouteCacheEtcdTest, ProgressIsNotARouteChangeButAMasterIs) {
   EXPECT_EQ(cache->revision(), *leader);
 }
 
+TEST_F(RouteCacheEtcdTest, ConsumerGroupsAreWrittenByCompareAndSet) {
+  auto a = NewCache();
+  auto b = NewCache();
+  ClusterAdmin admin(client_.get(), a.get(), SystemClock::Get());
+  // `make` sees what etcd holds: nothing, then the first write.
+  std::vector<std::string> seen;
+  auto put = [&](const std::string& value) {
+    return admin.PutConsumerGroup("checkout", [&](const std::string* current) -> Result<std::string> {
+      seen.push_back(current != nullptr ? *current : "<none>");
+      return value;
+    });
+  };
+  auto first = put(R"({"fifo":true})");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(*first, R"({"fifo":true})");
+  ASSERT_NE(a->View()->ConsumerGroup("checkout"), nullptr);  // the writer's cache, at once
+  ASSERT_TRUE(Eventually([&] { return b->View()->ConsumerGroup("checkout") != nullptr; }));
+  const int64_t rev = a->revision();
+  ASSERT_TRUE(put(R"({"fifo":true})").ok());  // the same text: nothing written
+  EXPECT_EQ(a->revision(), rev);
+  ASSERT_TRUE(put(R"({"fifo":true,"max_attempts":3})").ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"<none>", R"({"fifo":true})", R"({"fifo":true})"}));
+  ASSERT_TRUE(Eventually([&] {
+    const std::string* c = b->View()->ConsumerGroup("checkout");
+    return c != nullptr && *c == R"({"fifo":true,"max_attempts":3})";
+  }));
+  // `make`'s refusal is the answer, and nothing changes.
+  auto refused = admin.PutConsumerGroup("checkout", [](const std::string*) -> Result<std::string> {
+    return Status(Code::kFailedPrecondition, "no");
+  });
+  EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(admin.PutConsumerGroup("bad name", [](const std::string*) -> Result<std::string> {
+              return std::string("{}");
+            }).status().code(),
+            Code::kInvalidArgument);
+
+  ASSERT_TRUE(admin.DeleteConsumerGroup("checkout").ok());
+  EXPECT_EQ(a->View()->ConsumerGroup("checkout"), nullptr);
+  ASSERT_TRUE(Eventually([&] { return b->View()->ConsumerGroup("checkout") == nullptr; }));
+  EXPECT_EQ(admin.DeleteConsumerGroup("checkout").code(), Code::kGroupNotFound);
+}
+
 TEST_F(RouteCacheEtcdTest, DrainAndRemoveAGroup) {
   LiveGroup("g1", "b1", "127.0.0.1:1");
   LiveGroup("g2", "b4", "127.0.0.1:4");

@@ -90,7 +90,12 @@ TEST(RoutesTest, KeysParse) {
   EXPECT_EQ(m.kind, Kind::kMember);
   EXPECT_EQ(m.group, "g1");
   EXPECT_EQ(m.broker_id, "b2");
+  EXPECT_EQ(keys.ConsumerGroup("checkout"), "/tidemq/consumer-groups/checkout");
+  auto cg = keys.Parse("/tidemq/consumer-groups/checkout");
+  EXPECT_EQ(cg.kind, Kind::kConsumerGroup);
+  EXPECT_EQ(cg.consumer_group, "checkout");
   for (const char* other : {"/tidemq/topics/", "/tidemq/topics/%RETRY%x", "/other/topics/a",
+                            "/tidemq/consumer-groups/", "/tidemq/consumer-groups/a b",
                             "/tidemq/groups/g1", "/tidemq/groups/g 1/state",
                             "/tidemq/groups/g1/members/", "/tidemq/whatever"}) {
     EXPECT_EQ(keys.Parse(other).kind, Kind::kOther) << other;
@@ -143,6 +148,20 @@ TEST(RoutesTest, ViewFollowsKeysAndKnowsWhatChangesRoutes) {
     ASSERT_TRUE(ApplyKey(keys, Kv(k, ""), true, &view).ok());
   }
   EXPECT_EQ(view.Group("g1"), nullptr);
+  // A consumer group's configuration is kept as text; one that is not a JSON object is
+  // reported and the last good one stays.
+  ASSERT_TRUE(ApplyKey(keys, Kv("/t/consumer-groups/c1", R"({"fifo":true})"), false, &view,
+                       &changed)
+                  .ok());
+  EXPECT_TRUE(changed);
+  ASSERT_NE(view.ConsumerGroup("c1"), nullptr);
+  EXPECT_EQ(*view.ConsumerGroup("c1"), R"({"fifo":true})");
+  EXPECT_EQ(ApplyKey(keys, Kv("/t/consumer-groups/c1", "[1]"), false, &view).code(),
+            Code::kCorruption);
+  EXPECT_EQ(*view.ConsumerGroup("c1"), R"({"fifo":true})");
+  ASSERT_TRUE(ApplyKey(keys, Kv("/t/consumer-groups/c1", ""), true, &view, &changed).ok());
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(view.ConsumerGroup("c1"), nullptr);
   // Keys that are not the cluster's change nothing.
   ASSERT_TRUE(ApplyKey(keys, Kv("/t/other", "x"), false, &view, &changed).ok());
   EXPECT_FALSE(changed);

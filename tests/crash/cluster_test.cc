@@ -2,7 +2,8 @@
 // (Debian's binary) and real `tidemq-broker` processes in two groups. A whole group killed
 // with SIGKILL under produce + consume load and brought back; a topic extended onto another
 // group while a producer sends; a group drained; the routes reaching clients that are mid-send,
-// without a restart; RocketMQ 5's QueryRoute answering the cluster's queues from any broker.
+// without a restart; RocketMQ 5's QueryRoute answering the cluster's queues from any broker;
+// consumer groups configured through one broker reaching every group's master.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -155,6 +156,46 @@ class ClusterTest : public ::testing::Test {
       return Status(Code::kInternal, "CLUSTER_GROUP: " + f.header.error_message());
     }
     return Status::Ok();
+  }
+
+  // One request to one broker (an empty frame with code INTERNAL when it does not answer).
+  wire::Frame Ask(const Node& n, wire::Header h) {
+    try {
+      WireClient c(n.port);
+      c.SetTimeout(3000);
+      return c.Call(std::move(h));
+    } catch (...) {
+      wire::Frame f;
+      f.header.set_code(wire::INTERNAL);
+      return f;
+    }
+  }
+  wire::Frame CreateGroup(const Node& n, const std::string& name, bool fifo, bool broadcast,
+                          uint32_t max_attempts) {
+    wire::Header h;
+    h.set_kind(wire::CREATE_GROUP);
+    auto* c = h.mutable_create_group_request()->mutable_config();
+    c->set_name(name);
+    c->set_fifo(fifo);
+    c->set_mode(broadcast ? wire::BROADCASTING : wire::CLUSTERING);
+    c->set_max_attempts(max_attempts);
+    return Ask(n, std::move(h));
+  }
+  wire::Frame DescribeGroup(const Node& n, const std::string& name) {
+    wire::Header h;
+    h.set_kind(wire::DESCRIBE_GROUP);
+    h.mutable_describe_group_request()->set_group(name);
+    return Ask(n, std::move(h));
+  }
+  // The broker holds the consumer group with these settings.
+  bool HasGroup(const Node& n, const std::string& name, bool fifo, uint32_t max_attempts) {
+    wire::Frame f = DescribeGroup(n, name);
+    if (f.header.code() != wire::OK) return false;
+    const auto& c = f.header.describe_group_response().group().config();
+    return c.fifo() == fifo && c.max_attempts() == max_attempts;
+  }
+  bool LacksGroup(const Node& n, const std::string& name) {
+    return DescribeGroup(n, name).header.code() == wire::GROUP_NOT_FOUND;
   }
 
   std::string Logs() {
@@ -462,6 +503,75 @@ TEST_F(ClusterTest, ExtendDrainAndRoutesReachAClientMidSend) {
     }
     return used.count("g1") > 0;
   })) << Logs();
+}
+
+// Consumer groups' configuration is the cluster's (etcd): created through any one broker, it
+// reaches every group's master — one that was down when it was made, and a group added later —
+// and so do its updates and its deletion; a group auto-created on a first receive joins it.
+TEST_F(ClusterTest, ConsumerGroupsReachEveryBrokerGroup) {
+  AddGroup("g1", 1);
+  AddGroup("g2", 1);
+  WaitForGroups(nodes_[0], {"g1", "g2"});
+  Node& g1 = nodes_[0];
+  Node& g2 = nodes_[1];
+
+  // One CREATE_GROUP to g1's broker alone: g2's master gets it from etcd.
+  wire::Frame made = CreateGroup(g1, "orders-fifo", /*fifo=*/true, false, 5);
+  ASSERT_EQ(made.header.code(), wire::OK) << made.header.error_message();
+  EXPECT_TRUE(made.header.create_group_response().group().config().fifo());
+  ASSERT_TRUE(Eventually([&] { return HasGroup(g2, "orders-fifo", true, 5); })) << Logs();
+
+  // An update through g2 reaches g1; a change of mode is refused through either.
+  ASSERT_EQ(CreateGroup(g2, "orders-fifo", true, false, 7).header.code(), wire::OK);
+  ASSERT_TRUE(Eventually([&] { return HasGroup(g1, "orders-fifo", true, 7); })) << Logs();
+  wire::Frame refused = CreateGroup(g1, "orders-fifo", false, /*broadcast=*/true, 0);
+  EXPECT_EQ(refused.header.code(), wire::FAILED_PRECONDITION) << refused.header.error_message();
+  EXPECT_TRUE(HasGroup(g2, "orders-fifo", true, 7));
+
+  // Made while g2 is down: g2 has it once it is back.
+  Kill(g2);
+  ASSERT_EQ(CreateGroup(g1, "made-while-down", false, false, 3).header.code(), wire::OK);
+  Start(g2);
+  ASSERT_TRUE(Eventually([&] { return HasGroup(g2, "made-while-down", false, 3); },
+                         std::chrono::seconds(30)))
+      << Logs();
+
+  // A group added to the cluster later gets every consumer group.
+  AddGroup("g3", 1);
+  Node& g3 = nodes_[2];
+  ASSERT_TRUE(Eventually([&] {
+    return HasGroup(g3, "orders-fifo", true, 7) && HasGroup(g3, "made-while-down", false, 3);
+  }, std::chrono::seconds(30))) << Logs();
+
+  // A group auto-created by a first receive on g1 joins the configuration: g3 has it too.
+  auto admin = Admin::NewBuilder().Endpoint(g1.address()).Build();
+  ASSERT_TRUE(admin.ok());
+  ASSERT_TRUE(Eventually([&] { return admin->CreateTopic("t", 3).ok(); })) << Logs();
+  {
+    wire::Header h;
+    h.set_kind(wire::RECEIVE);
+    h.mutable_receive_request()->set_group("auto-made");
+    h.mutable_receive_request()->set_topic("t");
+    wire::Frame f = Ask(g1, std::move(h));
+    ASSERT_EQ(f.header.code(), wire::OK) << f.header.error_message();
+  }
+  ASSERT_TRUE(Eventually([&] { return HasGroup(g3, "auto-made", false, 16); })) << Logs();
+
+  // Deleted through g3: gone from every broker group.
+  wire::Header del;
+  del.set_kind(wire::DELETE_GROUP);
+  del.mutable_delete_group_request()->set_group("orders-fifo");
+  wire::Frame deleted = Ask(g3, std::move(del));
+  ASSERT_EQ(deleted.header.code(), wire::OK) << deleted.header.error_message();
+  EXPECT_TRUE(LacksGroup(g3, "orders-fifo"));
+  ASSERT_TRUE(Eventually([&] { return LacksGroup(g1, "orders-fifo") && LacksGroup(g2, "orders-fifo"); }))
+      << Logs();
+  wire::Header again;
+  again.set_kind(wire::DELETE_GROUP);
+  again.mutable_delete_group_request()->set_group("orders-fifo");
+  EXPECT_EQ(Ask(g1, std::move(again)).header.code(), wire::GROUP_NOT_FOUND);
+  // The others are untouched.
+  EXPECT_TRUE(HasGroup(g1, "made-while-down", false, 3));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The durable form of a consumer group (broker/core/group_records.h): the group config record
-// and the offsets record keys. (The offsets value itself: tests/broker/consumer_offsets_test.cc.)
+// and the offsets record keys, and how a create-or-update request completes a configuration. (The offsets value itself: tests/broker/consumer_offsets_test.cc.)
 #include "broker/core/group_records.h"
 
 #include <gtest/gtest.h>
@@ -54,6 +54,57 @@ TEST(GroupRecordsTest, MalformedGroupRecordIsCorruptionNotAThrow) {
     EXPECT_EQ(c.status().code(), Code::kCorruption) << bad;
   }
   EXPECT_FALSE(DecodeGroupConfig("", "{}").ok());  // a record without a name
+}
+
+TEST(GroupRecordsTest, SpecIsCompletedFromTheExistingGroupOrTheDefaults) {
+  const RetryPolicy defaults = *RetryPolicy::Parse("5s,30s");
+  GroupSpec spec;
+  spec.config.name = "billing";
+  spec.config.fifo = true;
+  spec.config.max_attempts = 0;  // unset, as a request without it
+  auto fresh = ResolveGroupSpec(spec, nullptr, defaults, 16);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(fresh->max_attempts, 16u);
+  EXPECT_EQ(fresh->retry, defaults);
+  EXPECT_TRUE(fresh->fifo);
+
+  GroupConfig existing = *fresh;
+  existing.max_attempts = 4;
+  existing.retry = *RetryPolicy::Parse("exponential:1s,2,10m");
+  existing.created_ms = 42;
+  auto kept = ResolveGroupSpec(spec, &existing, defaults, 16);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->max_attempts, 4u);  // unset: the group's own
+  EXPECT_EQ(kept->retry, existing.retry);
+  EXPECT_EQ(kept->created_ms, 42);
+  EXPECT_TRUE(SameSettings(*kept, existing));
+
+  spec.config.max_attempts = 9;
+  spec.retry = defaults;
+  auto changed = ResolveGroupSpec(spec, &existing, defaults, 16);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->max_attempts, 9u);
+  EXPECT_FALSE(SameSettings(*changed, existing));
+
+  // Another mode is refused; bad settings are invalid.
+  GroupSpec broadcast;
+  broadcast.config.name = "billing";
+  broadcast.config.broadcast = true;
+  EXPECT_EQ(ResolveGroupSpec(broadcast, &existing, defaults, 16).status().code(),
+            Code::kFailedPrecondition);
+  GroupSpec bad = spec;
+  bad.config.max_attempts = kMaxGroupAttempts + 1;
+  EXPECT_EQ(ResolveGroupSpec(bad, nullptr, defaults, 16).status().code(), Code::kInvalidArgument);
+  bad = spec;
+  bad.config.fifo = false;
+  bad.config.fifo_block = true;
+  EXPECT_EQ(ResolveGroupSpec(bad, nullptr, defaults, 16).status().code(), Code::kInvalidArgument);
+  bad = broadcast;
+  bad.config.fifo = true;
+  EXPECT_EQ(ResolveGroupSpec(bad, nullptr, defaults, 16).status().code(), Code::kInvalidArgument);
+  bad = spec;
+  bad.config.name = "no spaces";
+  EXPECT_EQ(ResolveGroupSpec(bad, nullptr, defaults, 16).status().code(), Code::kInvalidArgument);
 }
 
 TEST(GroupRecordsTest, OffsetKeyRoundTrip) {
