@@ -19,10 +19,11 @@
 #
 # Settings (environment): TIDEMQ_CLUSTER_DIR (default ./cluster-data), TIDEMQ_CLUSTER_PORT
 # (PORT, default 9810), TIDEMQ_ETCD_PORT (default 23790; peer port + 1),
-# TIDEMQ_MIN_COPIES (default 2: a send is acknowledged once two of a group's three hold it),
-# TIDEMQ_LEASE_TTL_S (default 2), TIDEMQ_GROUP_SIZE (brokers per group, default 3; with 1, set
-# TIDEMQ_MIN_COPIES=1: benchmarks of many groups on one small machine), SKIP_BUILD=1 (use the binaries in TIDEMQ_BUILD_DIR as they
-# are). Other arguments to `start` go to every tidemq-broker.
+# TIDEMQ_MIN_COPIES (default 2: a send is acknowledged once two of a group's three hold it;
+# 1 for groups of one), TIDEMQ_LEASE_TTL_S (default 2), TIDEMQ_GROUP_SIZE (brokers per group,
+# default 3; 1 for benchmarks of many groups on one small machine), SKIP_BUILD=1 (use the
+# binaries in TIDEMQ_BUILD_DIR as they are). Other arguments to `start` go to every
+# tidemq-broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,9 +31,9 @@ build_dir=${TIDEMQ_BUILD_DIR:-build}
 dir=${TIDEMQ_CLUSTER_DIR:-./cluster-data}
 base_port=${TIDEMQ_CLUSTER_PORT:-9810}
 etcd_port=${TIDEMQ_ETCD_PORT:-23790}
-min_copies=${TIDEMQ_MIN_COPIES:-2}
-ttl=${TIDEMQ_LEASE_TTL_S:-2}
 per_group=${TIDEMQ_GROUP_SIZE:-3}
+min_copies=${TIDEMQ_MIN_COPIES:-$((per_group < 2 ? per_group : 2))}
+ttl=${TIDEMQ_LEASE_TTL_S:-2}
 
 port_of() { echo $((base_port + 10 * ($1 - 1))); }  # broker number (1-based)
 # How many groups this cluster directory has (recorded by start / add-group).
