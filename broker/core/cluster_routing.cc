@@ -172,8 +172,11 @@ void ClusterRouting::ReconcileConsumerGroups(const cluster::RouteView& view) {
     auto here = local.find(name);
     if (here != local.end() && SameSettings(here->second, *configured)) continue;
     if (here != local.end() && !CheckSameKind(here->second, *configured).ok()) {
-      // Deleted and created again with another mode while this broker did not watch: its
-      // offsets here meant the old mode.
+      // Deleted and created again with another mode while this broker did not watch (or
+      // this group joined a cluster that has the name as another mode): the cluster's
+      // configuration wins, and the offsets here, which meant the old mode, go.
+      spdlog::warn("cluster: consumer group '{}' has another mode here than the cluster "
+                   "configures: replaced (its offsets here start over)", name);
       (void)consumers_->DeleteGroup(name, log_durable("deleting consumer group '" + name + "'"));
     }
     auto applied =
