@@ -138,6 +138,7 @@ const char* RecordKind(store::RecordType t) {
     case store::RecordType::kTxnEnd: return "txn_end";
     case store::RecordType::kTxnCheck: return "txn_check";
     case store::RecordType::kControl: return "control";
+    case store::RecordType::kTrace: return "trace";
   }
   return "unknown";
 }
