@@ -90,7 +90,11 @@ TEST_F(RouteCacheEtcdTest, TopicsSpreadAndEveryCacheSeesThem) {
 
   // A new group, then the topic extended onto it.
   LiveGroup("g3", "b7", "127.0.0.1:7");
-  ASSERT_TRUE(Eventually([&] { return a->View()->Group("g3") != nullptr; }));
+  // Its member and leader keys are two writes: writable once the cache has both.
+  ASSERT_TRUE(Eventually([&] {
+    const GroupView* g3 = a->View()->Group("g3");
+    return g3 != nullptr && g3->Writable();
+  }));
   auto extended = admin.ExtendTopic("orders", 4, {});
   ASSERT_TRUE(extended.ok()) << extended.status().ToString();
   EXPECT_EQ(extended->CountOn("g3"), 4u);
