@@ -357,6 +357,7 @@ std::vector<std::function<void()>> ClusterClient::Apply(const wire::QueryRouteRe
     routes_ = routes;
     revision_ = routes->revision;
     clustered_ = routes->clustered;
+    answered_ = true;
     ready_ = true;
     asked_.insert(asked.begin(), asked.end());
     for (auto it = waiters_.begin(); it != waiters_.end();) {

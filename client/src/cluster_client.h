@@ -82,6 +82,9 @@ class ClusterClient {
   Status WaitReady();
 
   bool clustered() const { return clustered_.load(); }
+  // Some broker answered the routes (clustered or not): false while every query so far failed,
+  // when clustered() says nothing yet.
+  bool answered() const { return answered_.load(); }
   // The routes as last answered (clustered = false until the cluster answers). Never null.
   std::shared_ptr<const ClusterRoutes> routes() const;
 
@@ -143,6 +146,7 @@ class ClusterClient {
   std::thread::id route_thread_id_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> clustered_{false};
+  std::atomic<bool> answered_{false};
   std::atomic<int64_t> revision_{0};         // of the routes held
   std::atomic<int64_t> wanted_revision_{0};  // the newest a response announced
 

@@ -178,6 +178,18 @@ class Producer::Impl {
     if (cluster_->shut_down())
       return state->done(Status(Code::kCancelled, "producer is shut down"));
     if (!cluster_->clustered()) {
+      if (!state->messages.front().message_group().empty() && !cluster_->answered()) {
+        // No broker answered the routes yet: a FIFO send waits for them. Sent through the
+        // bootstrap address now, its message group would be on that group's queue of the
+        // broker's choice, and move once the routes tell of a cluster.
+        cluster_->RequestRefresh();
+        if (RemainingMs(*state) <= 0) {
+          return state->done(Status(Code::kUnavailable,
+                                    "no broker answered the cluster's routes within the "
+                                    "failover deadline"));
+        }
+        return RetryLater(std::move(state), Status(Code::kUnavailable, "routes not known yet"));
+      }
       // One broker or one group: as always, the broker picks the queue.
       return Attempt(std::move(state), "", -1, -1, max_attempts_, /*reroute=*/false);
     }

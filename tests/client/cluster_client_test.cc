@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <set>
@@ -37,6 +38,17 @@ Reply Error(wire::ErrorCode code, const std::string& why) {
   r.header.set_code(code);
   r.header.set_error_message(why);
   return r;
+}
+
+// Routes' groups by name, the rest as a route answer without them would leave it.
+std::vector<BrokerGroupRoute> Groups(std::initializer_list<const char*> names) {
+  std::vector<BrokerGroupRoute> out;
+  for (const char* n : names) {
+    BrokerGroupRoute g;
+    g.name = n;
+    out.push_back(std::move(g));
+  }
+  return out;
 }
 
 // Every SEND a group received, by message id.
@@ -84,7 +96,7 @@ TEST(FifoTargetTest, AMessageGroupHashesToOneQueueOfTheActiveGroups) {
   EXPECT_EQ(client::StableHash(""), 14695981039346656037ull);  // FNV-1a's offset basis
   ClusterRoutes routes;
   routes.clustered = true;
-  routes.groups = {{"g1"}, {"g2"}, {"g3"}};
+  routes.groups = Groups({"g1", "g2", "g3"});
   routes.groups[2].state = BrokerGroupState::kDraining;
   routes.topics = {{"orders", {{"g1", 2}, {"g3", 4}, {"g2", 1}}}};
   std::map<std::string, int> per_group;
@@ -228,7 +240,7 @@ TEST(ClusterProducerTest, AMessageGroupStaysOnItsQueueAndIsNotRerouted) {
   Producer p = ConnectedProducer(c, 2, Producer::NewBuilder().FailoverDeadline(300));
   ClusterRoutes routes;
   routes.clustered = true;
-  routes.groups = {{"g1"}, {"g2"}};
+  routes.groups = Groups({"g1", "g2"});
   routes.topics = {{"orders", {{"g1", 2}, {"g2", 2}}}};
   const auto target = client::FifoTarget(routes, "orders", "order-42");
   ASSERT_TRUE(target.has_value());
@@ -253,6 +265,45 @@ TEST(ClusterProducerTest, AMessageGroupStaysOnItsQueueAndIsNotRerouted) {
         c.group(other).Received(wire::SEND)[i].header.send_request().messages(0).message_group(),
         "order-42");
   }
+}
+
+TEST(ClusterProducerTest, AMessageGroupWaitsForTheRoutesWhenNoBrokerAnsweredThemYet) {
+  FakeCluster c(2);
+  c.SetTopic("orders", {{"g1", 2}, {"g2", 2}});
+  // The bootstrap broker (g1) cannot answer routes for a while (restarting, say) but takes
+  // sends: a FIFO send must not go there with the broker's queue choice, which the cluster's
+  // hash would later contradict.
+  std::atomic<bool> refuse{true};
+  c.group("g1").SetHook([&](const wire::Frame& f) -> std::optional<Reply> {
+    if (f.header.kind() == wire::QUERY_ROUTE && refuse) return Error(wire::UNAVAILABLE, "starting");
+    return std::nullopt;
+  });
+  auto p = Producer::NewBuilder()
+               .Endpoint(c.group("g1").endpoint())
+               .RequestTimeout(200)
+               .FailoverDeadline(200)
+               .Build();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto early = p->Send(Msg("early", "order-42"));
+  EXPECT_EQ(early.status().code(), Code::kUnavailable) << early.status().ToString();
+  for (const auto& f : c.group("g1").Received(wire::SEND)) {
+    EXPECT_NE(f.header.send_request().messages(0).message_group(), "order-42");
+  }
+
+  refuse = false;
+  ClusterRoutes routes;
+  routes.clustered = true;
+  routes.groups = Groups({"g1", "g2"});
+  routes.topics = {{"orders", {{"g1", 2}, {"g2", 2}}}};
+  const auto target = client::FifoTarget(routes, "orders", "order-42");
+  ASSERT_TRUE(target.has_value());
+  Result<SendReceipt> r = Status(Code::kUnavailable, "not sent");
+  ASSERT_TRUE(c.WaitFor([&] {
+    r = p->Send(Msg("later", "order-42"));
+    return r.ok();
+  }));
+  EXPECT_EQ(r->group, target->group);
+  EXPECT_EQ(r->queue_id, target->queue);
 }
 
 TEST(ClusterProducerTest, ATransactionEndsOnTheGroupThatHoldsTheHalf) {
