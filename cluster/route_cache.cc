@@ -115,16 +115,15 @@ void RouteCache::Apply(const std::vector<WatchEvent>& events) {
   std::shared_ptr<const RouteView> published;
   {
     MutexLock lock(mu_);
-    bool changed = false;
+    bool changed = false;  // routes, or consumer groups' configuration
     int64_t last = applied_revision_;
     for (const WatchEvent& e : events) {
-      bool c = false;
-      Status st = ApplyKey(keys_, e.kv, e.type == WatchEvent::Type::kDelete, &working_, &c);
+      bool routes = false, config = false;
+      Status st = ApplyKey(keys_, e.kv, e.type == WatchEvent::Type::kDelete, &working_, &routes,
+                           &config);
       if (!st.ok()) spdlog::warn("cluster routes: skipping {}", st.ToString());
-      if (c) {
-        changed = true;
-        working_.revision = e.revision();
-      }
+      if (routes) working_.revision = e.revision();
+      changed = changed || routes || config;
       last = std::max(last, e.revision());
     }
     // The view is published before the revision counts as applied, under the same lock: a

@@ -10,7 +10,7 @@
 //
 // Threads: View(), revision() and WaitForRevision() from any thread (a mutex-protected
 // shared_ptr swap; readers copy the pointer). on_change runs on the watch thread, in order,
-// after the view was published.
+// after a view whose routes or consumer groups' configuration changed was published.
 #pragma once
 
 #include <atomic>

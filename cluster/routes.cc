@@ -219,9 +219,10 @@ const std::string* RouteView::ConsumerGroup(std::string_view name) const {
 }
 
 Status ApplyKey(const ClusterKeys& keys, const KeyValue& kv, bool deleted, RouteView* view,
-                bool* routes_changed) {
+                bool* routes_changed, bool* config_changed) {
   ClusterKeys::Parsed p = keys.Parse(kv.key);
   bool changed = true;
+  bool config = false;
   using Kind = ClusterKeys::Parsed::Kind;
   auto group = [&]() -> GroupView& {
     GroupView& g = view->groups[p.group];
@@ -262,13 +263,15 @@ Status ApplyKey(const ClusterKeys& keys, const KeyValue& kv, bool deleted, Route
       break;
     }
     case Kind::kConsumerGroup: {
+      changed = false;
       if (deleted) {
-        view->consumer_groups.erase(p.consumer_group);
+        config = view->consumer_groups.erase(p.consumer_group) > 0;
         break;
       }
       auto parsed = ParseObject(kv.value, "consumer group configuration");
       if (parsed.ok()) {
         view->consumer_groups[p.consumer_group] = kv.value;
+        config = true;
       } else {
         bad = parsed.status();
       }
@@ -307,6 +310,7 @@ Status ApplyKey(const ClusterKeys& keys, const KeyValue& kv, bool deleted, Route
   }
   if (deleted) drop_if_empty();
   if (routes_changed != nullptr) *routes_changed = changed;
+  if (config_changed != nullptr) *config_changed = config;
   if (!bad.ok()) return Status(bad.code(), kv.key + ": " + bad.message());
   return Status::Ok();
 }

@@ -128,7 +128,9 @@ struct GroupView {
 
 // Everything a broker knows of the cluster, as of one etcd revision.
 struct RouteView {
-  int64_t revision = 0;  // the etcd revision of the last change that altered the routes
+  // The etcd revision of the last change that altered the routes (not of consumer groups'
+  // configuration, which clients do not route by).
+  int64_t revision = 0;
   std::map<std::string, GroupView> groups;
   std::map<std::string, TopicEntry> topics;
   // Consumer group → its configuration's text (a JSON object; what it means is the brokers').
@@ -140,11 +142,12 @@ struct RouteView {
 };
 
 // Applies one etcd key to a view (put or delete); *routes_changed (if given) is set when what
-// clients route by changed — member progress, rewritten at every keepalive, is not. Records
-// that do not parse are left out of the view and reported: a bad hand edit must not take the
-// routes down.
+// clients route by changed — member progress, rewritten at every keepalive, is not — and
+// *config_changed when what only brokers act on changed (a consumer group's configuration).
+// Records that do not parse are left out of the view and reported: a bad hand edit must not
+// take the routes down.
 Status ApplyKey(const ClusterKeys& keys, const KeyValue& kv, bool deleted, RouteView* view,
-                bool* routes_changed = nullptr);
+                bool* routes_changed = nullptr, bool* config_changed = nullptr);
 
 // Where `add` new queues of a topic go. `existing` is the topic's entry (empty for a new
 // topic); `groups` the groups to use, in order (every one must be writable; empty: every

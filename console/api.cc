@@ -323,13 +323,9 @@ void Topics(Call& c) {
           *topic, *queues, {}, [reply = c.reply](Result<TopicRouteInfo> r) {
             if (!r.ok()) return reply(ErrorResponse(r.status()));
             json groups = json::array();
-            uint32_t total = 0;
-            for (const auto& q : r->queues) {
-              groups.push_back({{"group", q.group}, {"queues", q.count}});
-              total += q.count;
-            }
+            for (const auto& q : r->queues) groups.push_back({{"group", q.group}, {"queues", q.count}});
             reply(JsonResponse(201, Dump(json{{"name", r->topic},
-                                              {"queue_count", total},
+                                              {"queue_count", r->total()},
                                               {"groups", std::move(groups)}})));
           });
     }

@@ -17,7 +17,6 @@ Result<GroupConfig> ResolveGroupSpec(GroupSpec spec, const GroupConfig* existing
   GroupConfig& c = spec.config;
   RETURN_IF_ERROR(ValidateGroupName(c.name));
   if (spec.retry) {
-    RETURN_IF_ERROR(spec.retry->Validate());
     c.retry = *spec.retry;
   } else {
     c.retry = existing != nullptr ? existing->retry : default_retry;
@@ -25,7 +24,17 @@ Result<GroupConfig> ResolveGroupSpec(GroupSpec spec, const GroupConfig* existing
   if (c.max_attempts == 0) {
     c.max_attempts = existing != nullptr ? existing->max_attempts : default_max_attempts;
   }
-  if (c.max_attempts > kMaxGroupAttempts) {
+  RETURN_IF_ERROR(CheckGroupSettings(c));
+  if (existing != nullptr) {
+    RETURN_IF_ERROR(CheckSameKind(*existing, c));
+    c.created_ms = existing->created_ms;
+  }
+  return c;
+}
+
+Status CheckGroupSettings(const GroupConfig& c) {
+  RETURN_IF_ERROR(c.retry.Validate());
+  if (c.max_attempts == 0 || c.max_attempts > kMaxGroupAttempts) {
     return InvalidArgument("max attempts must be between 1 and " +
                            std::to_string(kMaxGroupAttempts) + ", got " +
                            std::to_string(c.max_attempts));
@@ -34,11 +43,7 @@ Result<GroupConfig> ResolveGroupSpec(GroupSpec spec, const GroupConfig* existing
   if (c.broadcast && c.fifo) {
     return InvalidArgument("a group is either broadcasting or FIFO, not both");
   }
-  if (existing != nullptr) {
-    RETURN_IF_ERROR(CheckSameKind(*existing, c));
-    c.created_ms = existing->created_ms;
-  }
-  return c;
+  return Status::Ok();
 }
 
 bool SameSettings(const GroupConfig& a, const GroupConfig& b) {

@@ -44,6 +44,9 @@ struct GroupSpec {
 Result<GroupConfig> ResolveGroupSpec(GroupSpec spec, const GroupConfig* existing,
                                      const RetryPolicy& default_retry,
                                      uint32_t default_max_attempts);
+// kInvalidArgument unless the settings go together: a valid back-off, 1 to kMaxGroupAttempts
+// attempts, fifo_block only with FIFO, not broadcasting and FIFO at once.
+Status CheckGroupSettings(const GroupConfig& c);
 // The same settings (the name and creation time aside).
 bool SameSettings(const GroupConfig& a, const GroupConfig& b);
 // kFailedPrecondition when `asked` changes the mode or FIFO of `existing`.

@@ -159,12 +159,7 @@ Status GroupRegistry::CheckQueueRanges() {
 Result<GroupConfig> GroupRegistry::Create(GroupConfig config, Durable durable) {
   RETURN_IF_ERROR(ValidateGroupName(config.name));
   if (config.max_attempts == 0) config.max_attempts = config_.default_max_attempts;
-  if (config.max_attempts > kMaxGroupAttempts) {
-    return InvalidArgument("max attempts must be between 1 and " +
-                           std::to_string(kMaxGroupAttempts) + ", got " +
-                           std::to_string(config.max_attempts));
-  }
-  RETURN_IF_ERROR(config.retry.Validate());
+  RETURN_IF_ERROR(CheckGroupSettings(config));
   MutexLock order(persist_mu_);
   auto g = std::make_shared<ConsumerGroup>();
   std::optional<GroupConfig> updated;

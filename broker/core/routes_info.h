@@ -27,6 +27,13 @@ struct QueueSetInfo {
 struct TopicRouteInfo {
   std::string topic;
   std::vector<QueueSetInfo> queues;
+
+  // Queues over every group.
+  uint32_t total() const {
+    uint32_t n = 0;
+    for (const auto& q : queues) n += q.count;
+    return n;
+  }
 };
 
 struct RoutesInfo {

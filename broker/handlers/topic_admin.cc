@@ -18,9 +18,7 @@ void HandleCreateTopic(BrokerContext& ctx, const Request& req) {
           auto* resp = h.mutable_create_topic_response();
           FillTopicRoute(*route, resp->mutable_route());
           resp->mutable_topic()->mutable_config()->set_name(route->topic);
-          uint32_t total = 0;
-          for (const auto& q : route->queues) total += q.count;
-          resp->mutable_topic()->mutable_config()->set_queue_count(total);
+          resp->mutable_topic()->mutable_config()->set_queue_count(route->total());
           req.Reply(std::move(h));
         });
   }

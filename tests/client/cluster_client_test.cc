@@ -51,6 +51,15 @@ std::vector<BrokerGroupRoute> Groups(std::initializer_list<const char*> names) {
   return out;
 }
 
+// Where the cluster's hash puts a message group of "orders", two queues on g1 and two on g2.
+auto TargetOnTwoGroups(const std::string& message_group) {
+  ClusterRoutes routes;
+  routes.clustered = true;
+  routes.groups = Groups({"g1", "g2"});
+  routes.topics = {{"orders", {{"g1", 2}, {"g2", 2}}}};
+  return client::FifoTarget(routes, "orders", message_group);
+}
+
 // Every SEND a group received, by message id.
 std::set<std::string> SentIds(FakeGroup& g) {
   std::set<std::string> out;
@@ -238,11 +247,7 @@ TEST(ClusterProducerTest, AMessageGroupStaysOnItsQueueAndIsNotRerouted) {
   FakeCluster c(2);
   c.SetTopic("orders", {{"g1", 2}, {"g2", 2}});
   Producer p = ConnectedProducer(c, 2, Producer::NewBuilder().FailoverDeadline(300));
-  ClusterRoutes routes;
-  routes.clustered = true;
-  routes.groups = Groups({"g1", "g2"});
-  routes.topics = {{"orders", {{"g1", 2}, {"g2", 2}}}};
-  const auto target = client::FifoTarget(routes, "orders", "order-42");
+  const auto target = TargetOnTwoGroups("order-42");
   ASSERT_TRUE(target.has_value());
   for (int i = 0; i < 6; ++i) {
     auto r = p.Send(Msg("step" + std::to_string(i), "order-42"));
@@ -291,11 +296,7 @@ TEST(ClusterProducerTest, AMessageGroupWaitsForTheRoutesWhenNoBrokerAnsweredThem
   }
 
   refuse = false;
-  ClusterRoutes routes;
-  routes.clustered = true;
-  routes.groups = Groups({"g1", "g2"});
-  routes.topics = {{"orders", {{"g1", 2}, {"g2", 2}}}};
-  const auto target = client::FifoTarget(routes, "orders", "order-42");
+  const auto target = TargetOnTwoGroups("order-42");
   ASSERT_TRUE(target.has_value());
   Result<SendReceipt> r = Status(Code::kUnavailable, "not sent");
   ASSERT_TRUE(c.WaitFor([&] {

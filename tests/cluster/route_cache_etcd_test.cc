@@ -153,6 +153,7 @@ TEST_F(RouteCacheEtcdTest, ConsumerGroupsAreWrittenByCompareAndSet) {
   auto a = NewCache();
   auto b = NewCache();
   ClusterAdmin admin(client_.get(), a.get(), SystemClock::Get());
+  const int64_t routes_before = a->revision();
   // `make` sees what etcd holds: nothing, then the first write.
   std::vector<std::string> seen;
   auto put = [&](const std::string& value) {
@@ -166,9 +167,12 @@ TEST_F(RouteCacheEtcdTest, ConsumerGroupsAreWrittenByCompareAndSet) {
   EXPECT_EQ(*first, R"({"fifo":true})");
   ASSERT_NE(a->View()->ConsumerGroup("checkout"), nullptr);  // the writer's cache, at once
   ASSERT_TRUE(Eventually([&] { return b->View()->ConsumerGroup("checkout") != nullptr; }));
-  const int64_t rev = a->revision();
+  // Clients do not route by it: the route revision stays.
+  EXPECT_EQ(a->revision(), routes_before);
+  const std::string key = prefix_ + "/consumer-groups/checkout";
+  const int64_t written_at = (*client_->Get(key))->mod_revision;
   ASSERT_TRUE(put(R"({"fifo":true})").ok());  // the same text: nothing written
-  EXPECT_EQ(a->revision(), rev);
+  EXPECT_EQ((*client_->Get(key))->mod_revision, written_at);
   ASSERT_TRUE(put(R"({"fifo":true,"max_attempts":3})").ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"<none>", R"({"fifo":true})", R"({"fifo":true})"}));
   ASSERT_TRUE(Eventually([&] {

@@ -148,19 +148,22 @@ TEST(RoutesTest, ViewFollowsKeysAndKnowsWhatChangesRoutes) {
     ASSERT_TRUE(ApplyKey(keys, Kv(k, ""), true, &view).ok());
   }
   EXPECT_EQ(view.Group("g1"), nullptr);
-  // A consumer group's configuration is kept as text; one that is not a JSON object is
-  // reported and the last good one stays.
+  // A consumer group's configuration is kept as text: a change for brokers, not of routes.
+  // One that is not a JSON object is reported and the last good one stays.
+  bool config = false;
   ASSERT_TRUE(ApplyKey(keys, Kv("/t/consumer-groups/c1", R"({"fifo":true})"), false, &view,
-                       &changed)
+                       &changed, &config)
                   .ok());
-  EXPECT_TRUE(changed);
+  EXPECT_FALSE(changed);
+  EXPECT_TRUE(config);
   ASSERT_NE(view.ConsumerGroup("c1"), nullptr);
   EXPECT_EQ(*view.ConsumerGroup("c1"), R"({"fifo":true})");
   EXPECT_EQ(ApplyKey(keys, Kv("/t/consumer-groups/c1", "[1]"), false, &view).code(),
             Code::kCorruption);
   EXPECT_EQ(*view.ConsumerGroup("c1"), R"({"fifo":true})");
-  ASSERT_TRUE(ApplyKey(keys, Kv("/t/consumer-groups/c1", ""), true, &view, &changed).ok());
-  EXPECT_TRUE(changed);
+  ASSERT_TRUE(ApplyKey(keys, Kv("/t/consumer-groups/c1", ""), true, &view, &changed, &config).ok());
+  EXPECT_FALSE(changed);
+  EXPECT_TRUE(config);
   EXPECT_EQ(view.ConsumerGroup("c1"), nullptr);
   // Keys that are not the cluster's change nothing.
   ASSERT_TRUE(ApplyKey(keys, Kv("/t/other", "x"), false, &view, &changed).ok());
